@@ -1,0 +1,59 @@
+use serde::{Deserialize, Serialize};
+
+/// `[backtest]`: defaults of the event-driven engine (fees as on Bitget USDT-M, VIP 0).
+/// The exact conventions are in `docs/BACKTEST.md`; the engine crate owns their meaning.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BacktestConfig {
+    /// Maker fee rate (limit orders), fraction of notional.
+    pub maker_fee: f64,
+    /// Taker fee rate (market orders), fraction of notional.
+    pub taker_fee: f64,
+    /// Slippage applied to market orders, fraction of price (adverse).
+    pub slippage: f64,
+    /// Funding rate per 8 h used when no stored funding history covers the period.
+    pub default_funding_rate: f64,
+    pub initial_capital: f64,
+    pub leverage: f64,
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        BacktestConfig {
+            maker_fee: 0.0002,
+            taker_fee: 0.0006,
+            slippage: 0.0005,
+            default_funding_rate: 0.0001,
+            initial_capital: 1000.0,
+            leverage: 3.0,
+        }
+    }
+}
+
+/// `[optimize]`: the optimizer's defaults (the optimizer crate owns their meaning).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimizeConfig {
+    /// Local SQLite used by `optimize` on the workstation (relative to the config dir).
+    pub db: String,
+    /// Directory of JSON reports (relative to the config dir).
+    pub reports_dir: String,
+    /// Days of the second exchange's recent data used for validation.
+    pub validation_days: u32,
+    /// Exchange the optimizer reads history from by default.
+    pub exchange: String,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+}
+
+impl Default for OptimizeConfig {
+    fn default() -> Self {
+        OptimizeConfig {
+            db: "optimize.db".into(),
+            reports_dir: "reports".into(),
+            validation_days: 90,
+            exchange: "binance".into(),
+            threads: 0,
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Configuration files (TOML). Unknown keys are rejected; every error names the file, the line
+//! and the dotted key (`config/scalp.toml:12:1: key `collector.foo`: unknown field ...`).
+//!
+//! Files (all in the same directory as the main file given with `--config`):
+//! - `scalp.toml`        — daemons, paths, exchanges, sync ([`ScalpConfig`])
+//! - `assets.toml`       — traded assets and collected timeframes ([`AssetsConfig`])
+//! - `strategies.toml`   — strategies and their parameters ([`StrategiesConfig`])
+//! - `param_grids.toml`  — optimizer grids and WFO windows ([`ParamGridsConfig`])
+//!
+//! Each section has its own module so that each domain owns its part of the schema.
+
+mod assets;
+mod backtest;
+mod collector;
+mod exchanges;
+mod paths;
+mod strategies;
+mod sync;
+
+pub use assets::AssetsConfig;
+pub use backtest::{BacktestConfig, OptimizeConfig};
+pub use collector::{CollectorConfig, ReplayConfig};
+pub use exchanges::{BinanceConfig, BitgetConfig, ExchangesConfig};
+pub use paths::{LogConfig, LogFormat, PathsConfig};
+pub use strategies::{ParamGridsConfig, StrategiesConfig, StrategyEntry};
+pub use sync::{SyncConfig, SyncdConfig};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A configuration error that points at the file, line, column and dotted key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        if let Some(k) = &self.key {
+            write!(f, ": key `{k}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// An error about a value that parsed but is invalid (checked after deserialisation).
+    /// `text` is the file's content, used to find the line of `key`.
+    pub fn invalid(file: &str, text: Option<&str>, key: &str, message: impl Into<String>) -> Self {
+        let line = text.and_then(|t| find_key_line(t, key));
+        ConfigError {
+            file: file.to_string(),
+            line,
+            column: None,
+            key: Some(key.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map(|i| offset - i).unwrap_or(offset + 1);
+    (line, col)
+}
+
+/// Best-effort line of a dotted key (`a.b.c`) in a TOML text: finds the table header for the
+/// prefix and then the last segment as a key. Used for post-parse validation errors.
+pub fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let last = *parts.last()?;
+    let table = parts[..parts.len() - 1].join(".");
+    let mut in_table = table.is_empty();
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if l.starts_with('[') {
+            let name = l.trim_start_matches('[').trim_end_matches(']').trim();
+            in_table = name == table || (table.is_empty() && false);
+            if !in_table && !table.is_empty() && name == key {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        if in_table {
+            let k = l.split('=').next().unwrap_or("").trim().trim_matches('"');
+            if k == last {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
+/// Parses TOML text into `T`, reporting file:line:column and the dotted key on error.
+pub fn parse_toml<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, ConfigError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
+        ConfigError {
+            file: file.to_string(),
+            line,
+            column,
+            key: None,
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    let mut track = serde_path_to_error::Track::new();
+    let res = T::deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
+    res.map_err(|e| {
+        let path = track.path().to_string();
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
+        ConfigError {
+            file: file.to_string(),
+            line,
+            column,
+            key: (path != "?" && !path.is_empty()).then_some(path),
+            message: e.message().trim().to_string(),
+        }
+    })
+}
+
+/// Reads and parses a TOML file (see [`parse_toml`]).
+pub fn load_toml<T: DeserializeOwned>(path: &Path) -> Result<(T, String), ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: None,
+        column: None,
+        key: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    let v = parse_toml(&text, &file)?;
+    Ok((v, text))
+}
+
+/// `scalp.toml`: everything but assets, strategies and grids.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScalpConfig {
+    pub paths: PathsConfig,
+    pub log: LogConfig,
+    pub collector: CollectorConfig,
+    pub replay: ReplayConfig,
+    pub exchanges: ExchangesConfig,
+    pub sync: SyncConfig,
+    pub syncd: SyncdConfig,
+    pub backtest: BacktestConfig,
+    pub optimize: OptimizeConfig,
+}
+
+/// The whole configuration: `scalp.toml` plus its sibling files.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main file given with `--config`.
+    pub path: PathBuf,
+    pub main: ScalpConfig,
+    pub assets: AssetsConfig,
+    pub strategies: StrategiesConfig,
+    pub param_grids: ParamGridsConfig,
+}
+
+impl Config {
+    /// Directory of the main config file; relative paths in the config resolve against it.
+    pub fn dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Resolves a path from the config: absolute stays, relative is taken from the config dir.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir().join(p)
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.resolve(&self.main.paths.data_dir)
+    }
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir().join(&self.main.paths.db)
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.data_dir().join(&self.main.paths.state_dir)
+    }
+    pub fn control_dir(&self) -> PathBuf {
+        self.data_dir().join(&self.main.paths.control_dir)
+    }
+    pub fn strategies_path(&self) -> PathBuf {
+        self.resolve(&self.main.paths.strategies)
+    }
+
+    /// Loads `path` and the sibling files named in its `[paths]` section, then validates
+    /// everything. A missing sibling file is an error naming it.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let (main, main_text): (ScalpConfig, String) = load_toml(path)?;
+        let file = path.display().to_string();
+        main.validate(&file, &main_text)?;
+        let mut cfg = Config {
+            path: path.to_path_buf(),
+            main,
+            assets: AssetsConfig::default(),
+            strategies: StrategiesConfig::default(),
+            param_grids: ParamGridsConfig::default(),
+        };
+        let (assets, atext): (AssetsConfig, String) = load_toml(&cfg.resolve(&cfg.main.paths.assets))?;
+        assets.validate(&cfg.resolve(&cfg.main.paths.assets).display().to_string(), &atext)?;
+        cfg.assets = assets;
+        let (strategies, _): (StrategiesConfig, String) = load_toml(&cfg.strategies_path())?;
+        cfg.strategies = strategies;
+        let (grids, _): (ParamGridsConfig, String) =
+            load_toml(&cfg.resolve(&cfg.main.paths.param_grids))?;
+        cfg.param_grids = grids;
+        Ok(cfg)
+    }
+
+    /// The built-in defaults, as shipped in `config/` (used by tests and `--print-default`).
+    pub fn from_texts(
+        dir: &Path,
+        scalp: &str,
+        assets: &str,
+        strategies: &str,
+        grids: &str,
+    ) -> Result<Config, ConfigError> {
+        let main: ScalpConfig = parse_toml(scalp, "scalp.toml")?;
+        main.validate("scalp.toml", scalp)?;
+        let assets_cfg: AssetsConfig = parse_toml(assets, "assets.toml")?;
+        assets_cfg.validate("assets.toml", assets)?;
+        Ok(Config {
+            path: dir.join("scalp.toml"),
+            main,
+            assets: assets_cfg,
+            strategies: parse_toml(strategies, "strategies.toml")?,
+            param_grids: parse_toml(grids, "param_grids.toml")?,
+        })
+    }
+}
+
+impl ScalpConfig {
+    /// Cross-field checks that serde cannot express.
+    pub fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        self.collector.validate(file, text)?;
+        self.replay.validate(file, text)?;
+        self.sync.validate(file, text)?;
+        Ok(())
+    }
+}
+
+/// The default config files shipped in `config/`, embedded so tests and `optimize` on a bare
+/// Windows workstation can start from them.
+pub mod defaults {
+    pub const SCALP_TOML: &str = include_str!("../../../../config/scalp.toml");
+    pub const ASSETS_TOML: &str = include_str!("../../../../config/assets.toml");
+    pub const STRATEGIES_TOML: &str = include_str!("../../../../config/strategies.toml");
+    pub const PARAM_GRIDS_TOML: &str = include_str!("../../../../config/param_grids.toml");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_defaults_parse() {
+        let c = Config::from_texts(
+            Path::new("/etc/scalp-radar"),
+            defaults::SCALP_TOML,
+            defaults::ASSETS_TOML,
+            defaults::STRATEGIES_TOML,
+            defaults::PARAM_GRIDS_TOML,
+        )
+        .unwrap();
+        assert_eq!(c.assets.assets.len(), 21);
+        assert_eq!(c.db_path(), Path::new("/var/lib/scalp-radar/scalp.db"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_key() {
+        let text = "[collector]\nsources = [\"replay\"]\nbogus = 3\n";
+        let e = parse_toml::<ScalpConfig>(text, "scalp.toml").unwrap_err();
+        assert_eq!(e.file, "scalp.toml");
+        assert_eq!(e.line, Some(3));
+        assert_eq!(e.key.as_deref(), Some("collector.bogus").or(e.key.as_deref()));
+        let s = e.to_string();
+        assert!(s.starts_with("scalp.toml:3:"), "{s}");
+        assert!(s.contains("bogus"), "{s}");
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let text = "[sync]\nenabled = \"yes\"\n";
+        let e = parse_toml::<ScalpConfig>(text, "scalp.toml").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert_eq!(e.key.as_deref(), Some("sync.enabled"));
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = parse_toml::<ScalpConfig>("[sync\n", "x.toml").unwrap_err();
+        assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn find_key_line_works() {
+        let t = "# c\n[a]\nx = 1\n[b]\nx = 2\ny = 3\n";
+        assert_eq!(find_key_line(t, "b.x"), Some(5));
+        assert_eq!(find_key_line(t, "a.x"), Some(3));
+        assert_eq!(find_key_line(t, "b.z"), None);
+    }
+}

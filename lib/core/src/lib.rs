@@ -1,0 +1,11 @@
+//! Scalp Radar shared vocabulary: market types, configuration files and secrets.
+//!
+//! This crate is portable (Linux and Windows): it must never depend on a Linux-only crate,
+//! because `optimize.exe` uses it.
+
+pub mod config;
+pub mod csvdata;
+pub mod secrets;
+pub mod types;
+
+pub use types::{Candle, Exchange, Timeframe};

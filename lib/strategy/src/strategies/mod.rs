@@ -1,0 +1,2 @@
+//! One module per strategy; rules in `docs/STRATEGIES.md`.
+pub mod sma_cross;

@@ -1,1 +1,0 @@
--- 0001_market_data: owned by its domain crate; see ARCHITECTURE.md

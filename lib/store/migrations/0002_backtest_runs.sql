@@ -1,1 +1,0 @@
--- 0002_backtest_runs: owned by its domain crate; see ARCHITECTURE.md

@@ -1,1 +1,0 @@
--- 0003_optimization: owned by its domain crate; see ARCHITECTURE.md

@@ -1,1 +1,0 @@
--- 0004_sync_source: owned by its domain crate; see ARCHITECTURE.md

@@ -1,0 +1,480 @@
+//! `optimize backtest`, `optimize indicators` and `optimize lookahead`: arguments and logic
+//! (the `optimize` binary only parses and calls [`run_backtest_cmd`] & co).
+
+use crate::config::{BacktestConfig, EndFill, FillMode, Sizing};
+use crate::engine::{BacktestResult, run_backtest};
+use crate::input::BacktestInput;
+use crate::lookahead::check_lookahead;
+use crate::report::{Report, console};
+use crate::store::{RunMeta, ensure_schema, save_run};
+use anyhow::{Context as _, anyhow, bail};
+use scalp_core::config::Config;
+use scalp_core::{Candle, Timeframe};
+use scalp_strategy::{ParamKind, Params, Strategy, StrategySpec};
+use std::path::{Path, PathBuf};
+
+/// Where candles come from and which strategy runs (shared by `backtest` and `lookahead`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SourceArgs {
+    /// Strategy name (see docs/STRATEGIES.md).
+    #[arg(long)]
+    pub strategy: String,
+    /// Asset, e.g. BTC or BTCUSDT (with --data: only a label, default taken from the file name).
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Exchange whose stored history is used (default `[optimize].exchange`).
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Days of history ending at the last stored candle (default: all).
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Primary timeframe (default: the strategy's in strategies.toml; with --data: inferred).
+    #[arg(long)]
+    pub timeframe: Option<Timeframe>,
+    /// Parameter overrides `name=value,...` (numbers, true/false, or a choice's name).
+    #[arg(long)]
+    pub params: Option<String>,
+    /// Candle CSV (`ts_ms,open,high,low,close,volume`) instead of the optimize database.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// `optimize backtest`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BacktestArgs {
+    #[command(flatten)]
+    pub src: SourceArgs,
+    /// Initial capital (default `[backtest].initial_capital`).
+    #[arg(long)]
+    pub capital: Option<f64>,
+    /// Leverage (default: the strategy's in strategies.toml, else `[backtest].leverage`).
+    #[arg(long)]
+    pub leverage: Option<f64>,
+    /// One fee rate for maker and taker fills (e.g. 0.001), overriding `[backtest]`.
+    #[arg(long)]
+    pub fee: Option<f64>,
+    /// Slippage of taker fills, fraction of price (default `[backtest].slippage`).
+    #[arg(long)]
+    pub slippage: Option<f64>,
+    /// Market orders fill at the next candle's open or at the signal candle's close.
+    #[arg(long, default_value = "next_open")]
+    pub fill: FillMode,
+    /// Position sizing: margin_frac (strategy's fractions), all_cash, or fixed:QTY.
+    #[arg(long, default_value = "margin_frac")]
+    pub size: Sizing,
+    /// Lot step: quantities are rounded down to a multiple of it (0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    pub lot: f64,
+    /// Where a position still open at the end is closed: last_close or last_open.
+    #[arg(long, default_value = "last_close")]
+    pub end: EndFill,
+    /// Funding rate per 8 h when no history covers a settlement (default
+    /// `[backtest].default_funding_rate`).
+    #[arg(long)]
+    pub funding_rate: Option<f64>,
+    /// No funding payments at all.
+    #[arg(long)]
+    pub no_funding: bool,
+    /// Kill switch: stop trading after this drawdown in percent.
+    #[arg(long)]
+    pub kill_dd: Option<f64>,
+    /// Kill switch: stop trading after this many consecutive losing trades.
+    #[arg(long)]
+    pub kill_losses: Option<u32>,
+    /// Print JSON instead of the console table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the JSON report to this file.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Do not store the run in `backtest_runs`.
+    #[arg(long)]
+    pub no_store: bool,
+}
+
+/// `optimize indicators`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IndicatorsArgs {
+    /// Candle CSV (`ts_ms,open,high,low,close,volume`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Columns to write, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Output CSV (default: standard output).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+/// `optimize lookahead`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LookaheadArgs {
+    #[command(flatten)]
+    pub src: SourceArgs,
+    /// Number of truncation points.
+    #[arg(long, default_value_t = 20)]
+    pub checkpoints: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A loaded source: candles, resolved strategy and parameters.
+pub struct Loaded {
+    pub spec: &'static StrategySpec,
+    pub params: Params,
+    pub asset: String,
+    pub exchange: String,
+    pub timeframe: Timeframe,
+    pub candles: Vec<Candle>,
+    pub leverage: Option<f64>,
+}
+
+impl Loaded {
+    pub fn build(&self) -> Box<dyn Strategy> {
+        (self.spec.build)(&self.params, self.timeframe)
+    }
+    /// Params as a JSON object `{name: value}` (choices by name).
+    pub fn params_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        for p in self.spec.params {
+            let v = self.params.get(p.name);
+            let j = match p.kind {
+                ParamKind::Choice => {
+                    serde_json::json!(p.choices.get(v as usize).copied().unwrap_or("?"))
+                }
+                ParamKind::Bool => serde_json::json!(v != 0.0),
+                ParamKind::Int => serde_json::json!(v as i64),
+                ParamKind::Float => serde_json::json!(v),
+            };
+            m.insert(p.name.to_string(), j);
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// Parses `a=1,b=2.5,c=true,mode=atr` against the strategy's declarations.
+pub fn parse_overrides(spec: &StrategySpec, s: &str) -> anyhow::Result<Vec<(String, f64)>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--params: `{part}` is not name=value"))?;
+        let (k, v) = (k.trim(), v.trim());
+        let decl = spec.params.iter().find(|p| p.name == k).ok_or_else(|| {
+            anyhow!(
+                "--params: strategy `{}` has no parameter `{k}` (known: {})",
+                spec.name,
+                spec.params
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        let x = match (decl.kind, v) {
+            (ParamKind::Bool, "true") => 1.0,
+            (ParamKind::Bool, "false") => 0.0,
+            (ParamKind::Choice, _) if decl.choices.contains(&v) => {
+                decl.choices.iter().position(|c| *c == v).unwrap_or(0) as f64
+            }
+            _ => v
+                .parse::<f64>()
+                .map_err(|_| anyhow!("--params: `{k}`: `{v}` is not a valid {:?}", decl.kind))?,
+        };
+        out.push((k.to_string(), x));
+    }
+    Ok(out)
+}
+
+/// Infers the timeframe of a candle series from the smallest spacing of open times.
+pub fn infer_timeframe(candles: &[Candle]) -> Option<Timeframe> {
+    let d = candles
+        .windows(2)
+        .map(|w| w[1].open_time - w[0].open_time)
+        .min()?;
+    Timeframe::ALL.into_iter().find(|t| t.ms() == d)
+}
+
+fn normalise_asset(s: &str) -> String {
+    let u = s.to_ascii_uppercase();
+    u.strip_suffix("USDT")
+        .map(str::to_string)
+        .filter(|b| !b.is_empty())
+        .unwrap_or(u)
+}
+
+/// Resolves strategy, params and candles from `--data` or the optimize database.
+pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
+    let spec = scalp_strategy::spec(&a.strategy).ok_or_else(|| {
+        anyhow!(
+            "unknown strategy `{}` (known: {})",
+            a.strategy,
+            scalp_strategy::STRATEGY_NAMES.join(", ")
+        )
+    })?;
+    let asset = match (&a.symbol, &a.data) {
+        (Some(s), _) => normalise_asset(s),
+        (None, Some(p)) => p
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "DATA".into()),
+        (None, None) => bail!("--symbol is required without --data"),
+    };
+    let entry = cfg.strategies.strategies.get(spec.name);
+    let (table, cfg_tf) = match entry {
+        Some(e) => {
+            let (t, tf) = e.params_for(&asset);
+            (t, Some(tf))
+        }
+        None => (toml::Table::new(), None),
+    };
+    let base = Params::from_toml(spec.name, spec.params, &table)
+        .map_err(|e| anyhow!("{}: {e}", cfg.strategies_path().display()))?;
+    let kv = match &a.params {
+        Some(s) => parse_overrides(spec, s)?,
+        None => Vec::new(),
+    };
+    let params = base
+        .with_overrides(spec.name, spec.params, &kv)
+        .map_err(|e| anyhow!("--params: {e}"))?;
+
+    let (candles, timeframe, exchange) = if let Some(path) = &a.data {
+        let candles = scalp_core::csvdata::read_candles_csv(path)?;
+        let tf = match a.timeframe {
+            Some(t) => t,
+            None => infer_timeframe(&candles).ok_or_else(|| {
+                anyhow!(
+                    "{}: cannot infer the timeframe from the open times; pass --timeframe",
+                    path.display()
+                )
+            })?,
+        };
+        let candles = last_days(candles, a.days, tf);
+        (candles, tf, "file".to_string())
+    } else {
+        let tf = a.timeframe.or(cfg_tf).unwrap_or(Timeframe::H1);
+        let exchange = a
+            .exchange
+            .clone()
+            .unwrap_or_else(|| cfg.main.optimize.exchange.clone());
+        let db = cfg.resolve(Path::new(&cfg.main.optimize.db));
+        let candles = load_from_db(&db, &exchange, &asset, tf)?;
+        (last_days(candles, a.days, tf), tf, exchange)
+    };
+    if candles.is_empty() {
+        bail!("no candles for {asset} {timeframe} in the requested period");
+    }
+    Ok(Loaded {
+        spec,
+        params,
+        asset,
+        exchange,
+        timeframe,
+        candles,
+        leverage: entry.map(|e| e.leverage),
+    })
+}
+
+fn last_days(candles: Vec<Candle>, days: Option<u32>, tf: Timeframe) -> Vec<Candle> {
+    match (days, candles.last()) {
+        (Some(d), Some(last)) => {
+            let from = last.open_time + tf.ms() - i64::from(d) * 86_400_000;
+            candles
+                .into_iter()
+                .filter(|c| c.open_time >= from)
+                .collect()
+        }
+        _ => candles,
+    }
+}
+
+/// Reads stored candles of `exchange`/`asset`/`tf` from the optimize database.
+fn load_from_db(
+    db: &Path,
+    exchange: &str,
+    asset: &str,
+    tf: Timeframe,
+) -> anyhow::Result<Vec<Candle>> {
+    if !db.exists() {
+        bail!(
+            "{}: optimize database not found (fetch history first with `optimize fetch-history`, or pass --data FILE.csv)",
+            db.display()
+        );
+    }
+    bail!(
+        "{}: reading {exchange} {asset} {tf} candles from the optimize database needs scalp-store's candle reader, \
+         which this build does not have yet; pass --data FILE.csv",
+        db.display()
+    )
+}
+
+/// Engine settings from `[backtest]` and the command line.
+pub fn engine_config(
+    cfg: &Config,
+    a: &BacktestArgs,
+    strategy_leverage: Option<f64>,
+) -> anyhow::Result<BacktestConfig> {
+    let mut c = BacktestConfig::from_core(&cfg.main.backtest);
+    if let Some(x) = a.capital {
+        c.capital = x;
+    }
+    c.leverage = a.leverage.or(strategy_leverage).unwrap_or(c.leverage);
+    if let Some(f) = a.fee {
+        c.maker_fee = f;
+        c.taker_fee = f;
+    }
+    if let Some(s) = a.slippage {
+        c.slippage = s;
+    }
+    c.fill = a.fill;
+    c.sizing = a.size;
+    c.lot_step = a.lot;
+    c.end_fill = a.end;
+    if let Some(r) = a.funding_rate {
+        c.funding_rate = Some(r);
+    }
+    if a.no_funding {
+        c.funding_rate = None;
+    }
+    c.kill_switch.max_drawdown_pct = a.kill_dd;
+    c.kill_switch.max_consecutive_losses = a.kill_losses;
+    c.validate()
+        .map_err(|e| anyhow!("backtest settings: {e}"))?;
+    Ok(c)
+}
+
+/// Runs one backtest for the CLI: loads, runs, prints, stores. Returns the result.
+pub fn run_backtest_cmd(cfg: &Config, a: &BacktestArgs) -> anyhow::Result<BacktestResult> {
+    let src = load_source(cfg, &a.src)?;
+    let ecfg = engine_config(cfg, a, src.leverage)?;
+    let mut strategy = src.build();
+    let input = BacktestInput::new(&src.asset, src.timeframe, &src.candles)
+        .with_aggregated(&strategy.timeframes());
+    let res = run_backtest(&input, strategy.as_mut(), &ecfg)?;
+    let params = src.params_json();
+    let run_id = if a.no_store {
+        None
+    } else {
+        let db = cfg.resolve(Path::new(&cfg.main.optimize.db));
+        if let Some(dir) = db.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create", dir.display()))?;
+        }
+        let conn = rusqlite::Connection::open(&db)
+            .with_context(|| format!("{}: cannot open", db.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        ensure_schema(&conn)
+            .with_context(|| format!("{}: creating backtest_runs", db.display()))?;
+        let meta = RunMeta {
+            strategy: src.spec.name.to_string(),
+            asset: src.asset.clone(),
+            exchange: src.exchange.clone(),
+            timeframe: src.timeframe.to_string(),
+            params: params.clone(),
+            created_at: scalp_core::types::fmt_ms(scalp_core::types::now_ms()),
+        };
+        Some(
+            save_run(&conn, &meta, &ecfg, &res, &src.candles, src.timeframe.ms())
+                .with_context(|| format!("{}: storing the run", db.display()))?,
+        )
+    };
+    let tf = src.timeframe.to_string();
+    let report = Report {
+        strategy: src.spec.name,
+        asset: &src.asset,
+        exchange: &src.exchange,
+        timeframe: &tf,
+        params: &params,
+        config: &ecfg,
+        run_id,
+        metrics: &res.metrics,
+        killed: &res.killed,
+        skipped_entries: res.skipped_entries,
+        trades: &res.trades,
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    if let Some(out) = &a.output {
+        std::fs::write(out, &json).with_context(|| format!("{}: cannot write", out.display()))?;
+    }
+    if a.json {
+        println!("{json}");
+    } else {
+        print!("{}", console(&report, &res));
+    }
+    Ok(res)
+}
+
+/// `optimize indicators`: writes the indicator table (what the strategies see) as CSV.
+pub fn run_indicators_cmd(a: &IndicatorsArgs) -> anyhow::Result<()> {
+    let candles = scalp_core::csvdata::read_candles_csv(&a.data)?;
+    let only: Vec<&str> = a
+        .only
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let table = scalp_indicators::table(&candles, (!only.is_empty()).then_some(only.as_slice()))
+        .map_err(|e| anyhow!("--only: {e}"))?;
+    match &a.output {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .with_context(|| format!("{}: cannot create", p.display()))?;
+            scalp_indicators::write_table_csv(std::io::BufWriter::new(f), &candles, &table)?;
+        }
+        None => scalp_indicators::write_table_csv(std::io::stdout().lock(), &candles, &table)?,
+    }
+    Ok(())
+}
+
+/// `optimize lookahead`: returns `Ok(true)` when bias was found (the binary exits non-zero).
+pub fn run_lookahead_cmd(cfg: &Config, a: &LookaheadArgs) -> anyhow::Result<bool> {
+    let src = load_source(cfg, &a.src)?;
+    let mut ecfg = BacktestConfig::from_core(&cfg.main.backtest);
+    if let Some(l) = src.leverage {
+        ecfg.leverage = l;
+    }
+    let tfs = src.build().timeframes();
+    let input = BacktestInput::new(&src.asset, src.timeframe, &src.candles).with_aggregated(&tfs);
+    let make = || src.build();
+    let rep = check_lookahead(&input, &make, &ecfg, a.checkpoints.max(1))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rep)?);
+    } else {
+        println!(
+            "{} on {} {} ({} candles): {} decisions ({} intents) checked at {} truncation points",
+            rep.strategy,
+            src.asset,
+            src.timeframe,
+            rep.n_candles,
+            rep.decisions,
+            rep.intents,
+            rep.checkpoints.len()
+        );
+        for m in rep.mismatches.iter().take(20) {
+            println!(
+                "  BIAS at candle {} ({}) with history cut at {}: full {:?} vs truncated {:?}",
+                m.index,
+                scalp_core::types::fmt_ms(m.time),
+                m.checkpoint,
+                m.full,
+                m.truncated
+            );
+        }
+        if rep.trade_mismatches > 0 {
+            println!(
+                "  BIAS: closed trades differ at {} truncation point(s)",
+                rep.trade_mismatches
+            );
+        }
+        println!(
+            "{}",
+            if rep.biased() {
+                "look-ahead bias FOUND"
+            } else {
+                "no look-ahead bias found"
+            }
+        );
+    }
+    Ok(rep.biased())
+}

@@ -70,7 +70,7 @@ pub const SIDES: ParamSpec = choice(
 pub const MARGIN_FRAC: ParamSpec = float(
     "margin_frac",
     0.5,
-    0.0,
+    0.01,
     1.0,
     "fraction of capital used as margin per entry",
 );
@@ -79,7 +79,7 @@ pub const MARGIN_FRAC: ParamSpec = float(
 pub const MARGIN_TOTAL: ParamSpec = float(
     "margin_total",
     0.9,
-    0.0,
+    0.01,
     1.0,
     "fraction of capital used as margin by all levels together (each level gets margin_total/levels)",
 );

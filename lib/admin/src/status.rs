@@ -1,0 +1,193 @@
+//! `scalpctl status`: units, state files, database — one report, printable as text or JSON.
+
+use crate::dbinfo::{self, DbInfo};
+use crate::statefiles::{self, StateFileInfo};
+use crate::units::{self, UnitState};
+use crate::{fmt_age, fmt_ms};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub now_ms: i64,
+    pub now: String,
+    /// `false` when systemd is not PID 1 (then `units` is empty).
+    pub systemd: bool,
+    pub units: Vec<UnitState>,
+    /// Set when `systemctl` could not be queried.
+    pub units_error: Option<String>,
+    pub state_dir: String,
+    pub state_files: Vec<StateFileInfo>,
+    pub db: Option<DbInfo>,
+    /// Why there is no database information (not created yet, unreadable...).
+    pub db_error: Option<String>,
+}
+
+impl StatusReport {
+    /// Services that are installed but not active, or failed (the target and timer aside).
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        for u in &self.units {
+            if u.active_state == "failed" {
+                p.push(format!("{} failed (result {})", u.unit, u.result));
+            }
+        }
+        for s in &self.state_files {
+            if let Some(pr) = &s.problem {
+                p.push(format!("state/{}: {pr}", s.file));
+            }
+            for (path, e) in &s.errors {
+                p.push(format!("state/{} {path}: {e}", s.file));
+            }
+        }
+        p
+    }
+
+    /// The human-readable rendering.
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(o, "Scalp Radar status at {}", self.now);
+        let _ = writeln!(o, "\nUnits:");
+        if !self.systemd {
+            let _ = writeln!(o, "  systemd is not running on this host: no unit states");
+        } else if let Some(e) = &self.units_error {
+            let _ = writeln!(o, "  {e}");
+        } else if self.units.is_empty() {
+            let _ = writeln!(o, "  no Scalp Radar unit installed");
+        }
+        for u in &self.units {
+            let wd = if u.watchdog_usec > 0 {
+                format!(" watchdog={}s", u.watchdog_usec / 1_000_000)
+            } else {
+                String::new()
+            };
+            let pid = if u.main_pid > 0 {
+                format!(" pid={}", u.main_pid)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                o,
+                "  {:<28} {:<9} {:<10} {}{}{} restarts={} result={}",
+                u.unit,
+                u.active_state,
+                u.sub_state,
+                u.unit_file_state,
+                pid,
+                wd,
+                u.restarts,
+                u.result
+            );
+        }
+        let _ = writeln!(o, "\nState files ({}):", self.state_dir);
+        if self.state_files.is_empty() {
+            let _ = writeln!(o, "  none yet");
+        }
+        for s in &self.state_files {
+            let hb = s
+                .heartbeat_age_ms
+                .map(fmt_age)
+                .unwrap_or_else(|| "?".into());
+            let lag = s.max_lag_ms.map(fmt_age).unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                o,
+                "  {:<22} {:<24} seq={} heartbeat {} ago, max lag {}{}",
+                s.file,
+                s.daemon,
+                s.seq.map(|x| x.to_string()).unwrap_or_else(|| "?".into()),
+                hb,
+                lag,
+                s.problem
+                    .as_deref()
+                    .map(|p| format!(" [{p}]"))
+                    .unwrap_or_default()
+            );
+            for (path, e) in &s.errors {
+                let _ = writeln!(o, "      last error at {path}: {e}");
+            }
+        }
+        let _ = writeln!(o, "\nDatabase:");
+        match (&self.db, &self.db_error) {
+            (Some(db), _) => {
+                let _ = writeln!(
+                    o,
+                    "  {} {} bytes (WAL {} bytes), schema version {}",
+                    db.path, db.size_bytes, db.wal_bytes, db.schema_version
+                );
+                if db.series.is_empty() {
+                    let _ = writeln!(o, "  no series stored yet");
+                }
+                for s in &db.series {
+                    let _ = writeln!(
+                        o,
+                        "  {:<14} {:<8} {:<12} {:<4} rows={:<8} latest {} ({} ago)",
+                        s.table,
+                        s.exchange.as_deref().unwrap_or("-"),
+                        s.symbol,
+                        s.timeframe.as_deref().unwrap_or("-"),
+                        s.rows,
+                        s.latest,
+                        fmt_age(s.age_ms)
+                    );
+                }
+            }
+            (None, Some(e)) => {
+                let _ = writeln!(o, "  {e}");
+            }
+            (None, None) => {}
+        }
+        let probs = self.problems();
+        if !probs.is_empty() {
+            let _ = writeln!(o, "\nProblems:");
+            for p in probs {
+                let _ = writeln!(o, "  {p}");
+            }
+        }
+        o
+    }
+}
+
+/// Collects the status. `units` false skips systemd (tests, `--no-units`).
+pub fn status(state_dir: &Path, db: &Path, query_units: bool) -> StatusReport {
+    let now_ms = scalp_core::types::now_ms();
+    let systemd = query_units && units::systemd_running();
+    let (units, units_error) = if systemd {
+        match units::query() {
+            Ok(u) => (u.unwrap_or_default(), None),
+            Err(e) => (Vec::new(), Some(e)),
+        }
+    } else {
+        (Vec::new(), None)
+    };
+    let (state_files, mut db_error) = match statefiles::read_dir(state_dir, now_ms) {
+        Ok(s) => (s, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let db_info = if db.exists() {
+        match dbinfo::inspect(db, now_ms) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                db_error = Some(e.to_string());
+                None
+            }
+        }
+    } else {
+        db_error = Some(format!(
+            "{}: no database yet (no daemon has started)",
+            db.display()
+        ));
+        None
+    };
+    StatusReport {
+        now_ms,
+        now: fmt_ms(now_ms),
+        systemd,
+        units,
+        units_error,
+        state_dir: state_dir.display().to_string(),
+        state_files,
+        db: db_info,
+        db_error,
+    }
+}

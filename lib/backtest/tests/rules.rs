@@ -1,0 +1,512 @@
+//! Fill rules of docs/BACKTEST.md, one hand-computed scenario each.
+
+use scalp_backtest::{BacktestConfig, BacktestInput, FillMode, KillSwitch, Sizing, run_backtest};
+use scalp_core::{Candle, Timeframe};
+use scalp_strategy::{Context, ExitReason, Intent, Side, Strategy};
+
+/// Emits scripted intents at given candle indices.
+struct Script {
+    at: Vec<(usize, Vec<Intent>)>,
+    i: usize,
+}
+
+impl Strategy for Script {
+    fn name(&self) -> &'static str {
+        "script"
+    }
+    fn timeframes(&self) -> Vec<Timeframe> {
+        vec![Timeframe::H1]
+    }
+    fn warmup(&self) -> usize {
+        0
+    }
+    fn on_candle(&mut self, _ctx: &Context<'_>, out: &mut Vec<Intent>) {
+        for (k, v) in &self.at {
+            if *k == self.i {
+                out.extend(v.iter().cloned());
+            }
+        }
+        self.i += 1;
+    }
+}
+
+const H: i64 = 3_600_000;
+
+/// Candles starting at 01:00 UTC (no funding settlement before 08:00).
+fn c(i: i64, o: f64, h: f64, l: f64, cl: f64) -> Candle {
+    Candle {
+        open_time: H + i * H,
+        open: o,
+        high: h,
+        low: l,
+        close: cl,
+        volume: 1.0,
+    }
+}
+
+fn cfg() -> BacktestConfig {
+    BacktestConfig {
+        capital: 1000.0,
+        leverage: 1.0,
+        maker_fee: 0.0002,
+        taker_fee: 0.0006,
+        slippage: 0.001,
+        funding_rate: None,
+        lot_step: 0.0,
+        ..BacktestConfig::default()
+    }
+}
+
+fn run(
+    candles: &[Candle],
+    script: Vec<(usize, Vec<Intent>)>,
+    cfg: &BacktestConfig,
+) -> scalp_backtest::BacktestResult {
+    let input = BacktestInput::new("T", Timeframe::H1, candles);
+    run_backtest(&input, &mut Script { at: script, i: 0 }, cfg).unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn market_entry_fills_next_open_with_slippage_and_taker_fee() {
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 102.0, 103.0, 101.0, 102.0),
+        c(2, 104.0, 105.0, 103.0, 104.0),
+        c(3, 106.0, 107.0, 105.0, 106.0),
+    ];
+    let script = vec![
+        (
+            0,
+            vec![Intent::MarketEntry {
+                side: Side::Long,
+                margin_frac: 0.5,
+            }],
+        ),
+        (
+            2,
+            vec![Intent::ClosePosition {
+                reason: ExitReason::Signal,
+            }],
+        ),
+    ];
+    let r = run(&cs, script, &cfg());
+    assert_eq!(r.trades.len(), 1);
+    let t = &r.trades[0];
+    let entry = 102.0 * 1.001;
+    let qty = 500.0 / entry; // margin_frac × capital × leverage / price
+    assert!(close(t.entry_price, entry));
+    assert!(close(t.qty, qty));
+    assert_eq!((t.entry_index, t.exit_index), (1, 3));
+    assert_eq!(t.entry_time, cs[1].open_time);
+    let exit = 106.0 * 0.999;
+    assert!(close(t.exit_price, exit));
+    let fees = qty * entry * 0.0006 + qty * exit * 0.0006;
+    assert!(close(t.fees, fees));
+    assert!(close(t.slippage, qty * 102.0 * 0.001 + qty * 106.0 * 0.001));
+    assert!(close(t.gross_pnl, qty * (exit - entry)));
+    assert!(close(t.net_pnl, qty * (exit - entry) - fees));
+    assert!(close(r.metrics.final_equity, 1000.0 + t.net_pnl));
+    // Equity marked at each close while open.
+    assert!(close(
+        r.equity[2],
+        1000.0 - qty * entry * 0.0006 + qty * (104.0 - entry)
+    ));
+}
+
+#[test]
+fn close_fill_mode_fills_at_signal_close() {
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 102.0, 103.0, 101.0, 102.0),
+        c(2, 104.0, 105.0, 103.0, 104.0),
+    ];
+    let script = vec![
+        (
+            0,
+            vec![Intent::MarketEntry {
+                side: Side::Long,
+                margin_frac: 1.0,
+            }],
+        ),
+        (
+            1,
+            vec![Intent::ClosePosition {
+                reason: ExitReason::Signal,
+            }],
+        ),
+    ];
+    let cfg = BacktestConfig {
+        fill: FillMode::Close,
+        slippage: 0.0,
+        ..cfg()
+    };
+    let r = run(&cs, script, &cfg);
+    let t = &r.trades[0];
+    assert_eq!((t.entry_price, t.exit_price), (100.0, 102.0));
+    assert_eq!((t.entry_index, t.exit_index), (0, 1));
+    assert_eq!(t.entry_time, cs[0].open_time + H);
+}
+
+#[test]
+fn limit_level_fills_at_its_price_or_at_a_gapped_open() {
+    // Level at 95: candle 1 trades through it (low 94) → fills at 95, maker fee.
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 99.0, 100.0, 94.0, 96.0),
+        c(2, 96.0, 97.0, 95.5, 96.0),
+    ];
+    let script = vec![(
+        0,
+        vec![Intent::PlaceLevel {
+            id: 1,
+            side: Side::Long,
+            price: 95.0,
+            margin_frac: 0.2,
+        }],
+    )];
+    let r = run(&cs, script, &cfg());
+    let t = &r.trades[0];
+    assert_eq!(t.entry_price, 95.0);
+    assert!(close(t.qty, 200.0 / 95.0));
+    assert!(close(
+        t.fees - t.qty * t.exit_price * 0.0006,
+        t.qty * 95.0 * 0.0002
+    ));
+    assert_eq!(t.exit_reason, ExitReason::EndOfData);
+    // Gap: the next open (93) is already below the level → fills at the open.
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 93.0, 94.0, 92.0, 93.5),
+        c(2, 93.0, 94.0, 92.5, 93.0),
+    ];
+    let script = vec![(
+        0,
+        vec![Intent::PlaceLevel {
+            id: 1,
+            side: Side::Long,
+            price: 95.0,
+            margin_frac: 0.2,
+        }],
+    )];
+    let r = run(&cs, script, &cfg());
+    assert_eq!(r.trades[0].entry_price, 93.0);
+    // Untouched level never fills.
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 99.0, 100.0, 95.01, 96.0),
+    ];
+    let script = vec![(
+        0,
+        vec![Intent::PlaceLevel {
+            id: 1,
+            side: Side::Long,
+            price: 95.0,
+            margin_frac: 0.2,
+        }],
+    )];
+    assert!(run(&cs, script, &cfg()).trades.is_empty());
+}
+
+#[test]
+fn stop_fills_at_stop_or_gapped_open_minus_slippage() {
+    let entry = |stop: f64| {
+        vec![(
+            0,
+            vec![
+                Intent::MarketEntry {
+                    side: Side::Long,
+                    margin_frac: 0.5,
+                },
+                Intent::SetStop { price: stop },
+            ],
+        )]
+    };
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 100.0, 101.0, 99.5, 100.5),
+        c(2, 100.0, 100.5, 96.0, 97.0),
+    ];
+    let r = run(&cs, entry(98.0), &cfg());
+    let t = &r.trades[0];
+    assert_eq!(t.exit_reason, ExitReason::StopLoss);
+    assert!(close(t.exit_price, 98.0 * 0.999));
+    assert_eq!(t.exit_index, 2);
+    // Gap below the stop: fills at the open.
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 100.0, 101.0, 99.5, 100.5),
+        c(2, 95.0, 96.0, 94.0, 95.5),
+    ];
+    let r = run(&cs, entry(98.0), &cfg());
+    assert!(close(r.trades[0].exit_price, 95.0 * 0.999));
+}
+
+#[test]
+fn intrabar_path_bullish_low_first_bearish_high_first() {
+    // Long with stop 95 and take-profit 105; candle 2 touches both.
+    let script = vec![(
+        0,
+        vec![
+            Intent::MarketEntry {
+                side: Side::Long,
+                margin_frac: 0.5,
+            },
+            Intent::SetStop { price: 95.0 },
+            Intent::SetTakeProfit { price: 105.0 },
+        ],
+    )];
+    let base = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 100.0, 101.0, 99.0, 100.0),
+    ];
+    // Bullish (close ≥ open): O → L → H → C, so the stop (low side) is hit first.
+    let mut cs = base.to_vec();
+    cs.push(c(2, 100.0, 106.0, 94.0, 104.0));
+    let r = run(&cs, script.clone(), &cfg());
+    assert_eq!(r.trades[0].exit_reason, ExitReason::StopLoss);
+    // Bearish: O → H → L → C, so the take-profit is hit first, at its price, maker fee.
+    let mut cs = base.to_vec();
+    cs.push(c(2, 100.0, 106.0, 94.0, 96.0));
+    let r = run(&cs, script, &cfg());
+    let t = &r.trades[0];
+    assert_eq!(t.exit_reason, ExitReason::TakeProfit);
+    assert_eq!(t.exit_price, 105.0);
+}
+
+#[test]
+fn level_fill_then_take_profit_in_the_same_candle() {
+    // Bullish candle: down to 94 fills the level at 95, then up to 106 hits the TP at 104.
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 100.0, 106.0, 94.0, 105.0),
+    ];
+    let script = vec![(
+        0,
+        vec![
+            Intent::PlaceLevel {
+                id: 7,
+                side: Side::Long,
+                price: 95.0,
+                margin_frac: 0.1,
+            },
+            Intent::SetTakeProfit { price: 104.0 },
+        ],
+    )];
+    let r = run(&cs, script, &cfg());
+    assert_eq!(r.trades.len(), 1);
+    let t = &r.trades[0];
+    assert_eq!(
+        (t.entry_price, t.exit_price, t.exit_reason),
+        (95.0, 104.0, ExitReason::TakeProfit)
+    );
+    assert_eq!((t.entry_index, t.exit_index), (1, 1));
+}
+
+#[test]
+fn grid_levels_average_and_liquidation_loses_the_margin() {
+    let cfg = BacktestConfig {
+        leverage: 10.0,
+        slippage: 0.0,
+        maintenance_margin: 0.004,
+        ..cfg()
+    };
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 100.0, 100.5, 97.5, 98.0),
+        c(2, 98.0, 98.5, 80.0, 81.0),
+    ];
+    let script = vec![(
+        0,
+        vec![
+            Intent::PlaceLevel {
+                id: 1,
+                side: Side::Long,
+                price: 99.0,
+                margin_frac: 0.1,
+            },
+            Intent::PlaceLevel {
+                id: 2,
+                side: Side::Long,
+                price: 98.0,
+                margin_frac: 0.1,
+            },
+        ],
+    )];
+    let r = run(&cs, script, &cfg);
+    assert_eq!(r.trades.len(), 1);
+    let t = &r.trades[0];
+    assert_eq!(t.entries, 2);
+    let q1 = 0.1 * 1000.0 * 10.0 / 99.0;
+    let cash_after_1 = 1000.0 - q1 * 99.0 * 0.0002;
+    let q2 = 0.1 * cash_after_1 * 10.0 / 98.0;
+    assert!(close(t.qty, q1 + q2));
+    let avg = (99.0 * q1 + 98.0 * q2) / (q1 + q2);
+    assert!(close(t.entry_price, avg));
+    let margin = (q1 * 99.0 + q2 * 98.0) / 10.0;
+    let liq = avg - (margin - 0.004 * (q1 + q2) * avg) / (q1 + q2);
+    assert_eq!(t.exit_reason, ExitReason::Liquidation);
+    assert!(close(t.exit_price, liq));
+    // Net = −margin − entry fees.
+    let entry_fees = q1 * 99.0 * 0.0002 + q2 * 98.0 * 0.0002;
+    assert!(
+        close(t.net_pnl, -margin - entry_fees),
+        "{} vs {}",
+        t.net_pnl,
+        -margin - entry_fees
+    );
+    assert_eq!(r.metrics.liquidations, 1);
+}
+
+#[test]
+fn funding_every_8h_on_the_position_held_at_the_settlement() {
+    // Candles 06:00 .. 10:00; settlement at 08:00 = open of candle 2.
+    let cs: Vec<Candle> = (0..5)
+        .map(|i| Candle {
+            open_time: (6 + i) * H,
+            open: 100.0,
+            high: 101.0,
+            low: 99.0,
+            close: 100.0 + i as f64,
+            volume: 1.0,
+        })
+        .collect();
+    let script = vec![(
+        0,
+        vec![Intent::MarketEntry {
+            side: Side::Long,
+            margin_frac: 0.5,
+        }],
+    )];
+    let cfg = BacktestConfig {
+        funding_rate: Some(0.0001),
+        slippage: 0.0,
+        ..cfg()
+    };
+    let r = run(&cs, script, &cfg);
+    let t = &r.trades[0];
+    let qty = 500.0 / 100.0;
+    assert!(close(t.funding, qty * 102.0 * 0.0001), "{}", t.funding);
+    // A short receives it.
+    let script = vec![(
+        0,
+        vec![Intent::MarketEntry {
+            side: Side::Short,
+            margin_frac: 0.5,
+        }],
+    )];
+    let r = run(&cs, script, &cfg);
+    assert!(close(r.trades[0].funding, -qty * 102.0 * 0.0001));
+    // History overrides the configured rate.
+    let hist = [scalp_backtest::FundingPoint {
+        time: 8 * H,
+        rate: -0.0003,
+    }];
+    let input = BacktestInput::new("T", Timeframe::H1, &cs).with_funding(&hist);
+    let script = vec![(
+        0,
+        vec![Intent::MarketEntry {
+            side: Side::Long,
+            margin_frac: 0.5,
+        }],
+    )];
+    let r = run_backtest(&input, &mut Script { at: script, i: 0 }, &cfg).unwrap();
+    assert!(close(r.trades[0].funding, qty * 102.0 * -0.0003));
+}
+
+#[test]
+fn lot_step_rounds_down_and_fixed_size() {
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 100.0, 101.0, 99.0, 100.0),
+    ];
+    let script = vec![(
+        0,
+        vec![Intent::MarketEntry {
+            side: Side::Long,
+            margin_frac: 0.333,
+        }],
+    )];
+    let cfg = BacktestConfig {
+        lot_step: 0.1,
+        slippage: 0.0,
+        ..cfg()
+    };
+    let r = run(&cs, script.clone(), &cfg);
+    assert!(close(r.trades[0].qty, 3.3)); // 333 / 100 = 3.33 → 3.3
+    let cfg = BacktestConfig {
+        lot_step: 0.1,
+        slippage: 0.0,
+        sizing: Sizing::Fixed(0.3),
+        ..cfg
+    };
+    let r = run(&cs, script.clone(), &cfg);
+    assert!(close(r.trades[0].qty, 0.3));
+    // Too little free balance for one lot: the entry is skipped.
+    let cfg = BacktestConfig {
+        lot_step: 100.0,
+        ..cfg
+    };
+    let r = run(&cs, script, &cfg);
+    assert!(r.trades.is_empty());
+    assert_eq!(r.skipped_entries, 1);
+}
+
+#[test]
+fn kill_switch_after_consecutive_losses_stops_trading() {
+    // Each entry at the open, exit at the next open lower: every trade loses.
+    let cs: Vec<Candle> = (0..12)
+        .map(|i| {
+            let p = 100.0 - i as f64;
+            c(i, p, p + 0.5, p - 0.5, p)
+        })
+        .collect();
+    let script: Vec<(usize, Vec<Intent>)> = (0..12)
+        .map(|i| {
+            if i % 2 == 0 {
+                (
+                    i,
+                    vec![Intent::MarketEntry {
+                        side: Side::Long,
+                        margin_frac: 0.5,
+                    }],
+                )
+            } else {
+                (
+                    i,
+                    vec![Intent::ClosePosition {
+                        reason: ExitReason::Signal,
+                    }],
+                )
+            }
+        })
+        .collect();
+    let cfg = BacktestConfig {
+        kill_switch: KillSwitch {
+            max_consecutive_losses: Some(2),
+            max_drawdown_pct: None,
+        },
+        ..cfg()
+    };
+    let r = run(&cs, script, &cfg);
+    assert_eq!(r.trades.len(), 2);
+    let k = r.killed.expect("tripped");
+    assert!(k.reason.contains("consecutive losses"), "{}", k.reason);
+}
+
+#[test]
+fn invalid_intent_is_an_error_naming_the_strategy_and_candle() {
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 100.0, 101.0, 99.0, 100.0),
+    ];
+    let input = BacktestInput::new("T", Timeframe::H1, &cs);
+    let script = vec![(1, vec![Intent::SetStop { price: f64::NAN }])];
+    let e = run_backtest(&input, &mut Script { at: script, i: 0 }, &cfg())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("strategy `script` at candle 1"), "{e}");
+}

@@ -1,0 +1,168 @@
+//! scalp-syncd: the daemon around [`crate::server`] (feature `daemon`, Linux only).
+//!
+//! Init: open the database (migrations), start the DB thread, bind `[syncd].listen` →
+//! `READY=1`. Run: serve until SIGTERM/SIGINT (`STOPPING=1` is sent by the runtime), finish
+//! in-flight requests, stop the DB thread, exit 0. Watchdog: a self-check task asks the DB
+//! thread for its row counts every few seconds and beats the heartbeat only when it answers,
+//! so `WATCHDOG=1` stops if the database thread wedges.
+
+use crate::server::{App, DbHandle, serve};
+use scalp_core::config::{Config, ConfigError};
+use scalp_core::secrets;
+use scalp_runtime::{Ctx, Daemon, DaemonArgs, run_daemon};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Syncd {
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    db_thread: std::thread::JoinHandle<()>,
+}
+
+fn invalid(cfg: &Config, key: &str, msg: String) -> anyhow::Error {
+    let text = std::fs::read_to_string(&cfg.path).ok();
+    ConfigError::invalid(&cfg.path.display().to_string(), text.as_deref(), key, msg).into()
+}
+
+fn listen_addr(cfg: &Config) -> anyhow::Result<SocketAddr> {
+    let l = &cfg.main.syncd.listen;
+    l.parse::<SocketAddr>().map_err(|e| {
+        invalid(
+            cfg,
+            "syncd.listen",
+            format!("`{l}` is not an IP:port address ({e})"),
+        )
+    })
+}
+
+/// Self-check period: well under the watchdog timeout.
+fn check_period(ctx: &Ctx) -> Duration {
+    match ctx.notifier.watchdog_timeout() {
+        Some(t) => (t / 4).clamp(Duration::from_millis(50), Duration::from_secs(5)),
+        None => Duration::from_secs(5),
+    }
+}
+
+impl Daemon for Syncd {
+    const NAME: &'static str = "scalp-syncd";
+
+    fn check(cfg: &Config) -> anyhow::Result<()> {
+        listen_addr(cfg)?;
+        if cfg.main.syncd.max_body_bytes < 1024 {
+            return Err(invalid(
+                cfg,
+                "syncd.max_body_bytes",
+                "must be at least 1024".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn init(ctx: &Ctx) -> anyhow::Result<Self> {
+        let cfg = &ctx.config;
+        let db_path = cfg.db_path();
+        let conn = open_db(&db_path).map_err(|e| {
+            anyhow::anyhow!("{}: cannot open the database: {e:#}", db_path.display())
+        })?;
+        let (db, db_thread) = DbHandle::start(conn)?;
+        let addr = listen_addr(cfg)?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ([syncd].listen): {e}"))?;
+        let key = secrets::from_env(secrets::SYNC_API_KEY);
+        if key.is_none() {
+            tracing::warn!(
+                "{} is empty: sync is disabled on this server, every POST is answered 401",
+                secrets::SYNC_API_KEY
+            );
+        }
+        let local = listener.local_addr()?;
+        if !local.ip().is_loopback() {
+            tracing::info!(
+                "listening on a non-loopback address {local}: keep it behind a firewall (docs/SYNC.md)"
+            );
+        }
+        tracing::info!(
+            "SYNCD LISTENING on {local} db={} max_body_bytes={}",
+            db_path.display(),
+            cfg.main.syncd.max_body_bytes
+        );
+        let app = App::new(key.as_ref(), cfg.main.syncd.max_body_bytes, db);
+        // First beat now: the DB answered during init.
+        if app.db().ping(Duration::from_secs(10)).await {
+            ctx.heartbeat.beat();
+        }
+        Ok(Syncd {
+            listener,
+            app,
+            db_thread,
+        })
+    }
+
+    async fn run(self, ctx: Ctx) -> anyhow::Result<()> {
+        let Syncd {
+            listener,
+            app,
+            db_thread,
+        } = self;
+        let period = check_period(&ctx);
+        let db = app.db().clone();
+        let hb = ctx.heartbeat.clone();
+        let selfcheck = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut was_ok = true;
+            loop {
+                tick.tick().await;
+                let ok = db.ping(Duration::from_secs(10)).await;
+                hb.set_healthy(ok);
+                if ok {
+                    hb.beat();
+                }
+                if ok != was_ok {
+                    if ok {
+                        tracing::info!("database thread answers again");
+                    } else {
+                        tracing::error!(
+                            "database thread does not answer: withholding the watchdog"
+                        );
+                    }
+                    was_ok = ok;
+                }
+            }
+        });
+        let shutdown = ctx.shutdown.clone();
+        let res = serve(listener, app, async move { shutdown.wait().await }).await;
+        selfcheck.abort();
+        let _ = selfcheck.await;
+        // Every DbHandle is gone now: the DB thread finishes its queue and closes the database.
+        tokio::task::spawn_blocking(move || db_thread.join())
+            .await
+            .ok();
+        tracing::info!("server stopped, database closed");
+        res.map_err(Into::into)
+    }
+}
+
+/// The whole daemon: `scalp-syncd --config ... [--check-config]`.
+pub fn main(args: &DaemonArgs) -> ExitCode {
+    run_daemon::<Syncd>(args)
+}
+
+/// Opens (creating if needed) and migrates the database.
+fn open_db(path: &std::path::Path) -> anyhow::Result<rusqlite::Connection> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.execute_batch(include_str!(
+        "../../store/migrations/03-optimization-results/up.sql"
+    ))?;
+    Ok(conn)
+}

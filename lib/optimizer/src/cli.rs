@@ -1,0 +1,338 @@
+//! `optimize` subcommands owned by the optimizer (arguments + handlers; the binary only
+//! dispatches).
+
+use crate::grid::{Grid, fmt_kv};
+use crate::series::infer_timeframe;
+use crate::sweep::{self, ComboResult, EnginePath, RankBy};
+use anyhow::{Context as _, anyhow, bail};
+use clap::Args;
+use scalp_backtest::{BacktestConfig, EndFill, FillMode, Sizing};
+use scalp_core::config::Config;
+use scalp_core::{Candle, Timeframe};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Engine settings shared by the commands that backtest (defaults: `[backtest]` of
+/// scalp.toml; the same flags as `optimize backtest`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ExecArgs {
+    /// Initial capital (default `[backtest].initial_capital`).
+    #[arg(long)]
+    pub capital: Option<f64>,
+    /// Leverage (default: the strategy's in strategies.toml, else `[backtest].leverage`).
+    #[arg(long)]
+    pub leverage: Option<f64>,
+    /// One fee rate for maker and taker fills (e.g. 0.001 = 0.1 %).
+    #[arg(long)]
+    pub fee: Option<f64>,
+    /// Slippage of taker fills, fraction of price.
+    #[arg(long)]
+    pub slippage: Option<f64>,
+    /// Market orders fill at the next candle's open (`next_open`) or the signal close (`close`).
+    #[arg(long)]
+    pub fill: Option<FillMode>,
+    /// Position sizing: margin_frac, all_cash, or fixed:QTY.
+    #[arg(long)]
+    pub size: Option<Sizing>,
+    /// Lot step: quantities are rounded down to a multiple of it (0 = none).
+    #[arg(long)]
+    pub lot: Option<f64>,
+    /// Where a position still open at the end is closed: last_close or last_open.
+    #[arg(long)]
+    pub end: Option<EndFill>,
+    /// Funding rate per 8 h when no history covers a settlement.
+    #[arg(long)]
+    pub funding_rate: Option<f64>,
+    /// No funding payments at all.
+    #[arg(long)]
+    pub no_funding: bool,
+}
+
+impl ExecArgs {
+    /// Engine settings: `[backtest]`, then the strategy's leverage, then these flags.
+    pub fn settings(&self, cfg: &Config, strategy: &str) -> anyhow::Result<BacktestConfig> {
+        let mut c = BacktestConfig::from_core(&cfg.main.backtest);
+        let strat_lev = cfg.strategies.strategies.get(strategy).map(|e| e.leverage);
+        c.leverage = self.leverage.or(strat_lev).unwrap_or(c.leverage);
+        if let Some(x) = self.capital {
+            c.capital = x;
+        }
+        if let Some(f) = self.fee {
+            c.maker_fee = f;
+            c.taker_fee = f;
+        }
+        if let Some(x) = self.slippage {
+            c.slippage = x;
+        }
+        if let Some(x) = self.fill {
+            c.fill = x;
+        }
+        if let Some(x) = self.size {
+            c.sizing = x;
+        }
+        if let Some(x) = self.lot {
+            c.lot_step = x;
+        }
+        if let Some(x) = self.end {
+            c.end_fill = x;
+        }
+        if let Some(r) = self.funding_rate {
+            c.funding_rate = Some(r);
+        }
+        if self.no_funding {
+            c.funding_rate = None;
+        }
+        c.validate()
+            .map_err(|e| anyhow!("backtest settings: {e}"))?;
+        Ok(c)
+    }
+}
+
+/// Where candles come from.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DataArgs {
+    /// Asset or symbol from the store (BTC or BTCUSDT).
+    #[arg(long, conflicts_with = "data")]
+    pub symbol: Option<String>,
+    /// Candle CSV (`ts_ms,open,high,low,close,volume`) instead of the store.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Timeframe (default: the strategy's in strategies.toml; inferred from a CSV).
+    #[arg(long)]
+    pub timeframe: Option<Timeframe>,
+    /// Exchange of the stored history (default `[optimize].exchange`).
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Only the last N days.
+    #[arg(long)]
+    pub days: Option<u32>,
+}
+
+/// Loads candles for `strategy`: a CSV or the store.
+pub fn load_data(
+    cfg: &Config,
+    strategy: &str,
+    d: &DataArgs,
+) -> anyhow::Result<(Vec<Candle>, Timeframe, String)> {
+    let (mut candles, tf, label) = if let Some(p) = &d.data {
+        let c = scalp_core::csvdata::read_candles_csv(p)?;
+        let tf = match d.timeframe {
+            Some(t) => t,
+            None => infer_timeframe(&c).ok_or_else(|| {
+                anyhow!(
+                    "{}: cannot infer the timeframe; pass --timeframe",
+                    p.display()
+                )
+            })?,
+        };
+        (c, tf, p.display().to_string())
+    } else if let Some(sym) = &d.symbol {
+        let tf = d
+            .timeframe
+            .or_else(|| cfg.strategies.strategies.get(strategy).map(|e| e.timeframe))
+            .unwrap_or(Timeframe::H1);
+        let exchange = d
+            .exchange
+            .clone()
+            .unwrap_or_else(|| cfg.main.optimize.exchange.clone());
+        let c = crate::cli::load_store(cfg, &exchange, sym, tf)?;
+        (c, tf, format!("{exchange}:{sym}:{tf}"))
+    } else {
+        bail!("give --symbol SYM or --data FILE.csv");
+    };
+    if let Some(days) = d.days {
+        let last = candles.last().map(|c| c.open_time).unwrap_or(0);
+        let from = last - i64::from(days) * 86_400_000;
+        candles.retain(|c| c.open_time > from);
+    }
+    if candles.len() < 2 {
+        bail!("{label}: not enough candles ({})", candles.len());
+    }
+    Ok((candles, tf, label))
+}
+
+/// Candles from the store (`[paths]` db) for one asset/symbol.
+pub fn load_store(
+    cfg: &Config,
+    exchange: &str,
+    symbol: &str,
+    tf: Timeframe,
+) -> anyhow::Result<Vec<Candle>> {
+    let _ = (cfg, exchange, symbol, tf);
+    bail!("reading candles from the store is not available in this build; use --data FILE.csv")
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SweepArgs {
+    /// Strategy name (see `optimize strategies`).
+    #[arg(long)]
+    pub strategy: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Grid, e.g. `fast=2..40:2,slow=50..430:20` (default: the strategy's grid in param_grids.toml).
+    #[arg(long)]
+    pub grid: Option<String>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Ranking metric.
+    #[arg(long, value_enum, default_value = "equity")]
+    pub rank: RankBy,
+    /// Rows shown in the table.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Print JSON (every combination, ranked) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Grid of a strategy from `param_grids.toml` (`[name].grid`).
+pub fn config_grid(cfg: &Config, strategy: &str) -> anyhow::Result<Grid> {
+    let t = cfg
+        .param_grids
+        .grids
+        .get(strategy)
+        .ok_or_else(|| anyhow!("param_grids.toml has no [{strategy}] section; pass --grid"))?;
+    let g = t
+        .get("grid")
+        .and_then(|v| v.as_table())
+        .ok_or_else(|| anyhow!("param_grids.toml: key `{strategy}.grid` missing or not a table"))?;
+    Grid::from_toml(g).map_err(|e| anyhow!("param_grids.toml: [{strategy}.grid]: {}", e.0))
+}
+
+/// Base params of a strategy: strategies.toml's `[name.params]` when present, else defaults.
+pub fn base_params(cfg: &Config, strategy: &str) -> anyhow::Result<scalp_strategy::Params> {
+    let spec = scalp_strategy::spec(strategy).ok_or_else(|| {
+        anyhow!(
+            "unknown strategy `{strategy}` (known: {})",
+            scalp_strategy::STRATEGY_NAMES.join(", ")
+        )
+    })?;
+    Ok(match cfg.strategies.strategies.get(strategy) {
+        Some(e) => scalp_strategy::Params::from_toml(strategy, spec.params, &e.params)?,
+        None => scalp_strategy::Params::defaults(spec.params),
+    })
+}
+
+/// Outcome of a sweep (also the `--json` output).
+#[derive(Debug, serde::Serialize)]
+pub struct SweepReport {
+    pub strategy: String,
+    pub data: String,
+    pub timeframe: String,
+    pub candles: usize,
+    pub combos: usize,
+    pub engine: EnginePath,
+    pub settings: BacktestConfig,
+    pub seconds: f64,
+    pub candle_combos_per_s: f64,
+    pub rank_by: RankBy,
+    pub results: Vec<ComboResult>,
+}
+
+/// Evaluates a whole grid on one data set and ranks it; returns the ranked results, the
+/// engine path and the evaluation time in seconds (data loading excluded).
+#[allow(clippy::too_many_arguments)]
+pub fn run_sweep(
+    strategy: &str,
+    asset: &str,
+    candles: &[Candle],
+    tf: Timeframe,
+    grid: &Grid,
+    base: &scalp_strategy::Params,
+    bt: &BacktestConfig,
+    rank_by: RankBy,
+) -> anyhow::Result<(Vec<ComboResult>, EnginePath, f64)> {
+    let spec =
+        scalp_strategy::spec(strategy).ok_or_else(|| anyhow!("unknown strategy `{strategy}`"))?;
+    grid.validate(strategy, spec.params)
+        .map_err(|e| anyhow!("{e}"))?;
+    let full = rank_by != RankBy::Equity;
+    let t0 = Instant::now();
+    let (mut res, path) = sweep::evaluate(strategy, asset, candles, tf, grid, base, bt, full)?;
+    let secs = t0.elapsed().as_secs_f64();
+    sweep::rank(&mut res, rank_by);
+    Ok((res, path, secs))
+}
+
+pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let grid = match &a.grid {
+        Some(g) => Grid::parse(g).map_err(|e| anyhow!("--grid: {}", e.0))?,
+        None => config_grid(cfg, &a.strategy)?,
+    };
+    let base = base_params(cfg, &a.strategy)?;
+    let exec = a.exec.settings(cfg, &a.strategy)?;
+    let (candles, tf, label) = load_data(cfg, &a.strategy, &a.data)?;
+    let asset = a.data.symbol.clone().unwrap_or_else(|| "DATA".into());
+    let (results, engine, seconds) = run_sweep(
+        &a.strategy,
+        &asset,
+        &candles,
+        tf,
+        &grid,
+        &base,
+        &exec,
+        a.rank,
+    )
+    .with_context(|| format!("sweep of {} on {label}", a.strategy))?;
+    let combos = results.len();
+    let rep = SweepReport {
+        strategy: a.strategy.clone(),
+        data: label,
+        timeframe: tf.to_string(),
+        candles: candles.len(),
+        combos,
+        engine,
+        settings: exec.clone(),
+        seconds,
+        candle_combos_per_s: (candles.len() * combos) as f64 / seconds.max(1e-12),
+        rank_by: a.rank,
+        results,
+    };
+    if a.json {
+        serde_json::to_writer(&mut *out, &rep)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} on {} ({} candles, {}), {} combos, engine {:?}: {:.3} ms, {:.3e} candle·combos/s",
+        rep.strategy,
+        rep.data,
+        rep.candles,
+        rep.timeframe,
+        combos,
+        engine,
+        seconds * 1e3,
+        rep.candle_combos_per_s
+    )?;
+    writeln!(
+        out,
+        "{:>4}  {:<32} {:>14} {:>9} {:>7} {:>8} {:>8}",
+        "rank", "params", "final equity", "return %", "trades", "win %", "sharpe"
+    )?;
+    for (i, r) in rep.results.iter().take(a.top).enumerate() {
+        let m = &r.metrics;
+        let wr = if m.n_trades > 0 {
+            100.0 * f64::from(m.wins) / f64::from(m.n_trades)
+        } else {
+            0.0
+        };
+        writeln!(
+            out,
+            "{:>4}  {:<32} {:>14.2} {:>9.2} {:>7} {:>8.1} {:>8}",
+            i + 1,
+            fmt_kv(&r.params),
+            m.final_equity,
+            m.return_pct(exec.capital),
+            m.n_trades,
+            wr,
+            if m.sharpe.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{:.3}", m.sharpe)
+            }
+        )?;
+    }
+    Ok(())
+}

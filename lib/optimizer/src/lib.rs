@@ -1,0 +1,21 @@
+//! Scalp Radar optimizer (portable: Linux and Windows `optimize.exe`).
+//!
+//! - [`grid`]: parameter grids (`fast=2..40:2,slow=50..430:20`, `param_grids.toml`);
+//! - [`kernels`]: dedicated fast kernels over shared indicator arrays (parity with the event
+//!   engine is property-tested);
+//! - [`sweep`]: one grid on one data set, combinations in parallel (rayon);
+//! - [`stats`]: PSR, DSR, Monte Carlo, bootstrap;
+//! - [`cli`]: the `optimize sweep|run|grades|purge-duplicates|bench-wfo` commands.
+//!
+//! Conventions and every formula: `docs/OPTIMIZER.md`.
+
+pub mod cli;
+pub mod grid;
+pub mod kernels;
+pub mod series;
+pub mod stats;
+pub mod sweep;
+pub mod wfo;
+
+pub use grid::{Grid, GridError};
+pub use sweep::{ComboResult, EnginePath, RankBy};

@@ -1,0 +1,562 @@
+//! Walk-forward optimization: rolling in-sample (IS) / out-of-sample (OOS) windows, a coarse
+//! then a fine pass per window, best parameters per window, stitched OOS results and the
+//! robustness diagnostics of docs/OPTIMIZER.md.
+
+use crate::grid::Grid;
+use crate::kernels::{KMetrics, KTrade};
+use crate::series::Series;
+use crate::stats;
+use crate::sweep::{self, ComboResult};
+use anyhow::{anyhow, bail};
+use scalp_backtest::BacktestConfig;
+use scalp_core::{Candle, Timeframe};
+use scalp_strategy::Params;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+
+/// What the walk-forward needs from an engine: a grid evaluation and one detailed run.
+pub struct EvalCtx<'a> {
+    pub strategy: &'a str,
+    pub asset: &'a str,
+    pub tf: Timeframe,
+    pub bt: &'a BacktestConfig,
+}
+
+/// One parameter set run in detail.
+#[derive(Debug, Clone)]
+pub struct RunDetail {
+    pub metrics: KMetrics,
+    /// Net P&L of each trade as a fraction of the equity before its entry.
+    pub trade_returns: Vec<f64>,
+    /// Equity after each candle (the engine's `equity`).
+    pub equity: Vec<f64>,
+}
+
+impl EvalCtx<'_> {
+    pub fn grid(
+        &self,
+        candles: &[Candle],
+        grid: &Grid,
+        base: &Params,
+    ) -> anyhow::Result<Vec<ComboResult>> {
+        Ok(sweep::evaluate(
+            self.strategy,
+            self.asset,
+            candles,
+            self.tf,
+            grid,
+            base,
+            self.bt,
+            true,
+        )?
+        .0)
+    }
+
+    pub fn one(&self, candles: &[Candle], params: &Params) -> anyhow::Result<RunDetail> {
+        if self.strategy == "sma_cross" {
+            let series = Series::from_candles(candles);
+            if let Some(cost) = sweep::kernel_cost(self.bt, &series) {
+                let (m, trades) = sweep::sma_cross_trades(&series, self.tf, params, &cost);
+                return Ok(RunDetail {
+                    metrics: m,
+                    trade_returns: trades.iter().map(|t| t.ret).collect(),
+                    equity: kernel_equity(candles, &trades, self.bt.capital),
+                });
+            }
+        }
+        let r = sweep::event_run(self.strategy, self.asset, candles, self.tf, params, self.bt)?;
+        let trade_returns = r
+            .trades
+            .iter()
+            .map(|t| {
+                let before = if t.entry_index == 0 {
+                    self.bt.capital
+                } else {
+                    r.equity[t.entry_index - 1]
+                };
+                if before > 0.0 {
+                    t.net_pnl / before
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok(RunDetail {
+            metrics: sweep::kmetrics_of(&r),
+            trade_returns,
+            equity: r.equity,
+        })
+    }
+}
+
+/// Per-candle equity of a kernel run reconstructed from its trades (flat: balance; in a
+/// position: balance after the entry fee + unrealised P&L at the close; exit candle: balance).
+pub fn kernel_equity(candles: &[Candle], trades: &[KTrade], capital: f64) -> Vec<f64> {
+    let mut eq = vec![capital; candles.len()];
+    let mut bal = capital;
+    let mut next = 0usize;
+    for t in trades {
+        let (a, b) = (t.entry_idx as usize, t.exit_idx as usize);
+        for e in eq.iter_mut().take(a).skip(next) {
+            *e = bal;
+        }
+        let bal_in = bal - t.entry_fee;
+        for i in a..b.min(candles.len()) {
+            eq[i] = bal_in + t.qty * (candles[i].close - t.entry_price);
+        }
+        bal = bal_in + (t.qty * (t.exit_price - t.entry_price) - (t.fees - t.entry_fee));
+        if b < candles.len() {
+            eq[b] = bal;
+        }
+        next = b + 1;
+    }
+    for e in eq.iter_mut().skip(next) {
+        *e = bal;
+    }
+    eq
+}
+
+/// Daily returns of an equity curve, sampled like the engine's Sharpe (equity at the last
+/// candle of each UTC day; the first return is relative to `capital`).
+pub fn daily_returns(candles: &[Candle], equity: &[f64], tf: Timeframe, capital: f64) -> Vec<f64> {
+    let mut rets = Vec::new();
+    let mut prev = capital;
+    let mut day_eq: Option<(i64, f64)> = None;
+    for (i, &e) in equity.iter().enumerate() {
+        let day = (candles[i].open_time + tf.ms() - 1).div_euclid(86_400_000);
+        match day_eq {
+            Some((d, v)) if d != day => {
+                rets.push(v / prev - 1.0);
+                prev = v;
+                day_eq = Some((day, e));
+            }
+            _ => day_eq = Some((day, e)),
+        }
+    }
+    if let Some((_, v)) = day_eq {
+        rets.push(v / prev - 1.0);
+    }
+    rets
+}
+
+/// Walk-forward settings of a strategy (`param_grids.toml`, `[<strategy>]`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WfoSpec {
+    pub is_days: f64,
+    pub oos_days: f64,
+    /// Shift between consecutive windows (default: `oos_days`).
+    pub step_days: f64,
+    /// Keep at most this many (most recent) windows.
+    pub max_windows: usize,
+    /// Max combinations of the coarse pass (the full grid is thinned to fit).
+    pub coarse_max: usize,
+    /// Fine pass: ± this many grid steps around the coarse best, per axis.
+    pub fine_radius: usize,
+    /// IS combos with fewer trades are ranked after every combo that has enough.
+    pub min_trades: u32,
+    pub grid: Grid,
+}
+
+fn num(t: &toml::Table, strategy: &str, k: &str, default: Option<f64>) -> anyhow::Result<f64> {
+    match t.get(k) {
+        Some(toml::Value::Integer(i)) => Ok(*i as f64),
+        Some(toml::Value::Float(f)) => Ok(*f),
+        Some(v) => bail!(
+            "param_grids.toml: key `{strategy}.{k}`: expected a number, found {}",
+            v.type_str()
+        ),
+        None => default.ok_or_else(|| anyhow!("param_grids.toml: key `{strategy}.{k}` is missing")),
+    }
+}
+
+const KNOWN_KEYS: &[&str] = &[
+    "is_days",
+    "oos_days",
+    "step_days",
+    "max_windows",
+    "coarse_max",
+    "fine_radius",
+    "min_trades",
+    "grid",
+];
+
+impl WfoSpec {
+    pub fn from_table(strategy: &str, t: &toml::Table) -> anyhow::Result<WfoSpec> {
+        if let Some(k) = t.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+            bail!(
+                "param_grids.toml: key `{strategy}.{k}`: unknown key (known: {})",
+                KNOWN_KEYS.join(", ")
+            );
+        }
+        let grid_t = t.get("grid").and_then(|v| v.as_table()).ok_or_else(|| {
+            anyhow!("param_grids.toml: key `{strategy}.grid` missing or not a table")
+        })?;
+        let grid = Grid::from_toml(grid_t)
+            .map_err(|e| anyhow!("param_grids.toml: key `{strategy}.grid`: {}", e.0))?;
+        if let Some(spec) = scalp_strategy::spec(strategy) {
+            grid.validate(strategy, spec.params)
+                .map_err(|e| anyhow!("param_grids.toml: key `{strategy}.grid`: {}", e.0))?;
+        }
+        let is_days = num(t, strategy, "is_days", None)?;
+        let oos_days = num(t, strategy, "oos_days", None)?;
+        let s = WfoSpec {
+            is_days,
+            oos_days,
+            step_days: num(t, strategy, "step_days", Some(oos_days))?,
+            max_windows: num(t, strategy, "max_windows", Some(20.0))? as usize,
+            coarse_max: num(t, strategy, "coarse_max", Some(200.0))? as usize,
+            fine_radius: num(t, strategy, "fine_radius", Some(1.0))? as usize,
+            min_trades: num(t, strategy, "min_trades", Some(3.0))? as u32,
+            grid,
+        };
+        for (k, v) in [
+            ("is_days", s.is_days),
+            ("oos_days", s.oos_days),
+            ("step_days", s.step_days),
+        ] {
+            if !(v > 0.0) {
+                bail!("param_grids.toml: key `{strategy}.{k}`: must be > 0, got {v}");
+            }
+        }
+        if s.max_windows == 0 || s.coarse_max == 0 {
+            bail!("param_grids.toml: [{strategy}]: max_windows and coarse_max must be > 0");
+        }
+        Ok(s)
+    }
+}
+
+/// One walk-forward window.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowResult {
+    pub index: usize,
+    pub is_start: i64,
+    pub is_end: i64,
+    pub oos_start: i64,
+    pub oos_end: i64,
+    pub best_params: BTreeMap<String, f64>,
+    pub is_sharpe: f64,
+    pub is_trades: u32,
+    pub oos_sharpe: f64,
+    pub oos_return_pct: f64,
+    pub oos_trades: u32,
+    pub oos_max_dd: f64,
+    pub combos_tested: usize,
+    /// bull | bear | range | crash (price action of the OOS window).
+    pub regime: &'static str,
+    /// Parameters whose one-step neighbours lose more than half of the IS Sharpe.
+    pub cliff: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RegimeStats {
+    pub windows: usize,
+    pub avg_oos_sharpe: f64,
+    pub avg_oos_return_pct: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WfoResult {
+    pub windows: Vec<WindowResult>,
+    pub n_windows: usize,
+    pub avg_is_sharpe: f64,
+    pub avg_oos_sharpe: f64,
+    /// avg OOS Sharpe / avg IS Sharpe (0 when the IS average is ≤ 0).
+    pub oos_is_ratio: f64,
+    /// Fraction of windows with a positive OOS return.
+    pub consistency: f64,
+    pub n_distinct_combos: usize,
+    /// Mean over parameters of `1 − std(best values) / (axis max − axis min)`, in [0, 1].
+    pub param_stability: f64,
+    pub per_param_stability: BTreeMap<String, f64>,
+    /// Fraction of windows whose best combo is within one grid step of the recommendation on
+    /// every axis.
+    pub convergence: f64,
+    pub cliff_params: Vec<String>,
+    pub divergent_params: Vec<String>,
+    pub regime_analysis: BTreeMap<String, RegimeStats>,
+    /// Per axis: the median of the windows' best values, snapped to the grid.
+    pub recommended: BTreeMap<String, f64>,
+    /// Stitched OOS: annualised Sharpe of the concatenated daily OOS returns.
+    pub stitched_oos_sharpe: f64,
+    pub oos_total_return_pct: f64,
+    pub oos_n_trades: usize,
+    #[serde(skip)]
+    pub oos_trade_returns: Vec<f64>,
+    #[serde(skip)]
+    pub oos_daily_returns: Vec<f64>,
+    /// Variance of the daily (non-annualised) IS Sharpes of every combination tested.
+    pub trial_sharpe_var: f64,
+    pub periods_per_year: f64,
+}
+
+/// Regime of a price window (thresholds in docs/OPTIMIZER.md).
+pub fn classify_regime(c: &[Candle]) -> &'static str {
+    let (Some(first), Some(last)) = (c.first(), c.last()) else {
+        return "range";
+    };
+    let ret = last.close / first.open - 1.0;
+    let (mut peak, mut mdd) = (first.open, 0.0f64);
+    for x in c {
+        peak = peak.max(x.high);
+        mdd = mdd.max(1.0 - x.low / peak);
+    }
+    if mdd >= 0.30 && ret < 0.0 {
+        "crash"
+    } else if ret >= 0.10 {
+        "bull"
+    } else if ret <= -0.10 {
+        "bear"
+    } else {
+        "range"
+    }
+}
+
+fn rank_key(r: &ComboResult, min_trades: u32) -> (bool, f64) {
+    let s = if r.metrics.sharpe.is_finite() {
+        r.metrics.sharpe
+    } else {
+        f64::NEG_INFINITY
+    };
+    (r.metrics.n_trades >= min_trades, s)
+}
+
+fn best_of(res: &[ComboResult], min_trades: u32) -> Option<&ComboResult> {
+    res.iter().max_by(|a, b| {
+        let (ka, kb) = (rank_key(a, min_trades), rank_key(b, min_trades));
+        ka.0.cmp(&kb.0)
+            .then(ka.1.total_cmp(&kb.1))
+            .then(b.idx.cmp(&a.idx))
+    })
+}
+
+fn key_of(params: &[(String, f64)]) -> Vec<u64> {
+    params.iter().map(|(_, v)| v.to_bits()).collect()
+}
+
+/// Window boundaries `(is_start_idx, is_end_idx, oos_end_idx)` (half-open index ranges).
+pub fn windows(candles: &[Candle], spec: &WfoSpec) -> Vec<(usize, usize, usize)> {
+    let day = 86_400_000.0;
+    let (Some(first), Some(last)) = (candles.first(), candles.last()) else {
+        return vec![];
+    };
+    let idx = |t: i64| candles.partition_point(|c| c.open_time < t);
+    let (is, oos, step) = (
+        (spec.is_days * day) as i64,
+        (spec.oos_days * day) as i64,
+        (spec.step_days * day) as i64,
+    );
+    let mut out = Vec::new();
+    let mut t = first.open_time;
+    while t + is + oos <= last.open_time + 1 {
+        out.push((idx(t), idx(t + is), idx(t + is + oos)));
+        t += step;
+    }
+    if out.len() > spec.max_windows {
+        out.drain(..out.len() - spec.max_windows);
+    }
+    out.retain(|(a, b, c)| b > a && c > b);
+    out
+}
+
+/// Runs the walk-forward optimization. `progress(done, total)` is called after each window.
+pub fn run_wfo(
+    candles: &[Candle],
+    spec: &WfoSpec,
+    base: &Params,
+    ev: &EvalCtx<'_>,
+    progress: &dyn Fn(usize, usize),
+) -> anyhow::Result<WfoResult> {
+    let tf = ev.tf;
+    let wins = windows(candles, spec);
+    if wins.is_empty() {
+        bail!(
+            "not enough history for one walk-forward window ({} IS + {} OOS days; data spans {:.1} days)",
+            spec.is_days,
+            spec.oos_days,
+            candles
+                .last()
+                .zip(candles.first())
+                .map_or(0.0, |(l, f)| (l.open_time - f.open_time) as f64
+                    / 86_400_000.0)
+        );
+    }
+    let ppy = scalp_backtest::metrics::DAYS_PER_YEAR;
+    let coarse = spec.grid.coarse(spec.coarse_max);
+    let names: Vec<String> = spec.grid.names().into_iter().map(String::from).collect();
+    let mut distinct: HashSet<Vec<u64>> = HashSet::new();
+    let mut trial_sharpes: Vec<f64> = Vec::new();
+    let mut out_w = Vec::new();
+    let mut oos_trade_returns = Vec::new();
+    let mut oos_daily_returns = Vec::new();
+    let mut best_vals: Vec<Vec<f64>> = Vec::new();
+    for (wi, &(a, b, c)) in wins.iter().enumerate() {
+        let is = &candles[a..b];
+        let oos = &candles[b..c];
+        let rc = ev.grid(is, &coarse, base)?;
+        let bc = best_of(&rc, spec.min_trades).ok_or_else(|| anyhow!("empty grid"))?;
+        let center: Vec<f64> = bc.params.iter().map(|(_, v)| *v).collect();
+        let fine = spec.grid.fine_around(&center, spec.fine_radius);
+        let rf = ev.grid(is, &fine, base)?;
+        for r in rc.iter().chain(rf.iter()) {
+            if distinct.insert(key_of(&r.params)) && r.metrics.sharpe.is_finite() {
+                trial_sharpes.push(r.metrics.sharpe / ppy.sqrt());
+            }
+        }
+        let all: Vec<ComboResult> = rc.iter().chain(rf.iter()).cloned().collect();
+        let best = best_of(&all, spec.min_trades).expect("non-empty").clone();
+        // cliffs: neighbours (one step on one axis) in the fine pass
+        let mut cliff = Vec::new();
+        for (ai, axis) in spec.grid.axes.iter().enumerate() {
+            let pos = axis.values.iter().position(|v| *v == best.params[ai].1);
+            let Some(pos) = pos else { continue };
+            let neigh: Vec<f64> = [pos.checked_sub(1), Some(pos + 1)]
+                .into_iter()
+                .flatten()
+                .filter_map(|p| axis.values.get(p))
+                .filter_map(|nv| {
+                    rf.iter()
+                        .find(|r| {
+                            r.params.iter().enumerate().all(|(j, (_, v))| {
+                                if j == ai {
+                                    v == nv
+                                } else {
+                                    *v == best.params[j].1
+                                }
+                            })
+                        })
+                        .map(|r| r.metrics.sharpe)
+                })
+                .collect();
+            let bs = best.metrics.sharpe;
+            if bs > 0.0 && neigh.iter().any(|&s| s < 0.5 * bs) {
+                cliff.push(axis.name.clone());
+            }
+        }
+        let mut kv = base.clone();
+        for (k, v) in &best.params {
+            kv.0.insert(k.clone(), *v);
+        }
+        let det = ev.one(oos, &kv)?;
+        let om = det.metrics;
+        let cap = ev.bt.capital;
+        oos_trade_returns.extend_from_slice(&det.trade_returns);
+        oos_daily_returns.extend(daily_returns(oos, &det.equity, tf, cap));
+        best_vals.push(best.params.iter().map(|(_, v)| *v).collect());
+        out_w.push(WindowResult {
+            index: wi,
+            is_start: is[0].open_time,
+            is_end: is[is.len() - 1].open_time,
+            oos_start: oos[0].open_time,
+            oos_end: oos[oos.len() - 1].open_time,
+            best_params: best.params.iter().cloned().collect(),
+            is_sharpe: best.metrics.sharpe,
+            is_trades: best.metrics.n_trades,
+            oos_sharpe: om.sharpe,
+            oos_return_pct: (om.final_equity / cap - 1.0) * 100.0,
+            oos_trades: om.n_trades,
+            oos_max_dd: om.max_dd,
+            combos_tested: rc.len() + rf.len(),
+            regime: classify_regime(oos),
+            cliff,
+        });
+        progress(wi + 1, wins.len());
+    }
+    let n = out_w.len() as f64;
+    let avg_is = out_w.iter().map(|w| w.is_sharpe).sum::<f64>() / n;
+    let avg_oos = out_w.iter().map(|w| w.oos_sharpe).sum::<f64>() / n;
+    let consistency = out_w.iter().filter(|w| w.oos_return_pct > 0.0).count() as f64 / n;
+    // stability, recommendation, divergence
+    let mut per_param_stability = BTreeMap::new();
+    let mut recommended = BTreeMap::new();
+    let mut divergent = Vec::new();
+    for (ai, axis) in spec.grid.axes.iter().enumerate() {
+        let vals: Vec<f64> = best_vals.iter().map(|v| v[ai]).collect();
+        let (lo, hi) = axis
+            .values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+                (l.min(x), h.max(x))
+            });
+        let range = hi - lo;
+        let m = stats::moments(&vals);
+        let sd = if vals.len() > 1 { m.std } else { 0.0 };
+        let stab = if range > 0.0 {
+            (1.0 - sd / range).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        per_param_stability.insert(axis.name.clone(), stab);
+        let mut sorted = vals.clone();
+        sorted.sort_by(f64::total_cmp);
+        let med = sorted[sorted.len() / 2];
+        let snapped = *axis
+            .values
+            .iter()
+            .min_by(|x, y| (*x - med).abs().total_cmp(&(*y - med).abs()))
+            .expect("non-empty");
+        recommended.insert(axis.name.clone(), snapped);
+        let span = sorted.last().unwrap_or(&0.0) - sorted.first().unwrap_or(&0.0);
+        if range > 0.0 && span > 0.5 * range {
+            divergent.push(axis.name.clone());
+        }
+    }
+    let param_stability = if per_param_stability.is_empty() {
+        1.0
+    } else {
+        per_param_stability.values().sum::<f64>() / per_param_stability.len() as f64
+    };
+    let within_one_step = |v: &[f64]| {
+        spec.grid.axes.iter().enumerate().all(|(ai, axis)| {
+            let r = recommended[&axis.name];
+            let p = axis.values.iter().position(|x| *x == r).unwrap_or(0) as i64;
+            let q = axis.values.iter().position(|x| *x == v[ai]).unwrap_or(0) as i64;
+            (p - q).abs() <= 1
+        })
+    };
+    let convergence = best_vals.iter().filter(|v| within_one_step(v)).count() as f64 / n;
+    let cliff_params: Vec<String> = names
+        .iter()
+        .filter(|nm| {
+            out_w.iter().filter(|w| w.cliff.contains(nm)).count() * 2 >= out_w.len().max(1)
+        })
+        .filter(|nm| out_w.iter().any(|w| w.cliff.contains(nm)))
+        .cloned()
+        .collect();
+    let mut regime_analysis: BTreeMap<String, RegimeStats> = BTreeMap::new();
+    for w in &out_w {
+        let e = regime_analysis.entry(w.regime.to_string()).or_default();
+        e.windows += 1;
+        e.avg_oos_sharpe += w.oos_sharpe;
+        e.avg_oos_return_pct += w.oos_return_pct;
+    }
+    for e in regime_analysis.values_mut() {
+        e.avg_oos_sharpe /= e.windows as f64;
+        e.avg_oos_return_pct /= e.windows as f64;
+    }
+    let stitched = stats::sharpe(&oos_daily_returns) * ppy.sqrt();
+    let total = oos_daily_returns.iter().fold(1.0, |acc, r| acc * (1.0 + r));
+    let tv = stats::moments(&trial_sharpes);
+    Ok(WfoResult {
+        n_windows: out_w.len(),
+        windows: out_w,
+        avg_is_sharpe: avg_is,
+        avg_oos_sharpe: avg_oos,
+        oos_is_ratio: if avg_is > 0.0 { avg_oos / avg_is } else { 0.0 },
+        consistency,
+        n_distinct_combos: distinct.len(),
+        param_stability,
+        per_param_stability,
+        convergence,
+        cliff_params,
+        divergent_params: divergent,
+        regime_analysis,
+        recommended,
+        stitched_oos_sharpe: stitched,
+        oos_total_return_pct: (total - 1.0) * 100.0,
+        oos_n_trades: oos_trade_returns.len(),
+        oos_trade_returns,
+        oos_daily_returns,
+        trial_sharpe_var: if tv.n > 1 { tv.std * tv.std } else { 0.0 },
+        periods_per_year: ppy,
+    })
+}

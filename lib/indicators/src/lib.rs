@@ -9,6 +9,7 @@
 pub mod channel;
 pub mod ma;
 pub mod oscillators;
+pub mod resample;
 pub mod table;
 pub mod trend;
 pub mod volatility;
@@ -20,6 +21,7 @@ pub use channel::{
 };
 pub use ma::{Ema, Sma, ema, sma};
 pub use oscillators::{Roc, Rsi, roc, rsi};
+pub use resample::{Resampler, resample};
 pub use table::{TABLE_COLUMNS, Table, TableError, table, write_table_csv};
 pub use trend::{
     Adx, Dmi, DmiSeries, Supertrend, SupertrendSeries, SupertrendValue, adx, supertrend,

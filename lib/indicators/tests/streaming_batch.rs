@@ -273,3 +273,83 @@ fn rsi_flat_is_50_and_roc_zero_base() {
     assert!(r[13].is_nan() && r[14] == 50.0 && r[19] == 50.0);
     assert_eq!(roc(&[0.0, 1.0, 2.0], 1)[1], 0.0);
 }
+
+#[test]
+fn resample_hand_checked_with_gap_and_incomplete_tail() {
+    use scalp_core::Timeframe::{H1, H4};
+    let h = 3_600_000;
+    let mk = |k: i64, o: f64, hi: f64, lo: f64, c: f64| Candle {
+        open_time: k * h,
+        open: o,
+        high: hi,
+        low: lo,
+        close: c,
+        volume: 1.0,
+    };
+    // bucket 0..4h complete; bucket 4h..8h misses its last hour; bucket 8h..12h has one candle
+    let cs = [
+        mk(0, 10.0, 12.0, 9.0, 11.0),
+        mk(1, 11.0, 15.0, 10.0, 14.0),
+        mk(2, 14.0, 14.5, 8.0, 9.0),
+        mk(3, 9.0, 10.0, 8.5, 9.5),
+        mk(4, 9.5, 9.6, 7.0, 7.5),
+        mk(5, 7.5, 8.0, 7.2, 7.9),
+        mk(6, 7.9, 8.1, 7.8, 8.0),
+        mk(8, 8.0, 8.2, 7.9, 8.1),
+    ];
+    let mut r = Resampler::new(H1, H4);
+    let got: Vec<_> = cs.iter().map(|c| r.update(c)).collect();
+    assert_eq!(got[..3], [(None, None); 3]);
+    let b0 = Candle {
+        open_time: 0,
+        open: 10.0,
+        high: 15.0,
+        low: 8.0,
+        close: 9.5,
+        volume: 4.0,
+    };
+    assert_eq!(got[3], (None, Some(b0)));
+    let b1 = Candle {
+        open_time: 4 * h,
+        open: 9.5,
+        high: 9.6,
+        low: 7.0,
+        close: 8.0,
+        volume: 3.0,
+    };
+    assert_eq!(
+        got[7],
+        (Some(b1), None),
+        "partial bucket emitted when the next bucket starts"
+    );
+    assert_eq!(resample(&cs, H1, H4), [b0, b1]);
+}
+
+proptest! {
+    #[test]
+    fn resample_matches_naive_grouping(cs in candles_strategy()) {
+        // 7h-spaced candles are not aligned to 1h... re-time them hourly with gaps
+        let cs: Vec<Candle> = cs.iter().enumerate().map(|(i, c)| Candle { open_time: (i as i64 * 5 / 4) * 3_600_000, ..*c }).collect();
+        let got = resample(&cs, scalp_core::Timeframe::H1, scalp_core::Timeframe::H4);
+        let mut want: Vec<Candle> = vec![];
+        for c in &cs {
+            let t = c.open_time.div_euclid(4 * 3_600_000) * 4 * 3_600_000;
+            match want.last_mut() {
+                Some(w) if w.open_time == t => {
+                    w.high = w.high.max(c.high);
+                    w.low = w.low.min(c.low);
+                    w.close = c.close;
+                    w.volume += c.volume;
+                }
+                _ => want.push(Candle { open_time: t, ..*c }),
+            }
+        }
+        // the last bucket is only returned if its last hour is present
+        if let (Some(last_w), Some(last_c)) = (want.last(), cs.last())
+            && last_c.open_time + 3_600_000 < last_w.open_time + 4 * 3_600_000
+        {
+            want.pop();
+        }
+        prop_assert_eq!(got, want);
+    }
+}

@@ -51,6 +51,9 @@ pub struct Momentum {
     atr: Atr,
     prev_entry: Option<Channel>,
     prev_exit: Option<Channel>,
+    /// Trailing stop of the current position (own state, so it never loosens even if the
+    /// engine does not report `position.stop`); reset when flat.
+    trail: Option<f64>,
     adx_min: f64,
     k: f64,
     margin: f64,
@@ -74,6 +77,7 @@ impl Momentum {
             atr: Atr::new(tn),
             prev_entry: None,
             prev_exit: None,
+            trail: None,
             adx_min: p.get("adx_min"),
             k: p.get("atr_stop"),
             margin: p.get("margin_frac"),
@@ -104,6 +108,9 @@ impl Strategy for Momentum {
             return;
         };
         let Some(adx) = dmi.adx else { return };
+        if ctx.position.is_flat() {
+            self.trail = None;
+        }
         match ctx.position.side {
             None => {
                 if adx < self.adx_min {
@@ -131,8 +138,9 @@ impl Strategy for Momentum {
                     });
                     return;
                 }
-                let trail = c.close - self.k * atr;
-                let stop = ctx.position.stop.map_or(trail, |s| s.max(trail));
+                let t = c.close - self.k * atr;
+                let stop = self.trail.map_or(t, |s| s.max(t));
+                self.trail = Some(stop);
                 common::set_stop(ctx, out, stop);
             }
             Some(Side::Short) => {
@@ -142,8 +150,9 @@ impl Strategy for Momentum {
                     });
                     return;
                 }
-                let trail = c.close + self.k * atr;
-                let stop = ctx.position.stop.map_or(trail, |s| s.min(trail));
+                let t = c.close + self.k * atr;
+                let stop = self.trail.map_or(t, |s| s.min(t));
+                self.trail = Some(stop);
                 common::set_stop(ctx, out, stop);
             }
         }

@@ -63,9 +63,9 @@ impl Daemon for Syncd {
     async fn init(ctx: &Ctx) -> anyhow::Result<Self> {
         let cfg = &ctx.config;
         let db_path = cfg.db_path();
-        let conn = open_db(&db_path).map_err(|e| {
-            anyhow::anyhow!("{}: cannot open the database: {e:#}", db_path.display())
-        })?;
+        // Creates the file if needed, sets WAL/busy_timeout/foreign_keys, runs the migrations
+        // (03-optimization-results holds our tables).
+        let conn = scalp_store::open(&db_path)?;
         let (db, db_thread) = DbHandle::start(conn)?;
         let addr = listen_addr(cfg)?;
         let listener = tokio::net::TcpListener::bind(addr)
@@ -149,20 +149,4 @@ impl Daemon for Syncd {
 /// The whole daemon: `scalp-syncd --config ... [--check-config]`.
 pub fn main(args: &DaemonArgs) -> ExitCode {
     run_daemon::<Syncd>(args)
-}
-
-/// Opens (creating if needed) and migrates the database.
-fn open_db(path: &std::path::Path) -> anyhow::Result<rusqlite::Connection> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let conn = rusqlite::Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.execute_batch(include_str!(
-        "../../store/migrations/03-optimization-results/up.sql"
-    ))?;
-    Ok(conn)
 }

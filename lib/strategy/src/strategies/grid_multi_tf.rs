@@ -100,7 +100,11 @@ impl GridMultiTf {
         GridMultiTf {
             tf,
             htf,
-            warm: p.usize("ma_period").max(p.usize("atr_period") + 1),
+            // primary candles covering the Supertrend's warm-up on the higher timeframe too
+            warm: p
+                .usize("ma_period")
+                .max(p.usize("atr_period") + 1)
+                .max((p.usize("st_period") + 1) * (htf.ms() / tf.ms()).max(1) as usize),
             st: Supertrend::new(p.usize("st_period"), p.get("st_mult")),
             cursor: HtfCursor::default(),
             dir: None,

@@ -171,3 +171,18 @@ fn matches_talib_extra() {
     check("donchian up", &dc.up, get("max_high20"));
     check("donchian low", &dc.low, get("min_low20"));
 }
+
+#[test]
+fn indicators_md_documents_every_table_column() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/INDICATORS.md"
+    ))
+    .unwrap();
+    for (name, _) in TABLE_COLUMNS {
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/INDICATORS.md does not list column `{name}`"
+        );
+    }
+}

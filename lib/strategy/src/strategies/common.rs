@@ -210,13 +210,13 @@ impl LevelBook {
 
     /// Cancels every level placed on `side` since the last cancel.
     pub fn cancel_side(&mut self, out: &mut Vec<Intent>, side: Side) {
-        let m = std::mem::take(self.mask(side));
-        for i in 0..64 {
-            if m & (1 << i) != 0 {
-                out.push(Intent::CancelLevel {
-                    id: level_id(side, i),
-                });
-            }
+        let mut m = std::mem::take(self.mask(side));
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            out.push(Intent::CancelLevel {
+                id: level_id(side, i),
+            });
         }
     }
 

@@ -43,6 +43,7 @@ enum Job {
     Result(Box<OptimizationResult>, Reply<InsertOutcome>),
     Portfolio(Box<PortfolioBacktest>, Reply<InsertOutcome>),
     Counts(Reply<(i64, i64)>),
+    Ping(Reply<()>),
 }
 
 /// Handle to the database thread. Cloning is cheap; the thread ends when every handle is dropped.
@@ -85,17 +86,25 @@ impl DbHandle {
         self.call(Job::Counts).await
     }
 
-    /// `true` if the database thread answers a query within `timeout` (watchdog self-check).
+    /// `true` if the database thread answers a trivial query (`SELECT 1`) within `timeout`
+    /// (the watchdog self-check: cheap whatever the table sizes).
     pub async fn ping(&self, timeout: Duration) -> bool {
         matches!(
-            tokio::time::timeout(timeout, self.counts()).await,
-            Ok(Ok(_))
+            tokio::time::timeout(timeout, self.call(Job::Ping)).await,
+            Ok(Ok(()))
         )
     }
 }
 
+/// A write waiting for the next group commit.
+enum Write {
+    Result(Box<OptimizationResult>),
+    Portfolio(Box<PortfolioBacktest>),
+}
+
 fn db_thread(mut conn: Connection, schema: Schema, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut writes: Vec<(Write, Reply<InsertOutcome>)> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -104,32 +113,34 @@ fn db_thread(mut conn: Connection, schema: Schema, mut rx: mpsc::Receiver<Job>) 
                 Err(_) => break,
             }
         }
-        let mut writes = Vec::new();
         for job in batch.drain(..) {
             match job {
                 Job::Counts(reply) => {
                     let _ = reply.send(db::counts(&conn).map_err(|e| e.to_string()));
                 }
-                w => writes.push(w),
+                Job::Ping(reply) => {
+                    let r = conn.query_row("SELECT 1", [], |_| Ok(()));
+                    let _ = reply.send(r.map_err(|e| e.to_string()));
+                }
+                Job::Result(r, reply) => writes.push((Write::Result(r), reply)),
+                Job::Portfolio(p, reply) => writes.push((Write::Portfolio(p), reply)),
             }
         }
         if !writes.is_empty() {
-            write_batch(&mut conn, schema, writes);
+            write_batch(&mut conn, schema, &mut writes);
         }
     }
 }
 
-fn write_batch(conn: &mut Connection, schema: Schema, jobs: Vec<Job>) {
-    let fail_all = |jobs: Vec<Job>, msg: String| {
-        for j in jobs {
-            match j {
-                Job::Result(_, r) | Job::Portfolio(_, r) => {
-                    let _ = r.send(Err(msg.clone()));
-                }
-                Job::Counts(r) => {
-                    let _ = r.send(Err(msg.clone()));
-                }
-            }
+/// One group commit: `BEGIN IMMEDIATE`, a savepoint per write, `COMMIT`, then the answers.
+fn write_batch(
+    conn: &mut Connection,
+    schema: Schema,
+    jobs: &mut Vec<(Write, Reply<InsertOutcome>)>,
+) {
+    let fail_all = |jobs: &mut Vec<(Write, Reply<InsertOutcome>)>, msg: String| {
+        for (_, reply) in jobs.drain(..) {
+            let _ = reply.send(Err(msg.clone()));
         }
     };
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -137,13 +148,12 @@ fn write_batch(conn: &mut Connection, schema: Schema, jobs: Vec<Job>) {
         Err(e) => return fail_all(jobs, format!("database busy or unavailable: {e}")),
     };
     let mut outcomes: Vec<Result<InsertOutcome, String>> = Vec::with_capacity(jobs.len());
-    for job in &jobs {
+    for (w, _) in jobs.iter() {
         let one = (|| -> rusqlite::Result<InsertOutcome> {
             let sp = tx.savepoint_with_name("item")?;
-            let out = match job {
-                Job::Result(r, _) => db::apply_result(&sp, schema, r, Source::Server)?,
-                Job::Portfolio(p, _) => db::apply_portfolio(&sp, schema, p, Source::Server)?,
-                Job::Counts(_) => unreachable!("reads are answered before the write batch"),
+            let out = match w {
+                Write::Result(r) => db::apply_result(&sp, schema, r, Source::Server)?,
+                Write::Portfolio(p) => db::apply_portfolio(&sp, schema, p, Source::Server)?,
             };
             sp.commit()?;
             Ok(out)
@@ -153,10 +163,8 @@ fn write_batch(conn: &mut Connection, schema: Schema, jobs: Vec<Job>) {
     if let Err(e) = tx.commit() {
         return fail_all(jobs, format!("database commit failed: {e}"));
     }
-    for (job, out) in jobs.into_iter().zip(outcomes) {
-        if let Job::Result(_, reply) | Job::Portfolio(_, reply) = job {
-            let _ = reply.send(out);
-        }
+    for ((_, reply), out) in jobs.drain(..).zip(outcomes) {
+        let _ = reply.send(out);
     }
 }
 

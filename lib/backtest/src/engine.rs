@@ -257,6 +257,8 @@ pub fn run_backtest(
     let mut fund_cursor = 0usize; // funding history cursor (for payments)
     let mut peak = cfg.capital;
     let mut killed: Option<KillEvent> = None;
+    let ks_on = cfg.kill_switch.max_drawdown_pct.is_some()
+        || cfg.kill_switch.max_consecutive_losses.is_some();
 
     for i in 0..n {
         let c = &candles[i];
@@ -311,7 +313,7 @@ pub fn run_backtest(
         }
 
         // 5. Kill switch (checked at the close, before the strategy is asked).
-        if killed.is_none() {
+        if killed.is_none() && (eq <= 0.0 || ks_on) {
             let ks = &cfg.kill_switch;
             let reason = if eq <= 0.0 {
                 Some("equity <= 0".to_string())

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod regime;
 pub mod report;
 pub mod store;
+pub mod synth;
 
 pub use config::{BacktestConfig, EndFill, FillMode, KillSwitch, RegimeConfig, Sizing};
 pub use engine::{BacktestError, BacktestResult, KillEvent, Trade, run_backtest};

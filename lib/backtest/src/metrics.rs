@@ -145,15 +145,48 @@ pub fn compute_metrics(
         }
     }
 
-    // Drawdown on the per-candle equity, the initial capital being the first peak.
+    // One pass over the per-candle equity: drawdown (the initial capital is the first peak),
+    // its longest duration, and the equity at the end of each UTC day.
     let mut peak = capital;
+    let mut peak_time = m.start;
+    let mut in_dd = false;
     let mut max_dd = 0.0f64;
-    for &e in equity {
-        peak = peak.max(e);
-        max_dd = max_dd.max(1.0 - e / peak);
+    let mut max_dur = 0i64;
+    let mut rets: Vec<f64> = Vec::with_capacity(n / 24 + 2);
+    let mut prev_day_eq = capital;
+    let mut day_end = i64::MIN; // first ms after the current UTC day
+    let mut last_eq = capital;
+    for (i, &e) in equity.iter().enumerate() {
+        let close_time = candles[i].open_time + tf_ms;
+        if e >= peak {
+            if in_dd {
+                max_dur = max_dur.max(close_time - peak_time);
+                in_dd = false;
+            }
+            peak = e;
+            peak_time = close_time;
+        } else {
+            in_dd = true;
+            max_dd = max_dd.max(1.0 - e / peak);
+        }
+        // The candle belongs to the UTC day of its last millisecond (close_time − 1).
+        if close_time - 1 >= day_end {
+            if day_end != i64::MIN {
+                rets.push(last_eq / prev_day_eq - 1.0);
+                prev_day_eq = last_eq;
+            }
+            day_end = ((close_time - 1).div_euclid(DAY_MS) + 1) * DAY_MS;
+        }
+        last_eq = e;
+    }
+    if !equity.is_empty() {
+        rets.push(last_eq / prev_day_eq - 1.0);
+    }
+    if in_dd {
+        max_dur = max_dur.max(m.end - peak_time);
     }
     m.max_drawdown_pct = 100.0 * max_dd;
-    m.max_drawdown_duration_ms = max_dd_duration(equity, candles, tf_ms, capital, m.start, m.end);
+    m.max_drawdown_duration_ms = max_dur;
 
     // Exposure: candles between entry and exit (inclusive), counted once.
     let mut covered = 0usize;
@@ -169,61 +202,10 @@ pub fn compute_metrics(
         m.exposure_pct = 100.0 * covered as f64 / n as f64;
     }
 
-    // Daily returns: equity at the last candle closing in each UTC day.
-    let mut rets: Vec<f64> = Vec::new();
-    let mut prev = capital;
-    let mut day_eq: Option<(i64, f64)> = None;
-    for (i, &e) in equity.iter().enumerate() {
-        let day = (candles[i].open_time + tf_ms - 1).div_euclid(DAY_MS);
-        match day_eq {
-            Some((d, v)) if d != day => {
-                rets.push(v / prev - 1.0);
-                prev = v;
-                day_eq = Some((day, e));
-            }
-            _ => day_eq = Some((day, e)),
-        }
-    }
-    if let Some((_, v)) = day_eq {
-        rets.push(v / prev - 1.0);
-    }
     let (sharpe, sortino) = sharpe_sortino(&rets, DAYS_PER_YEAR);
     m.sharpe = sharpe;
     m.sortino = sortino;
     m
-}
-
-/// Longest stretch from a running equity peak to the first time equity is back at or above it
-/// (or to the end of data when it never recovers), in ms of candle close times.
-fn max_dd_duration(
-    equity: &[f64],
-    candles: &[Candle],
-    tf_ms: i64,
-    capital: f64,
-    start: i64,
-    end: i64,
-) -> i64 {
-    let mut peak = capital;
-    let mut peak_time = start;
-    let mut in_dd = false;
-    let mut best = 0i64;
-    for (i, &e) in equity.iter().enumerate() {
-        let t = candles[i].open_time + tf_ms;
-        if e >= peak {
-            if in_dd {
-                best = best.max(t - peak_time);
-                in_dd = false;
-            }
-            peak = e;
-            peak_time = t;
-        } else {
-            in_dd = true;
-        }
-    }
-    if in_dd {
-        best = best.max(end - peak_time);
-    }
-    best
 }
 
 /// Sharpe = mean / sample std × √periods; Sortino = mean / downside deviation × √periods with
@@ -246,6 +228,34 @@ pub fn sharpe_sortino(rets: &[f64], periods_per_year: f64) -> (Option<f64>, Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drawdown_duration_and_daily_returns_by_hand() {
+        // 12 h candles: day 0 = candles 0,1; day 1 = candles 2,3; day 2 = candle 4.
+        let tf = Timeframe::H12;
+        let candles: Vec<Candle> = (0..5)
+            .map(|i| Candle {
+                open_time: i * 43_200_000,
+                open: 1.0,
+                high: 1.0,
+                low: 1.0,
+                close: 1.0,
+                volume: 0.0,
+            })
+            .collect();
+        let equity = [110.0, 99.0, 105.0, 121.0, 108.9];
+        let m = compute_metrics(&[], &equity, &candles, tf, 100.0);
+        // Peaks: 110 (close of candle 0 at 12 h), then 121; troughs 99 (−10 %), 108.9 (−10 %).
+        assert!((m.max_drawdown_pct - 10.0).abs() < 1e-9);
+        // 110 set at 12 h, recovered at the close of candle 3 (48 h): 36 h; the last one lasts
+        // from 48 h to the end (60 h): 12 h.
+        assert_eq!(m.max_drawdown_duration_ms, 36 * 3_600_000);
+        // Daily equity: 99, 121, 108.9 → returns −1 %, +22.2…%, −10 %.
+        let r = [99.0 / 100.0 - 1.0, 121.0 / 99.0 - 1.0, 108.9 / 121.0 - 1.0];
+        let (sh, so) = sharpe_sortino(&r, 365.0);
+        assert_eq!((m.sharpe, m.sortino), (sh, so));
+        assert!((m.return_pct - 8.9).abs() < 1e-9);
+    }
 
     #[test]
     fn sharpe_sortino_by_hand() {

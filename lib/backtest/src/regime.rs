@@ -13,7 +13,8 @@ pub enum Regime {
     TrendingUp,
     TrendingDown,
     Volatile,
-    /// Not enough history before the entry (fewer than `2 × period + 1` candles).
+    /// Not enough history before the entry (fewer than `2 × period + 1` candles), or regime
+    /// labelling disabled.
     Unknown,
 }
 
@@ -51,6 +52,9 @@ impl fmt::Display for Regime {
 /// 3. `vol_ratio ≥ cfg.vol_ratio` → VOLATILE; else `ADX ≥ cfg.adx_trend` → TRENDING_UP if
 ///    +DI > −DI, else TRENDING_DOWN; else RANGING.
 pub fn classify(candles: &[Candle], cfg: &RegimeConfig) -> Regime {
+    if !cfg.enabled {
+        return Regime::Unknown;
+    }
     let w = &candles[candles.len().saturating_sub(cfg.window)..];
     if w.len() < 2 * cfg.period + 1 {
         return Regime::Unknown;
@@ -108,11 +112,11 @@ mod tests {
     #[test]
     fn classifies_trend_range_volatile() {
         let cfg = RegimeConfig::default();
-        let up: Vec<Candle> = (0..200).map(|i| candle(i, 100.0 + i as f64, 0.6)).collect();
+        let up: Vec<Candle> = (0..100).map(|i| candle(i, 100.0 + i as f64, 0.6)).collect();
         assert_eq!(classify(&up, &cfg), Regime::TrendingUp);
-        let down: Vec<Candle> = (0..200).map(|i| candle(i, 400.0 - i as f64, 0.6)).collect();
+        let down: Vec<Candle> = (0..100).map(|i| candle(i, 300.0 - i as f64, 0.6)).collect();
         assert_eq!(classify(&down, &cfg), Regime::TrendingDown);
-        let flat: Vec<Candle> = (0..200)
+        let flat: Vec<Candle> = (0..100)
             .map(|i| candle(i, 100.0 + (i % 2) as f64 * 0.1, 0.5))
             .collect();
         assert_eq!(classify(&flat, &cfg), Regime::Ranging);

@@ -144,7 +144,10 @@ for s in postinst prerm postrm; do
         -e "s/@UNITS_STOP@/$UNITS_STOP/" "debian/$s" > "$R/DEBIAN/$s"
     chmod 0755 "$R/DEBIAN/$s"
 done
-chmod 0644 "$R/DEBIAN/control" "$R/DEBIAN/conffiles"
+# md5sums of every shipped file except the conffiles (dpkg keeps theirs separately)
+(cd "$R" && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' -printf '%P\0' | LC_ALL=C sort -z \
+    | xargs -0 md5sum) > "$R/DEBIAN/md5sums"
+chmod 0644 "$R/DEBIAN/control" "$R/DEBIAN/conffiles" "$R/DEBIAN/md5sums"
 
 # reproducible mtimes
 find "$R" -exec touch -h -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}" {} +

@@ -34,11 +34,16 @@ pub fn checkpoint(db: &Path) -> Result<CheckpointReport, AdminError> {
     let c = Connection::open(db).map_err(|e| AdminError::sql(db, e))?;
     c.busy_timeout(Duration::from_secs(30))
         .map_err(|e| AdminError::sql(db, e))?;
-    let (busy, log, done): (i64, i64, i64) = c
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+    let pragma = |mode: &str| -> Result<(i64, i64, i64), AdminError> {
+        c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
-        .map_err(|e| AdminError::sql(db, e))?;
+        .map_err(|e| AdminError::sql(db, e))
+    };
+    // PASSIVE first: it reports the WAL's frame counts (TRUNCATE resets them to 0 when it
+    // succeeds), then TRUNCATE waits for writers (busy_timeout) and empties the file.
+    let (_, log, done) = pragma("PASSIVE")?;
+    let (busy, _, _) = pragma("TRUNCATE")?;
     let after = size(&wal);
     drop(c);
     Ok(CheckpointReport {

@@ -226,6 +226,7 @@ fn checkpoint_truncates_the_wal() {
     assert!(r.wal_bytes_before > 50_000, "{r:?}");
     assert_eq!(r.wal_bytes_after, 0, "{r:?}");
     assert!(!r.busy);
+    assert!(r.log_frames > 0, "{r:?}");
     assert_eq!(r.log_frames, r.checkpointed_frames);
     // the data is in the database file now
     drop(c);

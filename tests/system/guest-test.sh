@@ -1,0 +1,194 @@
+#!/bin/bash
+# Runs INSIDE the booted Debian guest (systemd is PID 1), as root, from tests/system/run.sh.
+# Does what the admin does (docs/OPERATIONS.md) and checks each promise. Exit 0 = pass.
+# /systest/config.env gives: DEB, DEB_UPGRADE, SERVICES, MAIN_SERVICE, UPGRADE_VERSION.
+set -Eeuo pipefail
+. /systest/config.env
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0
+T0=$(date +%s%N)
+STEP_T=$T0
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+log() { echo "[guest +$(ms "$T0")ms] $*"; }
+step() {  # closes the previous step with its duration, opens a new one
+    local now; now=$(date +%s%N)
+    [ -z "${STEP_NAME:-}" ] || echo "[guest +$(ms "$T0")ms]   done: $STEP_NAME ($(( (now - STEP_T) / 1000000 )) ms)"
+    STEP_NAME=$1; STEP_T=$now
+    echo "[guest +$(ms "$T0")ms] STEP $1"
+}
+TARGET=scalp.target
+ALL_UNITS="$TARGET $SERVICES scalp-backup.service scalp-backup.timer"
+CONF=/etc/scalp-radar/scalp.toml
+STATE=/var/lib/scalp-radar
+fail() {
+    echo "SYSTEST FAIL: $*"
+    systemctl --no-pager status $TARGET $SERVICES 2>&1 | tail -60 || true
+    for s in $SERVICES; do journalctl -u "$s" --no-pager -n 25 -o short-precise 2>&1 || true; done
+    exit 1
+}
+trap 'fail "command failed (rc=$?) at line $LINENO: $BASH_COMMAND"' ERR
+wait_for() {  # timeout_s description cmd...
+    local t=$1 d=$2; shift 2; local end=$(( $(date +%s) + t ))
+    until "$@"; do [ "$(date +%s)" -lt "$end" ] || fail "timeout (${t}s) waiting for: $d"; sleep 0.2; done
+}
+state_of() { systemctl is-active "$1" 2>/dev/null || true; }
+is_active() { [ "$(state_of "$1")" = active ]; }
+not_active() { ! is_active "$1"; }
+mainpid() { systemctl show -P MainPID "$1"; }
+restarted() { local p; p=$(mainpid "$1"); is_active "$1" && [ "$p" != 0 ] && [ "$p" != "$2" ]; }
+active_or_die() {  # fail fast once a unit is 'failed' (e.g. start limit hit)
+    local st; st=$(state_of "$1")
+    [ "$st" != failed ] || fail "$1 entered state 'failed'"
+    [ "$st" = active ]
+}
+# no grep -q on journalctl output: with pipefail, the SIGPIPE would give a false negative
+journal_has() { journalctl -u "$1" --no-pager -o cat | grep -F -- "$2" >/dev/null; }
+apt_quiet() {  # apt ... ; prints apt's interesting lines, fails on error
+    local rc=0
+    "$@" > /var/tmp/systest-apt.log 2>&1 || rc=$?
+    grep -Ev 'does not have a stable CLI|Reading database|^ *$|^(Reading|Building|Preparing)' \
+        /var/tmp/systest-apt.log | sed 's/^/    apt: /' || true
+    [ "$rc" = 0 ] || fail "$* exited with $rc"
+}
+candle_rows() {  # total rows of every series in `scalpctl status --json`
+    scalpctl status --json | sed -n 's/^ *"rows": \([0-9]*\),*$/\1/p' | awk '{s+=$1} END {print s+0}'
+}
+
+log "guest: $(systemctl --version | head -n1), state=$(systemctl is-system-running || true)"
+log "services under test: $SERVICES"
+
+# ---------------------------------------------------------------- install ---
+step "apt install ./$(basename "$DEB")"
+apt_quiet apt-get install -y --no-install-recommends "/systest/debs/$(basename "$DEB")"
+dpkg-query -W -f='${Status} ${Version}\n' scalp-radar | grep -E '^install ok installed ' >/dev/null \
+    || fail "scalp-radar not installed"
+getent passwd scalp >/dev/null || fail "system user scalp missing"
+[ "$(stat -c '%U:%G %a' $STATE)" = "scalp:scalp 750" ] || fail "$STATE is $(stat -c '%U:%G %a' $STATE)"
+for u in $ALL_UNITS; do systemctl cat "$u" >/dev/null || fail "unit $u not installed"; done
+for f in scalp.toml assets.toml strategies.toml param_grids.toml; do
+    grep -qx "/etc/scalp-radar/$f" /var/lib/dpkg/info/scalp-radar.conffiles || fail "$f is not a conffile"
+done
+[ -f /usr/share/scalp-radar/data/coinbase_btcusd_1h.csv ] || fail "bundled data missing"
+[ -f /usr/share/man/man1/scalpctl.1.gz ] || fail "man page missing"
+[ -f /usr/share/bash-completion/completions/scalpctl ] || fail "bash completion missing"
+out=$(systemd-analyze verify $ALL_UNITS 2>&1) || fail "verify: $out"
+[ -z "$out" ] || fail "systemd-analyze verify (in guest): $out"
+[ "$(systemctl is-enabled $TARGET)" = enabled ] || fail "$TARGET not enabled by postinst"
+[ "$(systemctl is-enabled scalp-backup.timer)" = enabled ] || fail "backup timer not enabled"
+for s in $SERVICES; do
+    [ "$(systemctl is-enabled "$s")" = enabled ] || fail "$s not enabled"
+    # nothing may trade before the admin configured it
+    [ "$(state_of "$s")" = inactive ] || fail "$s was started by the install ($(state_of "$s"))"
+done
+log "  installed $(dpkg-query -W -f='${Version}' scalp-radar); enabled, nothing started"
+
+# ------------------------------------------------------------- first run ---
+step "first-run configuration (secrets.env, scalpctl check-config)"
+install -m 0640 -o root -g scalp /usr/share/doc/scalp-radar/secrets.env.example /etc/scalp-radar/secrets.env
+sed -i 's/^SCALP_SYNC_API_KEY=.*/SCALP_SYNC_API_KEY=systest-0123456789abcdef0123456789abcdef/' /etc/scalp-radar/secrets.env
+scalpctl check-config | sed 's/^/    /'
+
+step "systemctl start $TARGET"
+timeout 200 systemctl start "$TARGET" || fail "systemctl start $TARGET"
+for s in $TARGET $SERVICES; do wait_for 120 "$s active" active_or_die "$s"; done
+for s in $SERVICES; do
+    pid=$(mainpid "$s"); wd=$(systemctl show -P WatchdogUSec "$s")
+    [ "$pid" != 0 ] || fail "$s has no MainPID"
+    [ "$(stat -c %U /proc/$pid)" = scalp ] || fail "$s runs as $(stat -c %U /proc/$pid), not scalp"
+    [ "$wd" != 0 ] && [ -n "$wd" ] || fail "$s: watchdog not armed (WatchdogUSec=$wd)"
+    [ "$(systemctl show -P Type "$s")" = notify ] || fail "$s is not Type=notify"
+    grep -q '^Seccomp:[[:space:]]*2' /proc/$pid/status || fail "$s: no seccomp filter"
+    grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$pid/status || fail "$s: NoNewPrivs not set"
+    grep -q '^CapEff:[[:space:]]*0000000000000000' /proc/$pid/status || fail "$s has capabilities"
+    log "  $s: pid=$pid watchdog=$wd status='$(systemctl show -P StatusText "$s")'"
+done
+
+step "journalctl -u $MAIN_SERVICE shows the daemon's own log lines"
+own_lines() { journalctl --no-pager -o cat _SYSTEMD_UNIT="$MAIN_SERVICE" _PID="$(mainpid "$MAIN_SERVICE")" | grep -c . || true; }
+has_own_lines() { [ "$(own_lines)" -gt 0 ]; }
+wait_for 60 "log lines from $MAIN_SERVICE itself" has_own_lines
+journalctl -u "$MAIN_SERVICE" --no-pager -n 8 -o short-precise | sed 's/^/    /'
+
+step "collector fills the database from the replay source (scalpctl status --json)"
+has_rows() { r=$(candle_rows); [ "$r" -gt 0 ]; }
+wait_for 120 "candles in the database" has_rows
+r1=$(candle_rows); sleep 2; r2=$(candle_rows)
+[ "$r2" -gt "$r1" ] || fail "candle count not growing ($r1 -> $r2)"
+log "  candle rows: $r1 -> $r2 two seconds later"
+scalpctl status | sed 's/^/    /'
+scalpctl status --json | grep -F '"heartbeat_age_ms"' >/dev/null || fail "no state file heartbeat in status"
+
+step "scalpctl checkpoint + backup (by hand and through scalp-backup.service)"
+scalpctl checkpoint | sed 's/^/    /'
+scalpctl backup --keep 3 | sed 's/^/    /'
+systemctl start scalp-backup.service || fail "scalp-backup.service failed"
+[ "$(systemctl show -P Result scalp-backup.service)" = success ] || fail "backup service result"
+n=$(find $STATE/backups -name 'scalp-*.db' | wc -l)
+[ "$n" = 2 ] || fail "expected 2 backups, found $n"
+[ "$(stat -c %U $STATE/backups)" = scalp ] || fail "backups dir not owned by scalp"
+journalctl -u scalp-backup.service --no-pager -o cat | grep -F 'integrity ok' | sed 's/^/    /'
+for s in $SERVICES; do active_or_die "$s"; done
+
+# ---------------------------------------------------- crash and watchdog ---
+step "kill -9 of every daemon -> Restart=on-failure"
+declare -A OLD N0
+for s in $SERVICES; do OLD[$s]=$(mainpid "$s"); N0[$s]=$(systemctl show -P NRestarts "$s"); kill -KILL "${OLD[$s]}"; done
+for s in $SERVICES; do
+    wait_for 60 "$s restart after SIGKILL" restarted "$s" "${OLD[$s]}"
+    n1=$(systemctl show -P NRestarts "$s")
+    [ "$n1" -gt "${N0[$s]}" ] || fail "$s: NRestarts did not increase"
+    journal_has "$s" "status=9/KILL" || fail "$s: no KILL record in the journal"
+    log "  $s: pid ${OLD[$s]} -> $(mainpid "$s"), NRestarts=$n1"
+done
+
+step "kill -STOP of every daemon -> watchdog timeout -> restart"
+for s in $SERVICES; do OLD[$s]=$(mainpid "$s"); kill -STOP "${OLD[$s]}"; done
+for s in $SERVICES; do
+    wait_for 200 "$s restart by the watchdog" restarted "$s" "${OLD[$s]}"
+    journal_has "$s" "Watchdog timeout" || fail "$s: no 'Watchdog timeout' in the journal"
+    log "  $s: pid ${OLD[$s]} -> $(mainpid "$s") ($(journalctl -u "$s" --no-pager -o cat | grep -F 'Watchdog timeout' | tail -n1))"
+done
+
+# ------------------------------------------------- conffiles on upgrade ---
+step "edit the config, apt install --reinstall -> edit kept"
+sed -i 's/^candles_per_second = .*/candles_per_second = 25.0             # systest edit/' $CONF
+grep -F '# systest edit' $CONF >/dev/null || fail "config edit did not apply"
+echo '# admin note kept across upgrades' >> $CONF
+scalpctl check-config >/dev/null
+apt_quiet apt-get install -y --reinstall "/systest/debs/$(basename "$DEB")"
+grep -F '# systest edit' $CONF >/dev/null && grep -Fx '# admin note kept across upgrades' $CONF >/dev/null \
+    || fail "reinstall lost the config edit"
+[ "$(stat -c '%U:%G %a' /etc/scalp-radar/secrets.env)" = "root:scalp 640" ] || fail "secrets.env ownership changed"
+for s in $SERVICES; do wait_for 60 "$s active after reinstall" active_or_die "$s"; done
+
+step "upgrade to $UPGRADE_VERSION -> edit kept, daemons restarted on the new binaries"
+for s in $SERVICES; do OLD[$s]=$(mainpid "$s"); done
+apt_quiet apt-get install -y "/systest/debs/$(basename "$DEB_UPGRADE")"
+[ "$(dpkg-query -W -f='${Version}' scalp-radar)" = "$UPGRADE_VERSION" ] || fail "not upgraded"
+grep -F '# systest edit' $CONF >/dev/null && grep -Fx '# admin note kept across upgrades' $CONF >/dev/null \
+    || fail "upgrade lost the config edit"
+[ ! -e $CONF.dpkg-new ] && [ ! -e $CONF.dpkg-dist ] || fail "dpkg left a conffile copy"
+for s in $SERVICES; do
+    wait_for 60 "$s restarted after upgrade" restarted "$s" "${OLD[$s]}"
+done
+[ -f /etc/scalp-radar/secrets.env ] || fail "upgrade removed secrets.env"
+
+# ---------------------------------------------------------- stop, purge ---
+step "systemctl stop $TARGET stops every daemon (PartOf=)"
+systemctl stop "$TARGET"
+for s in $SERVICES; do wait_for 60 "$s stopped" not_active "$s"; done
+for s in $SERVICES; do
+    r=$(systemctl show -P Result "$s")
+    [ "$r" = success ] || fail "$s stopped with result $r (SIGTERM must give a clean exit)"
+done
+failed=$(systemctl list-units --failed --no-legend --plain | awk '{print $1}' | tr '\n' ' ')
+[ -z "${failed// /}" ] || fail "failed units: $failed"
+log "  system state: $(systemctl is-system-running || true)"
+
+step "apt purge scalp-radar"
+apt_quiet apt-get purge -y scalp-radar
+for u in $ALL_UNITS; do ! systemctl cat "$u" >/dev/null 2>&1 || fail "$u still present after purge"; done
+[ ! -e /etc/scalp-radar ] || fail "/etc/scalp-radar left after purge: $(ls -A /etc/scalp-radar)"
+[ ! -e $STATE ] || fail "$STATE left after purge"
+[ ! -e /etc/systemd/system/multi-user.target.wants/scalp.target ] || fail "enable link left after purge"
+step "end"
+log "SYSTEST PASS"

@@ -1,0 +1,258 @@
+//! The CLI logic (`optimize backtest|indicators|lookahead`) against real files: bundled CSV,
+//! a real SQLite database in a temp dir.
+
+use clap::Parser;
+use scalp_backtest::cli::{
+    BacktestArgs, IndicatorsArgs, LookaheadArgs, run_backtest_cmd, run_indicators_cmd,
+    run_lookahead_cmd,
+};
+use scalp_core::config::{Config, defaults};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+struct B {
+    #[command(flatten)]
+    a: BacktestArgs,
+}
+#[derive(Parser)]
+struct L {
+    #[command(flatten)]
+    a: LookaheadArgs,
+}
+
+fn data() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/coinbase_btcusd_1h.csv")
+        .display()
+        .to_string()
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    Config::from_texts(
+        dir,
+        defaults::SCALP_TOML,
+        defaults::ASSETS_TOML,
+        defaults::STRATEGIES_TOML,
+        defaults::PARAM_GRIDS_TOML,
+    )
+    .unwrap()
+}
+
+#[test]
+fn backtest_from_csv_is_stored_in_backtest_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let out = dir.path().join("report.json");
+    let args = B::parse_from([
+        "x",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        &data(),
+        "--capital",
+        "10000",
+        "--leverage",
+        "1",
+        "--fee",
+        "0.001",
+        "--slippage",
+        "0",
+        "--no-funding",
+        "--size",
+        "all_cash",
+        "--lot",
+        "0.00000001",
+        "--end",
+        "last_open",
+        "--params",
+        "fast=10,slow=30",
+        "--json",
+        "--output",
+        out.to_str().unwrap(),
+    ])
+    .a;
+    let res = run_backtest_cmd(&cfg, &args).unwrap();
+    assert_eq!(res.trades.len(), 387); // the backtesting.py reference figure
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["run_id"], 1);
+    assert_eq!(report["trades"].as_array().unwrap().len(), 387);
+
+    let conn = rusqlite::Connection::open(dir.path().join("optimize.db")).unwrap();
+    let (n, fe, strategy, params, curve, trades, regimes): (i64, f64, String, String, String, String, String) = conn
+        .query_row(
+            "SELECT n_trades, final_equity, strategy_name, params, equity_curve, trades_summary, regime_stats FROM backtest_runs WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .unwrap();
+    assert_eq!((n, strategy.as_str()), (387, "sma_cross"));
+    assert!((fe - res.metrics.final_equity).abs() < 1e-9);
+    let p: serde_json::Value = serde_json::from_str(&params).unwrap();
+    assert_eq!(
+        (p["fast"].as_i64(), p["slow"].as_i64()),
+        (Some(10), Some(30))
+    );
+    let curve: Vec<(i64, f64)> = serde_json::from_str(&curve).unwrap();
+    assert_eq!(curve.len(), 500);
+    assert_eq!(curve[0].1, res.equity[0]);
+    assert_eq!(curve.last().unwrap().1, *res.equity.last().unwrap());
+    let trades: Vec<serde_json::Value> = serde_json::from_str(&trades).unwrap();
+    assert_eq!(trades.len(), 387);
+    let regimes: serde_json::Value = serde_json::from_str(&regimes).unwrap();
+    let total: u64 = regimes
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["n_trades"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 387);
+
+    // A second run appends a row.
+    let args = B::parse_from([
+        "x",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        &data(),
+        "--days",
+        "30",
+    ])
+    .a;
+    run_backtest_cmd(&cfg, &args).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM backtest_runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2);
+}
+
+#[test]
+fn bad_params_and_missing_db_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let args = B::parse_from([
+        "x",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        &data(),
+        "--params",
+        "fats=3",
+    ])
+    .a;
+    let e = run_backtest_cmd(&cfg, &args).unwrap_err().to_string();
+    assert!(
+        e.contains("no parameter `fats`") && e.contains("fast"),
+        "{e}"
+    );
+    let args = B::parse_from(["x", "--strategy", "nope", "--data", &data()]).a;
+    assert!(
+        run_backtest_cmd(&cfg, &args)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown strategy `nope`")
+    );
+    let args = B::parse_from(["x", "--strategy", "sma_cross", "--symbol", "BTC"]).a;
+    let e = format!("{:#}", run_backtest_cmd(&cfg, &args).unwrap_err());
+    assert!(e.contains("optimize.db"), "{e}");
+}
+
+#[test]
+fn lookahead_finds_no_bias_in_sma_cross() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let a = L::parse_from([
+        "x",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        &data(),
+        "--checkpoints",
+        "5",
+        "--days",
+        "120",
+    ])
+    .a;
+    assert!(!run_lookahead_cmd(&cfg, &a).unwrap());
+}
+
+#[test]
+fn indicators_table_written_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ind.csv");
+    let a = IndicatorsArgs {
+        data: data().into(),
+        only: vec!["sma20".into(), "rsi14".into()],
+        output: Some(out.clone()),
+    };
+    run_indicators_cmd(&a).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.contains("sma20") && header.contains("rsi14"),
+        "{header}"
+    );
+    assert_eq!(lines.count(), 20_111);
+    let a = IndicatorsArgs {
+        data: data().into(),
+        only: vec!["bogus".into()],
+        output: Some(out),
+    };
+    assert!(
+        run_indicators_cmd(&a)
+            .unwrap_err()
+            .to_string()
+            .contains("bogus")
+    );
+}
+
+/// A strategy whose decisions leak state between runs (a global counter): the check must
+/// report it, which shows the comparison can fail.
+struct Leaky;
+static SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+impl scalp_strategy::Strategy for Leaky {
+    fn name(&self) -> &'static str {
+        "leaky"
+    }
+    fn timeframes(&self) -> Vec<scalp_core::Timeframe> {
+        vec![scalp_core::Timeframe::H1]
+    }
+    fn warmup(&self) -> usize {
+        0
+    }
+    fn on_candle(
+        &mut self,
+        ctx: &scalp_strategy::Context<'_>,
+        out: &mut Vec<scalp_strategy::Intent>,
+    ) {
+        let n = SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % 50 == 0 && ctx.position.is_flat() {
+            out.push(scalp_strategy::Intent::MarketEntry {
+                side: scalp_strategy::Side::Long,
+                margin_frac: 0.5,
+            });
+        } else if n % 50 == 25 {
+            out.push(scalp_strategy::Intent::ClosePosition {
+                reason: scalp_strategy::ExitReason::Signal,
+            });
+        }
+    }
+}
+
+#[test]
+fn lookahead_check_reports_leaking_decisions() {
+    let candles = scalp_core::csvdata::read_candles_csv(std::path::Path::new(&data())).unwrap();
+    let input =
+        scalp_backtest::BacktestInput::new("BTC", scalp_core::Timeframe::H1, &candles[..1003]);
+    let make = || -> Box<dyn scalp_strategy::Strategy> { Box::new(Leaky) };
+    let rep = scalp_backtest::lookahead::check_lookahead(
+        &input,
+        &make,
+        &scalp_backtest::BacktestConfig::default(),
+        4,
+    )
+    .unwrap();
+    assert!(rep.biased());
+    assert!(!rep.mismatches.is_empty());
+}

@@ -170,7 +170,7 @@ pub fn compute_metrics(
             max_dd = max_dd.max(1.0 - e / peak);
         }
         // The candle belongs to the UTC day of its last millisecond (close_time − 1).
-        if close_time - 1 >= day_end {
+        if close_time > day_end {
             if day_end != i64::MIN {
                 rets.push(last_eq / prev_day_eq - 1.0);
                 prev_day_eq = last_eq;

@@ -17,7 +17,7 @@ pub fn minutes_from_hours(hours: &[Candle], n: usize) -> Vec<Candle> {
     let mut k = 0usize;
     while out.len() < n {
         let h = &hours[k % hours.len()];
-        if k > 0 && k % hours.len() == 0 {
+        if k > 0 && k.is_multiple_of(hours.len()) {
             scale = prev_close / h.open;
         }
         let (o, hi, lo, c) = (
@@ -38,7 +38,7 @@ pub fn minutes_from_hours(hours: &[Candle], n: usize) -> Vec<Candle> {
             }
             // Position along the 3 legs (20 minutes each).
             let x = (m + 1) as f64 / 20.0;
-            let leg = ((m / 20) as usize).min(2);
+            let leg = (m / 20).min(2);
             let f = x - leg as f64;
             let mut close = pts[leg] + (pts[leg + 1] - pts[leg]) * f;
             let wiggle = ((m * 7 + k * 13) % 11) as f64 / 11.0 - 0.5;

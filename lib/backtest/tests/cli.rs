@@ -227,7 +227,7 @@ impl scalp_strategy::Strategy for Leaky {
         out: &mut Vec<scalp_strategy::Intent>,
     ) {
         let n = SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n % 50 == 0 && ctx.position.is_flat() {
+        if n.is_multiple_of(50) && ctx.position.is_flat() {
             out.push(scalp_strategy::Intent::MarketEntry {
                 side: scalp_strategy::Side::Long,
                 margin_frac: 0.5,

@@ -59,7 +59,7 @@ impl Strategy for TestGrid {
             out.push(Intent::SetTakeProfit {
                 price: avg * (1.0 + s * self.d),
             });
-            if ctx.position.entries >= 2 && ctx.candles.len() % 7 == 0 {
+            if ctx.position.entries >= 2 && ctx.candles.len().is_multiple_of(7) {
                 out.push(Intent::ClosePosition {
                     reason: ExitReason::Signal,
                 });

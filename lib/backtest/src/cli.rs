@@ -3,13 +3,14 @@
 
 use crate::config::{BacktestConfig, EndFill, FillMode, Sizing};
 use crate::engine::{BacktestResult, run_backtest};
-use crate::input::BacktestInput;
+use crate::input::{BacktestInput, FundingPoint, OiPoint};
 use crate::lookahead::check_lookahead;
 use crate::report::{Report, console};
-use crate::store::{RunMeta, ensure_schema, save_run};
+use crate::store::{RunMeta, save_run};
 use anyhow::{Context as _, anyhow, bail};
 use scalp_core::config::Config;
-use scalp_core::{Candle, Timeframe};
+use scalp_core::{Candle, Exchange, Timeframe};
+use scalp_store::SeriesKey;
 use scalp_strategy::{ParamKind, Params, Strategy, StrategySpec};
 use std::path::{Path, PathBuf};
 
@@ -127,12 +128,23 @@ pub struct Loaded {
     pub exchange: String,
     pub timeframe: Timeframe,
     pub candles: Vec<Candle>,
+    /// Stored funding history (empty with --data: the configured rate applies).
+    pub funding: Vec<FundingPoint>,
+    /// Stored open interest (empty with --data).
+    pub oi: Vec<OiPoint>,
     pub leverage: Option<f64>,
 }
 
 impl Loaded {
     pub fn build(&self) -> Box<dyn Strategy> {
         (self.spec.build)(&self.params, self.timeframe)
+    }
+    /// The engine input: primary candles, higher timeframes aggregated from them, funding, OI.
+    pub fn input(&self, tfs: &[Timeframe]) -> BacktestInput<'_> {
+        BacktestInput::new(&self.asset, self.timeframe, &self.candles)
+            .with_aggregated(tfs)
+            .with_funding(&self.funding)
+            .with_open_interest(&self.oi)
     }
     /// Params as a JSON object `{name: value}` (choices by name).
     pub fn params_json(&self) -> serde_json::Value {
@@ -239,6 +251,7 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
         .with_overrides(spec.name, spec.params, &kv)
         .map_err(|e| anyhow!("--params: {e}"))?;
 
+    let (mut funding, mut oi): (Vec<FundingPoint>, Vec<OiPoint>) = (Vec::new(), Vec::new());
     let (candles, timeframe, exchange) = if let Some(path) = &a.data {
         let candles = scalp_core::csvdata::read_candles_csv(path)?;
         let tf = match a.timeframe {
@@ -259,8 +272,10 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
             .clone()
             .unwrap_or_else(|| cfg.main.optimize.exchange.clone());
         let db = cfg.resolve(Path::new(&cfg.main.optimize.db));
-        let candles = load_from_db(&db, &exchange, &asset, tf)?;
-        (last_days(candles, a.days, tf), tf, exchange)
+        let st = load_from_db(&db, &exchange, &cfg.assets.symbol(&asset), tf, a.days)?;
+        funding = st.funding;
+        oi = st.oi;
+        (st.candles, tf, exchange)
     };
     if candles.is_empty() {
         bail!("no candles for {asset} {timeframe} in the requested period");
@@ -272,6 +287,8 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
         exchange,
         timeframe,
         candles,
+        funding,
+        oi,
         leverage: entry.map(|e| e.leverage),
     })
 }
@@ -289,24 +306,65 @@ fn last_days(candles: Vec<Candle>, days: Option<u32>, tf: Timeframe) -> Vec<Cand
     }
 }
 
-/// Reads stored candles of `exchange`/`asset`/`tf` from the optimize database.
+/// Reads stored candles, funding rates and open interest of `exchange`/`symbol`/`tf` from the
+/// optimize database (scalp-store tables).
 fn load_from_db(
     db: &Path,
     exchange: &str,
-    asset: &str,
+    symbol: &str,
     tf: Timeframe,
-) -> anyhow::Result<Vec<Candle>> {
+    days: Option<u32>,
+) -> anyhow::Result<Stored> {
     if !db.exists() {
         bail!(
             "{}: optimize database not found (fetch history first with `optimize fetch-history`, or pass --data FILE.csv)",
             db.display()
         );
     }
-    bail!(
-        "{}: reading {exchange} {asset} {tf} candles from the optimize database needs scalp-store's candle reader, \
-         which this build does not have yet; pass --data FILE.csv",
-        db.display()
-    )
+    let ex: Exchange = exchange
+        .parse()
+        .map_err(|e: String| anyhow!("--exchange: {e}"))?;
+    let conn = scalp_store::open_readonly(db)?;
+    let key = SeriesKey {
+        exchange: ex,
+        symbol,
+        timeframe: tf,
+    };
+    let Some(last) = scalp_store::candles::last_open_time(&conn, &key)? else {
+        bail!(
+            "{}: no stored candles for {key} (fetch them with `optimize fetch-history`)",
+            db.display()
+        );
+    };
+    let to = last + tf.ms();
+    let from = days.map_or(i64::MIN, |d| to - i64::from(d) * 86_400_000);
+    let candles = scalp_store::candles::load(&conn, &key, from, to)?;
+    let funding =
+        scalp_store::funding::load(&conn, ex, symbol, from.saturating_sub(8 * 3_600_000), to)?
+            .into_iter()
+            .map(|f| FundingPoint {
+                time: f.time,
+                rate: f.rate,
+            })
+            .collect();
+    let oi = scalp_store::open_interest::load(&conn, ex, symbol, from, to)?
+        .into_iter()
+        .map(|o| OiPoint {
+            time: o.time,
+            value: o.oi,
+        })
+        .collect();
+    Ok(Stored {
+        candles,
+        funding,
+        oi,
+    })
+}
+
+struct Stored {
+    candles: Vec<Candle>,
+    funding: Vec<FundingPoint>,
+    oi: Vec<OiPoint>,
 }
 
 /// Engine settings from `[backtest]` and the command line.
@@ -349,23 +407,15 @@ pub fn run_backtest_cmd(cfg: &Config, a: &BacktestArgs) -> anyhow::Result<Backte
     let src = load_source(cfg, &a.src)?;
     let ecfg = engine_config(cfg, a, src.leverage)?;
     let mut strategy = src.build();
-    let input = BacktestInput::new(&src.asset, src.timeframe, &src.candles)
-        .with_aggregated(&strategy.timeframes());
+    let input = src.input(&strategy.timeframes());
     let res = run_backtest(&input, strategy.as_mut(), &ecfg)?;
     let params = src.params_json();
     let run_id = if a.no_store {
         None
     } else {
         let db = cfg.resolve(Path::new(&cfg.main.optimize.db));
-        if let Some(dir) = db.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("{}: cannot create", dir.display()))?;
-        }
-        let conn = rusqlite::Connection::open(&db)
-            .with_context(|| format!("{}: cannot open", db.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        ensure_schema(&conn)
-            .with_context(|| format!("{}: creating backtest_runs", db.display()))?;
+        // Creates and migrates the database (migration 02-backtest-runs creates the table).
+        let conn = scalp_store::open(&db)?;
         let meta = RunMeta {
             strategy: src.spec.name.to_string(),
             asset: src.asset.clone(),
@@ -435,7 +485,7 @@ pub fn run_lookahead_cmd(cfg: &Config, a: &LookaheadArgs) -> anyhow::Result<bool
         ecfg.leverage = l;
     }
     let tfs = src.build().timeframes();
-    let input = BacktestInput::new(&src.asset, src.timeframe, &src.candles).with_aggregated(&tfs);
+    let input = src.input(&tfs);
     let make = || src.build();
     let rep = check_lookahead(&input, &make, &ecfg, a.checkpoints.max(1))?;
     if a.json {

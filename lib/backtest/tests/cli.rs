@@ -256,3 +256,63 @@ fn lookahead_check_reports_leaking_decisions() {
     assert!(rep.biased());
     assert!(!rep.mismatches.is_empty());
 }
+
+/// Candles, funding history from the optimize database (scalp-store tables), run stored there.
+#[test]
+fn backtest_from_the_optimize_database_uses_stored_funding() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let db = dir.path().join("optimize.db");
+    let candles = scalp_core::csvdata::read_candles_csv(std::path::Path::new(&data())).unwrap();
+    {
+        let conn = scalp_store::open(&db).unwrap();
+        let key = scalp_store::SeriesKey {
+            exchange: scalp_core::Exchange::Binance,
+            symbol: "BTCUSDT",
+            timeframe: scalp_core::Timeframe::H1,
+        };
+        scalp_store::candles::upsert(&conn, &key, &candles).unwrap();
+        // A huge stored rate (1 % every 8 h) over the whole period: longs pay it.
+        let t0 = candles[0].open_time.div_euclid(28_800_000) * 28_800_000;
+        let rates: Vec<scalp_store::FundingRate> = (0..2600)
+            .map(|k| scalp_store::FundingRate {
+                time: t0 + k * 28_800_000,
+                rate: 0.01,
+            })
+            .collect();
+        scalp_store::funding::upsert(&conn, scalp_core::Exchange::Binance, "BTCUSDT", &rates)
+            .unwrap();
+    }
+    let args = B::parse_from([
+        "x",
+        "--strategy",
+        "sma_cross",
+        "--symbol",
+        "BTC",
+        "--exchange",
+        "binance",
+        "--days",
+        "90",
+        "--timeframe",
+        "1h",
+    ])
+    .a;
+    let res = run_backtest_cmd(&cfg, &args).unwrap();
+    assert_eq!(res.metrics.n_candles, 90 * 24);
+    assert!(res.metrics.trades.n_trades > 0);
+    // Funding used the stored 1 % (the configured 0.01 % would need 90 settlements to reach it).
+    let t = res
+        .trades
+        .iter()
+        .find(|t| t.funding != 0.0)
+        .expect("a trade held over a settlement");
+    let per_settlement = t.funding / (t.qty * t.entry_price);
+    assert!(per_settlement > 0.009, "{per_settlement}");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (ex, asset): (String, String) = conn
+        .query_row("SELECT exchange, asset FROM backtest_runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((ex.as_str(), asset.as_str()), ("binance", "BTC"));
+}

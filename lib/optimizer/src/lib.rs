@@ -9,9 +9,14 @@
 //!
 //! Conventions and every formula: `docs/OPTIMIZER.md`.
 
+pub mod apply;
+pub mod bench;
 pub mod cli;
+pub mod db;
+pub mod grade;
 pub mod grid;
 pub mod kernels;
+pub mod run;
 pub mod series;
 pub mod stats;
 pub mod sweep;

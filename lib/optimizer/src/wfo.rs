@@ -245,6 +245,9 @@ pub struct WindowResult {
     pub regime: &'static str,
     /// Parameters whose one-step neighbours lose more than half of the IS Sharpe.
     pub cliff: Vec<String>,
+    /// Every combination tested in IS: (pass, params, metrics, capital).
+    #[serde(skip)]
+    pub combos: Vec<(&'static str, Vec<(String, f64)>, KMetrics, f64)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -395,8 +398,11 @@ pub fn run_wfo(
         let rc = ev.grid(is, &coarse, base)?;
         let bc = best_of(&rc, spec.min_trades).ok_or_else(|| anyhow!("empty grid"))?;
         let center: Vec<f64> = bc.params.iter().map(|(_, v)| *v).collect();
-        let fine = spec.grid.fine_around(&center, spec.fine_radius);
-        let rf = ev.grid(is, &fine, base)?;
+        let rf = if spec.fine_radius == 0 {
+            Vec::new()
+        } else {
+            ev.grid(is, &spec.grid.fine_around(&center, spec.fine_radius), base)?
+        };
         for r in rc.iter().chain(rf.iter()) {
             if distinct.insert(key_of(&r.params)) && r.metrics.sharpe.is_finite() {
                 trial_sharpes.push(r.metrics.sharpe / ppy.sqrt());
@@ -458,6 +464,14 @@ pub fn run_wfo(
             combos_tested: rc.len() + rf.len(),
             regime: classify_regime(oos),
             cliff,
+            combos: rc
+                .iter()
+                .map(|r| ("coarse", r.params.clone(), r.metrics, cap))
+                .chain(
+                    rf.iter()
+                        .map(|r| ("fine", r.params.clone(), r.metrics, cap)),
+                )
+                .collect(),
         });
         progress(wi + 1, wins.len());
     }

@@ -1,0 +1,285 @@
+//! The optimize local database ([optimize].db): runs with live progress, windows, combos
+//! (migration 04) and results (`optimization_results`, migration 03, safe is_latest insert of
+//! scalp-sync).
+
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("{}: cannot create directory: {e}", dir.display()))?;
+        }
+    }
+    scalp_store::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// ISO-8601 UTC with milliseconds (`2026-11-21T20:06:15.123Z`).
+pub fn iso_now() -> String {
+    iso_ms(scalp_core::types::now_ms())
+}
+
+pub fn iso_ms(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&f).unwrap_or_default()
+}
+
+/// Phases and their progress ranges (percent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Wfo,
+    Overfitting,
+    Validation,
+    Done,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Wfo => "wfo",
+            Phase::Overfitting => "overfitting",
+            Phase::Validation => "validation",
+            Phase::Done => "done",
+        }
+    }
+    /// `[start, end)` percent of the phase.
+    pub fn range(self) -> (f64, f64) {
+        match self {
+            Phase::Wfo => (0.0, 65.0),
+            Phase::Overfitting => (65.0, 80.0),
+            Phase::Validation => (80.0, 95.0),
+            Phase::Done => (100.0, 100.0),
+        }
+    }
+    /// Overall percent at `frac` (0–1) of the phase.
+    pub fn pct(self, frac: f64) -> f64 {
+        let (a, b) = self.range();
+        a + (b - a) * frac.clamp(0.0, 1.0)
+    }
+}
+
+pub fn start_run(
+    conn: &Connection,
+    strategy: &str,
+    asset: &str,
+    tf: &str,
+    exchange: &str,
+    settings: &serde_json::Value,
+) -> rusqlite::Result<i64> {
+    let now = iso_now();
+    conn.execute(
+        "INSERT INTO optimization_runs (strategy_name, asset, timeframe, exchange, started_at, updated_at, status, phase, progress_pct, settings) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'running', 'wfo', 0, ?6)",
+        params![strategy, asset, tf, exchange, now, settings.to_string()],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn progress(conn: &Connection, run_id: i64, phase: Phase, pct: f64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE optimization_runs SET phase = ?2, progress_pct = ?3, updated_at = ?4 WHERE id = ?1",
+        params![run_id, phase.as_str(), pct.clamp(0.0, 100.0), iso_now()],
+    )?;
+    Ok(())
+}
+
+pub fn finish_run(
+    conn: &Connection,
+    run_id: i64,
+    result_created_at: &str,
+    report: &str,
+    secs: f64,
+) -> rusqlite::Result<()> {
+    let now = iso_now();
+    conn.execute(
+        "UPDATE optimization_runs SET status = 'completed', phase = 'done', progress_pct = 100, updated_at = ?2, finished_at = ?2, \
+         result_created_at = ?3, report_path = ?4, duration_seconds = ?5 WHERE id = ?1",
+        params![run_id, now, result_created_at, report, secs],
+    )?;
+    Ok(())
+}
+
+pub fn fail_run(conn: &Connection, run_id: i64, error: &str, secs: f64) -> rusqlite::Result<()> {
+    let now = iso_now();
+    conn.execute(
+        "UPDATE optimization_runs SET status = 'failed', updated_at = ?2, finished_at = ?2, error = ?3, duration_seconds = ?4 WHERE id = ?1",
+        params![run_id, now, error, secs],
+    )?;
+    Ok(())
+}
+
+/// Writes the windows and every combination tested (one transaction).
+pub fn save_windows(
+    conn: &mut Connection,
+    run_id: i64,
+    w: &crate::wfo::WfoResult,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut sw = tx.prepare_cached(
+            "INSERT INTO optimization_windows (run_id, window_index, is_start, is_end, oos_start, oos_end, best_params, is_sharpe, is_trades, \
+             oos_sharpe, oos_return_pct, oos_trades, oos_max_dd, regime, combos_tested) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+        )?;
+        let mut sc = tx.prepare_cached(
+            "INSERT INTO wfo_combo_results (run_id, window_index, pass, params, is_sharpe, is_return_pct, n_trades, max_dd) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+        )?;
+        for win in &w.windows {
+            sw.execute(params![
+                run_id,
+                win.index as i64,
+                win.is_start,
+                win.is_end,
+                win.oos_start,
+                win.oos_end,
+                serde_json::to_string(&win.best_params).unwrap_or_default(),
+                finite(win.is_sharpe),
+                win.is_trades,
+                finite(win.oos_sharpe),
+                finite(win.oos_return_pct),
+                win.oos_trades,
+                finite(win.oos_max_dd),
+                win.regime,
+                win.combos_tested as i64
+            ])?;
+            for (pass, kv, m, cap) in &win.combos {
+                let obj: serde_json::Map<String, serde_json::Value> = kv
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                    .collect();
+                sc.execute(params![
+                    run_id,
+                    win.index as i64,
+                    pass,
+                    serde_json::Value::Object(obj).to_string(),
+                    finite(m.sharpe),
+                    finite((m.final_equity / cap - 1.0) * 100.0),
+                    m.n_trades,
+                    finite(m.max_dd)
+                ])?;
+            }
+        }
+    }
+    tx.commit()
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// Latest rows of optimization_results (optionally one strategy).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LatestRow {
+    pub id: i64,
+    pub strategy_name: String,
+    pub asset: String,
+    pub timeframe: String,
+    pub created_at: String,
+    pub grade: String,
+    pub total_score: f64,
+    pub oos_sharpe: Option<f64>,
+    pub consistency: Option<f64>,
+    pub oos_is_ratio: Option<f64>,
+    pub dsr: Option<f64>,
+    pub param_stability: Option<f64>,
+    pub monte_carlo_pvalue: Option<f64>,
+    pub mc_underpowered: bool,
+    pub n_windows: i64,
+    pub n_distinct_combos: Option<i64>,
+    pub best_params: serde_json::Value,
+    pub monte_carlo_summary: Option<serde_json::Value>,
+    pub validation_summary: Option<serde_json::Value>,
+    pub warnings: Option<serde_json::Value>,
+    pub wfo_windows: Option<serde_json::Value>,
+    pub regime_analysis: Option<serde_json::Value>,
+}
+
+pub fn latest(conn: &Connection, strategy: Option<&str>) -> rusqlite::Result<Vec<LatestRow>> {
+    let mut st = conn.prepare(
+        "SELECT id, strategy_name, asset, timeframe, created_at, grade, total_score, oos_sharpe, consistency, oos_is_ratio, dsr, \
+         param_stability, monte_carlo_pvalue, mc_underpowered, n_windows, n_distinct_combos, best_params, monte_carlo_summary, \
+         validation_summary, warnings, wfo_windows, regime_analysis \
+         FROM optimization_results WHERE is_latest = 1 AND (?1 IS NULL OR strategy_name = ?1) ORDER BY strategy_name, asset, timeframe",
+    )?;
+    let js = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
+    let rows = st.query_map(params![strategy], |r| {
+        Ok(LatestRow {
+            id: r.get(0)?,
+            strategy_name: r.get(1)?,
+            asset: r.get(2)?,
+            timeframe: r.get(3)?,
+            created_at: r.get(4)?,
+            grade: r.get(5)?,
+            total_score: r.get(6)?,
+            oos_sharpe: r.get(7)?,
+            consistency: r.get(8)?,
+            oos_is_ratio: r.get(9)?,
+            dsr: r.get(10)?,
+            param_stability: r.get(11)?,
+            monte_carlo_pvalue: r.get(12)?,
+            mc_underpowered: r.get::<_, i64>(13)? != 0,
+            n_windows: r.get(14)?,
+            n_distinct_combos: r.get(15)?,
+            best_params: js(r.get(16)?).unwrap_or(serde_json::Value::Null),
+            monte_carlo_summary: js(r.get(17)?),
+            validation_summary: js(r.get(18)?),
+            warnings: js(r.get(19)?),
+            wfo_windows: js(r.get(20)?),
+            regime_analysis: js(r.get(21)?),
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn has_latest(
+    conn: &Connection,
+    strategy: &str,
+    asset: &str,
+    tf: &str,
+) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT 1 FROM optimization_results WHERE strategy_name = ?1 AND asset = ?2 AND timeframe = ?3 AND is_latest = 1",
+        params![strategy, asset, tf],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|o| o.is_some())
+}
+
+/// Duplicates: rows of the same strategy/asset/timeframe with the same best_params, grade,
+/// total_score and n_windows as a NEWER row (re-runs that changed nothing). The newest copy
+/// (and every is_latest row) is kept.
+pub fn find_duplicates(
+    conn: &Connection,
+) -> rusqlite::Result<Vec<(i64, String, String, String, String)>> {
+    let mut st = conn.prepare(
+        "SELECT a.id, a.strategy_name, a.asset, a.timeframe, a.created_at FROM optimization_results a \
+         WHERE a.is_latest = 0 AND EXISTS (SELECT 1 FROM optimization_results b WHERE b.id <> a.id \
+           AND b.strategy_name = a.strategy_name AND b.asset = a.asset AND b.timeframe = a.timeframe \
+           AND b.best_params = a.best_params AND b.grade = a.grade AND b.total_score = a.total_score \
+           AND b.n_windows = a.n_windows AND (b.created_at > a.created_at OR (b.created_at = a.created_at AND b.id > a.id))) \
+         ORDER BY a.strategy_name, a.asset, a.timeframe, a.created_at",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })?;
+    rows.collect()
+}
+
+pub fn delete_results(conn: &mut Connection, ids: &[i64]) -> rusqlite::Result<usize> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut n = 0;
+    {
+        let mut st =
+            tx.prepare("DELETE FROM optimization_results WHERE id = ?1 AND is_latest = 0")?;
+        for id in ids {
+            n += st.execute([id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(n)
+}

@@ -1,0 +1,161 @@
+//! Grade A–F from a documented `total_score` (docs/OPTIMIZER.md, "Grading").
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Everything the score is computed from (all stored in `optimization_results`, so that
+/// `--regrade` can recompute it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GradeInputs {
+    /// Average OOS Sharpe over the windows (annualised).
+    pub oos_sharpe: f64,
+    /// Fraction of windows with a positive OOS return.
+    pub consistency: f64,
+    pub oos_is_ratio: f64,
+    /// Deflated Sharpe Ratio (probability, 0–1).
+    pub dsr: f64,
+    pub param_stability: f64,
+    pub mc_pvalue: f64,
+    pub mc_underpowered: bool,
+    /// Validation Sharpe / average OOS Sharpe; `None` when validation was skipped.
+    pub transfer_ratio: Option<f64>,
+    /// OOS trades over all windows.
+    pub oos_trades: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Grade {
+    pub total_score: f64,
+    pub grade: String,
+    pub live_eligible: bool,
+    /// Points per component (sum = total_score before caps).
+    pub components: BTreeMap<String, f64>,
+    /// Caps applied (e.g. "fewer than 10 OOS trades: at most D").
+    pub caps: Vec<String>,
+}
+
+fn c01(x: f64) -> f64 {
+    if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
+}
+
+/// Letter of a score: A ≥ 80, B ≥ 65, C ≥ 50, D ≥ 35, else F.
+pub fn letter(score: f64) -> &'static str {
+    match score {
+        s if s >= 80.0 => "A",
+        s if s >= 65.0 => "B",
+        s if s >= 50.0 => "C",
+        s if s >= 35.0 => "D",
+        _ => "F",
+    }
+}
+
+pub fn grade(i: &GradeInputs) -> Grade {
+    let mut comp = BTreeMap::new();
+    comp.insert("oos_sharpe".to_string(), 25.0 * c01(i.oos_sharpe / 2.0));
+    comp.insert("consistency".to_string(), 20.0 * c01(i.consistency));
+    comp.insert("oos_is_ratio".to_string(), 15.0 * c01(i.oos_is_ratio));
+    comp.insert("dsr".to_string(), 15.0 * c01(i.dsr));
+    comp.insert("param_stability".to_string(), 10.0 * c01(i.param_stability));
+    let mc = match i.mc_pvalue {
+        p if p <= 0.01 => 1.0,
+        p if p <= 0.05 => 0.8,
+        p if p <= 0.10 => 0.5,
+        _ => 0.0,
+    } * if i.mc_underpowered { 0.5 } else { 1.0 };
+    comp.insert("monte_carlo".to_string(), 10.0 * mc);
+    comp.insert(
+        "validation".to_string(),
+        i.transfer_ratio.map_or(2.5, |t| 5.0 * c01(t)),
+    );
+    let total: f64 = comp.values().sum();
+    let total = (total * 100.0).round() / 100.0;
+    let mut g = letter(total).to_string();
+    let mut caps = Vec::new();
+    if !(i.oos_sharpe > 0.0) {
+        caps.push("average OOS Sharpe <= 0: F".to_string());
+        g = "F".into();
+    } else if i.oos_trades < 10 && matches!(g.as_str(), "A" | "B" | "C") {
+        caps.push(format!("{} OOS trades (< 10): at most D", i.oos_trades));
+        g = "D".into();
+    }
+    let live_eligible = matches!(g.as_str(), "A" | "B")
+        && i.dsr >= 0.95
+        && i.mc_pvalue <= 0.05
+        && !i.mc_underpowered
+        && i.transfer_ratio.is_some_and(|t| t >= 0.5);
+    Grade {
+        total_score: total,
+        grade: g,
+        live_eligible,
+        components: comp,
+        caps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> GradeInputs {
+        GradeInputs {
+            oos_sharpe: 2.0,
+            consistency: 1.0,
+            oos_is_ratio: 1.0,
+            dsr: 1.0,
+            param_stability: 1.0,
+            mc_pvalue: 0.001,
+            mc_underpowered: false,
+            transfer_ratio: Some(1.0),
+            oos_trades: 100,
+        }
+    }
+
+    #[test]
+    fn perfect_is_100_a_and_eligible() {
+        let g = grade(&good());
+        assert_eq!(g.total_score, 100.0);
+        assert_eq!(g.grade, "A");
+        assert!(g.live_eligible);
+    }
+
+    #[test]
+    fn components_by_hand() {
+        let i = GradeInputs {
+            oos_sharpe: 1.0,
+            consistency: 0.6,
+            oos_is_ratio: 0.5,
+            dsr: 0.8,
+            param_stability: 0.7,
+            mc_pvalue: 0.07,
+            mc_underpowered: true,
+            transfer_ratio: None,
+            oos_trades: 40,
+        };
+        // 12.5 + 12 + 7.5 + 12 + 7 + 10×0.5×0.5 + 2.5 = 56
+        let g = grade(&i);
+        assert_eq!(g.total_score, 56.0);
+        assert_eq!(g.grade, "C");
+        assert!(!g.live_eligible);
+    }
+
+    #[test]
+    fn caps_and_eligibility_rules() {
+        let mut i = good();
+        i.oos_trades = 5;
+        assert_eq!(grade(&i).grade, "D");
+        let mut i = good();
+        i.oos_sharpe = -0.1;
+        assert_eq!(grade(&i).grade, "F");
+        let mut i = good();
+        i.transfer_ratio = None; // validation skipped: not eligible
+        let g = grade(&i);
+        assert_eq!(g.grade, "A");
+        assert!(!g.live_eligible);
+        let mut i = good();
+        i.dsr = 0.9;
+        assert!(!grade(&i).live_eligible);
+        assert_eq!(letter(64.99), "C");
+        assert_eq!(letter(65.0), "B");
+        assert_eq!(letter(34.9), "F");
+    }
+}

@@ -1,0 +1,889 @@
+//! `optimize run`: walk-forward optimization of strategy × asset, overfitting statistics,
+//! validation on the second exchange, grading, persistence (local db + JSON report) and the
+//! best-effort push to scalp-syncd. Also `grades`, `purge-duplicates` and `--apply`.
+
+use crate::db::{self, Phase};
+use crate::grade::{self, GradeInputs};
+use crate::stats;
+use crate::wfo::{self, EvalCtx, WfoResult, WfoSpec};
+use anyhow::{Context as _, anyhow, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use scalp_backtest::BacktestConfig;
+use scalp_core::config::Config;
+use scalp_core::{Candle, Exchange, Timeframe};
+use scalp_strategy::Params;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Minimum median daily quote volume (USDT) on the validation exchange below which a warning
+/// is emitted.
+pub const MIN_DAILY_QUOTE_VOLUME: f64 = 5_000_000.0;
+/// Monte Carlo simulations per result.
+pub const MC_SIMS: usize = 2000;
+/// Bootstrap resamples for the validation Sharpe CI.
+pub const BOOT_N: usize = 2000;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Strategy to optimize (a section of param_grids.toml).
+    #[arg(long, required_unless_present_any = ["all", "regrade"])]
+    pub strategy: Option<String>,
+    /// Every strategy of param_grids.toml on every asset of assets.toml.
+    #[arg(long, conflicts_with_all = ["strategy", "symbol", "symbols", "all_symbols"])]
+    pub all: bool,
+    /// One asset (BTC or BTCUSDT).
+    #[arg(long, conflicts_with_all = ["symbols", "all_symbols"])]
+    pub symbol: Option<String>,
+    /// Several assets, comma-separated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "all_symbols")]
+    pub symbols: Vec<String>,
+    /// Every asset of assets.toml.
+    #[arg(long)]
+    pub all_symbols: bool,
+    /// Assets to leave out, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Exchange of the history (default `[optimize].exchange`); the other one validates.
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Candle CSV for a single asset instead of the database (validation is skipped).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Timeframe for every asset instead of the strategy's.
+    #[arg(long)]
+    pub force_timeframe: Option<Timeframe>,
+    /// Skip assets that already have a latest result for this strategy/timeframe.
+    #[arg(long)]
+    pub resume: bool,
+    /// Recompute score and grade of the latest results from their stored OOS figures (no
+    /// backtest); stores each as a new row.
+    #[arg(long)]
+    pub regrade: bool,
+    /// Show what would run (strategy, asset, timeframe, windows, combos) and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write per-asset params of grades A/B into strategies.toml (comments and layout kept).
+    #[arg(long)]
+    pub apply: bool,
+    /// Let --apply write even when assets disagree on the timeframe.
+    #[arg(long)]
+    pub ignore_tf_conflicts: bool,
+    /// Print every result as JSON (one object per line).
+    #[arg(long)]
+    pub json: bool,
+    /// More detail (per-window table).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+fn other_exchange(e: &str) -> Option<&'static str> {
+    match e {
+        "binance" => Some("bitget"),
+        "bitget" => Some("binance"),
+        _ => None,
+    }
+}
+
+/// WFO settings of a strategy from param_grids.toml.
+pub fn wfo_spec(cfg: &Config, strategy: &str) -> anyhow::Result<WfoSpec> {
+    let t = cfg
+        .param_grids
+        .grids
+        .get(strategy)
+        .ok_or_else(|| anyhow!("param_grids.toml has no [{strategy}] section"))?;
+    WfoSpec::from_table(strategy, t)
+}
+
+/// Local optimize database path (`[optimize].db`, relative to the config dir).
+pub fn db_path(cfg: &Config) -> PathBuf {
+    cfg.resolve(Path::new(&cfg.main.optimize.db))
+}
+
+pub fn reports_dir(cfg: &Config) -> PathBuf {
+    cfg.resolve(Path::new(&cfg.main.optimize.reports_dir))
+}
+
+fn norm_asset(s: &str, quote: &str) -> String {
+    let u = s.trim().to_ascii_uppercase();
+    match u.strip_suffix(&quote.to_ascii_uppercase()) {
+        Some(b) if !b.is_empty() => b.to_string(),
+        _ => u,
+    }
+}
+
+/// Stored candles of one asset (`<ASSET><quote>` symbol) from the local database.
+pub fn load_stored(
+    conn: &rusqlite::Connection,
+    exchange: &str,
+    symbol: &str,
+    tf: Timeframe,
+    days: Option<u32>,
+) -> anyhow::Result<Vec<Candle>> {
+    let ex: Exchange = exchange.parse().map_err(|e| anyhow!("--exchange: {e}"))?;
+    let key = scalp_store::SeriesKey {
+        exchange: ex,
+        symbol,
+        timeframe: tf,
+    };
+    let to = i64::MAX;
+    let from = match days {
+        Some(d) => scalp_store::candles::last_open_time(conn, &key)?
+            .map_or(0, |l| l + tf.ms() - i64::from(d) * 86_400_000),
+        None => 0,
+    };
+    Ok(scalp_store::candles::load(conn, &key, from, to)?)
+}
+
+struct Job {
+    strategy: String,
+    asset: String,
+    tf: Timeframe,
+}
+
+fn plan(cfg: &Config, a: &RunArgs) -> anyhow::Result<Vec<Job>> {
+    let quote = cfg.assets.quote.clone();
+    let strategies: Vec<String> = if a.all {
+        cfg.param_grids
+            .grids
+            .keys()
+            .filter(|k| scalp_strategy::spec(k).is_some())
+            .cloned()
+            .collect()
+    } else {
+        let s = a
+            .strategy
+            .clone()
+            .ok_or_else(|| anyhow!("give --strategy S or --all"))?;
+        if scalp_strategy::spec(&s).is_none() {
+            bail!(
+                "unknown strategy `{s}` (known: {})",
+                scalp_strategy::STRATEGY_NAMES.join(", ")
+            );
+        }
+        vec![s]
+    };
+    let assets: Vec<String> = if let Some(s) = &a.symbol {
+        vec![norm_asset(s, &quote)]
+    } else if !a.symbols.is_empty() {
+        a.symbols.iter().map(|s| norm_asset(s, &quote)).collect()
+    } else if a.all_symbols || a.all {
+        cfg.assets.assets.clone()
+    } else if a.data.is_some() {
+        vec![
+            a.data
+                .as_ref()
+                .and_then(|p| p.file_stem())
+                .map_or("DATA".into(), |s| s.to_string_lossy().to_string()),
+        ]
+    } else {
+        bail!("give --symbol A, --symbols A,B, --all-symbols or --all");
+    };
+    let exclude: Vec<String> = a.exclude.iter().map(|s| norm_asset(s, &quote)).collect();
+    let mut jobs = Vec::new();
+    for s in &strategies {
+        let entry = cfg.strategies.strategies.get(s);
+        for asset in assets.iter().filter(|x| !exclude.contains(x)) {
+            let tf = a
+                .force_timeframe
+                .or_else(|| entry.map(|e| e.params_for(asset).1))
+                .unwrap_or(Timeframe::H1);
+            jobs.push(Job {
+                strategy: s.clone(),
+                asset: asset.clone(),
+                tf,
+            });
+        }
+    }
+    Ok(jobs)
+}
+
+/// Engine settings of a strategy run: `[backtest]` with the strategy's leverage.
+pub fn engine_settings(cfg: &Config, strategy: &str) -> BacktestConfig {
+    let mut bt = BacktestConfig::from_core(&cfg.main.backtest);
+    if let Some(e) = cfg.strategies.strategies.get(strategy) {
+        bt.leverage = e.leverage;
+    }
+    bt
+}
+
+/// Base params of a strategy for one asset (strategies.toml, per-asset overrides included).
+pub fn base_params_for(cfg: &Config, strategy: &str, asset: &str) -> anyhow::Result<Params> {
+    let spec =
+        scalp_strategy::spec(strategy).ok_or_else(|| anyhow!("unknown strategy `{strategy}`"))?;
+    let table = cfg
+        .strategies
+        .strategies
+        .get(strategy)
+        .map(|e| e.params_for(asset).0)
+        .unwrap_or_default();
+    Params::from_toml(strategy, spec.params, &table)
+        .map_err(|e| anyhow!("{}: {e}", cfg.strategies_path().display()))
+}
+
+/// Everything computed for one strategy × asset.
+pub struct Outcome {
+    pub payload: Value,
+    pub report: Value,
+    pub grade: grade::Grade,
+    /// The walk-forward detail (windows and combos for the DB); `None` for a regrade.
+    pub wfo: Option<WfoResult>,
+}
+
+/// Overfitting statistics of a WFO result.
+pub fn overfitting(w: &WfoResult) -> (stats::MonteCarlo, f64, f64, stats::Moments) {
+    let mc = stats::monte_carlo(&w.oos_trade_returns, MC_SIMS, 0x5ca1_9ad4);
+    let m = stats::moments(&w.oos_daily_returns);
+    let sr = if m.std > 0.0 { m.mean / m.std } else { 0.0 };
+    let t = w.oos_daily_returns.len();
+    let psr = stats::psr(sr, 0.0, t, m.skew, m.kurt);
+    let dsr = stats::dsr(
+        sr,
+        t,
+        m.skew,
+        m.kurt,
+        w.n_distinct_combos.max(1),
+        w.trial_sharpe_var,
+    );
+    (
+        mc,
+        if psr.is_nan() { 0.0 } else { psr },
+        if dsr.is_nan() { 0.0 } else { dsr },
+        m,
+    )
+}
+
+/// Runs one strategy × asset end to end (no DB writes; see [`run_and_save`]).
+#[allow(clippy::too_many_arguments)]
+pub fn optimize_one(
+    cfg: &Config,
+    strategy: &str,
+    asset: &str,
+    tf: Timeframe,
+    exchange: &str,
+    candles: &[Candle],
+    validation: Option<&[Candle]>,
+    progress: &dyn Fn(Phase, f64),
+) -> anyhow::Result<Outcome> {
+    let t0 = Instant::now();
+    let spec = wfo_spec(cfg, strategy)?;
+    let base = base_params_for(cfg, strategy, asset)?;
+    let bt = engine_settings(cfg, strategy);
+    let ev = EvalCtx {
+        strategy,
+        asset,
+        tf,
+        bt: &bt,
+    };
+    let w = wfo::run_wfo(candles, &spec, &base, &ev, &|d, n| {
+        progress(Phase::Wfo, d as f64 / n as f64)
+    })?;
+    progress(Phase::Overfitting, 0.0);
+    let (mc, psr, dsr, m) = overfitting(&w);
+    progress(Phase::Overfitting, 1.0);
+    progress(Phase::Validation, 0.0);
+    let mut warnings: Vec<String> = Vec::new();
+    let mut params = base.clone();
+    for (k, v) in &w.recommended {
+        params.0.insert(k.clone(), *v);
+    }
+    let validation_summary = match validation {
+        Some(vc) if vc.len() > 10 => {
+            let det = ev.one(vc, &params)?;
+            let rets = wfo::daily_returns(vc, &det.equity, tf, bt.capital);
+            let sr = stats::sharpe(&rets) * scalp_backtest::metrics::DAYS_PER_YEAR.sqrt();
+            let (lo, hi) = stats::bootstrap_sharpe_ci(&rets, BOOT_N, 0.95, 0xb007);
+            let ann = scalp_backtest::metrics::DAYS_PER_YEAR.sqrt();
+            let transfer = if w.avg_oos_sharpe > 0.0 {
+                sr / w.avg_oos_sharpe
+            } else {
+                0.0
+            };
+            let mut daily: std::collections::BTreeMap<i64, f64> = Default::default();
+            for c in vc {
+                *daily.entry(c.open_time.div_euclid(86_400_000)).or_default() += c.volume * c.close;
+            }
+            let mut vols: Vec<f64> = daily.values().copied().collect();
+            vols.sort_by(f64::total_cmp);
+            let median_vol = vols.get(vols.len() / 2).copied().unwrap_or(0.0);
+            if median_vol < MIN_DAILY_QUOTE_VOLUME {
+                warnings.push(format!("low volume on {}: median daily quote volume {median_vol:.0} < {MIN_DAILY_QUOTE_VOLUME:.0}", other_exchange(exchange).unwrap_or("?")));
+            }
+            if transfer < 0.5 {
+                warnings.push(format!("validation transfer ratio {transfer:.2} < 0.5"));
+            }
+            json!({
+                "exchange": other_exchange(exchange), "candles": vc.len(), "days": vc.len() as f64 * tf.ms() as f64 / 86_400_000.0,
+                "sharpe": sr, "sharpe_ci95": [lo * ann, hi * ann], "return_pct": det.metrics.return_pct(bt.capital),
+                "n_trades": det.metrics.n_trades, "max_dd": det.metrics.max_dd, "transfer_ratio": transfer,
+                "median_daily_quote_volume": median_vol, "skipped": false,
+            })
+        }
+        _ => {
+            let msg = format!(
+                "validation skipped: no recent {} data for {asset} {tf}",
+                other_exchange(exchange).unwrap_or("second-exchange")
+            );
+            warnings.push(msg.clone());
+            json!({ "skipped": true, "reason": msg })
+        }
+    };
+    progress(Phase::Validation, 1.0);
+    if mc.underpowered {
+        warnings.push(format!(
+            "Monte Carlo underpowered: {} OOS trades (< {})",
+            mc.n_trades,
+            stats::MC_MIN_TRADES
+        ));
+    }
+    if !w.cliff_params.is_empty() {
+        warnings.push(format!("cliff parameters: {}", w.cliff_params.join(", ")));
+    }
+    if !w.divergent_params.is_empty() {
+        warnings.push(format!(
+            "divergent parameters: {}",
+            w.divergent_params.join(", ")
+        ));
+    }
+    let transfer = validation_summary
+        .get("transfer_ratio")
+        .and_then(Value::as_f64);
+    let gi = GradeInputs {
+        oos_sharpe: w.avg_oos_sharpe,
+        consistency: w.consistency,
+        oos_is_ratio: w.oos_is_ratio,
+        dsr,
+        param_stability: w.param_stability,
+        mc_pvalue: mc.p_value,
+        mc_underpowered: mc.underpowered,
+        transfer_ratio: transfer,
+        oos_trades: w.oos_n_trades,
+    };
+    let g = grade::grade(&gi);
+    let created_at = db::iso_now();
+    let spec_ps = scalp_strategy::spec(strategy).expect("checked").params;
+    let best_params: serde_json::Map<String, Value> = spec_ps
+        .iter()
+        .map(|p| {
+            let v = params.get(p.name);
+            let j = match p.kind {
+                scalp_strategy::ParamKind::Int => json!(v as i64),
+                scalp_strategy::ParamKind::Bool => json!(v != 0.0),
+                scalp_strategy::ParamKind::Choice => {
+                    json!(p.choices.get(v as usize).copied().unwrap_or("?"))
+                }
+                scalp_strategy::ParamKind::Float => json!(v),
+            };
+            (p.name.to_string(), j)
+        })
+        .collect();
+    let mc_summary = json!({
+        "n_trades": mc.n_trades, "n_sims": mc.n_sims, "p_value": mc.p_value, "underpowered": mc.underpowered,
+        "observed_trade_sharpe": fin(mc.observed_sharpe), "observed_max_dd": mc.observed_max_dd,
+        "shuffled_max_dd_p50": mc.shuffled_max_dd_p50, "shuffled_max_dd_p95": mc.shuffled_max_dd_p95,
+        "psr": psr, "dsr": dsr, "n_trials": w.n_distinct_combos, "trial_sharpe_var_daily": w.trial_sharpe_var,
+        "oos_days": w.oos_daily_returns.len(), "skew": fin(m.skew), "kurtosis": fin(m.kurt),
+    });
+    let windows_json: Vec<Value> = w
+        .windows
+        .iter()
+        .map(|x| {
+            json!({
+                "index": x.index, "is_start": db::iso_ms(x.is_start), "is_end": db::iso_ms(x.is_end),
+                "oos_start": db::iso_ms(x.oos_start), "oos_end": db::iso_ms(x.oos_end), "best_params": x.best_params,
+                "is_sharpe": fin(x.is_sharpe), "oos_sharpe": fin(x.oos_sharpe), "oos_return_pct": fin(x.oos_return_pct),
+                "is_trades": x.is_trades, "oos_trades": x.oos_trades, "regime": x.regime, "cliff": x.cliff,
+            })
+        })
+        .collect();
+    let payload = json!({
+        "strategy_name": strategy,
+        "asset": asset,
+        "timeframe": tf.to_string(),
+        "created_at": created_at,
+        "duration_seconds": t0.elapsed().as_secs_f64(),
+        "grade": g.grade,
+        "total_score": g.total_score,
+        "oos_sharpe": fin(w.avg_oos_sharpe),
+        "consistency": w.consistency,
+        "oos_is_ratio": fin(w.oos_is_ratio),
+        "dsr": dsr,
+        "param_stability": w.param_stability,
+        "monte_carlo_pvalue": mc.p_value,
+        "mc_underpowered": mc.underpowered,
+        "n_windows": w.n_windows,
+        "n_distinct_combos": w.n_distinct_combos,
+        "best_params": best_params,
+        "wfo_windows": windows_json,
+        "monte_carlo_summary": mc_summary,
+        "validation_summary": validation_summary,
+        "warnings": warnings,
+        "regime_analysis": w.regime_analysis,
+    });
+    let report = json!({
+        "result": payload,
+        "grade_detail": g,
+        "grade_inputs": gi,
+        "live_eligible": g.live_eligible,
+        "exchange": exchange,
+        "candles": candles.len(),
+        "wfo": {
+            "spec": spec, "avg_is_sharpe": fin(w.avg_is_sharpe), "avg_oos_sharpe": fin(w.avg_oos_sharpe),
+            "stitched_oos_sharpe": fin(w.stitched_oos_sharpe), "oos_total_return_pct": fin(w.oos_total_return_pct),
+            "oos_n_trades": w.oos_n_trades, "convergence": w.convergence, "per_param_stability": w.per_param_stability,
+            "cliff_params": w.cliff_params, "divergent_params": w.divergent_params, "recommended": w.recommended,
+        },
+        "engine_settings": bt,
+    });
+    Ok(Outcome {
+        payload,
+        report,
+        grade: g,
+        wfo: Some(w),
+    })
+}
+
+fn fin(x: f64) -> Value {
+    if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+/// Saves an outcome: JSON report file, local DB row (safe is_latest insert), windows/combos,
+/// then the best-effort push. Returns the report path.
+pub fn save(
+    cfg: &Config,
+    conn: &mut rusqlite::Connection,
+    run_id: Option<i64>,
+    out: &Outcome,
+    w_for_db: Option<&WfoResult>,
+) -> anyhow::Result<PathBuf> {
+    let p = &out.payload;
+    let dir = reports_dir(cfg);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("{}: cannot create reports dir", dir.display()))?;
+    let stamp: String = p["created_at"]
+        .as_str()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let file = dir.join(format!(
+        "{}_{}_{}_{}.json",
+        p["strategy_name"].as_str().unwrap_or("?"),
+        p["asset"].as_str().unwrap_or("?"),
+        p["timeframe"].as_str().unwrap_or("?"),
+        stamp
+    ));
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&out.report)?)
+        .with_context(|| format!("{}: cannot write", tmp.display()))?;
+    std::fs::rename(&tmp, &file).with_context(|| format!("{}: cannot rename", file.display()))?;
+    let row = scalp_sync::OptimizationResult::from_payload(p)
+        .map_err(|e| anyhow!("result payload invalid: {e}"))?;
+    scalp_sync::db::insert_result(conn, &row, scalp_sync::Source::Local)
+        .context("insert into optimization_results")?;
+    if let (Some(id), Some(w)) = (run_id, w_for_db) {
+        db::save_windows(conn, id, w).context("save windows")?;
+    }
+    let outcome = scalp_sync::push_result(cfg, &row.to_payload());
+    tracing_like(&format!("push: {outcome:?}"));
+    Ok(file)
+}
+
+fn tracing_like(msg: &str) {
+    if std::env::var_os("SCALP_OPTIMIZE_QUIET").is_none() {
+        eprintln!("{msg}");
+    }
+}
+
+/// `optimize run`.
+pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if a.regrade {
+        let bad: Vec<&str> = [
+            (a.resume, "--resume"),
+            (a.dry_run, "--dry-run"),
+            (a.force_timeframe.is_some(), "--force-timeframe"),
+            (a.data.is_some(), "--data"),
+            (a.exchange.is_some(), "--exchange"),
+            (a.apply, "--apply"),
+        ]
+        .iter()
+        .filter(|(b, _)| *b)
+        .map(|(_, n)| *n)
+        .collect();
+        if !bad.is_empty() {
+            bail!(
+                "--regrade recomputes grades from stored results and cannot be combined with {}",
+                bad.join(", ")
+            );
+        }
+        return regrade_cmd(cfg, a, out);
+    }
+    let jobs = plan(cfg, a)?;
+    let exchange = a
+        .exchange
+        .clone()
+        .unwrap_or_else(|| cfg.main.optimize.exchange.clone());
+    let dbp = db_path(cfg);
+    if a.dry_run {
+        writeln!(
+            out,
+            "dry run: {} job(s), exchange {exchange}, db {}",
+            jobs.len(),
+            dbp.display()
+        )?;
+        for j in &jobs {
+            let spec = wfo_spec(cfg, &j.strategy)?;
+            writeln!(
+                out,
+                "  {} {} {}: IS {} d / OOS {} d / step {} d, up to {} windows, grid {} combos (coarse {}), fine radius {}",
+                j.strategy,
+                j.asset,
+                j.tf,
+                spec.is_days,
+                spec.oos_days,
+                spec.step_days,
+                spec.max_windows,
+                spec.grid.len(),
+                spec.grid.coarse(spec.coarse_max).len(),
+                spec.fine_radius
+            )?;
+        }
+        return Ok(());
+    }
+    let mut conn = db::open(&dbp)?;
+    let mut failures = 0usize;
+    for j in &jobs {
+        let tfs = j.tf.to_string();
+        if a.resume && db::has_latest(&conn, &j.strategy, &j.asset, &tfs)? {
+            writeln!(
+                out,
+                "{} {} {}: skipped (--resume: a latest result exists)",
+                j.strategy, j.asset, tfs
+            )?;
+            continue;
+        }
+        let symbol = cfg.assets.symbol(&j.asset);
+        let (candles, validation) = if let Some(p) = &a.data {
+            (scalp_core::csvdata::read_candles_csv(p)?, None)
+        } else {
+            let c = load_stored(&conn, &exchange, &symbol, j.tf, None)?;
+            let v = match other_exchange(&exchange) {
+                Some(o) => load_stored(
+                    &conn,
+                    o,
+                    &symbol,
+                    j.tf,
+                    Some(cfg.main.optimize.validation_days),
+                )
+                .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            (c, (!v.is_empty()).then_some(v))
+        };
+        if candles.is_empty() {
+            writeln!(
+                out,
+                "{} {} {}: FAILED: no {exchange} {symbol} {tfs} candles in {} (run `optimize data fetch-history` first)",
+                j.strategy,
+                j.asset,
+                tfs,
+                dbp.display()
+            )?;
+            failures += 1;
+            continue;
+        }
+        let settings = json!({"exchange": exchange, "candles": candles.len(), "spec": wfo_spec(cfg, &j.strategy).ok()});
+        let run_id = db::start_run(&conn, &j.strategy, &j.asset, &tfs, &exchange, &settings)?;
+        let pb = ProgressBar::new(100);
+        pb.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos:>3}% {msg}")
+                .expect("template")
+                .progress_chars("=> "),
+        );
+        pb.set_prefix(format!("{} {} {}", j.strategy, j.asset, tfs));
+        let t0 = Instant::now();
+        let prog = |ph: Phase, f: f64| {
+            let pct = ph.pct(f);
+            pb.set_position(pct as u64);
+            pb.set_message(ph.as_str());
+            let _ = db::progress(&conn, run_id, ph, pct);
+        };
+        let res = optimize_one(
+            cfg,
+            &j.strategy,
+            &j.asset,
+            j.tf,
+            &exchange,
+            &candles,
+            validation.as_deref(),
+            &prog,
+        );
+        match res {
+            Ok(o) => {
+                let file = save(cfg, &mut conn, Some(run_id), &o, o.wfo.as_ref())?;
+                db::finish_run(
+                    &conn,
+                    run_id,
+                    o.payload["created_at"].as_str().unwrap_or(""),
+                    &file.display().to_string(),
+                    t0.elapsed().as_secs_f64(),
+                )?;
+                pb.finish_and_clear();
+                if a.json {
+                    writeln!(out, "{}", o.payload)?;
+                } else {
+                    print_outcome(out, &o, a.verbose)?;
+                    writeln!(out, "  report: {}", file.display())?;
+                }
+            }
+            Err(e) => {
+                pb.finish_and_clear();
+                let msg = format!("{e:#}");
+                db::fail_run(&conn, run_id, &msg, t0.elapsed().as_secs_f64())?;
+                writeln!(out, "{} {} {}: FAILED: {msg}", j.strategy, j.asset, tfs)?;
+                failures += 1;
+            }
+        }
+    }
+    if a.apply {
+        let strategies: Vec<String> = jobs
+            .iter()
+            .map(|j| j.strategy.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for s in strategies {
+            crate::apply::apply(cfg, &conn, &s, &a.exclude, a.ignore_tf_conflicts, out)?;
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} job(s) failed");
+    }
+    Ok(())
+}
+
+fn print_outcome(out: &mut dyn Write, o: &Outcome, verbose: bool) -> std::io::Result<()> {
+    let p = &o.payload;
+    writeln!(
+        out,
+        "{} {} {}: grade {} (score {:.1}){} | windows {} | OOS Sharpe {:.2} | OOS/IS {:.2} | consistency {:.0}% | DSR {:.3} | MC p {:.3}{} | stability {:.2} | params {}",
+        p["strategy_name"].as_str().unwrap_or(""),
+        p["asset"].as_str().unwrap_or(""),
+        p["timeframe"].as_str().unwrap_or(""),
+        o.grade.grade,
+        o.grade.total_score,
+        if o.grade.live_eligible {
+            " live-eligible"
+        } else {
+            ""
+        },
+        p["n_windows"],
+        p["oos_sharpe"].as_f64().unwrap_or(f64::NAN),
+        p["oos_is_ratio"].as_f64().unwrap_or(f64::NAN),
+        100.0 * p["consistency"].as_f64().unwrap_or(0.0),
+        p["dsr"].as_f64().unwrap_or(0.0),
+        p["monte_carlo_pvalue"].as_f64().unwrap_or(1.0),
+        if p["mc_underpowered"].as_bool() == Some(true) {
+            " (underpowered)"
+        } else {
+            ""
+        },
+        p["param_stability"].as_f64().unwrap_or(0.0),
+        p["best_params"],
+    )?;
+    if let Some(ws) = p["warnings"].as_array() {
+        for w in ws {
+            writeln!(out, "  warning: {}", w.as_str().unwrap_or(""))?;
+        }
+    }
+    if verbose {
+        if let Some(ws) = p["wfo_windows"].as_array() {
+            for w in ws {
+                writeln!(
+                    out,
+                    "  window {:>2} OOS {} → {} {:<6} IS Sharpe {:>6.2} OOS Sharpe {:>6.2} OOS {:>7.2}% trades {:>3} params {}",
+                    w["index"],
+                    w["oos_start"].as_str().unwrap_or(""),
+                    w["oos_end"].as_str().unwrap_or(""),
+                    w["regime"].as_str().unwrap_or(""),
+                    w["is_sharpe"].as_f64().unwrap_or(f64::NAN),
+                    w["oos_sharpe"].as_f64().unwrap_or(f64::NAN),
+                    w["oos_return_pct"].as_f64().unwrap_or(f64::NAN),
+                    w["oos_trades"],
+                    w["best_params"]
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `optimize run --regrade`: new row per latest result with the recomputed grade.
+fn regrade_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut conn = db::open(&db_path(cfg))?;
+    let rows = db::latest(&conn, a.strategy.as_deref())?;
+    if rows.is_empty() {
+        writeln!(out, "no latest results to regrade")?;
+        return Ok(());
+    }
+    for r in rows {
+        if !a.exclude.is_empty() && a.exclude.iter().any(|x| x.eq_ignore_ascii_case(&r.asset)) {
+            continue;
+        }
+        let transfer = r
+            .validation_summary
+            .as_ref()
+            .and_then(|v| v.get("transfer_ratio"))
+            .and_then(Value::as_f64);
+        let oos_trades = r
+            .monte_carlo_summary
+            .as_ref()
+            .and_then(|v| v.get("n_trades"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize;
+        let gi = GradeInputs {
+            oos_sharpe: r.oos_sharpe.unwrap_or(0.0),
+            consistency: r.consistency.unwrap_or(0.0),
+            oos_is_ratio: r.oos_is_ratio.unwrap_or(0.0),
+            dsr: r.dsr.unwrap_or(0.0),
+            param_stability: r.param_stability.unwrap_or(0.0),
+            mc_pvalue: r.monte_carlo_pvalue.unwrap_or(1.0),
+            mc_underpowered: r.mc_underpowered,
+            transfer_ratio: transfer,
+            oos_trades,
+        };
+        let g = grade::grade(&gi);
+        let mut warnings: Vec<Value> = r
+            .warnings
+            .as_ref()
+            .and_then(|w| w.as_array().cloned())
+            .unwrap_or_default();
+        warnings.push(json!(format!(
+            "regraded from the result of {}",
+            r.created_at
+        )));
+        let payload = json!({
+            "strategy_name": r.strategy_name, "asset": r.asset, "timeframe": r.timeframe, "created_at": db::iso_now(),
+            "duration_seconds": 0.0, "grade": g.grade, "total_score": g.total_score, "oos_sharpe": r.oos_sharpe,
+            "consistency": r.consistency, "oos_is_ratio": r.oos_is_ratio, "dsr": r.dsr, "param_stability": r.param_stability,
+            "monte_carlo_pvalue": r.monte_carlo_pvalue, "mc_underpowered": r.mc_underpowered, "n_windows": r.n_windows,
+            "n_distinct_combos": r.n_distinct_combos, "best_params": r.best_params, "wfo_windows": r.wfo_windows,
+            "monte_carlo_summary": r.monte_carlo_summary, "validation_summary": r.validation_summary, "warnings": warnings,
+            "regime_analysis": r.regime_analysis,
+        });
+        let changed = g.grade != r.grade || (g.total_score - r.total_score).abs() > 1e-9;
+        let o = Outcome {
+            report: json!({"result": payload, "grade_detail": g, "grade_inputs": gi, "regraded_from": r.created_at}),
+            payload,
+            grade: g,
+            wfo: None,
+        };
+        // Ensure a distinct created_at from the previous row even within the same millisecond.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        save(cfg, &mut conn, None, &o, None)?;
+        writeln!(
+            out,
+            "{} {} {}: {} ({:.1}) -> {} ({:.1}){}",
+            r.strategy_name,
+            r.asset,
+            r.timeframe,
+            r.grade,
+            r.total_score,
+            o.grade.grade,
+            o.grade.total_score,
+            if changed { "" } else { " (unchanged)" }
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GradesArgs {
+    /// Only this strategy.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Local database (default `[optimize].db`).
+    #[arg(long)]
+    pub db_path: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn grades_cmd(cfg: &Config, a: &GradesArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let p = a.db_path.clone().unwrap_or_else(|| db_path(cfg));
+    let conn = db::open(&p)?;
+    let rows = db::latest(&conn, a.strategy.as_deref())?;
+    if a.json {
+        serde_json::to_writer(&mut *out, &rows)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<16} {:<6} {:<4} {:<5} {:>6} {:>8} {:>6} {:>7} {:<25} params",
+        "strategy", "asset", "tf", "grade", "score", "oos_shp", "dsr", "mc_p", "created_at"
+    )?;
+    for r in &rows {
+        writeln!(
+            out,
+            "{:<16} {:<6} {:<4} {:<5} {:>6.1} {:>8.2} {:>6.3} {:>7.3} {:<25} {}",
+            r.strategy_name,
+            r.asset,
+            r.timeframe,
+            r.grade,
+            r.total_score,
+            r.oos_sharpe.unwrap_or(f64::NAN),
+            r.dsr.unwrap_or(f64::NAN),
+            r.monte_carlo_pvalue.unwrap_or(f64::NAN),
+            r.created_at,
+            r.best_params
+        )?;
+    }
+    if rows.is_empty() {
+        writeln!(out, "(no results in {})", p.display())?;
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PurgeArgs {
+    /// List what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Local database (default `[optimize].db`).
+    #[arg(long)]
+    pub db_path: Option<PathBuf>,
+}
+
+pub fn purge_cmd(cfg: &Config, a: &PurgeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let p = a.db_path.clone().unwrap_or_else(|| db_path(cfg));
+    if !p.exists() {
+        bail!("{}: database not found", p.display());
+    }
+    let mut conn = db::open(&p)?;
+    let d = db::find_duplicates(&conn)?;
+    for (id, s, asset, tf, created) in &d {
+        writeln!(
+            out,
+            "{} duplicate: id {id} {s} {asset} {tf} {created}",
+            if a.dry_run {
+                "would delete"
+            } else {
+                "deleting"
+            }
+        )?;
+    }
+    if a.dry_run {
+        writeln!(
+            out,
+            "{} duplicate(s) found (dry run, nothing deleted)",
+            d.len()
+        )?;
+    } else {
+        let n = db::delete_results(&mut conn, &d.iter().map(|x| x.0).collect::<Vec<_>>())?;
+        writeln!(out, "{n} duplicate(s) deleted")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Cross-builds optimize.exe (x86_64-pc-windows-gnu, mingw-w64) and runs it under wine on the
+# bundled data, asserting its output equals the native Linux binary's.
+#
+#   tests/windows/run.sh            (from the repo root or anywhere)
+#
+# Needs: rustup target x86_64-pc-windows-gnu, mingw-w64 (x86_64-w64-mingw32-gcc), wine64.
+# Wine 8 lacks bcryptprimitives.dll (Rust's std calls ProcessPrng): the TEST-ONLY shim in
+# tests/windows/shim/ is built and copied next to the exe in a throw-away directory. It is never
+# shipped: real Windows has the genuine DLL.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+TARGET=x86_64-pc-windows-gnu
+WINE=${WINE:-$(command -v wine64 || command -v wine || echo /usr/lib/wine/wine64)}
+WINESERVER=${WINESERVER:-$(command -v wineserver || echo /usr/lib/wine/wineserver)}
+[ -x "$WINE" ] || { echo "FAIL: wine64 not found (apt-get install wine64)"; exit 2; }
+command -v x86_64-w64-mingw32-gcc >/dev/null || { echo "FAIL: x86_64-w64-mingw32-gcc not found (apt-get install gcc-mingw-w64-x86-64)"; exit 2; }
+
+echo "== crates of optimize for $TARGET (no Linux-only crate allowed)"
+LINUX_ONLY='^(nix|sd-notify|tracing-journald|libsystemd|inotify|inotify-sys) '
+if cargo tree -p optimize --target "$TARGET" -e normal --prefix none --no-dedupe 2>/dev/null | sort -u | grep -E "$LINUX_ONLY"; then
+    echo "FAIL: Linux-only crate in optimize's dependency tree for $TARGET"
+    exit 1
+fi
+echo "ok"
+
+echo "== cross-build"
+cargo build -p optimize --target "$TARGET" --release
+cargo build -p optimize --release
+EXE="target/$TARGET/release/optimize.exe"
+NATIVE="target/release/optimize"
+
+WORK=$(mktemp -d /tmp/scalp-wine.XXXXXX)
+export WINEPREFIX="$WORK/prefix" WINEDEBUG=-all WINEARCH=win64 WINEDLLOVERRIDES="mscoree,mshtml="
+cleanup() { "$WINESERVER" -k >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+cp "$EXE" "$WORK/optimize.exe"
+x86_64-w64-mingw32-gcc -shared -O2 -o "$WORK/bcryptprimitives.dll" tests/windows/shim/bcryptprimitives.c
+mkdir -p "$WORK/config" "$WORK/data"
+cp config/*.toml "$WORK/config/"
+cp data/coinbase_btcusd_1h.csv "$WORK/data/"
+# Local data dir for the run (relative paths resolve against the config dir).
+sed -i 's#^data_dir = .*#data_dir = "../var"#' "$WORK/config/scalp.toml"
+
+run_win() { (cd "$WORK" && "$WINE" optimize.exe "$@"); }
+
+echo "== optimize.exe --help under wine"
+HELP=$(run_win --help 2>&1 | tr -d '\r')
+echo "$HELP" | head -20
+echo "$HELP" | grep -q "sweep" || { echo "FAIL: --help does not list sweep"; exit 1; }
+
+GRID='fast=2..40:2,slow=50..430:20'
+ARGS=(sweep --strategy sma_cross --grid "$GRID" --fee 0.001 --slippage 0 --leverage 1 --no-funding
+      --size all_cash --lot 0.00000001 --end last_open --capital 10000 --json)
+echo "== optimize.exe sweep on the bundled BTC 1h data under wine"
+run_win --config 'config\scalp.toml' "${ARGS[@]}" --data 'data\coinbase_btcusd_1h.csv' | tr -d '\r' > "$WORK/win.json"
+"$NATIVE" --config "$WORK/config/scalp.toml" "${ARGS[@]}" --data "$WORK/data/coinbase_btcusd_1h.csv" > "$WORK/linux.json"
+python3 - "$WORK/win.json" "$WORK/linux.json" <<'PY'
+import json, sys
+w = json.load(open(sys.argv[1])); l = json.load(open(sys.argv[2]))
+assert w["combos"] == 400 and w["candles"] == 20111, (w["combos"], w["candles"])
+assert w["engine"] == "kernel", w["engine"]
+key = lambda r: (tuple(map(tuple, r["params"])), r["metrics"]["final_equity"], r["metrics"]["n_trades"])
+wk, lk = [key(r) for r in w["results"]], [key(r) for r in l["results"]]
+assert wk == lk, "windows and linux rankings differ"
+b = w["results"][0]
+print("ok: windows == linux, best", b["params"], "final equity %.2f" % b["metrics"]["final_equity"],
+      "(%.3g candle·combos/s under wine)" % w["candle_combos_per_s"])
+PY
+
+if [ -n "${SCALP_WINE_EXTRA:-}" ]; then
+    echo "== extra: optimize.exe $SCALP_WINE_EXTRA"
+    # shellcheck disable=SC2086
+    run_win --config 'config\scalp.toml' $SCALP_WINE_EXTRA
+fi
+echo "PASS: optimize.exe runs under wine"

@@ -1,0 +1,81 @@
+//! `optimize`: the trader's CLI (Linux and `optimize.exe` on Windows). Thin: every subcommand's
+//! arguments and logic live in a domain crate; this file only composes them.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "optimize", version, about = "Scalp Radar: data, backtests, optimization, result sync")]
+struct Cli {
+    /// Main config file (siblings assets.toml, strategies.toml, param_grids.toml next to it).
+    #[arg(long, global = true, default_value = "config/scalp.toml")]
+    config: PathBuf,
+    /// Validate the configuration and exit.
+    #[arg(long, global = true)]
+    check_config: bool,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Event-driven backtest of one strategy on one asset (stored in backtest_runs).
+    Backtest(scalp_backtest::cli::BacktestArgs),
+    /// Write the indicator table (what the strategies see) of a candle CSV as CSV.
+    Indicators(scalp_backtest::cli::IndicatorsArgs),
+    /// Look-ahead bias check: replay on truncated histories; exits 1 when a decision changes.
+    Lookahead(scalp_backtest::cli::LookaheadArgs),
+    /// Rank a whole parameter grid on one data set (fast parallel engine).
+    Sweep(scalp_optimizer::cli::SweepArgs),
+    /// Walk-forward optimization, overfitting statistics, validation and grading.
+    Run(scalp_optimizer::run::RunArgs),
+    /// Latest grades from the local database.
+    Grades(scalp_optimizer::run::GradesArgs),
+    /// Delete older duplicate results (same params and grade as a newer row).
+    PurgeDuplicates(scalp_optimizer::run::PurgeArgs),
+    /// Benchmark: assets × windows × combos walk-forward of a grid strategy.
+    BenchWfo(scalp_optimizer::bench::BenchWfoArgs),
+    /// Send every local result to scalp-syncd (idempotent; exit 1 if any row failed).
+    Sync(scalp_sync::cli::SyncArgs),
+    /// fetch-history, fetch-funding, fetch-oi, check-data (see docs/COLLECTOR.md).
+    #[command(flatten)]
+    Data(scalp_marketdata::commands::DataCmd),
+}
+
+fn main() -> anyhow::Result<()> {
+    {
+        use clap::CommandFactory;
+        scalp_core::clidocs::generate_if_requested(Cli::command());
+    }
+    let cli = Cli::parse();
+    let cfg = scalp_core::config::Config::load(&cli.config)?;
+    if cli.check_config {
+        println!("{}: ok", cfg.path.display());
+        return Ok(());
+    }
+    match cli.cmd {
+        Some(Cmd::Backtest(a)) => scalp_backtest::cli::run_backtest_cmd(&cfg, &a).map(|_| ()),
+        Some(Cmd::Indicators(a)) => scalp_backtest::cli::run_indicators_cmd(&a),
+        Some(Cmd::Lookahead(a)) => {
+            if scalp_backtest::cli::run_lookahead_cmd(&cfg, &a)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Some(Cmd::Sweep(a)) => scalp_optimizer::cli::sweep_cmd(&cfg, &a, &mut std::io::stdout().lock()),
+        Some(Cmd::Run(a)) => scalp_optimizer::run::run_cmd(&cfg, &a, &mut std::io::stdout().lock()),
+        Some(Cmd::Grades(a)) => scalp_optimizer::run::grades_cmd(&cfg, &a, &mut std::io::stdout().lock()),
+        Some(Cmd::PurgeDuplicates(a)) => scalp_optimizer::run::purge_cmd(&cfg, &a, &mut std::io::stdout().lock()),
+        Some(Cmd::BenchWfo(a)) => scalp_optimizer::bench::bench_wfo_cmd(&cfg, &a, &mut std::io::stdout().lock()),
+        Some(Cmd::Sync(a)) => {
+            let summary = scalp_sync::cli::run(&cfg, &a, &mut std::io::stdout().lock())?;
+            std::process::exit(summary.exit_code())
+        }
+        Some(Cmd::Data(d)) => scalp_marketdata::commands::run(&cfg, &d, &mut std::io::stdout().lock()),
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(())
+        }
+    }
+}

@@ -18,7 +18,7 @@ if [ ! -d /run/systemd/system ]; then
 [install] ERROR: this host does not run systemd as init (no /run/systemd/system).
 [install] The server install needs systemd: the daemons run as systemd services.
 [install] To try Scalp Radar without systemd, run the demo from a source checkout instead
-[install] (README.md, "Quick start"):  cargo run --release -p scalp-collector -- --config config/demo/scalp.toml
+[install] (README.md, "Set-up"):  cargo run --release -p scalp-collector -- --config config/demo/scalp.toml
 EOF
     exit 1
 fi

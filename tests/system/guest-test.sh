@@ -190,5 +190,17 @@ for u in $ALL_UNITS; do ! systemctl cat "$u" >/dev/null 2>&1 || fail "$u still p
 [ ! -e /etc/scalp-radar ] || fail "/etc/scalp-radar left after purge: $(ls -A /etc/scalp-radar)"
 [ ! -e $STATE ] || fail "$STATE left after purge"
 [ ! -e /etc/systemd/system/multi-user.target.wants/scalp.target ] || fail "enable link left after purge"
+# --------------------------------------------------------- install.sh ---
+step "install.sh on the clean system, twice (idempotent)"
+out=$(/bin/bash /systest/install.sh "$DEB" 2>&1) || { echo "$out" | tail -20; fail "install.sh failed"; }
+echo "$out" | grep -E '^\[install\]|systemctl start' | sed 's/^/    /'
+[ "$(stat -c '%U:%G %a' /etc/scalp-radar/secrets.env)" = "root:scalp 640" ] || fail "install.sh: secrets.env mode"
+for s in $SERVICES; do [ "$(state_of "$s")" = inactive ] || fail "install.sh started $s"; done
+echo 'SCALP_SYNC_API_KEY=kept-by-second-run' >> /etc/scalp-radar/secrets.env
+/bin/bash /systest/install.sh "$DEB" > /var/tmp/systest-install2.log 2>&1 || { tail -20 /var/tmp/systest-install2.log; fail "second install.sh failed"; }
+grep -Fx 'SCALP_SYNC_API_KEY=kept-by-second-run' /etc/scalp-radar/secrets.env >/dev/null || fail "install.sh overwrote secrets.env"
+grep -F 'kept the existing' /var/tmp/systest-install2.log >/dev/null || fail "second install.sh did not keep secrets.env"
+apt_quiet apt-get purge -y scalp-radar
+[ ! -e /etc/scalp-radar ] && [ ! -e $STATE ] || fail "purge after install.sh left files"
 step "end"
 log "SYSTEST PASS"

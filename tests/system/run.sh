@@ -159,7 +159,14 @@ fi
 rm -rf "$VR"
 
 # ------------------------------------------------------ guest test files ---
-cp "$HERE/guest-test.sh" "$WORK/share/guest-test.sh"; chmod 0755 "$WORK/share/guest-test.sh"
+cp "$HERE/guest-test.sh" "$ROOT/install.sh" "$WORK/share/"; chmod 0755 "$WORK/share/guest-test.sh" "$WORK/share/install.sh"
+if [ ! -d /run/systemd/system ]; then   # this host has no systemd: install.sh must refuse
+    step "install.sh refuses a host without systemd"
+    irc=0; iout=$("$ROOT/install.sh" 2>&1) || irc=$?
+    [ "$irc" = 1 ] && printf '%s' "$iout" | grep -F 'config/demo/scalp.toml' >/dev/null \
+        || die "install.sh on a non-systemd host: rc=$irc: $iout"
+    log "  $(printf '%s\n' "$iout" | head -n1)"
+fi
 {
     printf 'DEB=%q\n' "/systest/debs/$(basename "$DEB")"
     printf 'DEB_UPGRADE=%q\n' "/systest/debs/$(basename "$DEB_UPGRADE")"

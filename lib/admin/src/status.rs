@@ -19,6 +19,8 @@ pub struct StatusReport {
     pub units_error: Option<String>,
     pub state_dir: String,
     pub state_files: Vec<StateFileInfo>,
+    /// Why the state directory could not be read (permissions: run as root or scalp).
+    pub state_error: Option<String>,
     pub db: Option<DbInfo>,
     /// Why there is no database information (not created yet, unreadable...).
     pub db_error: Option<String>,
@@ -28,6 +30,9 @@ impl StatusReport {
     /// Services that are installed but not active, or failed (the target and timer aside).
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
+        if let Some(e) = &self.state_error {
+            p.push(e.clone());
+        }
         for u in &self.units {
             if u.active_state == "failed" {
                 p.push(format!("{} failed (result {})", u.unit, u.result));
@@ -81,7 +86,9 @@ impl StatusReport {
             );
         }
         let _ = writeln!(o, "\nState files ({}):", self.state_dir);
-        if self.state_files.is_empty() {
+        if let Some(e) = &self.state_error {
+            let _ = writeln!(o, "  {e}");
+        } else if self.state_files.is_empty() {
             let _ = writeln!(o, "  none yet");
         }
         for s in &self.state_files {
@@ -160,24 +167,33 @@ pub fn status(state_dir: &Path, db: &Path, query_units: bool) -> StatusReport {
     } else {
         (Vec::new(), None)
     };
-    let (state_files, mut db_error) = match statefiles::read_dir(state_dir, now_ms) {
+    let (state_files, state_error) = match statefiles::read_dir(state_dir, now_ms) {
         Ok(s) => (s, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    let db_info = if db.exists() {
-        match dbinfo::inspect(db, now_ms) {
+    let mut db_error = None;
+    let db_info = match std::fs::metadata(db) {
+        Ok(_) => match dbinfo::inspect(db, now_ms) {
             Ok(i) => Some(i),
             Err(e) => {
                 db_error = Some(e.to_string());
                 None
             }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            db_error = Some(format!(
+                "{}: no database yet (no daemon has started)",
+                db.display()
+            ));
+            None
         }
-    } else {
-        db_error = Some(format!(
-            "{}: no database yet (no daemon has started)",
-            db.display()
-        ));
-        None
+        Err(e) => {
+            db_error = Some(format!(
+                "{}: {e} (run as root or as the scalp user)",
+                db.display()
+            ));
+            None
+        }
     };
     StatusReport {
         now_ms,
@@ -187,6 +203,7 @@ pub fn status(state_dir: &Path, db: &Path, query_units: bool) -> StatusReport {
         units_error,
         state_dir: state_dir.display().to_string(),
         state_files,
+        state_error,
         db: db_info,
         db_error,
     }

@@ -8,8 +8,10 @@ use std::path::PathBuf;
 #[command(name = "optimize", version, about = "Scalp Radar: data, backtests, optimization, result sync")]
 struct Cli {
     /// Main config file (siblings assets.toml, strategies.toml, param_grids.toml next to it).
-    #[arg(long, global = true, default_value = "config/scalp.toml")]
-    config: PathBuf,
+    /// Default: `config/scalp.toml` if it exists, else the built-in defaults with the current
+    /// directory as the config directory (so a bare `optimize.exe` works on a workstation).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     /// Validate the configuration and exit.
     #[arg(long, global = true)]
     check_config: bool,
@@ -48,7 +50,8 @@ fn main() -> anyhow::Result<()> {
         scalp_core::clidocs::generate_if_requested(Cli::command());
     }
     let cli = Cli::parse();
-    let cfg = scalp_core::config::Config::load(&cli.config)?;
+    init_logging();
+    let cfg = load_config(cli.config.as_deref())?;
     if cli.check_config {
         println!("{}: ok", cfg.path.display());
         return Ok(());
@@ -77,5 +80,32 @@ fn main() -> anyhow::Result<()> {
             Cli::command().print_help()?;
             Ok(())
         }
+    }
+}
+
+/// Diagnostics go to stderr (data goes to stdout); `RUST_LOG` overrides the default `warn`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn load_config(explicit: Option<&std::path::Path>) -> anyhow::Result<scalp_core::config::Config> {
+    use scalp_core::config::{defaults, Config};
+    let default_path = std::path::Path::new("config/scalp.toml");
+    match explicit {
+        Some(p) => Ok(Config::load(p)?),
+        None if default_path.exists() => Ok(Config::load(default_path)?),
+        None => Ok(Config::from_texts(
+            &std::env::current_dir()?,
+            defaults::SCALP_TOML,
+            defaults::ASSETS_TOML,
+            defaults::STRATEGIES_TOML,
+            defaults::PARAM_GRIDS_TOML,
+        )?),
     }
 }

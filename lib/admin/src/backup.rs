@@ -1,8 +1,8 @@
 //! Online backup of the live database (never `cp` a database that daemons write).
 //!
-//! 1. SQLite's online backup API copies the database page by page into
-//!    `<dest>/.scalp-<UTC>.db.partial` (readers and writers continue meanwhile; pages changed
-//!    during the copy restart it, as the API specifies).
+//! 1. SQLite's online backup API copies the database into `<dest>/.scalp-<UTC>.db.partial`
+//!    in a single step, i.e. from one read snapshot: in WAL mode the daemons keep writing
+//!    meanwhile and the copy never has to restart.
 //! 2. The copy is switched to `journal_mode=DELETE` (a single self-contained file) and checked
 //!    with `PRAGMA integrity_check`; anything but `ok` deletes it and fails.
 //! 3. fsync, rename to `<dest>/scalp-<UTC>.db`, fsync the directory.
@@ -136,9 +136,23 @@ fn copy_and_check(db: &Path, partial: &Path) -> Result<(i64, String), AdminError
     {
         let b = rusqlite::backup::Backup::new(&src, &mut dst)
             .map_err(|e| AdminError::sql(partial, e))?;
-        // 1024 pages per step, short pauses so that writers get the lock in between
-        b.run_to_completion(1024, Duration::from_millis(5), None)
-            .map_err(|e| AdminError::sql(db, e))?;
+        // All pages in ONE step, i.e. inside one read transaction: a consistent snapshot that
+        // never restarts. In WAL mode this blocks no writer (a step-by-step copy would start
+        // over each time a daemon commits, and might never finish on a busy database).
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            match b.step(-1).map_err(|e| AdminError::sql(db, e))? {
+                rusqlite::backup::StepResult::Done => break,
+                rusqlite::backup::StepResult::More => {}
+                _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                _ => {
+                    return Err(AdminError::Other(format!(
+                        "{}: database stayed locked for 120 s, backup abandoned",
+                        db.display()
+                    )));
+                }
+            }
+        }
     }
     drop(src);
     let sql = |e| AdminError::sql(partial, e);

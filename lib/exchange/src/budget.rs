@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 ///   `weight_limit_per_minute * weight_safety`; the exchange's own count from the
 ///   `X-MBX-USED-WEIGHT-1M` response header ([`RateBudget::observe_used_weight`]) overrides ours
 ///   when it is higher. When the next request would cross the line we wait for the next minute.
-/// * Bitget ([`RateBudget::bitget`]): at most `public_requests_per_second`, evenly spaced.
+/// * Bitget ([`RateBudget::bitget`]): at most 90 % of `public_requests_per_second`, evenly spaced.
 /// * Both: [`RateBudget::pause_for`] (HTTP 429 / 418 `Retry-After`) blocks *every* request to the
 ///   exchange until the pause ends.
 #[derive(Clone, Debug)]
@@ -79,9 +79,16 @@ impl RateBudget {
         Self::weight_window(Exchange::Binance, limit, Duration::from_secs(60))
     }
 
-    /// Bitget: at most `public_requests_per_second` requests per second.
+    /// Bitget: 90 % of `public_requests_per_second`, evenly spaced (the margin absorbs network
+    /// jitter that would otherwise put one request too many into the exchange's 1 s window).
     pub fn bitget(cfg: &BitgetConfig) -> Self {
-        Self::per_second(Exchange::Bitget, cfg.public_requests_per_second)
+        let rps = (cfg.public_requests_per_second.max(1) as f64 * 0.9).max(0.5);
+        Self::with_mode(
+            Exchange::Bitget,
+            Mode::Spaced {
+                interval: Duration::from_secs_f64(1.0 / rps),
+            },
+        )
     }
 
     /// A weight budget of `limit` per window (Binance uses one minute; tests use shorter ones).

@@ -8,7 +8,7 @@
 //!   them. Price path per hour: open at minute 0, the first extreme at minute 20 and the second at
 //!   minute 40 (low then high for a rising hour, high then low for a falling one), close at minute
 //!   60, linear in between and rounded to 0.01 except at those four points. A sub-hour candle over
-//!   minutes `[a, b]` has open `p(a)`, close `p(b)` and high/low over `p(a)`, `p(b)` and the
+//!   minutes `[a, b]` (forming candles: up to the current second) has open `p(a)`, close `p(b)` and high/low over `p(a)`, `p(b)` and the
 //!   vertices inside — so aggregating the synthetic 1m candles gives exactly the prices of the
 //!   5m/15m/1h ones. Volume is split in units of 1e-8 (exact in integers; as f64 sums agree to
 //!   ~1e-12 relative).
@@ -16,7 +16,7 @@
 use scalp_core::{Candle, Timeframe};
 
 const HOUR: i64 = 3_600_000;
-const MIN: i64 = 60_000;
+const SEC: i64 = 1_000;
 
 /// A contiguous series of 1h candles.
 #[derive(Debug, Clone)]
@@ -97,14 +97,14 @@ impl Series {
     }
 
     /// The candle of `tf` opening at `open` as it looks at time `upto` (forming when
-    /// `upto < open + tf`; minute resolution). `None` outside the data.
+    /// `upto < open + tf`; second resolution). `None` outside the data.
     pub fn partial(&self, tf: Timeframe, open: i64, upto: i64) -> Option<Candle> {
         let upto = upto.min(open + tf.ms());
         if tf.ms() < HOUR {
             let hour = open.div_euclid(HOUR) * HOUR;
             let h = self.hour(hour)?;
-            let a = (open - hour) / MIN;
-            let b = a + ((upto - open).max(0) / MIN).min(tf.ms() / MIN);
+            let a = (open - hour) / SEC;
+            let b = a + ((upto - open).max(0) / SEC).min(tf.ms() / SEC);
             return Some(sub_hour(h, open, a, b));
         }
         let mut acc: Option<Candle> = None;
@@ -118,7 +118,7 @@ impl Series {
             let part = if t + HOUR <= upto {
                 h
             } else {
-                sub_hour(&h, t, 0, (upto - t) / MIN)
+                sub_hour(&h, t, 0, (upto - t) / SEC)
             };
             acc = Some(match acc {
                 None => Candle {
@@ -140,14 +140,14 @@ impl Series {
     }
 }
 
-/// The price path of hour candle `h` at minute `m` (0..=60).
+/// The price path of hour candle `h` at second `m` (0..=3600).
 fn path(h: &Candle, m: i64) -> f64 {
     let (e1, e2) = if h.close >= h.open {
         (h.low, h.high)
     } else {
         (h.high, h.low)
     };
-    let pts = [(0, h.open), (20, e1), (40, e2), (60, h.close)];
+    let pts = [(0, h.open), (1200, e1), (2400, e2), (3600, h.close)];
     for w in pts.windows(2) {
         let ((m0, p0), (m1, p1)) = (w[0], w[1]);
         if m == m0 {
@@ -164,12 +164,12 @@ fn path(h: &Candle, m: i64) -> f64 {
     h.close
 }
 
-/// Minutes `[a, b]` of hour candle `h` as one candle opening at `open`.
+/// Seconds `[a, b]` of hour candle `h` as one candle opening at `open`.
 fn sub_hour(h: &Candle, open: i64, a: i64, b: i64) -> Candle {
     let (pa, pb) = (path(h, a), path(h, b));
     let mut hi = pa.max(pb);
     let mut lo = pa.min(pb);
-    for v in [20, 40] {
+    for v in [1200, 2400] {
         if v > a && v < b {
             let p = path(h, v);
             hi = hi.max(p);
@@ -177,7 +177,7 @@ fn sub_hour(h: &Candle, open: i64, a: i64, b: i64) -> Candle {
         }
     }
     let units = (h.volume * 1e8).round() as i128;
-    let vol_units = units * b as i128 / 60 - units * a as i128 / 60;
+    let vol_units = units * b as i128 / 3600 - units * a as i128 / 3600;
     Candle {
         open_time: open,
         open: pa,
@@ -206,6 +206,8 @@ pub fn open_interest_str(t: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MIN: i64 = 60_000;
 
     fn h() -> Series {
         Series::new(vec![

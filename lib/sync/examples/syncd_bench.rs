@@ -70,12 +70,66 @@ fn payload(i: usize, size: usize) -> String {
         (secs / 60) % 60,
         secs % 60
     ));
-    let mut windows = Vec::new();
-    while v.to_string().len() + 120 < size {
-        windows.push(json!({"is_sharpe": 1.234567, "oos_sharpe": 0.987654, "params": {"fast": 12, "slow": 70}}));
-        v["wfo_windows"] = Value::Array(windows.clone());
-    }
+    let window =
+        json!({"is_sharpe": 1.234567, "oos_sharpe": 0.987654, "params": {"fast": 12, "slow": 70}});
+    let per = window.to_string().len() + 1;
+    let n = size.saturating_sub(v.to_string().len() + 20) / per;
+    v["wfo_windows"] = Value::Array(vec![window; n]);
     v.to_string()
+}
+
+/// A minimal HTTP/1.1 keep-alive client (pre-serialised requests, so the client's CPU cost
+/// stays far below the server's on a shared 2-core machine).
+struct Conn {
+    s: std::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn open(addr: std::net::SocketAddr) -> std::io::Result<Conn> {
+        let s = std::net::TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        Ok(Conn {
+            s,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Sends one request, reads one response (Content-Length framed): `(status, body)`.
+    fn roundtrip(&mut self, req: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+        use std::io::{Read, Write};
+        self.s.write_all(req)?;
+        self.buf.clear();
+        let mut tmp = [0u8; 4096];
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
+                let status: u16 = head
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(0);
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while self.buf.len() < end + 4 + len {
+                    let n = self.s.read(&mut tmp)?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::UnexpectedEof.into());
+                    }
+                    self.buf.extend_from_slice(&tmp[..n]);
+                }
+                return Ok((status, self.buf[end + 4..end + 4 + len].to_vec()));
+            }
+            let n = self.s.read(&mut tmp)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
 }
 
 fn rss_kb(pid: u32) -> (u64, u64) {
@@ -88,6 +142,16 @@ fn rss_kb(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (get("VmRSS:"), get("VmHWM:"))
+}
+
+/// CPU seconds (user + system) used so far by `pid`.
+fn cpu_s(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // fields after the ")" of the command name: state is field 3; utime 14, stime 15
+    let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn main() {
@@ -132,82 +196,69 @@ fn main() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let base = format!("http://127.0.0.1:{port}");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let bodies: Arc<Vec<String>> = Arc::new((0..a.n).map(|i| payload(i, a.size)).collect());
-    let avg = bodies.iter().map(String::len).sum::<usize>() / a.n.max(1);
-    let idle_rss = rt.block_on(async {
-        let c = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = c.get(format!("{base}/health")).send().await
-                && r.status() == 200
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "scalp-syncd did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        rss_kb(pid).0
-    });
+    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..a.n)
+            .map(|i| {
+                let body = payload(i, a.size);
+                let mut r = format!(
+                    "POST /api/optimization/results HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n\
+                     Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend_from_slice(body.as_bytes());
+                r
+            })
+            .collect(),
+    );
+    let avg = requests.iter().map(Vec::len).sum::<usize>() / a.n.max(1);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let get_health = || -> Option<Value> {
+        let mut c = Conn::open(addr).ok()?;
+        let (st, body) = c
+            .roundtrip(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .ok()?;
+        (st == 200)
+            .then(|| serde_json::from_slice(&body).ok())
+            .flatten()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get_health().is_none() {
+        assert!(Instant::now() < deadline, "scalp-syncd did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let idle_rss = rss_kb(pid).0;
+    let cpu0 = cpu_s(pid);
     let next = Arc::new(AtomicUsize::new(0));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(a.concurrency)
-        .build()
-        .unwrap();
     let t0 = Instant::now();
-    let mut lat: Vec<Duration> = rt.block_on(async {
-        let mut tasks = Vec::new();
-        for _ in 0..a.concurrency {
-            let (client, next, bodies, url) = (
-                client.clone(),
-                next.clone(),
-                bodies.clone(),
-                format!("{base}/api/optimization/results"),
-            );
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= bodies.len() {
-                        break lat;
+    let mut lat: Vec<Duration> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..a.concurrency)
+            .map(|_| {
+                let (next, requests) = (next.clone(), requests.clone());
+                sc.spawn(move || {
+                    let mut conn = Conn::open(addr).expect("connect");
+                    let mut lat = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= requests.len() {
+                            break lat;
+                        }
+                        let t = Instant::now();
+                        let (st, body) = conn.roundtrip(&requests[i]).expect("request");
+                        assert_eq!(st, 201, "{}", String::from_utf8_lossy(&body));
+                        lat.push(t.elapsed());
                     }
-                    let t = Instant::now();
-                    let r = client
-                        .post(&url)
-                        .header("X-API-Key", KEY)
-                        .header("Content-Type", "application/json")
-                        .body(bodies[i].clone())
-                        .send()
-                        .await
-                        .expect("request");
-                    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
-                    lat.push(t.elapsed());
-                }
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        all
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     let el = t0.elapsed();
     let (rss, hwm) = rss_kb(pid);
-    let rows = rt.block_on(async {
-        let v: Value = client
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["rows"]["optimization_results"].as_u64().unwrap()
-    });
+    let cpu = cpu_s(pid) - cpu0;
+    let rows = get_health().expect("health")["rows"]["optimization_results"]
+        .as_u64()
+        .unwrap();
     lat.sort();
     let q = |p: f64| lat[((lat.len() as f64 - 1.0) * p) as usize];
     let db_bytes = std::fs::metadata(dir.path().join("data/scalp.db"))
@@ -225,6 +276,13 @@ fn main() {
         q(0.5).as_secs_f64() * 1e3,
         q(0.99).as_secs_f64() * 1e3,
         lat.last().unwrap().as_secs_f64() * 1e3
+    );
+    println!(
+        "syncd CPU: {cpu:.2} s for {} results = {:.0} us of daemon CPU per result \
+         (capacity at that cost: {:.0} results/s per core)",
+        a.n,
+        cpu * 1e6 / a.n as f64,
+        a.n as f64 / cpu.max(1e-9)
     );
     println!(
         "syncd RSS: idle {} KiB, after the run {} KiB, peak (VmHWM) {} KiB; rows stored {rows}; db file {:.1} MB",

@@ -108,7 +108,7 @@ pub enum StreamEvent {
 pub struct StreamOptions {
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
-    /// No message for this long → reconnect.
+    /// No kline data (pings, pongs and acks do not count) for this long → reconnect.
     pub stall_timeout: Duration,
     /// Reconnect proactively after this long (exchanges cut connections at 24 h).
     pub max_connection_age: Duration,
@@ -442,7 +442,7 @@ impl Conn {
         };
         let (mut sink, mut stream) = ws.split();
         let started = Instant::now();
-        let mut last_msg = Instant::now();
+        let mut last_data = Instant::now();
         let mut healthy = false;
         let mut malformed: u64 = 0;
         // Bitget: the subscription and the text ping
@@ -500,7 +500,7 @@ impl Conn {
         }
 
         loop {
-            let stall_at = last_msg + self.opts.stall_timeout;
+            let stall_at = last_data + self.opts.stall_timeout;
             let age_at = started + self.opts.max_connection_age;
             let msg = tokio::select! {
                 _ = self.shutdown.wait() => {
@@ -509,7 +509,7 @@ impl Conn {
                 }
                 _ = tokio::time::sleep_until(stall_at.into()) => {
                     return End::Reconnect {
-                        reason: format!("stalled: no message for {} s", self.opts.stall_timeout.as_secs_f64()),
+                        reason: format!("stalled: no kline data for {} s", self.opts.stall_timeout.as_secs_f64()),
                         healthy,
                     };
                 }
@@ -575,7 +575,6 @@ impl Conn {
                 }
                 Some(Ok(m)) => m,
             };
-            last_msg = Instant::now();
             let now_wall = now_ms();
             self.stats
                 .update_all(&self.specs, |st| st.last_message_ms = Some(now_wall));
@@ -613,6 +612,7 @@ impl Conn {
                     }
                     Ok(binance::WsMessage::Other) => {}
                     Ok(binance::WsMessage::Kline(k)) => {
+                        last_data = Instant::now();
                         let Some(spec) = by_key.get(&(k.symbol.clone(), k.timeframe)) else {
                             continue;
                         };
@@ -667,6 +667,7 @@ impl Conn {
                         candles,
                         ..
                     }) => {
+                        last_data = Instant::now();
                         if let Some(ts) = ts {
                             ex_clock = Some((ts, Instant::now()));
                         }

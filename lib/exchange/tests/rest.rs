@@ -31,12 +31,15 @@ async fn binance_backfills_all_bundled_candles_exactly_in_pages_of_1500() {
     let s = StandIn::start(StandInConfig::default()).await;
     let c = client(&s, Exchange::Binance);
     let src = s.series().hours().to_vec();
+    let t0 = Instant::now();
     let got = c
         .fetch_klines("BTCUSDT", Timeframe::H1, src[0].open_time, s.series().end())
         .await
         .unwrap();
+    let took = t0.elapsed();
     assert_eq!(got.len(), 20_111);
     assert_eq!(got, src, "every candle equals the bundled source exactly");
+    eprintln!("figure: Binance backfill of 20,111 1h candles from the stand-in: {took:?}");
     // 20,111 / 1,500 → 14 pages (+1 server time)
     assert_eq!(s.binance.request_count("/fapi/v1/klines"), 14);
     for r in s
@@ -340,4 +343,30 @@ async fn errors_name_the_endpoint_and_the_exchange_message() {
         "{e}"
     );
     assert!(e.contains("40034"), "{e}");
+}
+
+#[tokio::test]
+async fn bitget_backfills_all_bundled_candles_within_its_request_rate() {
+    let s = StandIn::start(StandInConfig::default()).await;
+    let c = client(&s, Exchange::Bitget);
+    let src = s.series().hours().to_vec();
+    let t0 = Instant::now();
+    let got = c
+        .fetch_klines("BTCUSDT", Timeframe::H1, src[0].open_time, s.series().end())
+        .await
+        .unwrap();
+    let took = t0.elapsed();
+    assert_eq!(got, src);
+    let n = s.bitget.requests().len();
+    // 1 time + 2 recent pages (1992 h) + ⌈18,119 / 200⌉ history pages
+    assert_eq!(n, 1 + 2 + 91, "requests");
+    assert!(
+        s.bitget.requests().iter().all(|r| r.status == 200),
+        "never over the rate"
+    );
+    // 94 requests at 18/s need ≥ 93 × 55.5 ms
+    assert!(took >= Duration::from_millis(5_100), "{took:?}");
+    eprintln!(
+        "figure: Bitget backfill of 20,111 1h candles from the stand-in: {took:?} ({n} requests)"
+    );
 }

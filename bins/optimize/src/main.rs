@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "optimize", version, about = "Scalp Radar: data, backtests, optimization, result sync")]
+#[command(
+    name = "optimize",
+    version,
+    about = "Scalp Radar: data, backtests, optimization, result sync"
+)]
 struct Cli {
     /// Main config file (siblings assets.toml, strategies.toml, param_grids.toml next to it).
     /// Default: `config/scalp.toml` if it exists, else the built-in defaults with the current
@@ -65,16 +69,26 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some(Cmd::Sweep(a)) => scalp_optimizer::cli::sweep_cmd(&cfg, &a, &mut std::io::stdout().lock()),
+        Some(Cmd::Sweep(a)) => {
+            scalp_optimizer::cli::sweep_cmd(&cfg, &a, &mut std::io::stdout().lock())
+        }
         Some(Cmd::Run(a)) => scalp_optimizer::run::run_cmd(&cfg, &a, &mut std::io::stdout().lock()),
-        Some(Cmd::Grades(a)) => scalp_optimizer::run::grades_cmd(&cfg, &a, &mut std::io::stdout().lock()),
-        Some(Cmd::PurgeDuplicates(a)) => scalp_optimizer::run::purge_cmd(&cfg, &a, &mut std::io::stdout().lock()),
-        Some(Cmd::BenchWfo(a)) => scalp_optimizer::bench::bench_wfo_cmd(&cfg, &a, &mut std::io::stdout().lock()),
+        Some(Cmd::Grades(a)) => {
+            scalp_optimizer::run::grades_cmd(&cfg, &a, &mut std::io::stdout().lock())
+        }
+        Some(Cmd::PurgeDuplicates(a)) => {
+            scalp_optimizer::run::purge_cmd(&cfg, &a, &mut std::io::stdout().lock())
+        }
+        Some(Cmd::BenchWfo(a)) => {
+            scalp_optimizer::bench::bench_wfo_cmd(&cfg, &a, &mut std::io::stdout().lock())
+        }
         Some(Cmd::Sync(a)) => {
             let summary = scalp_sync::cli::run(&cfg, &a, &mut std::io::stdout().lock())?;
             std::process::exit(summary.exit_code())
         }
-        Some(Cmd::Data(d)) => scalp_marketdata::commands::run(&cfg, &d, &mut std::io::stdout().lock()),
+        Some(Cmd::Data(d)) => {
+            scalp_marketdata::commands::run(&cfg, &d, &mut std::io::stdout().lock())
+        }
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;
@@ -95,7 +109,7 @@ fn init_logging() {
 }
 
 fn load_config(explicit: Option<&std::path::Path>) -> anyhow::Result<scalp_core::config::Config> {
-    use scalp_core::config::{defaults, Config};
+    use scalp_core::config::{Config, defaults};
     let default_path = std::path::Path::new("config/scalp.toml");
     match explicit {
         Some(p) => Ok(Config::load(p)?),

@@ -10,7 +10,9 @@ pub const ENV: &str = "SCALP_GENERATE_DOCS";
 
 /// If `SCALP_GENERATE_DOCS` is set, writes the docs for `cmd` there and exits the process.
 pub fn generate_if_requested(cmd: clap::Command) {
-    let Some(dir) = std::env::var_os(ENV) else { return };
+    let Some(dir) = std::env::var_os(ENV) else {
+        return;
+    };
     match generate(cmd, Path::new(&dir)) {
         Ok(()) => std::process::exit(0),
         Err(e) => {

@@ -38,18 +38,27 @@ pub fn read_candles_csv(path: &Path) -> Result<Vec<Candle>, CsvError> {
 
 /// Same as [`read_candles_csv`] from any reader; `name` is used in error messages.
 pub fn read_candles<R: std::io::Read>(reader: R, name: &str) -> Result<Vec<Candle>, CsvError> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(reader);
     let row_err = |line: u64, msg: String| CsvError::Row {
         path: name.to_string(),
         line,
         msg,
     };
-    let headers = rdr.headers().map_err(|e| row_err(1, e.to_string()))?.clone();
+    let headers = rdr
+        .headers()
+        .map_err(|e| row_err(1, e.to_string()))?
+        .clone();
     let got: Vec<&str> = headers.iter().map(|h| h.trim()).collect();
     if got != COLUMNS {
         return Err(row_err(
             1,
-            format!("header must be `{}`, found `{}`", COLUMNS.join(","), got.join(",")),
+            format!(
+                "header must be `{}`, found `{}`",
+                COLUMNS.join(","),
+                got.join(",")
+            ),
         ));
     }
     let mut out = Vec::new();
@@ -66,12 +75,19 @@ pub fn read_candles<R: std::io::Read>(reader: R, name: &str) -> Result<Vec<Candl
         }
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         if rec.len() != 6 {
-            return Err(row_err(line, format!("expected 6 fields, found {}", rec.len())));
+            return Err(row_err(
+                line,
+                format!("expected 6 fields, found {}", rec.len()),
+            ));
         }
         let field = |i: usize| -> Result<f64, CsvError> {
             let s = rec[i].trim();
-            s.parse::<f64>()
-                .map_err(|_| row_err(line, format!("field `{}`: `{s}` is not a number", COLUMNS[i])))
+            s.parse::<f64>().map_err(|_| {
+                row_err(
+                    line,
+                    format!("field `{}`: `{s}` is not a number", COLUMNS[i]),
+                )
+            })
         };
         let ts_s = rec[0].trim();
         let ts: i64 = ts_s
@@ -91,7 +107,9 @@ pub fn read_candles<R: std::io::Read>(reader: R, name: &str) -> Result<Vec<Candl
         {
             return Err(row_err(
                 line,
-                format!("field `ts_ms`: {ts} is not after the previous row's {p} (rows must ascend)"),
+                format!(
+                    "field `ts_ms`: {ts} is not after the previous row's {p} (rows must ascend)"
+                ),
             ));
         }
         prev = Some(ts);
@@ -126,7 +144,8 @@ mod tests {
 
     #[test]
     fn reads_and_roundtrips() {
-        let src = "ts_ms,open,high,low,close,volume\n1000,1.5,2,1,1.75,3\n2000,1.75,1.8,1.7,1.7,0\n";
+        let src =
+            "ts_ms,open,high,low,close,volume\n1000,1.5,2,1,1.75,3\n2000,1.75,1.8,1.7,1.7,0\n";
         let c = read_candles(src.as_bytes(), "x.csv").unwrap();
         assert_eq!(c.len(), 2);
         let mut out = Vec::new();
@@ -137,12 +156,18 @@ mod tests {
     #[test]
     fn errors_name_file_line_field() {
         let src = "ts_ms,open,high,low,close,volume\n1000,1.5,2,1,1.75,3\n2000,abc,1.8,1.7,1.7,0\n";
-        let e = read_candles(src.as_bytes(), "x.csv").unwrap_err().to_string();
+        let e = read_candles(src.as_bytes(), "x.csv")
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "x.csv:3: field `open`: `abc` is not a number");
         let src = "ts_ms,open,high,low,close,volume\n1000,1.5,2,1,1.75,3\n1000,1.5,2,1,1.75,3\n";
-        let e = read_candles(src.as_bytes(), "x.csv").unwrap_err().to_string();
+        let e = read_candles(src.as_bytes(), "x.csv")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("x.csv:3: field `ts_ms`"), "{e}");
-        let e = read_candles("a,b\n".as_bytes(), "x.csv").unwrap_err().to_string();
+        let e = read_candles("a,b\n".as_bytes(), "x.csv")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("x.csv:1: header"), "{e}");
     }
 

@@ -165,7 +165,9 @@ impl FromStr for Timeframe {
             .into_iter()
             .find(|tf| tf.as_str() == lower)
             .ok_or_else(|| {
-                format!("unknown timeframe `{s}` (expected one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d)")
+                format!(
+                    "unknown timeframe `{s}` (expected one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d)"
+                )
             })
     }
 }
@@ -236,7 +238,10 @@ pub fn fmt_ms(ts_ms: i64) -> String {
     let nanos = (ts_ms as i128) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| ts_ms.to_string())
 }
 
@@ -257,10 +262,24 @@ mod tests {
 
     #[test]
     fn candle_validation() {
-        let c = Candle { open_time: 0, open: 10.0, high: 12.0, low: 9.0, close: 11.0, volume: 1.0 };
+        let c = Candle {
+            open_time: 0,
+            open: 10.0,
+            high: 12.0,
+            low: 9.0,
+            close: 11.0,
+            volume: 1.0,
+        };
         assert!(c.validate().is_ok());
         assert!(Candle { high: 8.0, ..c }.validate().is_err());
-        assert!(Candle { volume: f64::NAN, ..c }.validate().is_err());
+        assert!(
+            Candle {
+                volume: f64::NAN,
+                ..c
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]

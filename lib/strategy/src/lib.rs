@@ -15,7 +15,7 @@ pub mod registry;
 pub mod strategies;
 
 pub use params::{ParamError, ParamKind, ParamSpec, Params};
-pub use registry::{build, spec, StrategySpec, STRATEGY_NAMES};
+pub use registry::{STRATEGY_NAMES, StrategySpec, build, spec};
 
 use scalp_core::{Candle, Timeframe};
 use serde::{Deserialize, Serialize};
@@ -55,7 +55,10 @@ pub enum Sides {
 
 impl Sides {
     pub fn allows(self, s: Side) -> bool {
-        matches!((self, s), (Sides::Both, _) | (Sides::Long, Side::Long) | (Sides::Short, Side::Short))
+        matches!(
+            (self, s),
+            (Sides::Both, _) | (Sides::Long, Side::Long) | (Sides::Short, Side::Short)
+        )
     }
 }
 
@@ -87,17 +90,28 @@ pub enum Intent {
         margin_frac: f64,
     },
     /// Remove a resting level (no-op if absent or already filled).
-    CancelLevel { id: LevelId },
+    CancelLevel {
+        id: LevelId,
+    },
     /// Cancel every resting level.
     CancelAllLevels,
     /// Enter at market: fills at the next candle's open ± slippage (taker fee).
-    MarketEntry { side: Side, margin_frac: f64 },
+    MarketEntry {
+        side: Side,
+        margin_frac: f64,
+    },
     /// Close the whole position at market (next open ± slippage, taker fee).
-    ClosePosition { reason: ExitReason },
+    ClosePosition {
+        reason: ExitReason,
+    },
     /// Set/move the protective stop of the whole position (taker on trigger).
-    SetStop { price: f64 },
+    SetStop {
+        price: f64,
+    },
     /// Set/move the take-profit of the whole position: a resting limit (maker on fill).
-    SetTakeProfit { price: f64 },
+    SetTakeProfit {
+        price: f64,
+    },
     /// Remove stop and/or take-profit.
     ClearStop,
     ClearTakeProfit,
@@ -163,7 +177,9 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// The candle that just closed.
     pub fn last(&self) -> &Candle {
-        self.candles.last().expect("context always holds the closed candle")
+        self.candles
+            .last()
+            .expect("context always holds the closed candle")
     }
 }
 

@@ -65,14 +65,24 @@ impl Params {
     }
 
     /// Validates `given` against `specs`, filling defaults.
-    pub fn from_toml(strategy: &str, specs: &[ParamSpec], given: &toml::Table) -> Result<Params, ParamError> {
-        let mut map: BTreeMap<String, f64> = specs.iter().map(|s| (s.name.to_string(), s.default)).collect();
+    pub fn from_toml(
+        strategy: &str,
+        specs: &[ParamSpec],
+        given: &toml::Table,
+    ) -> Result<Params, ParamError> {
+        let mut map: BTreeMap<String, f64> = specs
+            .iter()
+            .map(|s| (s.name.to_string(), s.default))
+            .collect();
         for (k, v) in given {
-            let spec = specs.iter().find(|s| s.name == k).ok_or_else(|| ParamError::Unknown {
-                strategy: strategy.into(),
-                name: k.clone(),
-                known: specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
-            })?;
+            let spec = specs
+                .iter()
+                .find(|s| s.name == k)
+                .ok_or_else(|| ParamError::Unknown {
+                    strategy: strategy.into(),
+                    name: k.clone(),
+                    known: specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+                })?;
             let inv = |msg: String| ParamError::Invalid {
                 strategy: strategy.into(),
                 name: k.clone(),
@@ -83,14 +93,16 @@ impl Params {
                 (ParamKind::Float, toml::Value::Float(f)) => *f,
                 (ParamKind::Float, toml::Value::Integer(i)) => *i as f64,
                 (ParamKind::Bool, toml::Value::Boolean(b)) => f64::from(u8::from(*b)),
-                (ParamKind::Choice, toml::Value::String(s)) => spec
-                    .choices
-                    .iter()
-                    .position(|c| c == s)
-                    .ok_or_else(|| inv(format!("`{s}` is not one of {}", spec.choices.join(", "))))?
-                    as f64,
+                (ParamKind::Choice, toml::Value::String(s)) => {
+                    spec.choices.iter().position(|c| c == s).ok_or_else(|| {
+                        inv(format!("`{s}` is not one of {}", spec.choices.join(", ")))
+                    })? as f64
+                }
                 (kind, other) => {
-                    return Err(inv(format!("expected {kind:?}, found {}", other.type_str())));
+                    return Err(inv(format!(
+                        "expected {kind:?}, found {}",
+                        other.type_str()
+                    )));
                 }
             };
             Self::check_range(strategy, spec, x)?;
@@ -100,14 +112,22 @@ impl Params {
     }
 
     /// Validates numeric `k=v` overrides (CLI `--params`, optimizer grids) on top of `self`.
-    pub fn with_overrides(&self, strategy: &str, specs: &[ParamSpec], kv: &[(String, f64)]) -> Result<Params, ParamError> {
+    pub fn with_overrides(
+        &self,
+        strategy: &str,
+        specs: &[ParamSpec],
+        kv: &[(String, f64)],
+    ) -> Result<Params, ParamError> {
         let mut p = self.clone();
         for (k, v) in kv {
-            let spec = specs.iter().find(|s| s.name == k).ok_or_else(|| ParamError::Unknown {
-                strategy: strategy.into(),
-                name: k.clone(),
-                known: specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
-            })?;
+            let spec = specs
+                .iter()
+                .find(|s| s.name == k)
+                .ok_or_else(|| ParamError::Unknown {
+                    strategy: strategy.into(),
+                    name: k.clone(),
+                    known: specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+                })?;
             Self::check_range(strategy, spec, *v)?;
             p.0.insert(k.clone(), *v);
         }
@@ -115,11 +135,18 @@ impl Params {
     }
 
     fn check_range(strategy: &str, spec: &ParamSpec, x: f64) -> Result<(), ParamError> {
-        if !x.is_finite() || x < spec.min || x > spec.max || (spec.kind == ParamKind::Int && x.fract() != 0.0) {
+        if !x.is_finite()
+            || x < spec.min
+            || x > spec.max
+            || (spec.kind == ParamKind::Int && x.fract() != 0.0)
+        {
             return Err(ParamError::Invalid {
                 strategy: strategy.into(),
                 name: spec.name.into(),
-                msg: format!("{x} is outside {}..={} ({:?})", spec.min, spec.max, spec.kind),
+                msg: format!(
+                    "{x} is outside {}..={} ({:?})",
+                    spec.min, spec.max, spec.kind
+                ),
             });
         }
         Ok(())
@@ -127,6 +154,11 @@ impl Params {
 
     /// Defaults of all declared parameters.
     pub fn defaults(specs: &[ParamSpec]) -> Params {
-        Params(specs.iter().map(|s| (s.name.to_string(), s.default)).collect())
+        Params(
+            specs
+                .iter()
+                .map(|s| (s.name.to_string(), s.default))
+                .collect(),
+        )
     }
 }

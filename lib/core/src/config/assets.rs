@@ -36,7 +36,11 @@ impl AssetsConfig {
     pub fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
         let mut seen = std::collections::HashSet::new();
         for a in &self.assets {
-            if a.is_empty() || !a.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+            if a.is_empty()
+                || !a
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            {
                 return Err(ConfigError::invalid(
                     file,
                     Some(text),
@@ -45,11 +49,21 @@ impl AssetsConfig {
                 ));
             }
             if !seen.insert(a) {
-                return Err(ConfigError::invalid(file, Some(text), "assets", format!("asset `{a}` listed twice")));
+                return Err(ConfigError::invalid(
+                    file,
+                    Some(text),
+                    "assets",
+                    format!("asset `{a}` listed twice"),
+                ));
             }
         }
         if self.timeframes.is_empty() {
-            return Err(ConfigError::invalid(file, Some(text), "timeframes", "at least one timeframe"));
+            return Err(ConfigError::invalid(
+                file,
+                Some(text),
+                "timeframes",
+                "at least one timeframe",
+            ));
         }
         Ok(())
     }

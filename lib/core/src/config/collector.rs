@@ -51,7 +51,12 @@ impl Default for CollectorConfig {
 impl CollectorConfig {
     pub fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
         if self.sources.is_empty() {
-            return Err(ConfigError::invalid(file, Some(text), "collector.sources", "at least one source"));
+            return Err(ConfigError::invalid(
+                file,
+                Some(text),
+                "collector.sources",
+                "at least one source",
+            ));
         }
         if self.reconnect_min_ms == 0 || self.reconnect_min_ms > self.reconnect_max_ms {
             return Err(ConfigError::invalid(

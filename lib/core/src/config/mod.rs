@@ -222,8 +222,12 @@ impl Config {
             strategies: StrategiesConfig::default(),
             param_grids: ParamGridsConfig::default(),
         };
-        let (assets, atext): (AssetsConfig, String) = load_toml(&cfg.resolve(&cfg.main.paths.assets))?;
-        assets.validate(&cfg.resolve(&cfg.main.paths.assets).display().to_string(), &atext)?;
+        let (assets, atext): (AssetsConfig, String) =
+            load_toml(&cfg.resolve(&cfg.main.paths.assets))?;
+        assets.validate(
+            &cfg.resolve(&cfg.main.paths.assets).display().to_string(),
+            &atext,
+        )?;
         cfg.assets = assets;
         let (strategies, _): (StrategiesConfig, String) = load_toml(&cfg.strategies_path())?;
         cfg.strategies = strategies;
@@ -298,7 +302,10 @@ mod tests {
         let e = parse_toml::<ScalpConfig>(text, "scalp.toml").unwrap_err();
         assert_eq!(e.file, "scalp.toml");
         assert_eq!(e.line, Some(3));
-        assert_eq!(e.key.as_deref(), Some("collector.bogus").or(e.key.as_deref()));
+        assert_eq!(
+            e.key.as_deref(),
+            Some("collector.bogus").or(e.key.as_deref())
+        );
         let s = e.to_string();
         assert!(s.starts_with("scalp.toml:3:"), "{s}");
         assert!(s.contains("bogus"), "{s}");

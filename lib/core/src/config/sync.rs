@@ -29,7 +29,12 @@ impl Default for SyncConfig {
 impl SyncConfig {
     pub fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
         if self.timeout_s == 0 || self.timeout_s > 10 {
-            return Err(ConfigError::invalid(file, Some(text), "sync.timeout_s", "must be 1..=10 seconds"));
+            return Err(ConfigError::invalid(
+                file,
+                Some(text),
+                "sync.timeout_s",
+                "must be 1..=10 seconds",
+            ));
         }
         Ok(())
     }

@@ -13,9 +13,33 @@ pub const SPEC: StrategySpec = StrategySpec {
     name: "sma_cross",
     summary: "SMA(fast)/SMA(slow) crossover, long-only reference strategy",
     params: &[
-        ParamSpec { name: "fast", kind: ParamKind::Int, default: 10.0, min: 1.0, max: 1000.0, choices: &[], doc: "fast SMA period" },
-        ParamSpec { name: "slow", kind: ParamKind::Int, default: 30.0, min: 2.0, max: 5000.0, choices: &[], doc: "slow SMA period" },
-        ParamSpec { name: "margin_frac", kind: ParamKind::Float, default: 1.0, min: 0.0, max: 1.0, choices: &[], doc: "fraction of capital used as margin per entry" },
+        ParamSpec {
+            name: "fast",
+            kind: ParamKind::Int,
+            default: 10.0,
+            min: 1.0,
+            max: 1000.0,
+            choices: &[],
+            doc: "fast SMA period",
+        },
+        ParamSpec {
+            name: "slow",
+            kind: ParamKind::Int,
+            default: 30.0,
+            min: 2.0,
+            max: 5000.0,
+            choices: &[],
+            doc: "slow SMA period",
+        },
+        ParamSpec {
+            name: "margin_frac",
+            kind: ParamKind::Float,
+            default: 1.0,
+            min: 0.0,
+            max: 1.0,
+            choices: &[],
+            doc: "fraction of capital used as margin per entry",
+        },
     ],
     build: |p, tf| Box::new(SmaCross::new(p, tf)),
 };
@@ -57,7 +81,13 @@ impl Strategy for SmaCross {
         let c = ctx.last().close;
         let (f, s) = (self.fast.update(c), self.slow.update(c));
         let (Some(f), Some(s)) = (f, s) else { return };
-        let sign: i8 = if f > s { 1 } else if f < s { -1 } else { 0 };
+        let sign: i8 = if f > s {
+            1
+        } else if f < s {
+            -1
+        } else {
+            0
+        };
         if sign == 0 {
             return;
         }
@@ -66,9 +96,14 @@ impl Strategy for SmaCross {
             return;
         }
         if sign > 0 && ctx.position.is_flat() {
-            out.push(Intent::MarketEntry { side: Side::Long, margin_frac: self.margin_frac });
+            out.push(Intent::MarketEntry {
+                side: Side::Long,
+                margin_frac: self.margin_frac,
+            });
         } else if sign < 0 && ctx.position.side == Some(Side::Long) {
-            out.push(Intent::ClosePosition { reason: ExitReason::Signal });
+            out.push(Intent::ClosePosition {
+                reason: ExitReason::Signal,
+            });
         }
     }
 }

@@ -324,3 +324,72 @@ async fn optimize_fetch_history_and_check_data_against_the_standin() {
     let out = run(&["fetch-oi", "--exchange", "bitget", "--symbols", "BTC"]);
     assert!(out.contains("bitget BTCUSDT: open interest"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_forming_candle_is_never_stored() {
+    // Real-time clock inside the data, 1m stream: a candle closes every minute.
+    let base = StandIn::start(StandInConfig::default())
+        .await
+        .series()
+        .first_open()
+        + 200 * 24 * H;
+    let s = StandIn::start(StandInConfig {
+        start_ms: Some(base + 20_000),
+        ..StandInConfig::default()
+    })
+    .await;
+    let env = Env::new(
+        &format!(
+            "[collector]\nsources = [\"binance\"]\nbackfill_days = 1\ngap_check_interval_s = 3600\nstate_interval_s = 1\nstall_timeout_s = 300\n{}",
+            s.config_toml()
+        ),
+        &["BTC"],
+        &["1m"],
+    );
+    let mut c = env.start("stall.log", &[]);
+    c.wait_log(120, "BACKFILL DONE exchange=binance");
+    env.wait_state(60, "connected", |st| {
+        stream(st, "binance")["connected"] == true
+    });
+    // Freeze the forming candle for 75 s: pushed unchanged, never closed, even past its end.
+    let m0 = Timeframe::M1.align(s.clock().now_ms());
+    s.binance.inject(Fault::StallForming { ms: 75_000 });
+    let key = scalp_store::SeriesKey {
+        exchange: Exchange::Binance,
+        symbol: "BTCUSDT",
+        timeframe: Timeframe::M1,
+    };
+    let rows_from_m0 = || {
+        let conn = scalp_store::open(&env.db()).unwrap();
+        scalp_store::candles::load(&conn, &key, m0, i64::MAX).unwrap()
+    };
+    let t = std::time::Instant::now();
+    while t.elapsed() < Duration::from_secs(70) {
+        let rows = rows_from_m0();
+        assert!(
+            rows.is_empty(),
+            "a candle from the stalled (forming) one on was stored: {rows:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // After the stall the exchange closes it: stored with its final values.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let row = loop {
+        if let Some(r) = rows_from_m0().into_iter().find(|r| r.open_time == m0) {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the candle never got stored after the stall"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(
+        Some(row),
+        s.series().candle(Timeframe::M1, m0),
+        "final (closed) values"
+    );
+    let st = env.state().unwrap();
+    assert_eq!(stream(&st, "binance")["rejected"], 0, "{st}");
+    assert_eq!(c.terminate().code(), Some(0));
+}

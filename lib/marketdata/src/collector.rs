@@ -121,6 +121,12 @@ impl Daemon for Collector {
             ),
             sources: c.sources.clone(),
             clocks,
+            // Beat at least 4 times per watchdog timeout (pings go out every half of it).
+            health_interval: ctx
+                .notifier
+                .watchdog_timeout()
+                .map(|w| (w / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)))
+                .unwrap_or(Duration::from_secs(1)),
             ..PipelineOptions::default()
         };
         let pipeline = Pipeline::new(db.clone(), opts, lasts)?;

@@ -91,6 +91,8 @@ pub struct PipelineOptions {
     pub sources: Vec<Exchange>,
     /// Exchange clocks (the closed-candle rule and the lateness check use exchange time).
     pub clocks: crate::clock::ExchangeClocks,
+    /// Period of the health cycle (verdict + heartbeat): 1 s, shorter under a short watchdog.
+    pub health_interval: Duration,
 }
 
 impl Default for PipelineOptions {
@@ -105,6 +107,7 @@ impl Default for PipelineOptions {
             log_lines_per_s: 20,
             sources: vec![Exchange::Replay],
             clocks: Default::default(),
+            health_interval: Duration::from_secs(1),
         }
     }
 }
@@ -262,7 +265,7 @@ impl Pipeline {
         mut progress: impl Progress,
     ) -> anyhow::Result<Summary> {
         let mut flush_tick = tokio::time::interval(self.opts.flush_interval);
-        let mut health_tick = tokio::time::interval(Duration::from_secs(1));
+        let mut health_tick = tokio::time::interval(self.opts.health_interval);
         let mut state_tick = tokio::time::interval(self.opts.state_interval);
         for t in [&mut flush_tick, &mut health_tick, &mut state_tick] {
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

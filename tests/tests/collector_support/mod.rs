@@ -99,10 +99,10 @@ impl Env {
     ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
-            if let Some(s) = self.state() {
-                if pred(&s) {
-                    return s;
-                }
+            if let Some(s) = self.state()
+                && pred(&s)
+            {
+                return s;
             }
             assert!(
                 Instant::now() < deadline,

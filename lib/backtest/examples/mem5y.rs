@@ -1,6 +1,7 @@
 //! Memory of a 5-year 1m backtest (2.6 M candles synthesized deterministically from the bundled
-//! hourly data): `cargo run --release -p scalp-backtest --example mem5y [-- STRATEGY]`.
+//! hourly data): `cargo run --release -p scalp-backtest --example mem5y [-- STRATEGY [WINDOW|off]]`.
 //! Prints the time and the peak resident set size (Linux: VmHWM from /proc/self/status).
+//! Optional second argument: regime window, or `off`.
 
 use scalp_backtest::{BacktestConfig, BacktestInput, run_backtest, synth};
 use scalp_core::Timeframe;
@@ -37,8 +38,11 @@ fn main() {
     let t = std::time::Instant::now();
     let cpu0 = cpu_ns();
     let mut cfg = BacktestConfig::default();
-    if let Some(w) = std::env::args().nth(2) {
-        cfg.regime.window = w.parse().expect("regime window");
+    // Second argument: regime window, or `off` to disable regime labelling.
+    match std::env::args().nth(2).as_deref() {
+        None => {}
+        Some("off") => cfg.regime.enabled = false,
+        Some(w) => cfg.regime.window = w.parse().expect("regime window or `off`"),
     }
     let r = run_backtest(&input, s.as_mut(), &cfg).unwrap();
     let el = t.elapsed();

@@ -924,6 +924,19 @@ impl Runner<'_> {
     /// Walks the candle's path O → X1 → X2 → C (X1 = low, X2 = high when close ≥ open; else
     /// X1 = high, X2 = low), firing triggers in the order the price reaches them.
     fn walk_path(&mut self, c: &Candle, at: At, candles: &[Candle], strategy: &mut dyn Strategy) {
+        // Quick exit: a down-trigger can only fire if it is at or above the low, an up-trigger
+        // only if it is at or below the high (this includes triggers already through the open).
+        let mut relevant = false;
+        self.for_each_trigger(|_, price, down, _| {
+            relevant |= if down {
+                price >= c.low
+            } else {
+                price <= c.high
+            }
+        });
+        if !relevant {
+            return;
+        }
         let (x1, x2) = if c.close >= c.open {
             (c.low, c.high)
         } else {

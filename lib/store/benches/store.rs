@@ -81,12 +81,45 @@ fn bench(c: &mut Criterion) {
     g.bench_function("load_20111", |b| {
         b.iter(|| black_box(candles::load(&conn, &KEY, i64::MIN, i64::MAX).unwrap()))
     });
+    // Reference: the same range scan in plain rusqlite, no decoding (SQLite's own cost).
+    g.bench_function("raw_select_20111_reference", |b| {
+        b.iter(|| {
+            let mut st = conn
+                .prepare_cached("SELECT open_time, o, h, l, c, v FROM candles WHERE series_id = 1 ORDER BY open_time")
+                .unwrap();
+            let mut rows = st.query([]).unwrap();
+            let mut acc = 0i64;
+            while let Some(r) = rows.next().unwrap() {
+                acc = acc.wrapping_add(r.get::<_, i64>(0).unwrap());
+                for i in 1..6 {
+                    black_box(r.get_ref(i).unwrap());
+                }
+            }
+            black_box(acc)
+        })
+    });
     let (from, to) = (
         bars[0].open_time,
         bars.last().unwrap().open_time + 3_600_000,
     );
-    g.bench_function("gaps_over_20111", |b| {
+    g.bench_function("gaps_over_20111_complete", |b| {
         b.iter(|| black_box(candles::gaps(&conn, &KEY, from, to).unwrap()))
+    });
+    // Same series with every 100th candle missing (201 holes): the LAG window scan.
+    let holes: Vec<Candle> = bars
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 100 != 50)
+        .map(|(_, c)| *c)
+        .collect();
+    let hkey = SeriesKey {
+        symbol: "HOLES",
+        ..KEY
+    };
+    candles::upsert(&conn, &hkey, &holes).unwrap();
+    assert_eq!(candles::gaps(&conn, &hkey, from, to).unwrap().len(), 201);
+    g.bench_function("gaps_over_20111_with_201_holes", |b| {
+        b.iter(|| black_box(candles::gaps(&conn, &hkey, from, to).unwrap()))
     });
     g.finish();
 }

@@ -187,10 +187,12 @@ pub fn upsert(conn: &Connection, key: &SeriesKey, candles: &[Candle]) -> Result<
                     codec::encode(c.close, ps),
                     codec::encode(c.volume, vs),
                 ])
-                .map_err(sql_err(
-                    conn,
-                    format!("candles {key}: insert {}", fmt_ms(c.open_time)),
-                ))?;
+                .map_err(|e| {
+                    sql_err(
+                        conn,
+                        format!("candles {key}: insert {}", fmt_ms(c.open_time)),
+                    )(e)
+                })?;
         }
         Ok(changed)
     })
@@ -215,19 +217,14 @@ pub fn load(
     let mut rows = st
         .query(params![id, from_ms, to_ms])
         .map_err(sql_err(conn, format!("candles {key}: load")))?;
+    // Per-row errors are built lazily (formatting them eagerly would dominate the scan).
+    let load_err = |e: rusqlite::Error| sql_err(conn, format!("candles {key}: load"))(e);
     let mut out = Vec::new();
-    while let Some(r) = rows
-        .next()
-        .map_err(sql_err(conn, format!("candles {key}: load")))?
-    {
-        let open_time: i64 = r
-            .get(0)
-            .map_err(sql_err(conn, format!("candles {key}: load")))?;
+    while let Some(r) = rows.next().map_err(load_err)? {
+        let open_time: i64 = r.get(0).map_err(load_err)?;
         let mut vals = [0f64; 5];
         for (i, slot) in vals.iter_mut().enumerate() {
-            let raw = r
-                .get_ref(i + 1)
-                .map_err(sql_err(conn, format!("candles {key}: load")))?;
+            let raw = r.get_ref(i + 1).map_err(load_err)?;
             let scale = if i == 4 { vs } else { ps };
             *slot = codec::decode(raw, scale).map_err(|e| {
                 invalid(
@@ -300,8 +297,10 @@ pub fn count(conn: &Connection, key: &SeriesKey) -> Result<u64, StoreError> {
 
 /// Missing open-time ranges `[start, end)` inside `[from_ms, to_ms)`: every aligned open time `t`
 /// with `from_ms <= t < to_ms` that has no candle belongs to exactly one returned range; `start`
-/// and `end` are aligned, ranges are ascending and non-adjacent. Computed in SQL with `LAG` over
-/// the primary-key order (one index range scan). An unknown series is one gap over the range.
+/// and `end` are aligned, ranges are ascending and non-adjacent. A range holding one candle per
+/// slot is recognised by a `count(*)` and returns at once; otherwise interior gaps are computed
+/// in SQL with `LAG` over the primary-key order (one index range scan, no sort), the leading and
+/// trailing ones from two index seeks. An unknown series is one gap over the range.
 pub fn gaps(
     conn: &Connection,
     key: &SeriesKey,
@@ -310,25 +309,69 @@ pub fn gaps(
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let tf = key.timeframe.ms();
     // First aligned open time >= from, first aligned open time >= to.
-    let ceil = |t: i64| -> i64 { -(-t).div_euclid(tf) * tf };
+    // (Clamped to ±2^60 ms so the arithmetic cannot overflow for i64::MIN/MAX bounds.)
+    let ceil = |t: i64| -> i64 {
+        let t = t.clamp(-(1 << 60), 1 << 60);
+        -(-t).div_euclid(tf) * tf
+    };
     let (a, b) = (ceil(from_ms), ceil(to_ms));
     if a >= b {
         return Ok(Vec::new());
     }
-    let id = find_series(conn, key)?.map(|s| s.0).unwrap_or(-1);
-    let mut st = conn
+    let Some((id, _, _)) = find_series(conn, key)? else {
+        return Ok(vec![(a, b)]);
+    };
+    let what = format!("candles {key}: gaps");
+    // Common case first: a complete range has exactly one candle per slot (a COUNT over the
+    // primary-key range is several times cheaper than the window scan).
+    let stored: i64 = conn
         .prepare_cached(
-            "WITH t(ot) AS ( \
-                 SELECT ?2 - ?4 \
-                 UNION ALL SELECT open_time FROM candles WHERE series_id = ?1 AND open_time >= ?2 AND open_time < ?3 \
-                 UNION ALL SELECT ?3), \
-             g AS (SELECT ot, LAG(ot) OVER (ORDER BY ot) AS prev FROM t) \
-             SELECT prev + ?4, ot FROM g WHERE prev IS NOT NULL AND ot - prev > ?4 ORDER BY ot",
+            "SELECT count(*) FROM candles WHERE series_id = ?1 AND open_time >= ?2 AND open_time < ?3",
         )
-        .map_err(sql_err(conn, format!("candles {key}: prepare gaps")))?;
-    st.query_map(params![id, a, b, tf], |r| Ok((r.get(0)?, r.get(1)?)))
-        .and_then(|rows| rows.collect())
-        .map_err(sql_err(conn, format!("candles {key}: gaps")))
+        .and_then(|mut st| st.query_row(params![id, a, b], |r| r.get(0)))
+        .map_err(sql_err(conn, what.clone()))?;
+    if stored == (b - a) / tf {
+        return Ok(Vec::new());
+    }
+    // Interior gaps: LAG over the primary-key order (index range scan, no sort).
+    let mut out: Vec<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT prev + ?4, ot FROM ( \
+                 SELECT open_time AS ot, LAG(open_time) OVER (ORDER BY open_time) AS prev \
+                 FROM candles WHERE series_id = ?1 AND open_time >= ?2 AND open_time < ?3) \
+             WHERE ot - prev > ?4",
+        )
+        .and_then(|mut st| {
+            st.query_map(params![id, a, b, tf], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(sql_err(conn, what.clone()))?;
+    // Leading and trailing gaps from the first/last candle inside the range (two index seeks).
+    let edge = |sql: &str| -> Result<Option<i64>, StoreError> {
+        conn.prepare_cached(sql)
+            .and_then(|mut st| st.query_row(params![id, a, b], |r| r.get(0)).optional())
+            .map_err(sql_err(conn, what.clone()))
+    };
+    let first = edge(
+        "SELECT open_time FROM candles WHERE series_id = ?1 AND open_time >= ?2 AND open_time < ?3 \
+         ORDER BY open_time LIMIT 1",
+    )?;
+    let last = edge(
+        "SELECT open_time FROM candles WHERE series_id = ?1 AND open_time >= ?2 AND open_time < ?3 \
+         ORDER BY open_time DESC LIMIT 1",
+    )?;
+    match (first, last) {
+        (Some(first), Some(last)) => {
+            if first > a {
+                out.insert(0, (a, first));
+            }
+            if last + tf < b {
+                out.push((last + tf, b));
+            }
+        }
+        _ => out = vec![(a, b)],
+    }
+    Ok(out)
 }
 
 /// Every stored series with its candle count and first/last open time, ordered by exchange,

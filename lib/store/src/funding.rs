@@ -46,10 +46,12 @@ pub fn upsert(
             for r in rates {
                 n += st
                     .execute(params![exchange.as_str(), symbol, r.time, r.rate])
-                    .map_err(sql_err(
-                        conn,
-                        format!("funding {exchange} {symbol}: insert {}", fmt_ms(r.time)),
-                    ))?;
+                    .map_err(|e| {
+                        sql_err(
+                            conn,
+                            format!("funding {exchange} {symbol}: insert {}", fmt_ms(r.time)),
+                        )(e)
+                    })?;
             }
             Ok(n)
         },

@@ -66,13 +66,15 @@ pub fn upsert_with_value(
             for (r, value) in rows {
                 n += st
                     .execute(params![exchange.as_str(), symbol, r.time, r.oi, value])
-                    .map_err(sql_err(
-                        conn,
-                        format!(
-                            "open interest {exchange} {symbol}: insert {}",
-                            fmt_ms(r.time)
-                        ),
-                    ))?;
+                    .map_err(|e| {
+                        sql_err(
+                            conn,
+                            format!(
+                                "open interest {exchange} {symbol}: insert {}",
+                                fmt_ms(r.time)
+                            ),
+                        )(e)
+                    })?;
             }
             Ok(n)
         },

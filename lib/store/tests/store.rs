@@ -448,6 +448,13 @@ fn gaps_match_brute_force() {
             "[{from}, {to})"
         );
     }
+    // Unbounded ranges do not overflow; the missing first/last candles merge into the edge gaps.
+    let all_gaps = candles::gaps(&conn, &k, i64::MIN, i64::MAX).unwrap();
+    let inner = brute_gaps(&present, base, base + 400 * tf, tf);
+    assert_eq!(all_gaps.len(), inner.len());
+    assert_eq!(all_gaps[1..all_gaps.len() - 1], inner[1..inner.len() - 1]);
+    assert_eq!(all_gaps[0].1, base + tf);
+    assert_eq!(all_gaps.last().unwrap().0, base + 399 * tf);
     let unknown = key("NOPE", Timeframe::M15);
     assert_eq!(
         candles::gaps(&conn, &unknown, base, base + 4 * tf).unwrap(),

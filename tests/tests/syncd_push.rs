@@ -340,3 +340,19 @@ fn optimize_sync_continues_after_one_error() {
         "{out}"
     );
 }
+
+#[test]
+fn push_from_inside_a_tokio_runtime_does_not_panic() {
+    // reqwest's blocking client panics on a runtime thread; push hops to a plain thread.
+    let d = Syncd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(dir.path(), &d.url(), true, Some(KEY), 10);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out =
+        rt.block_on(async { c.push_result(&result("rt", "BTCUSDT", "2026-11-21T10:00:00Z")) });
+    assert_eq!(out, PushOutcome::Created);
+    assert_eq!(d.count("optimization_results"), 1);
+}

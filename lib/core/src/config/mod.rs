@@ -92,7 +92,7 @@ pub fn find_key_line(text: &str, key: &str) -> Option<usize> {
         let l = raw.trim();
         if l.starts_with('[') {
             let name = l.trim_start_matches('[').trim_end_matches(']').trim();
-            in_table = name == table || (table.is_empty() && false);
+            in_table = name == table;
             if !in_table && !table.is_empty() && name == key {
                 return Some(i + 1);
             }

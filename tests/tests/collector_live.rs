@@ -13,21 +13,29 @@ use support::Env;
 const H: i64 = 3_600_000;
 
 fn live_env(s: &StandIn, sources: &str, extra: &str) -> Env {
+    live_env_assets(s, sources, extra, &["BTC"])
+}
+
+fn live_env_assets(s: &StandIn, sources: &str, extra: &str, assets: &[&str]) -> Env {
     Env::new(
         &format!(
             "[collector]\nsources = [{sources}]\nstate_interval_s = 1\nreconnect_min_ms = 200\nreconnect_max_ms = 2000\n{extra}\n{}",
             s.config_toml()
         ),
-        &["BTC"],
+        assets,
         &["1h"],
     )
 }
 
 fn stored(env: &Env, ex: Exchange) -> Vec<Candle> {
+    stored_sym(env, ex, "BTCUSDT")
+}
+
+fn stored_sym(env: &Env, ex: Exchange, symbol: &str) -> Vec<Candle> {
     let conn = scalp_store::open(&env.db()).unwrap();
     let key = scalp_store::SeriesKey {
         exchange: ex,
-        symbol: "BTCUSDT",
+        symbol,
         timeframe: Timeframe::H1,
     };
     scalp_store::candles::load(&conn, &key, i64::MIN, i64::MAX).unwrap()
@@ -47,11 +55,14 @@ async fn backfill_equals_source_reconnects_and_stops_cleanly() {
     let s = StandIn::start(StandInConfig::default()).await;
     let hours = s.series().hours().to_vec();
     let last_open = hours.last().unwrap().open_time;
-    // 840 days cover the whole bundled file (20,111 hourly candles).
-    let env = live_env(
+    // 840 days cover the whole bundled file (20,111 hourly candles). Two symbols: the Bitget
+    // subscribe snapshot stores recent candles of the second one before its backfill runs, which
+    // must not shorten that backfill.
+    let env = live_env_assets(
         &s,
         "\"binance\", \"bitget\"",
         "backfill_days = 840\ngap_check_interval_s = 300",
+        &["BTC", "ETH"],
     );
     let mut c = env.start("live.log", &[]);
     let st = env.wait_state(300, "both exchanges backfilled and connected", |st| {
@@ -70,7 +81,7 @@ async fn backfill_equals_source_reconnects_and_stops_cleanly() {
     c.wait_log(300, "BACKFILL DONE exchange=bitget");
     // The pipeline flushes every 200 ms: wait until everything fetched is stored.
     env.wait_state(60, "all candles stored", |st| {
-        st["candles_stored_total"].as_u64() == Some(2 * hours.len() as u64)
+        st["candles_stored_total"].as_u64() == Some(4 * hours.len() as u64)
     });
     let log = c.log_text();
     for ex in ["binance", "bitget"] {
@@ -81,9 +92,18 @@ async fn backfill_equals_source_reconnects_and_stops_cleanly() {
         println!("{ex}: {}", &line[line.find("BACKFILL DONE").unwrap()..]);
     }
     for ex in [Exchange::Binance, Exchange::Bitget] {
-        let got = stored(&env, ex);
-        assert_eq!(got.len(), hours.len(), "{ex}: every candle of the source");
-        assert_eq!(got, hours, "{ex}: stored candles equal the source exactly");
+        for sym in ["BTCUSDT", "ETHUSDT"] {
+            let got = stored_sym(&env, ex, sym);
+            assert_eq!(
+                got.len(),
+                hours.len(),
+                "{ex} {sym}: every candle of the source"
+            );
+            assert_eq!(
+                got, hours,
+                "{ex} {sym}: stored candles equal the source exactly"
+            );
+        }
     }
 
     // Dropped connection (no close frame): the collector reconnects by itself.
@@ -107,7 +127,7 @@ async fn backfill_equals_source_reconnects_and_stops_cleanly() {
     assert_eq!(fin["pid"].as_u64(), Some(pid as u64));
     assert_eq!(
         fin["candles_stored_total"].as_u64(),
-        Some(2 * hours.len() as u64),
+        Some(4 * hours.len() as u64),
         "{fin}"
     );
     assert!(c.log_text().contains("COLLECTOR FLUSHED"));

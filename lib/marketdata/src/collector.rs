@@ -91,6 +91,9 @@ impl Daemon for Collector {
                     .collect()
             })
             .await??;
+        for src in &mut live {
+            src.set_last_stored(&lasts);
+        }
         let replay = replay.map(|src| {
             let last = lasts
                 .iter()

@@ -42,6 +42,9 @@ pub struct LiveSource {
     rest: RestClient,
     series: Vec<Series>,
     clocks: ExchangeClocks,
+    /// Newest stored open time per series read before the streams started: the backfill
+    /// starts after it (a candle streamed meanwhile must not hide the history before it).
+    last_at_start: HashMap<Series, Option<i64>>,
 }
 
 /// A started live source: its WS statistics (for the state file) and the task.
@@ -65,7 +68,17 @@ impl LiveSource {
             cfg,
             rest,
             clocks,
+            last_at_start: HashMap::new(),
         })
+    }
+
+    /// Records the newest stored open time of each series, read before [`start`](Self::start).
+    pub fn set_last_stored(&mut self, lasts: &[(Series, Option<i64>)]) {
+        for (s, l) in lasts {
+            if s.exchange == self.exchange {
+                self.last_at_start.insert(s.clone(), *l);
+            }
+        }
     }
 
     /// Measures the exchange clock's offset (server-time endpoint). On failure keeps the last
@@ -262,15 +275,20 @@ impl LiveSource {
     ) -> usize {
         let now = self.now();
         let tf = s.timeframe;
-        let s2 = s.clone();
-        let last = match db.call(move |c| db::last_open_time(c, &s2)).await {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => {
-                self.status(tx, s, StatusChange::Error(format!("backfill: {e:#}")), stop)
-                    .await;
-                return 0;
+        let last = match self.last_at_start.get(s) {
+            Some(l) => *l,
+            None => {
+                let s2 = s.clone();
+                match db.call(move |c| db::last_open_time(c, &s2)).await {
+                    Ok(Ok(v)) => v,
+                    Ok(Err(e)) => {
+                        self.status(tx, s, StatusChange::Error(format!("backfill: {e:#}")), stop)
+                            .await;
+                        return 0;
+                    }
+                    Err(_) => return 0,
+                }
             }
-            Err(_) => return 0,
         };
         let window = tf.align(self.window_start(now));
         let from = last.map(|t| t + tf.ms()).unwrap_or(window).max(window);

@@ -102,6 +102,9 @@ for s in $SERVICES; do
     log "  $s: pid=$pid watchdog=$wd status='$(systemctl show -P StatusText "$s")'"
 done
 
+is_active scalp-backup.timer || fail "scalp.target did not start scalp-backup.timer"
+log "  scalp-backup.timer: next run $(systemctl show -P NextElapseUSecRealtime scalp-backup.timer)"
+
 step "journalctl -u $MAIN_SERVICE shows the daemon's own log lines"
 own_lines() { journalctl --no-pager -o cat _SYSTEMD_UNIT="$MAIN_SERVICE" _PID="$(mainpid "$MAIN_SERVICE")" | grep -c . || true; }
 has_own_lines() { [ "$(own_lines)" -gt 0 ]; }

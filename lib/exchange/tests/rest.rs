@@ -146,13 +146,9 @@ async fn binance_429_and_418_pause_every_request_for_retry_after() {
     assert!(t0.elapsed() >= Duration::from_secs(2));
     let log = s.binance.requests();
     let ban = log.iter().find(|r| r.status == 418).expect("one 418");
-    // the other user may have had one request in flight when the 418 came back; after that,
-    // nothing until Retry-After has passed
-    let in_flight = log
-        .iter()
-        .filter(|r| r.at > ban.at && r.at < ban.at + Duration::from_millis(300))
-        .count();
-    assert!(in_flight <= 1, "{in_flight} requests right after the 418");
+    // the other user may have had requests in flight (sent before our client saw the 418)
+    // during the first few ms; from 300 ms on, nothing until Retry-After has passed (a client
+    // ignoring it would retry after its 500 ms backoff)
     let during: Vec<_> = log
         .iter()
         .filter(|r| {

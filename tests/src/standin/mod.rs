@@ -14,6 +14,10 @@
 //! # }
 //! ```
 //!
+//! Each server runs on its own thread with its own tokio runtime: the stand-ins keep serving
+//! even while a test blocks its own runtime (e.g. waiting on a child process), and work from
+//! plain `#[test]`s too ([`StandIn::start_blocking`]). Dropping the [`StandIn`] stops them.
+//!
 //! # Endpoints
 //! Binance (`s.binance.rest_url()`, `s.binance.ws_url()` = `ws://…/market`):
 //! `GET /fapi/v1/time`, `/fapi/v1/klines`, `/fapi/v1/fundingRate`, `/fapi/v1/openInterest`,
@@ -59,7 +63,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
 
 /// Stand-in settings. `Default` = bundled data, clock at the end of it, real speed, real limits.
 #[derive(Debug, Clone)]
@@ -337,12 +340,15 @@ pub(crate) enum Push {
 pub struct ServerHandle {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    task: JoinHandle<()>,
+    /// Stops the server's runtime thread (dropping its runtime ends every connection).
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for ServerHandle {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
@@ -439,30 +445,29 @@ pub struct StandIn {
 }
 
 impl StandIn {
-    /// Starts both servers on random 127.0.0.1 ports.
+    /// Starts both servers on random 127.0.0.1 ports. Each server runs on its own thread and
+    /// tokio runtime, so a test that blocks its own runtime (e.g. `std::process::Command::output`
+    /// inside `#[tokio::test]`) does not stall the stand-ins.
     pub async fn start(cfg: StandInConfig) -> StandIn {
-        let hours = scalp_core::csvdata::read_candles_csv(&cfg.data_file)
-            .unwrap_or_else(|e| panic!("stand-in data: {e}"));
-        let series = Arc::new(Series::new(hours));
-        let clock = Arc::new(Clock::new(cfg.start_ms.unwrap_or(series.end()), cfg.speed));
-        let binance = start_server(
-            Exchange::Binance,
-            cfg.clone(),
-            series.clone(),
-            clock.clone(),
-        )
-        .await;
-        let bitget = start_server(Exchange::Bitget, cfg, series.clone(), clock.clone()).await;
-        StandIn {
-            binance,
-            bitget,
-            clock,
-            series,
-        }
+        Self::start_blocking(cfg)
+    }
+
+    /// [`StandIn::start`] for synchronous tests.
+    pub fn start_blocking(cfg: StandInConfig) -> StandIn {
+        Self::start_blocking_on(cfg, 0, 0).unwrap_or_else(|e| panic!("stand-in: {e}"))
     }
 
     /// Starts both servers on given ports (0 = random).
     pub async fn start_on(
+        cfg: StandInConfig,
+        binance_port: u16,
+        bitget_port: u16,
+    ) -> std::io::Result<StandIn> {
+        Self::start_blocking_on(cfg, binance_port, bitget_port)
+    }
+
+    /// [`StandIn::start_on`] for synchronous code.
+    pub fn start_blocking_on(
         cfg: StandInConfig,
         binance_port: u16,
         bitget_port: u16,
@@ -477,16 +482,14 @@ impl StandIn {
             series.clone(),
             clock.clone(),
             binance_port,
-        )
-        .await?;
+        )?;
         let bitget = start_server_on(
             Exchange::Bitget,
             cfg,
             series.clone(),
             clock.clone(),
             bitget_port,
-        )
-        .await?;
+        )?;
         Ok(StandIn {
             binance,
             bitget,
@@ -540,18 +543,7 @@ impl StandIn {
     }
 }
 
-async fn start_server(
-    ex: Exchange,
-    cfg: StandInConfig,
-    series: Arc<Series>,
-    clock: Arc<Clock>,
-) -> ServerHandle {
-    start_server_on(ex, cfg, series, clock, 0)
-        .await
-        .expect("bind 127.0.0.1:0")
-}
-
-async fn start_server_on(
+fn start_server_on(
     ex: Exchange,
     cfg: StandInConfig,
     series: Arc<Series>,
@@ -577,12 +569,45 @@ async fn start_server_on(
         Exchange::Bitget => bitget::router(shared.clone()),
         _ => binance::router(shared.clone()),
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    Ok(ServerHandle { shared, addr, task })
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name(format!("standin-{ex}"))
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = addr_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = addr_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = addr_tx.send(listener.local_addr());
+                tokio::select! {
+                    _ = axum::serve(listener, router) => {}
+                    _ = stop_rx => {}
+                }
+            });
+            // dropping the runtime here ends every open connection
+        })?;
+    let addr = addr_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("stand-in thread ended before binding"))??;
+    Ok(ServerHandle {
+        shared,
+        addr,
+        stop: Some(stop_tx),
+    })
 }
 
 /// Query string → pairs.

@@ -26,6 +26,8 @@ fn flat_schema(c: &Connection) {
 }
 
 fn insert(c: &Connection, ex: &str, sym: &str, tf: &str, from: i64, n: i64) {
+    // one transaction per call (one fsync), like the collector's batched writes
+    c.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut st = c
         .prepare("INSERT INTO candles VALUES (?1, ?2, ?3, ?4, 1, 2, 0.5, 1.5, 10)")
         .unwrap();
@@ -33,6 +35,8 @@ fn insert(c: &Connection, ex: &str, sym: &str, tf: &str, from: i64, n: i64) {
         st.execute(rusqlite::params![ex, sym, tf, from + i * H])
             .unwrap();
     }
+    drop(st);
+    c.execute_batch("COMMIT").unwrap();
 }
 
 fn count(path: &Path) -> i64 {

@@ -45,8 +45,8 @@ pub fn apply(
         .max_by(|a, b| {
             a.1.cmp(b.1)
                 .then(
-                    (Some(b.0.to_string()) == default_tf)
-                        .cmp(&(Some(a.0.to_string()) == default_tf)),
+                    (Some(a.0.to_string()) == default_tf)
+                        .cmp(&(Some(b.0.to_string()) == default_tf)),
                 )
                 .then(b.0.cmp(a.0))
         })

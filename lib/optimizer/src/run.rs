@@ -206,6 +206,9 @@ pub fn engine_settings(cfg: &Config, strategy: &str) -> BacktestConfig {
     if let Some(e) = cfg.strategies.strategies.get(strategy) {
         bt.leverage = e.leverage;
     }
+    // WFO-internal backtests do not need each trade's market regime (the optimizer's regime
+    // analysis classifies the OOS windows themselves); it never changes fills.
+    bt.regime.enabled = false;
     bt
 }
 

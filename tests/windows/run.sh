@@ -71,6 +71,12 @@ print("ok: windows == linux, best", b["params"], "final equity %.2f" % b["metric
       "(%.3g candle·combos/s under wine)" % w["candle_combos_per_s"])
 PY
 
+echo "== optimize.exe run (walk-forward, grading, local db, report) under wine"
+OUTRUN=$(run_win --config 'config\scalp.toml' run --strategy sma_cross --symbol BTC --data 'data\coinbase_btcusd_1h.csv' --json 2>/dev/null | tr -d '\r')
+echo "$OUTRUN" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read().strip().splitlines()[-1]); assert r["n_windows"]>=5 and r["grade"] in "ABCDEF", r; print("ok: grade", r["grade"], "score", r["total_score"], "windows", r["n_windows"])'
+[ -f "$WORK/config/optimize.db" ] || { echo "FAIL: no optimize.db written by optimize.exe"; exit 1; }
+ls "$WORK/config/reports/"*.json >/dev/null || { echo "FAIL: no JSON report written by optimize.exe"; exit 1; }
+
 if [ -n "${SCALP_WINE_EXTRA:-}" ]; then
     echo "== extra: optimize.exe $SCALP_WINE_EXTRA"
     # shellcheck disable=SC2086

@@ -6,11 +6,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("{}: cannot create directory: {e}", dir.display()))?;
-        }
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("{}: cannot create directory: {e}", dir.display()))?;
     }
     scalp_store::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
@@ -253,9 +253,10 @@ pub fn has_latest(
 /// Duplicates: rows of the same strategy/asset/timeframe with the same best_params, grade,
 /// total_score and n_windows as a NEWER row (re-runs that changed nothing). The newest copy
 /// (and every is_latest row) is kept.
-pub fn find_duplicates(
-    conn: &Connection,
-) -> rusqlite::Result<Vec<(i64, String, String, String, String)>> {
+/// `(id, strategy, asset, timeframe, created_at)` of a duplicate row.
+pub type DuplicateRow = (i64, String, String, String, String);
+
+pub fn find_duplicates(conn: &Connection) -> rusqlite::Result<Vec<DuplicateRow>> {
     let mut st = conn.prepare(
         "SELECT a.id, a.strategy_name, a.asset, a.timeframe, a.created_at FROM optimization_results a \
          WHERE a.is_latest = 0 AND EXISTS (SELECT 1 FROM optimization_results b WHERE b.id <> a.id \

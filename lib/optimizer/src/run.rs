@@ -701,8 +701,8 @@ fn print_outcome(out: &mut dyn Write, o: &Outcome, verbose: bool) -> std::io::Re
             writeln!(out, "  warning: {}", w.as_str().unwrap_or(""))?;
         }
     }
-    if verbose {
-        if let Some(ws) = p["wfo_windows"].as_array() {
+    if verbose && let Some(ws) = p["wfo_windows"].as_array() {
+        {
             for w in ws {
                 writeln!(
                     out,

@@ -269,6 +269,7 @@ pub fn event_grid(
 }
 
 /// Evaluates a grid with the fastest exact path available.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     strategy: &str,
     asset: &str,

@@ -225,6 +225,9 @@ impl WfoSpec {
     }
 }
 
+/// A combination tested in IS: (pass `coarse`/`fine`, params, metrics, capital).
+pub type TestedCombo = (&'static str, Vec<(String, f64)>, KMetrics, f64);
+
 /// One walk-forward window.
 #[derive(Debug, Clone, Serialize)]
 pub struct WindowResult {
@@ -247,7 +250,7 @@ pub struct WindowResult {
     pub cliff: Vec<String>,
     /// Every combination tested in IS: (pass, params, metrics, capital).
     #[serde(skip)]
-    pub combos: Vec<(&'static str, Vec<(String, f64)>, KMetrics, f64)>,
+    pub combos: Vec<TestedCombo>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -3,6 +3,8 @@
 //! engine settings and data (slices of the bundled real candles, and synthetic series with
 //! flat stretches, where fast = slow ties happen).
 
+#![allow(clippy::field_reassign_with_default)]
+
 use proptest::prelude::*;
 use scalp_backtest::{BacktestConfig, EndFill, FillMode, Sizing};
 use scalp_core::{Candle, Timeframe};

@@ -28,13 +28,20 @@ echo "ok"
 
 echo "== cross-build"
 cargo build -p optimize --target "$TARGET" --release
-cargo build -p optimize --release
+# The Linux reference and the sync server: the dev-profile binaries (already built by tests/run.sh).
+cargo build -p optimize -p scalp-syncd
 EXE="target/$TARGET/release/optimize.exe"
-NATIVE="target/release/optimize"
+NATIVE="target/debug/optimize"
+SYNCD="target/debug/scalp-syncd"
 
 WORK=$(mktemp -d /tmp/scalp-wine.XXXXXX)
 export WINEPREFIX="$WORK/prefix" WINEDEBUG=-all WINEARCH=win64 WINEDLLOVERRIDES="mscoree,mshtml="
-cleanup() { "$WINESERVER" -k >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+SYNCD_PID=""
+cleanup() {
+    [ -z "$SYNCD_PID" ] || kill "$SYNCD_PID" 2>/dev/null || true
+    "$WINESERVER" -k >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 cp "$EXE" "$WORK/optimize.exe"
@@ -71,11 +78,43 @@ print("ok: windows == linux, best", b["params"], "final equity %.2f" % b["metric
       "(%.3g candle·combos/s under wine)" % w["candle_combos_per_s"])
 PY
 
-echo "== optimize.exe run (walk-forward, grading, local db, report) under wine"
+echo "== a real scalp-syncd on 127.0.0.1 for optimize.exe's pushes"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$WORK/server"
+cp config/*.toml "$WORK/server/"
+sed -i -e 's#^data_dir = .*#data_dir = "data"#' -e "s#^listen = .*#listen = \"127.0.0.1:$PORT\"#" "$WORK/server/scalp.toml"
+export SCALP_SYNC_API_KEY="wine-e2e-$RANDOM$RANDOM"
+"$SYNCD" --config "$WORK/server/scalp.toml" > "$WORK/syncd.log" 2>&1 &
+SYNCD_PID=$!
+for _ in $(seq 1 100); do
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/health', timeout=1)" 2>/dev/null && break
+    kill -0 "$SYNCD_PID" 2>/dev/null || { cat "$WORK/syncd.log"; echo "FAIL: scalp-syncd exited"; exit 1; }
+    sleep 0.2
+done
+# optimize.exe pushes to it (key from the environment, which wine passes to the Windows process).
+sed -i -e 's#^enabled = false#enabled = true#' -e "s#^server_url = .*#server_url = \"http://127.0.0.1:$PORT\"#" "$WORK/config/scalp.toml"
+
+echo "== optimize.exe run (walk-forward, grading, local db, report, push) under wine"
 OUTRUN=$(run_win --config 'config\scalp.toml' run --strategy sma_cross --symbol BTC --data 'data\coinbase_btcusd_1h.csv' --json 2>/dev/null | tr -d '\r')
 echo "$OUTRUN" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read().strip().splitlines()[-1]); assert r["n_windows"]>=5 and r["grade"] in "ABCDEF", r; print("ok: grade", r["grade"], "score", r["total_score"], "windows", r["n_windows"])'
 [ -f "$WORK/config/optimize.db" ] || { echo "FAIL: no optimize.db written by optimize.exe"; exit 1; }
 ls "$WORK/config/reports/"*.json >/dev/null || { echo "FAIL: no JSON report written by optimize.exe"; exit 1; }
+python3 - "$WORK/server/data/scalp.db" "$WORK/config/optimize.db" <<'PY'
+import sqlite3, sys
+srv = sqlite3.connect(sys.argv[1]).execute(
+    "select strategy_name, asset, created_at, grade, source, is_latest from optimization_results").fetchall()
+loc = sqlite3.connect(sys.argv[2]).execute(
+    "select strategy_name, asset, created_at, grade from optimization_results").fetchall()
+assert len(srv) == 1 and len(loc) == 1, (srv, loc)
+assert srv[0][:4] == loc[0], (srv, loc)
+assert srv[0][4] == "server" and srv[0][5] == 1, srv
+print("ok: optimize.exe's push landed in scalp-syncd:", srv[0])
+PY
+echo "== optimize.exe sync is idempotent (the row already exists on the server)"
+SYNCOUT=$(run_win --config 'config\scalp.toml' sync 2>&1 | tr -d '\r')
+echo "$SYNCOUT" | tail -3
+echo "$SYNCOUT" | grep -q "0 created, 1 already existed, 0 errors" || { echo "FAIL: unexpected sync summary"; exit 1; }
+grep -q "$SCALP_SYNC_API_KEY" "$WORK/syncd.log" && { echo "FAIL: the API key appears in syncd's log"; exit 1; }
 
 if [ -n "${SCALP_WINE_EXTRA:-}" ]; then
     echo "== extra: optimize.exe $SCALP_WINE_EXTRA"

@@ -12,13 +12,24 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config");
     std::fs::create_dir_all(&cfg).unwrap();
-    for f in ["scalp.toml", "assets.toml", "strategies.toml", "param_grids.toml"] {
+    for f in [
+        "scalp.toml",
+        "assets.toml",
+        "strategies.toml",
+        "param_grids.toml",
+    ] {
         std::fs::copy(repo_root().join("config").join(f), cfg.join(f)).unwrap();
     }
     let text = std::fs::read_to_string(cfg.join("scalp.toml")).unwrap();
     let text = text
         .lines()
-        .map(|l| if l.starts_with("data_dir") { "data_dir = \"../var\"".to_string() } else { l.to_string() })
+        .map(|l| {
+            if l.starts_with("data_dir") {
+                "data_dir = \"../var\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(cfg.join("scalp.toml"), text).unwrap();
@@ -27,12 +38,23 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
 }
 
 fn optimize(cfg: &Path, args: &[&str]) -> Output {
-    Command::new(bin("optimize")).arg("--config").arg(cfg).args(args).env("SCALP_OPTIMIZE_QUIET", "1").output().unwrap()
+    Command::new(bin("optimize"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env("SCALP_OPTIMIZE_QUIET", "1")
+        .output()
+        .unwrap()
 }
 
 fn ok(o: &Output) -> String {
     let s = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(o.status.success(), "exit {:?}\nstdout:\n{s}\nstderr:\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout:\n{s}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
     s
 }
 
@@ -41,30 +63,103 @@ fn sweep_ranks_the_full_grid_with_the_kernel() {
     let (_d, cfg, data) = setup();
     let out = ok(&optimize(
         &cfg,
-        &["sweep", "--strategy", "sma_cross", "--data", data.to_str().unwrap(), "--grid", "fast=2..40:2,slow=50..430:20", "--fee", "0.001", "--slippage", "0", "--leverage", "1", "--no-funding", "--size", "all_cash", "--lot", "0.00000001", "--end", "last_open", "--capital", "10000", "--json"],
+        &[
+            "sweep",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            data.to_str().unwrap(),
+            "--grid",
+            "fast=2..40:2,slow=50..430:20",
+            "--fee",
+            "0.001",
+            "--slippage",
+            "0",
+            "--leverage",
+            "1",
+            "--no-funding",
+            "--size",
+            "all_cash",
+            "--lot",
+            "0.00000001",
+            "--end",
+            "last_open",
+            "--capital",
+            "10000",
+            "--json",
+        ],
     ));
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["combos"], 400);
     assert_eq!(v["candles"], 20111);
     assert_eq!(v["engine"], "kernel");
-    let eq: Vec<f64> = v["results"].as_array().unwrap().iter().map(|r| r["metrics"]["final_equity"].as_f64().unwrap()).collect();
-    assert!(eq.windows(2).all(|w| w[0] >= w[1]), "not ranked by final equity");
+    let eq: Vec<f64> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["metrics"]["final_equity"].as_f64().unwrap())
+        .collect();
+    assert!(
+        eq.windows(2).all(|w| w[0] >= w[1]),
+        "not ranked by final equity"
+    );
     // With funding the kernel declines and the event engine gives the ranking (same grid).
-    let out = ok(&optimize(&cfg, &["sweep", "--strategy", "sma_cross", "--data", data.to_str().unwrap(), "--grid", "fast=5|10,slow=30|60", "--leverage", "1", "--json"]));
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "sweep",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            data.to_str().unwrap(),
+            "--grid",
+            "fast=5|10,slow=30|60",
+            "--leverage",
+            "1",
+            "--json",
+        ],
+    ));
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["engine"], "event");
     assert_eq!(v["combos"], 4);
     // Bad grid: clear error naming the axis.
-    let o = optimize(&cfg, &["sweep", "--strategy", "sma_cross", "--data", data.to_str().unwrap(), "--grid", "fsat=2..4:1"]);
+    let o = optimize(
+        &cfg,
+        &[
+            "sweep",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            data.to_str().unwrap(),
+            "--grid",
+            "fsat=2..4:1",
+        ],
+    );
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no parameter `fsat`"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no parameter `fsat`"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
 fn run_persists_results_runs_windows_and_reports() {
     let (d, cfg, data) = setup();
     let dataa = data.to_str().unwrap();
-    let out = ok(&optimize(&cfg, &["run", "--strategy", "sma_cross", "--symbol", "BTC", "--data", dataa, "-v"]));
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "run",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "BTC",
+            "--data",
+            dataa,
+            "-v",
+        ],
+    ));
     assert!(out.contains("sma_cross BTC 1h: grade "), "{out}");
     let db = cfg.parent().unwrap().join("optimize.db");
     let conn = Connection::open(&db).unwrap();
@@ -74,37 +169,93 @@ fn run_persists_results_runs_windows_and_reports() {
     assert_eq!((n, latest), (1, 1));
     assert!(nw >= 5, "{nw} windows");
     let (status, phase, pct, report): (String, String, f64, String) = conn
-        .query_row("SELECT status, phase, progress_pct, report_path FROM optimization_runs", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row(
+            "SELECT status, phase, progress_pct, report_path FROM optimization_runs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
         .unwrap();
-    assert_eq!((status.as_str(), phase.as_str(), pct), ("completed", "done", 100.0));
-    let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        (status.as_str(), phase.as_str(), pct),
+        ("completed", "done", 100.0)
+    );
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(rep["result"]["n_windows"].as_i64(), Some(nw));
-    let w: i64 = conn.query_row("SELECT count(*) FROM optimization_windows", [], |r| r.get(0)).unwrap();
+    let w: i64 = conn
+        .query_row("SELECT count(*) FROM optimization_windows", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(w, nw);
-    let c: i64 = conn.query_row("SELECT count(*) FROM wfo_combo_results", [], |r| r.get(0)).unwrap();
+    let c: i64 = conn
+        .query_row("SELECT count(*) FROM wfo_combo_results", [], |r| r.get(0))
+        .unwrap();
     assert!(c > nw * 50, "{c} combos stored");
 
     // Second identical run: a new latest row; the first becomes a duplicate.
-    ok(&optimize(&cfg, &["run", "--strategy", "sma_cross", "--symbol", "BTC", "--data", dataa]));
-    let (n, latest): (i64, i64) = conn.query_row("SELECT count(*), sum(is_latest) FROM optimization_results", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    ok(&optimize(
+        &cfg,
+        &[
+            "run",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "BTC",
+            "--data",
+            dataa,
+        ],
+    ));
+    let (n, latest): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), sum(is_latest) FROM optimization_results",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
     assert_eq!((n, latest), (2, 1));
     let out = ok(&optimize(&cfg, &["purge-duplicates", "--dry-run"]));
     assert!(out.contains("1 duplicate(s) found"), "{out}");
     let out = ok(&optimize(&cfg, &["purge-duplicates"]));
     assert!(out.contains("1 duplicate(s) deleted"), "{out}");
-    let n: i64 = conn.query_row("SELECT count(*) FROM optimization_results WHERE is_latest = 1", [], |r| r.get(0)).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM optimization_results WHERE is_latest = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(n, 1);
 
     // --resume skips; grades lists; --regrade refuses incompatible flags.
-    let out = ok(&optimize(&cfg, &["run", "--strategy", "sma_cross", "--symbol", "BTC", "--data", dataa, "--resume"]));
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "run",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "BTC",
+            "--data",
+            dataa,
+            "--resume",
+        ],
+    ));
     assert!(out.contains("skipped (--resume"), "{out}");
     let out = ok(&optimize(&cfg, &["grades", "--json"]));
     let g: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(g.as_array().unwrap().len(), 1);
     let o = optimize(&cfg, &["run", "--regrade", "--resume"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot be combined with --resume"), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = ok(&optimize(&cfg, &["run", "--regrade", "--strategy", "sma_cross"]));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot be combined with --resume"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = ok(&optimize(
+        &cfg,
+        &["run", "--regrade", "--strategy", "sma_cross"],
+    ));
     assert!(out.contains("(unchanged)"), "{out}");
     drop(d);
 }
@@ -126,12 +277,49 @@ fn apply_guards_timeframes_and_keeps_comments() {
     }
     let st = cfg.parent().unwrap().join("strategies.toml");
     let before = std::fs::read_to_string(&st).unwrap();
-    let o = optimize(&cfg, &["run", "--strategy", "sma_cross", "--symbol", "DOGE", "--data", data.to_str().unwrap(), "--apply"]);
+    let o = optimize(
+        &cfg,
+        &[
+            "run",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "DOGE",
+            "--data",
+            data.to_str().unwrap(),
+            "--apply",
+        ],
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(!o.status.success(), "{out}");
-    assert!(out.contains("SOL graded A on 4h") && out.contains("--force-timeframe 1h") && out.contains("--exclude SOL") && out.contains("--ignore-tf-conflicts"), "{out}");
-    assert_eq!(std::fs::read_to_string(&st).unwrap(), before, "strategies.toml changed despite the refusal");
-    let out = ok(&optimize(&cfg, &["run", "--strategy", "sma_cross", "--symbol", "DOGE", "--data", data.to_str().unwrap(), "--resume", "--apply", "--exclude", "SOL"]));
+    assert!(
+        out.contains("SOL graded A on 4h")
+            && out.contains("--force-timeframe 1h")
+            && out.contains("--exclude SOL")
+            && out.contains("--ignore-tf-conflicts"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&st).unwrap(),
+        before,
+        "strategies.toml changed despite the refusal"
+    );
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "run",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "DOGE",
+            "--data",
+            data.to_str().unwrap(),
+            "--resume",
+            "--apply",
+            "--exclude",
+            "SOL",
+        ],
+    ));
     assert!(out.contains("1 asset(s) written"), "{out}");
     let after = std::fs::read_to_string(&st).unwrap();
     // Every original line (comments included) is still there, in order.
@@ -139,7 +327,13 @@ fn apply_guards_timeframes_and_keeps_comments() {
     for l in before.lines() {
         assert!(it.any(|a| a == l), "line lost: {l}\n{after}");
     }
-    let eth = after.split("[sma_cross.per_asset.ETH]").nth(1).unwrap_or_else(|| panic!("no ETH table:\n{after}"));
-    assert!(eth.contains("fast = 12") && eth.contains("slow = 200"), "{after}");
+    let eth = after
+        .split("[sma_cross.per_asset.ETH]")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no ETH table:\n{after}"));
+    assert!(
+        eth.contains("fast = 12") && eth.contains("slow = 200"),
+        "{after}"
+    );
     assert!(!after.contains("per_asset.SOL"), "{after}");
 }

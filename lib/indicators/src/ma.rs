@@ -49,12 +49,24 @@ impl Sma {
     }
 }
 
-/// Batch SMA: `NaN` for the first `n-1` values.
+/// Batch SMA: `NaN` for the first `n-1` values. The same floating-point operations as
+/// [`Sma::update`] in the same order (subtract the value leaving the window, add the new one,
+/// divide by `n`), without the ring buffer: bit-identical to the streaming form (property test)
+/// and fast enough for the optimizer, which precomputes one array per period.
 pub fn sma(xs: &[f64], n: usize) -> Vec<f64> {
-    let mut s = Sma::new(n);
-    xs.iter()
-        .map(|&x| s.update(x).unwrap_or(f64::NAN))
-        .collect()
+    assert!(n > 0, "SMA period must be > 0");
+    let mut out = vec![f64::NAN; xs.len()];
+    let mut sum = 0.0;
+    for i in 0..xs.len() {
+        if i >= n {
+            sum -= xs[i - n];
+        }
+        sum += xs[i];
+        if i + 1 >= n {
+            out[i] = sum / n as f64;
+        }
+    }
+    out
 }
 
 /// Exponential moving average, k = 2/(n+1), seeded with the SMA of the first `n` values at

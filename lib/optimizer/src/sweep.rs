@@ -76,25 +76,6 @@ pub fn kernel_cost(bt: &BacktestConfig, series: &Series) -> Option<KernelCost> {
     })
 }
 
-/// Batch SMA computing exactly the floating-point operations of the streaming
-/// `scalp_indicators::Sma` without its ring buffer, so it is bit-identical to what the strategy
-/// sees (checked by a test against `scalp_indicators::sma`). `NaN` during warm-up.
-pub fn sma_exact(xs: &[f64], n: usize) -> Vec<f64> {
-    assert!(n > 0, "SMA period must be > 0");
-    let mut out = vec![f64::NAN; xs.len()];
-    let mut sum = 0.0;
-    for i in 0..xs.len() {
-        if i >= n {
-            sum -= xs[i - n];
-        }
-        sum += xs[i];
-        if i + 1 >= n {
-            out[i] = sum / n as f64;
-        }
-    }
-    out
-}
-
 /// Precomputed SMA arrays for every distinct period of a grid (sma_cross kernel).
 pub struct SmaTable {
     periods: Vec<usize>,
@@ -106,7 +87,10 @@ impl SmaTable {
         let mut periods = periods.to_vec();
         periods.sort_unstable();
         periods.dedup();
-        let arrays = periods.par_iter().map(|&p| sma_exact(close, p)).collect();
+        let arrays = periods
+            .par_iter()
+            .map(|&p| scalp_indicators::sma(close, p))
+            .collect();
         SmaTable { periods, arrays }
     }
     pub fn get(&self, p: usize) -> &[f64] {
@@ -185,8 +169,8 @@ pub fn sma_cross_trades(
     params: &Params,
     cost: &KernelCost,
 ) -> (KMetrics, Vec<KTrade>) {
-    let f = sma_exact(&series.close, params.usize("fast"));
-    let s = sma_exact(&series.close, params.usize("slow"));
+    let f = scalp_indicators::sma(&series.close, params.usize("fast"));
+    let s = scalp_indicators::sma(&series.close, params.usize("slow"));
     let day_cum = series.day_end_cum(tf);
     let mut trades = Vec::new();
     let inp = Inputs {
@@ -312,28 +296,4 @@ pub fn rank(results: &mut [ComboResult], by: RankBy) {
         RankBy::Sharpe => r.metrics.sharpe,
     };
     results.sort_by(|a, b| key(b).total_cmp(&key(a)).then(a.idx.cmp(&b.idx)));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sma_exact_is_bit_identical_to_the_indicator_crate() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../data/coinbase_btcusd_1h.csv");
-        let c = scalp_core::csvdata::read_candles_csv(&path).unwrap();
-        let close: Vec<f64> = c.iter().map(|x| x.close).collect();
-        for p in [1, 2, 7, 10, 30, 50, 200, 430] {
-            let a = sma_exact(&close, p);
-            let b = scalp_indicators::sma(&close, p);
-            assert_eq!(a.len(), b.len());
-            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-                assert!(
-                    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
-                    "period {p} index {i}: {x} vs {y}"
-                );
-            }
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! Fast kernel of `sma_cross` (rules: docs/STRATEGIES.md, fills: docs/BACKTEST.md).
 //!
 //! Precomputation (once per window, shared by all combinations): one SMA array per distinct
-//! period ([`crate::sweep::sma_exact`], bit-identical to the streaming SMA the strategy uses)
+//! period (`scalp_indicators::sma`, the batch form of the streaming SMA the strategy uses)
 //! and the cumulative count of UTC-day ends (for the daily Sharpe).
 //!
 //! Per combination the kernel is a scan for sign changes of `fast − slow` (equality keeps the

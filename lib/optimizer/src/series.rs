@@ -1,50 +1,22 @@
-//! Candles as columns (struct of arrays), the layout the kernels scan.
+//! Candle-series helpers of the optimizer: daily sampling, periods per year, timeframe guess.
 
 use scalp_core::{Candle, Timeframe};
 
-#[derive(Debug, Clone, Default)]
-pub struct Series {
-    pub time: Vec<i64>,
-    pub open: Vec<f64>,
-    pub high: Vec<f64>,
-    pub low: Vec<f64>,
-    pub close: Vec<f64>,
-    pub volume: Vec<f64>,
-}
-
-impl Series {
-    pub fn from_candles(c: &[Candle]) -> Series {
-        Series {
-            time: c.iter().map(|x| x.open_time).collect(),
-            open: c.iter().map(|x| x.open).collect(),
-            high: c.iter().map(|x| x.high).collect(),
-            low: c.iter().map(|x| x.low).collect(),
-            close: c.iter().map(|x| x.close).collect(),
-            volume: c.iter().map(|x| x.volume).collect(),
+/// `out[i]` = number of candles in `[0, i)` that are the last candle of their UTC day (the
+/// engine's daily-return sampling; the last candle counts as a day end). Length n + 1.
+pub fn day_end_cum(c: &[Candle], tf: Timeframe) -> Vec<u32> {
+    let n = c.len();
+    let day = |i: usize| (c[i].open_time + tf.ms() - 1).div_euclid(86_400_000);
+    let mut out = Vec::with_capacity(n + 1);
+    let mut acc = 0u32;
+    out.push(0);
+    for i in 0..n {
+        if i + 1 == n || day(i) != day(i + 1) {
+            acc += 1;
         }
+        out.push(acc);
     }
-    /// `out[i]` = number of candles in `[0, i)` that are the last candle of their UTC day
-    /// (the engine's daily-return sampling; the last candle counts as a day end). Length n + 1.
-    pub fn day_end_cum(&self, tf: Timeframe) -> Vec<u32> {
-        let n = self.time.len();
-        let day = |i: usize| (self.time[i] + tf.ms() - 1).div_euclid(86_400_000);
-        let mut out = Vec::with_capacity(n + 1);
-        let mut acc = 0u32;
-        out.push(0);
-        for i in 0..n {
-            if i + 1 == n || day(i) != day(i + 1) {
-                acc += 1;
-            }
-            out.push(acc);
-        }
-        out
-    }
-    pub fn len(&self) -> usize {
-        self.close.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.close.is_empty()
-    }
+    out
 }
 
 /// Candles per year for a timeframe (crypto trades 24/7: 365 days).

@@ -3,9 +3,8 @@
 //! within what it models, else the event-driven engine once per combination.
 
 use crate::grid::Grid;
-use crate::kernels::sma_cross::{self, Inputs, KSizing, KernelCost};
+use crate::kernels::sma_cross::{self, Combo, KSizing, KernelCost, Market, Padded};
 use crate::kernels::{KMetrics, KTrade};
-use crate::series::Series;
 use anyhow::anyhow;
 use rayon::prelude::*;
 use scalp_backtest::{BacktestConfig, BacktestInput, EndFill, FillMode, Sizing};
@@ -39,7 +38,7 @@ pub const KERNEL_STRATEGIES: &[&str] = &["sma_cross"];
 /// kernel models: funding payments, a kill switch, or a liquidation that the window's prices
 /// could reach (checked conservatively: lowest low vs the liquidation price of an entry at the
 /// highest possible fill price).
-pub fn kernel_cost(bt: &BacktestConfig, series: &Series) -> Option<KernelCost> {
+pub fn kernel_cost(bt: &BacktestConfig, candles: &[Candle]) -> Option<KernelCost> {
     if bt.funding_rate.is_some_and(|r| r != 0.0)
         || bt.kill_switch.max_drawdown_pct.is_some()
         || bt.kill_switch.max_consecutive_losses.is_some()
@@ -48,13 +47,10 @@ pub fn kernel_cost(bt: &BacktestConfig, series: &Series) -> Option<KernelCost> {
     }
     let liq_frac = 1.0 - 1.0 / bt.leverage + bt.maintenance_margin;
     if liq_frac > 0.0 {
-        let max_px = series
-            .open
-            .iter()
-            .chain(series.close.iter())
-            .fold(0.0f64, |a, &b| a.max(b))
-            * (1.0 + bt.slippage);
-        let min_low = series.low.iter().fold(f64::INFINITY, |a, &b| a.min(b));
+        let (max_px, min_low) = candles.iter().fold((0.0f64, f64::INFINITY), |(hi, lo), c| {
+            (hi.max(c.open).max(c.close), lo.min(c.low))
+        });
+        let max_px = max_px * (1.0 + bt.slippage);
         if !(min_low > max_px * liq_frac * (1.0 + 1e-6)) {
             return None;
         }
@@ -76,112 +72,136 @@ pub fn kernel_cost(bt: &BacktestConfig, series: &Series) -> Option<KernelCost> {
     })
 }
 
-/// Precomputed SMA arrays for every distinct period of a grid (sma_cross kernel).
-pub struct SmaTable {
-    periods: Vec<usize>,
-    arrays: Vec<Vec<f64>>,
-}
-
-impl SmaTable {
-    pub fn build(close: &[f64], periods: &[usize]) -> SmaTable {
-        let mut periods = periods.to_vec();
-        periods.sort_unstable();
-        periods.dedup();
-        let arrays = periods
-            .par_iter()
-            .map(|&p| scalp_indicators::sma(close, p))
-            .collect();
-        SmaTable { periods, arrays }
+/// Evaluates sma_cross combinations with the kernel: one group per core, groups in parallel,
+/// each a single time-blocked pass of `block` candles.
+pub fn sma_cross_combos(
+    candles: &[Candle],
+    tf: Timeframe,
+    combos: &[Combo],
+    cost: &KernelCost,
+    full: bool,
+    block: usize,
+) -> Vec<KMetrics> {
+    if combos.is_empty() {
+        return Vec::new();
     }
-    pub fn get(&self, p: usize) -> &[f64] {
-        let i = self.periods.binary_search(&p).expect("period precomputed");
-        &self.arrays[i]
+    let max_p = combos.iter().map(|k| k.fast.max(k.slow)).max().unwrap_or(1);
+    let (x, open) = Padded::from_candles(candles, max_p);
+    let day_cum = if full {
+        crate::series::day_end_cum(candles, tf)
+    } else {
+        Vec::new()
+    };
+    let mk = Market {
+        open: &open,
+        close: x.values(),
+        day_cum: &day_cum,
+    };
+    // One group per core. Groups are dealt round-robin over the ranks of the period axis with
+    // more distinct values (slow, usually), so every group gets the same mix of short periods
+    // (many crosses, more work) and long ones, and shares the other axis' SMAs.
+    let groups = rayon::current_num_threads().clamp(1, combos.len());
+    let rank_of = |get: fn(&Combo) -> usize| {
+        let mut v: Vec<usize> = combos.iter().map(get).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (slows, fasts) = (rank_of(|k| k.slow), rank_of(|k| k.fast));
+    let (axis, get): (&[usize], fn(&Combo) -> usize) = if slows.len() >= fasts.len() {
+        (&slows, |k| k.slow)
+    } else {
+        (&fasts, |k| k.fast)
+    };
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups];
+    for (k, combo) in combos.iter().enumerate() {
+        let r = axis.binary_search(&get(combo)).expect("period ranked");
+        members[r % groups].push(k);
     }
-}
-
-fn axis_or_base(grid: &Grid, base: &Params, name: &str) -> Vec<f64> {
-    grid.axis(name)
-        .map(|a| a.values.clone())
-        .unwrap_or_else(|| vec![base.get(name)])
+    members.retain(|m| !m.is_empty());
+    let parts: Vec<Vec<(usize, KMetrics)>> = members
+        .par_iter()
+        .map(|idx| {
+            let group: Vec<Combo> = idx.iter().map(|&k| combos[k]).collect();
+            let out = if full {
+                sma_cross::run_group::<true>(mk, &x, cost, &group, block, false)
+            } else {
+                sma_cross::run_group::<false>(mk, &x, cost, &group, block, false)
+            };
+            idx.iter()
+                .copied()
+                .zip(out.into_iter().map(|r| r.0))
+                .collect()
+        })
+        .collect();
+    let mut res = vec![None; combos.len()];
+    for (k, m) in parts.into_iter().flatten() {
+        res[k] = Some(m);
+    }
+    res.into_iter()
+        .map(|m| m.expect("every combination evaluated"))
+        .collect()
 }
 
 /// Evaluates every combination of `grid` on `series` with the `sma_cross` kernel.
 /// `full` computes the daily Sharpe and the drawdown as well.
 pub fn sma_cross_grid(
-    series: &Series,
+    candles: &[Candle],
     tf: Timeframe,
     grid: &Grid,
     base: &Params,
     cost: &KernelCost,
     full: bool,
 ) -> Vec<ComboResult> {
-    let mut periods: Vec<usize> = axis_or_base(grid, base, "fast")
-        .iter()
-        .map(|&v| v as usize)
-        .collect();
-    periods.extend(axis_or_base(grid, base, "slow").iter().map(|&v| v as usize));
-    let table = SmaTable::build(&series.close, &periods);
-    let day_cum = series.day_end_cum(tf);
     let names = grid.names();
     let fi = names.iter().position(|n| *n == "fast");
     let si = names.iter().position(|n| *n == "slow");
     let mi = names.iter().position(|n| *n == "margin_frac");
     let (bf, bs, bm) = (base.get("fast"), base.get("slow"), base.get("margin_frac"));
-    let mut res: Vec<ComboResult> = (0..grid.len())
-        .into_par_iter()
-        .map_init(
-            || vec![0.0; names.len()],
-            |vals, k| {
-                grid.combo_into(k, vals);
-                let f = fi.map_or(bf, |i| vals[i]) as usize;
-                let s = si.map_or(bs, |i| vals[i]) as usize;
-                let mf = mi.map_or(bm, |i| vals[i]);
-                let inp = Inputs {
-                    open: &series.open,
-                    close: &series.close,
-                    fast: table.get(f),
-                    slow: table.get(s),
-                    day_cum: &day_cum,
-                };
-                let metrics = if full {
-                    sma_cross::run::<true>(inp, cost, mf, None)
-                } else {
-                    sma_cross::run::<false>(inp, cost, mf, None)
-                };
-                ComboResult {
-                    idx: k,
-                    params: Vec::new(),
-                    metrics,
-                }
-            },
-        )
+    let mut vals = vec![0.0; names.len()];
+    let combos: Vec<Combo> = (0..grid.len())
+        .map(|k| {
+            grid.combo_into(k, &mut vals);
+            Combo {
+                fast: fi.map_or(bf, |i| vals[i]) as usize,
+                slow: si.map_or(bs, |i| vals[i]) as usize,
+                margin_frac: mi.map_or(bm, |i| vals[i]),
+            }
+        })
         .collect();
-    for r in &mut res {
-        r.params = grid.combo_kv(r.idx);
-    }
-    res
+    sma_cross_combos(candles, tf, &combos, cost, full, sma_cross::BLOCK)
+        .into_iter()
+        .enumerate()
+        .map(|(idx, metrics)| ComboResult {
+            idx,
+            params: grid.combo_kv(idx),
+            metrics,
+        })
+        .collect()
 }
 
 /// Trades of one sma_cross parameter set with the kernel (parity tests, WFO OOS runs).
 pub fn sma_cross_trades(
-    series: &Series,
+    candles: &[Candle],
     tf: Timeframe,
     params: &Params,
     cost: &KernelCost,
 ) -> (KMetrics, Vec<KTrade>) {
-    let f = scalp_indicators::sma(&series.close, params.usize("fast"));
-    let s = scalp_indicators::sma(&series.close, params.usize("slow"));
-    let day_cum = series.day_end_cum(tf);
-    let mut trades = Vec::new();
-    let inp = Inputs {
-        open: &series.open,
-        close: &series.close,
-        fast: &f,
-        slow: &s,
+    let combo = Combo {
+        fast: params.usize("fast"),
+        slow: params.usize("slow"),
+        margin_frac: params.get("margin_frac"),
+    };
+    let (x, open) = Padded::from_candles(candles, combo.fast.max(combo.slow));
+    let day_cum = crate::series::day_end_cum(candles, tf);
+    let mk = Market {
+        open: &open,
+        close: x.values(),
         day_cum: &day_cum,
     };
-    let m = sma_cross::run::<true>(inp, cost, params.get("margin_frac"), Some(&mut trades));
-    (m, trades)
+    sma_cross::run_group::<true>(mk, &x, cost, &[combo], sma_cross::BLOCK, true)
+        .pop()
+        .expect("one combination")
 }
 
 /// Metrics of an event-engine result in the optimizer's shape.
@@ -264,14 +284,13 @@ pub fn evaluate(
     bt: &BacktestConfig,
     full: bool,
 ) -> anyhow::Result<(Vec<ComboResult>, EnginePath)> {
-    if strategy == "sma_cross" {
-        let series = Series::from_candles(candles);
-        if let Some(cost) = kernel_cost(bt, &series) {
-            return Ok((
-                sma_cross_grid(&series, tf, grid, base, &cost, full),
-                EnginePath::Kernel,
-            ));
-        }
+    if strategy == "sma_cross"
+        && let Some(cost) = kernel_cost(bt, candles)
+    {
+        return Ok((
+            sma_cross_grid(candles, tf, grid, base, &cost, full),
+            EnginePath::Kernel,
+        ));
     }
     Ok((
         event_grid(strategy, asset, candles, tf, grid, base, bt)?,

@@ -4,7 +4,6 @@
 
 use crate::grid::Grid;
 use crate::kernels::{KMetrics, KTrade};
-use crate::series::Series;
 use crate::stats;
 use crate::sweep::{self, ComboResult};
 use anyhow::{anyhow, bail};
@@ -53,16 +52,15 @@ impl EvalCtx<'_> {
     }
 
     pub fn one(&self, candles: &[Candle], params: &Params) -> anyhow::Result<RunDetail> {
-        if self.strategy == "sma_cross" {
-            let series = Series::from_candles(candles);
-            if let Some(cost) = sweep::kernel_cost(self.bt, &series) {
-                let (m, trades) = sweep::sma_cross_trades(&series, self.tf, params, &cost);
-                return Ok(RunDetail {
-                    metrics: m,
-                    trade_returns: trades.iter().map(|t| t.ret).collect(),
-                    equity: kernel_equity(candles, &trades, self.bt.capital),
-                });
-            }
+        if self.strategy == "sma_cross"
+            && let Some(cost) = sweep::kernel_cost(self.bt, candles)
+        {
+            let (m, trades) = sweep::sma_cross_trades(candles, self.tf, params, &cost);
+            return Ok(RunDetail {
+                metrics: m,
+                trade_returns: trades.iter().map(|t| t.ret).collect(),
+                equity: kernel_equity(candles, &trades, self.bt.capital),
+            });
         }
         let r = sweep::event_run(self.strategy, self.asset, candles, self.tf, params, self.bt)?;
         let trade_returns = r

@@ -8,7 +8,7 @@
 use proptest::prelude::*;
 use scalp_backtest::{BacktestConfig, EndFill, FillMode, Sizing};
 use scalp_core::{Candle, Timeframe};
-use scalp_optimizer::series::Series;
+use scalp_optimizer::kernels::sma_cross::Combo;
 use scalp_optimizer::sweep;
 use scalp_strategy::Params;
 use std::sync::LazyLock;
@@ -76,13 +76,12 @@ fn check(
 ) -> Result<(), TestCaseError> {
     let tf = Timeframe::H1;
     let p = params(fast, slow, mf);
-    let series = Series::from_candles(candles);
-    let Some(cost) = sweep::kernel_cost(bt, &series) else {
+    let Some(cost) = sweep::kernel_cost(bt, candles) else {
         return Err(TestCaseError::reject(
             "liquidation reachable: kernel declines",
         ));
     };
-    let (km, kt) = sweep::sma_cross_trades(&series, tf, &p, &cost);
+    let (km, kt) = sweep::sma_cross_trades(candles, tf, &p, &cost);
     let er = sweep::event_run("sma_cross", "TEST", candles, tf, &p, bt).expect("engine runs");
     prop_assert_eq!(
         kt.len(),
@@ -230,5 +229,125 @@ fn kernel_equals_engine_bench_settings_full_file() {
     bt.capital = 10_000.0;
     for (f, s) in [(10, 30), (12, 370), (2, 50), (40, 430)] {
         check(&BTC, f, s, 1.0, &bt).unwrap();
+    }
+}
+
+/// Engine metrics of one combination, for the grid checks below.
+fn engine_metrics(
+    candles: &[Candle],
+    k: &Combo,
+    bt: &BacktestConfig,
+) -> scalp_optimizer::kernels::KMetrics {
+    let p = params(k.fast, k.slow, k.margin_frac);
+    let r = sweep::event_run("sma_cross", "TEST", candles, Timeframe::H1, &p, bt).expect("runs");
+    sweep::kmetrics_of(&r)
+}
+
+/// The grouped, time-blocked grid path (several combinations per group, blocks as small as
+/// 64 candles so that crosses, entries and exits straddle block boundaries, groups dealt over
+/// the cores) gives every combination exactly the engine's result.
+fn check_grid(
+    candles: &[Candle],
+    combos: &[Combo],
+    block: usize,
+    bt: &BacktestConfig,
+) -> Result<(), TestCaseError> {
+    let Some(cost) = sweep::kernel_cost(bt, candles) else {
+        return Err(TestCaseError::reject(
+            "liquidation reachable: kernel declines",
+        ));
+    };
+    for full in [false, true] {
+        let got = sweep::sma_cross_combos(candles, Timeframe::H1, combos, &cost, full, block);
+        prop_assert_eq!(got.len(), combos.len());
+        for (k, m) in combos.iter().zip(&got) {
+            let e = engine_metrics(candles, k, bt);
+            prop_assert_eq!(
+                m.n_trades,
+                e.n_trades,
+                "{:?} block {} full {}",
+                k,
+                block,
+                full
+            );
+            prop_assert_eq!(
+                m.final_equity.to_bits(),
+                e.final_equity.to_bits(),
+                "{:?} block {}: final equity {} vs {}",
+                k,
+                block,
+                m.final_equity,
+                e.final_equity
+            );
+            prop_assert_eq!(m.wins, e.wins);
+            if full {
+                prop_assert!((m.sharpe - e.sharpe).abs() <= 1e-9 * e.sharpe.abs().max(1.0));
+                prop_assert!((m.max_dd - e.max_dd).abs() <= 1e-12);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn combos_strategy(max_fast: usize, max_slow: usize) -> impl Strategy<Value = Vec<Combo>> {
+    proptest::collection::vec(
+        (1..max_fast, 2..max_slow, 0.05..1.0f64).prop_map(|(fast, slow, margin_frac)| Combo {
+            fast,
+            slow,
+            margin_frac,
+        }),
+        1..9,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, max_global_rejects: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn grid_groups_equal_engine_on_real_data(start in 0usize..18_000, len in 50usize..2_500, combos in combos_strategy(60, 300), block in prop_oneof![Just(64usize), Just(128), Just(1024)], bt in settings()) {
+        let end = (start + len).min(BTC.len());
+        check_grid(&BTC[start..end], &combos, block, &bt)?;
+    }
+
+    #[test]
+    fn grid_groups_equal_engine_with_ties(seed in any::<u64>(), len in 30usize..1_200, combos in combos_strategy(20, 40), block in prop_oneof![Just(64usize), Just(128)], bt in settings()) {
+        let c = synthetic(seed, len);
+        check_grid(&c, &combos, block, &bt)?;
+    }
+}
+
+/// The AVX2 build and the portable build of the kernel give the same bits (metrics and
+/// trades). On a CPU without AVX2 both calls take the portable build.
+#[test]
+fn avx2_and_portable_builds_agree() {
+    use scalp_optimizer::kernels::sma_cross::{Market, Padded, run_group, run_group_portable};
+    let mut bt = BacktestConfig::default();
+    bt.taker_fee = 0.001;
+    bt.leverage = 1.0;
+    bt.funding_rate = None;
+    let cost = sweep::kernel_cost(&bt, &BTC).expect("kernel applies");
+    let combos: Vec<Combo> = (0..60)
+        .map(|k| Combo {
+            fast: 1 + k % 13,
+            slow: 5 + 7 * k,
+            margin_frac: 0.3 + 0.01 * k as f64,
+        })
+        .collect();
+    let (x, open) = Padded::from_candles(&BTC, 500);
+    let day_cum = scalp_optimizer::series::day_end_cum(&BTC, Timeframe::H1);
+    let mk = Market {
+        open: &open,
+        close: x.values(),
+        day_cum: &day_cum,
+    };
+    for block in [64, 1024] {
+        let a = run_group::<true>(mk, &x, &cost, &combos, block, true);
+        let b = run_group_portable::<true>(mk, &x, &cost, &combos, block, true);
+        assert_eq!(a.len(), b.len());
+        for ((ma, ta), (mb, tb)) in a.iter().zip(&b) {
+            assert_eq!(format!("{ma:?}"), format!("{mb:?}"));
+            assert_eq!(ta, tb);
+            assert!(!ta.is_empty());
+        }
     }
 }

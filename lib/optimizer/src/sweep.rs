@@ -3,7 +3,7 @@
 //! within what it models, else the event-driven engine once per combination.
 
 use crate::grid::Grid;
-use crate::kernels::sma_cross::{self, Combo, KSizing, KernelCost, Market, Padded};
+use crate::kernels::sma_cross::{self, Combo, KSizing, KernelCost, Market};
 use crate::kernels::{KMetrics, KTrade};
 use anyhow::anyhow;
 use rayon::prelude::*;
@@ -72,8 +72,8 @@ pub fn kernel_cost(bt: &BacktestConfig, candles: &[Candle]) -> Option<KernelCost
     })
 }
 
-/// Evaluates sma_cross combinations with the kernel: one group per core, groups in parallel,
-/// each a single time-blocked pass of `block` candles.
+/// Evaluates sma_cross combinations with the kernel: tiles of the grid in parallel, each a
+/// single time-blocked pass of `block` candles.
 pub fn sma_cross_combos(
     candles: &[Candle],
     tf: Timeframe,
@@ -85,38 +85,34 @@ pub fn sma_cross_combos(
     if combos.is_empty() {
         return Vec::new();
     }
-    let max_p = combos.iter().map(|k| k.fast.max(k.slow)).max().unwrap_or(1);
-    let (x, open) = Padded::from_candles(candles, max_p);
     let day_cum = if full {
         crate::series::day_end_cum(candles, tf)
     } else {
         Vec::new()
     };
     let mk = Market {
-        open: &open,
-        close: x.values(),
+        candles,
         day_cum: &day_cum,
     };
-    // One group per core. Groups are dealt round-robin over the ranks of the period axis with
-    // more distinct values (slow, usually), so every group gets the same mix of short periods
-    // (many crosses, more work) and long ones, and shares the other axis' SMAs.
-    let groups = rayon::current_num_threads().clamp(1, combos.len());
-    let rank_of = |get: fn(&Combo) -> usize| {
+    // Tiles of the (fast, slow) grid, about two per core, so that a core that comes up late
+    // still finds work to steal. A tile takes every a-th fast and every b-th slow period by
+    // rank: each tile gets the same mix of short periods (many crosses, more work) and long
+    // ones, and computes only its own SMAs (fast/a + slow/b periods).
+    let ranks = |get: fn(&Combo) -> usize| {
         let mut v: Vec<usize> = combos.iter().map(get).collect();
         v.sort_unstable();
         v.dedup();
         v
     };
-    let (slows, fasts) = (rank_of(|k| k.slow), rank_of(|k| k.fast));
-    let (axis, get): (&[usize], fn(&Combo) -> usize) = if slows.len() >= fasts.len() {
-        (&slows, |k| k.slow)
-    } else {
-        (&fasts, |k| k.fast)
-    };
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups];
+    let (fasts, slows) = (ranks(|k| k.fast), ranks(|k| k.slow));
+    let target = 2 * rayon::current_num_threads();
+    let ta = ((target as f64).sqrt().round() as usize).clamp(1, fasts.len());
+    let tb = target.div_ceil(ta).clamp(1, slows.len());
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); ta * tb];
     for (k, combo) in combos.iter().enumerate() {
-        let r = axis.binary_search(&get(combo)).expect("period ranked");
-        members[r % groups].push(k);
+        let rf = fasts.binary_search(&combo.fast).expect("ranked");
+        let rs = slows.binary_search(&combo.slow).expect("ranked");
+        members[(rf % ta) * tb + rs % tb].push(k);
     }
     members.retain(|m| !m.is_empty());
     let parts: Vec<Vec<(usize, KMetrics)>> = members
@@ -124,9 +120,9 @@ pub fn sma_cross_combos(
         .map(|idx| {
             let group: Vec<Combo> = idx.iter().map(|&k| combos[k]).collect();
             let out = if full {
-                sma_cross::run_group::<true>(mk, &x, cost, &group, block, false)
+                sma_cross::run_group::<true>(mk, cost, &group, block, false)
             } else {
-                sma_cross::run_group::<false>(mk, &x, cost, &group, block, false)
+                sma_cross::run_group::<false>(mk, cost, &group, block, false)
             };
             idx.iter()
                 .copied()
@@ -192,14 +188,12 @@ pub fn sma_cross_trades(
         slow: params.usize("slow"),
         margin_frac: params.get("margin_frac"),
     };
-    let (x, open) = Padded::from_candles(candles, combo.fast.max(combo.slow));
     let day_cum = crate::series::day_end_cum(candles, tf);
     let mk = Market {
-        open: &open,
-        close: x.values(),
+        candles,
         day_cum: &day_cum,
     };
-    sma_cross::run_group::<true>(mk, &x, cost, &[combo], sma_cross::BLOCK, true)
+    sma_cross::run_group::<true>(mk, cost, &[combo], sma_cross::BLOCK, true)
         .pop()
         .expect("one combination")
 }

@@ -320,7 +320,7 @@ proptest! {
 /// trades). On a CPU without AVX2 both calls take the portable build.
 #[test]
 fn avx2_and_portable_builds_agree() {
-    use scalp_optimizer::kernels::sma_cross::{Market, Padded, run_group, run_group_portable};
+    use scalp_optimizer::kernels::sma_cross::{Market, run_group, run_group_portable};
     let mut bt = BacktestConfig::default();
     bt.taker_fee = 0.001;
     bt.leverage = 1.0;
@@ -333,16 +333,14 @@ fn avx2_and_portable_builds_agree() {
             margin_frac: 0.3 + 0.01 * k as f64,
         })
         .collect();
-    let (x, open) = Padded::from_candles(&BTC, 500);
     let day_cum = scalp_optimizer::series::day_end_cum(&BTC, Timeframe::H1);
     let mk = Market {
-        open: &open,
-        close: x.values(),
+        candles: &BTC,
         day_cum: &day_cum,
     };
     for block in [64, 1024] {
-        let a = run_group::<true>(mk, &x, &cost, &combos, block, true);
-        let b = run_group_portable::<true>(mk, &x, &cost, &combos, block, true);
+        let a = run_group::<true>(mk, &cost, &combos, block, true);
+        let b = run_group_portable::<true>(mk, &cost, &combos, block, true);
         assert_eq!(a.len(), b.len());
         for ((ma, ta), (mb, tb)) in a.iter().zip(&b) {
             assert_eq!(format!("{ma:?}"), format!("{mb:?}"));

@@ -117,17 +117,17 @@ impl Acc {
 }
 
 /// Candles per block of the time-blocked scan (a multiple of 64).
-pub const BLOCK: usize = 1024;
+pub const BLOCK: usize = 256;
 
 /// Periods advanced together by the SMA block loop (independent add chains).
-const LANES: usize = 8;
+const LANES: usize = 4;
 
-/// Candle columns shared by every combination of a window. `day_cum[i]` = number of
-/// UTC-day-ending candles in `[0, i)` (length n + 1; only read by the full-metrics variant).
+/// The window's candles, shared by every combination (read at crosses only), and
+/// `day_cum[i]` = number of UTC-day-ending candles in `[0, i)` (length n + 1; only read by the
+/// full-metrics variant).
 #[derive(Clone, Copy)]
 pub struct Market<'a> {
-    pub open: &'a [f64],
-    pub close: &'a [f64],
+    pub candles: &'a [Candle],
     pub day_cum: &'a [u32],
 }
 
@@ -139,53 +139,17 @@ pub struct Combo {
     pub margin_frac: f64,
 }
 
-/// `close` preceded by `pad` zeros: `x[i − n]` of the running sum is `xp[pad + i − n]`, and
-/// the zeros of the warm-up make `sum -= 0.0`, an exact identity. Shared by all groups.
-pub struct Padded {
-    pad: usize,
-    xp: Vec<f64>,
-}
-
-impl Padded {
-    pub fn new(close: &[f64], max_period: usize) -> Padded {
-        let mut xp = Vec::with_capacity(max_period + close.len());
-        xp.resize(max_period, 0.0);
-        xp.extend_from_slice(close);
-        Padded {
-            pad: max_period,
-            xp,
-        }
-    }
-
-    /// The padded closes and the opens of `candles`, in one pass.
-    pub fn from_candles(candles: &[Candle], max_period: usize) -> (Padded, Vec<f64>) {
-        let mut xp = Vec::with_capacity(max_period + candles.len());
-        xp.resize(max_period, 0.0);
-        let mut open = Vec::with_capacity(candles.len());
-        for c in candles {
-            xp.push(c.close);
-            open.push(c.open);
-        }
-        (
-            Padded {
-                pad: max_period,
-                xp,
-            },
-            open,
-        )
-    }
-
-    /// The closes (without the padding).
-    pub fn values(&self) -> &[f64] {
-        &self.xp[self.pad..]
-    }
-}
-
 /// SMA values of a set of periods over the current block (one row of `block` values per
 /// period; NaN in the warm-up and past the end of the data).
 struct SmaBlocks {
     /// Periods, padded with copies of the last one to a multiple of [`LANES`].
     periods: Vec<usize>,
+    /// Largest period.
+    pad: usize,
+    /// Closes of candles `[b0 − pad, b0 + block)` of the current block, zeros before the
+    /// first candle: `x[i − n]` of the running sum is `win[pad + j − n]`, and the zeros of
+    /// the warm-up make `sum -= 0.0`, an exact identity.
+    win: Vec<f64>,
     sums: Vec<f64>,
     /// `periods.len()` rows of `block + 64` values (the last 64 always NaN).
     rows: Vec<f64>,
@@ -198,7 +162,10 @@ impl SmaBlocks {
         while !periods.len().is_multiple_of(LANES) {
             periods.push(last);
         }
+        let pad = *periods.iter().max().expect("at least one period");
         SmaBlocks {
+            pad,
+            win: vec![0.0; pad + block],
             sums: vec![0.0; periods.len()],
             rows: vec![f64::NAN; periods.len() * (block + 64)],
             periods,
@@ -213,11 +180,21 @@ impl SmaBlocks {
 
     /// Advances every period over candles `[b0, b0 + len)`.
     #[inline(always)]
-    fn advance(&mut self, x: &Padded, b0: usize, len: usize) {
+    fn advance(&mut self, candles: &[Candle], b0: usize, len: usize) {
         let block = self.block;
         let stride = block + 64;
-        debug_assert!(len <= block && x.pad + b0 + len <= x.xp.len());
-        let xs = &x.xp[x.pad + b0..x.pad + b0 + len];
+        let pad = self.pad;
+        debug_assert!(len <= block && b0 + len <= candles.len());
+        let lead = pad.saturating_sub(b0);
+        self.win[..lead].fill(0.0);
+        for (w, c) in self.win[lead..pad + len]
+            .iter_mut()
+            .zip(&candles[b0 + lead - pad..b0 + len])
+        {
+            *w = c.close;
+        }
+        let win = &self.win;
+        let xs = &win[pad..pad + len];
         for ((per, sums), rows) in self
             .periods
             .chunks_exact(LANES)
@@ -227,7 +204,7 @@ impl SmaBlocks {
             let mut s: [f64; LANES] = sums.try_into().expect("lanes");
             // x[i − n_k] for i in the block, per lane.
             let lag: [&[f64]; LANES] =
-                std::array::from_fn(|k| &x.xp[x.pad + b0 - per[k]..x.pad + b0 - per[k] + len]);
+                std::array::from_fn(|k| &win[pad - per[k]..pad - per[k] + len]);
             let out: [&mut [f64]; LANES] = {
                 let mut it = rows.chunks_exact_mut(stride).map(|r| &mut r[..len]);
                 std::array::from_fn(|_| it.next().expect("row"))
@@ -290,13 +267,16 @@ impl Lanes for Plain {
     #[inline(always)]
     fn any64(a: &[f64], b: &[f64], o: usize) -> bool {
         let (a, b) = (&a[o..o + 64], &b[o..o + 64]);
-        let mut acc = [false; 8];
+        // Counts in u64 lanes: a compare mask is subtracted, no packing of booleans.
+        let mut acc = [[0u64; 4]; 2];
         for k in 0..8 {
-            for (l, x) in acc.iter_mut().enumerate() {
-                *x |= a[8 * k + l] < b[8 * k + l];
+            for (h, acc) in acc.iter_mut().enumerate() {
+                for (l, x) in acc.iter_mut().enumerate() {
+                    *x += u64::from(a[8 * k + 4 * h + l] < b[8 * k + 4 * h + l]);
+                }
             }
         }
-        acc.iter().fold(false, |x, &y| x | y)
+        (0..4).fold(0, |x, l| x | acc[0][l] | acc[1][l]) != 0
     }
 }
 
@@ -479,7 +459,8 @@ impl Sim {
     /// Up-cross at candle `u`.
     #[inline(always)]
     fn entry(&mut self, mk: &Market<'_>, c: &KernelCost, u: usize) {
-        let n = mk.close.len();
+        let cs = mk.candles;
+        let n = cs.len();
         self.last_neg = false;
         self.i = u + 1;
         // Entry fill (a signal on the last candle is dropped by the engine).
@@ -488,9 +469,9 @@ impl Sim {
                 self.done = true;
                 return;
             }
-            (u + 1, mk.open[u + 1])
+            (u + 1, cs[u + 1].open)
         } else {
-            (u, mk.close[u])
+            (u, cs[u].close)
         };
         let pin = p0 * (1.0 + c.slippage);
         let qty = entry_qty(c, self.bal, pin, self.margin_frac);
@@ -510,11 +491,10 @@ impl Sim {
     #[inline(always)]
     fn exit<const FULL: bool>(&mut self, mk: &Market<'_>, c: &KernelCost, d: usize) {
         let Market {
-            open,
-            close,
+            candles: cs,
             day_cum,
         } = *mk;
-        let n = close.len();
+        let n = cs.len();
         let Open {
             ei,
             pin,
@@ -525,14 +505,14 @@ impl Sim {
         let (xi, p1, done) = if d >= n || (c.next_open && d + 1 >= n) {
             // End of data (a pending close is dropped, the position closes at the end fill).
             if c.end_at_close {
-                (n - 1, close[n - 1], true)
+                (n - 1, cs[n - 1].close, true)
             } else {
-                (n - 1, open[n - 1], true)
+                (n - 1, cs[n - 1].open, true)
             }
         } else if c.next_open {
-            (d + 1, open[d + 1], false)
+            (d + 1, cs[d + 1].open, false)
         } else {
-            (d, close[d], false)
+            (d, cs[d].close, false)
         };
         self.last_neg = true;
         let day_end = |b: usize| day_cum[b + 1] != day_cum[b];
@@ -542,8 +522,8 @@ impl Sim {
         }
         let mut bal = self.bal - fee_in;
         if FULL {
-            for b in ei..xi {
-                let eq = bal + qty * (close[b] - pin);
+            for (b, cb) in cs.iter().enumerate().take(xi).skip(ei) {
+                let eq = bal + qty * (cb.close - pin);
                 acc.mark(eq);
                 if day_end(b) {
                     acc.day(eq);
@@ -592,7 +572,7 @@ impl Sim {
 
     /// After the last block: closes a position still open, computes the final metrics.
     fn finish<const FULL: bool>(&mut self, mk: &Market<'_>, c: &KernelCost) -> KMetrics {
-        let n = mk.close.len();
+        let n = mk.candles.len();
         if self.pos.is_some() {
             self.exit::<FULL>(mk, c, n);
         }
@@ -620,7 +600,7 @@ impl Sim {
 }
 
 /// Evaluates a group of combinations in one time-blocked pass (see the module docs).
-/// `x` must be padded by at least the largest period of `combos`; `block` is a multiple of 64.
+/// `block` is a multiple of 64.
 /// With `FULL`, also computes the daily Sharpe and the drawdown; with `record`, the trades.
 ///
 /// On x86_64 CPUs with AVX2 (detected at run time) an AVX2 build of the same code runs:
@@ -628,7 +608,6 @@ impl Sim {
 /// division and comparison are exact; the sums stay scalar and in order).
 pub fn run_group<const FULL: bool>(
     mk: Market<'_>,
-    x: &Padded,
     c: &KernelCost,
     combos: &[Combo],
     block: usize,
@@ -637,53 +616,46 @@ pub fn run_group<const FULL: bool>(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { run_group_avx2::<FULL>(mk, x, c, combos, block, record) };
+        return unsafe { run_group_avx2::<FULL>(mk, c, combos, block, record) };
     }
-    run_group_portable::<FULL>(mk, x, c, combos, block, record)
+    run_group_portable::<FULL>(mk, c, combos, block, record)
 }
 
 /// [`run_group`] without AVX2 (SSE2 on x86_64, plain Rust elsewhere).
 pub fn run_group_portable<const FULL: bool>(
     mk: Market<'_>,
-    x: &Padded,
     c: &KernelCost,
     combos: &[Combo],
     block: usize,
     record: bool,
 ) -> Vec<(KMetrics, Vec<KTrade>)> {
     #[cfg(target_arch = "x86_64")]
-    return run_group_impl::<FULL, Sse2>(mk, x, c, combos, block, record);
+    return run_group_impl::<FULL, Sse2>(mk, c, combos, block, record);
     #[cfg(not(target_arch = "x86_64"))]
-    return run_group_impl::<FULL, Plain>(mk, x, c, combos, block, record);
+    return run_group_impl::<FULL, Plain>(mk, c, combos, block, record);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn run_group_avx2<const FULL: bool>(
     mk: Market<'_>,
-    x: &Padded,
     c: &KernelCost,
     combos: &[Combo],
     block: usize,
     record: bool,
 ) -> Vec<(KMetrics, Vec<KTrade>)> {
-    run_group_impl::<FULL, Plain>(mk, x, c, combos, block, record)
+    run_group_impl::<FULL, Plain>(mk, c, combos, block, record)
 }
 
 #[inline(always)]
 fn run_group_impl<const FULL: bool, L: Lanes>(
     mk: Market<'_>,
-    x: &Padded,
     c: &KernelCost,
     combos: &[Combo],
     block: usize,
     record: bool,
 ) -> Vec<(KMetrics, Vec<KTrade>)> {
-    let n = mk.close.len();
-    assert!(
-        mk.open.len() == n && x.xp.len() == x.pad + n,
-        "kernel inputs of different lengths"
-    );
+    let n = mk.candles.len();
     assert!(
         !FULL || mk.day_cum.len() == n + 1,
         "day_cum must have n + 1 entries"
@@ -698,10 +670,7 @@ fn run_group_impl<const FULL: bool, L: Lanes>(
     let mut periods: Vec<usize> = combos.iter().flat_map(|k| [k.fast, k.slow]).collect();
     periods.sort_unstable();
     periods.dedup();
-    assert!(
-        periods[0] > 0 && *periods.last().expect("periods") <= x.pad,
-        "SMA periods must be in 1..=pad"
-    );
+    assert!(periods[0] > 0, "SMA periods must be > 0");
     let row = |p: usize| periods.binary_search(&p).expect("period");
     let mut sims: Vec<Sim> = combos
         .iter()
@@ -711,7 +680,7 @@ fn run_group_impl<const FULL: bool, L: Lanes>(
     let mut b0 = 0;
     while b0 < n {
         let len = block.min(n - b0);
-        sma.advance(x, b0, len);
+        sma.advance(mk.candles, b0, len);
         for sim in sims.iter_mut() {
             if !sim.done {
                 let (f, s) = (sma.row(sim.fr), sma.row(sim.sr));

@@ -92,6 +92,16 @@ impl Acc {
         self.sumsq += r * r;
         self.prev_day = eq;
     }
+    /// Drawdown of equity `lo` under the current peak (`lo` infinite: none).
+    #[inline]
+    fn drawdown_at(&mut self, lo: f64) {
+        if lo.is_finite() {
+            let dd = 1.0 - lo / self.peak;
+            if dd > self.max_dd {
+                self.max_dd = dd;
+            }
+        }
+    }
     #[inline]
     fn mark(&mut self, eq: f64) {
         if eq > self.peak {
@@ -522,13 +532,25 @@ impl Sim {
         }
         let mut bal = self.bal - fee_in;
         if FULL {
+            // The drawdown of a candle, 1 − eq/peak, only falls as eq falls (division and
+            // subtraction round monotonically), so within a run of candles under the same peak
+            // the largest one is that of the lowest equity: one division per run instead of
+            // one per candle, with the same bits as `Acc::mark` on every candle.
+            let mut lo = f64::INFINITY;
             for (b, cb) in cs.iter().enumerate().take(xi).skip(ei) {
                 let eq = bal + qty * (cb.close - pin);
-                acc.mark(eq);
+                if eq > acc.peak {
+                    acc.drawdown_at(lo);
+                    acc.peak = eq;
+                    lo = f64::INFINITY;
+                } else if eq < lo {
+                    lo = eq;
+                }
                 if day_end(b) {
                     acc.day(eq);
                 }
             }
+            acc.drawdown_at(lo);
         }
         let pout = p1 * (1.0 - c.slippage);
         let fee_out = qty * pout * c.taker_fee;

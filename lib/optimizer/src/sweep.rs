@@ -94,10 +94,10 @@ pub fn sma_cross_combos(
         candles,
         day_cum: &day_cum,
     };
-    // Tiles of the (fast, slow) grid, about two per core, so that a core that comes up late
-    // still finds work to steal. A tile takes every a-th fast and every b-th slow period by
-    // rank: each tile gets the same mix of short periods (many crosses, more work) and long
-    // ones, and computes only its own SMAs (fast/a + slow/b periods).
+    // Tiles of the (fast, slow) grid, one per core (more tiles would let a late core steal
+    // work, but each tile computes its own SMAs: measured slower). A tile takes every a-th
+    // fast and every b-th slow period by rank: each tile gets the same mix of short periods
+    // (many crosses, more work) and long ones, and computes only fast/a + slow/b SMAs.
     let ranks = |get: fn(&Combo) -> usize| {
         let mut v: Vec<usize> = combos.iter().map(get).collect();
         v.sort_unstable();
@@ -105,7 +105,7 @@ pub fn sma_cross_combos(
         v
     };
     let (fasts, slows) = (ranks(|k| k.fast), ranks(|k| k.slow));
-    let target = 2 * rayon::current_num_threads();
+    let target = rayon::current_num_threads();
     let ta = ((target as f64).sqrt().round() as usize).clamp(1, fasts.len());
     let tb = target.div_ceil(ta).clamp(1, slows.len());
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); ta * tb];

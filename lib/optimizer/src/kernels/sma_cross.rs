@@ -130,7 +130,7 @@ impl Acc {
 pub const BLOCK: usize = 256;
 
 /// Periods advanced together by the SMA block loop (independent add chains).
-const LANES: usize = 4;
+const LANES: usize = 8;
 
 /// The window's candles, shared by every combination (read at crosses only), and
 /// `day_cum[i]` = number of UTC-day-ending candles in `[0, i)` (length n + 1; only read by the

@@ -257,6 +257,15 @@ fn run_persists_results_runs_windows_and_reports() {
         &["run", "--regrade", "--strategy", "sma_cross"],
     ));
     assert!(out.contains("(unchanged)"), "{out}");
+    // The regraded row is stored beside the one it regrades, newer, and is the latest.
+    let (n, latest, newest_is_latest): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), sum(is_latest), (SELECT is_latest FROM optimization_results ORDER BY created_at DESC LIMIT 1) FROM optimization_results",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((n, latest, newest_is_latest), (2, 1, 1));
     drop(d);
 }
 

@@ -20,6 +20,20 @@ pub fn iso_now() -> String {
     iso_ms(scalp_core::types::now_ms())
 }
 
+/// Now, or one millisecond after `prev` when the clock has not moved past it: a row that
+/// supersedes `prev` (a regrade) must sort after it, since `created_at` is part of the unique
+/// key and decides `is_latest`.
+pub fn iso_now_after(prev: &str) -> String {
+    let now = iso_now();
+    if now.as_str() > prev {
+        return now;
+    }
+    match time::OffsetDateTime::parse(prev, &time::format_description::well_known::Rfc3339) {
+        Ok(t) => iso_ms((t.unix_timestamp_nanos() / 1_000_000) as i64 + 1),
+        Err(_) => now,
+    }
+}
+
 pub fn iso_ms(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -283,4 +297,28 @@ pub fn delete_results(conn: &mut Connection, ids: &[i64]) -> rusqlite::Result<us
     }
     tx.commit()?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_now_after_is_strictly_later() {
+        // A row stamped in this very millisecond or later: one millisecond after it.
+        let future = iso_ms(scalp_core::types::now_ms() + 60_000);
+        let next = iso_now_after(&future);
+        assert!(next > future, "{next} !> {future}");
+        let ms = |s: &str| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .unwrap()
+                .unix_timestamp_nanos()
+                / 1_000_000
+        };
+        assert_eq!(ms(&next), ms(&future) + 1);
+        // An old row: simply now.
+        let old = iso_ms(1_600_000_000_000);
+        let now = iso_now_after(&old);
+        assert!(now > old && ms(&now) >= i128::from(scalp_core::types::now_ms()) - 1_000);
+    }
 }

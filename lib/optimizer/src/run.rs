@@ -768,7 +768,7 @@ fn regrade_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             r.created_at
         )));
         let payload = json!({
-            "strategy_name": r.strategy_name, "asset": r.asset, "timeframe": r.timeframe, "created_at": db::iso_now(),
+            "strategy_name": r.strategy_name, "asset": r.asset, "timeframe": r.timeframe, "created_at": db::iso_now_after(&r.created_at),
             "duration_seconds": 0.0, "grade": g.grade, "total_score": g.total_score, "oos_sharpe": r.oos_sharpe,
             "consistency": r.consistency, "oos_is_ratio": r.oos_is_ratio, "dsr": r.dsr, "param_stability": r.param_stability,
             "monte_carlo_pvalue": r.monte_carlo_pvalue, "mc_underpowered": r.mc_underpowered, "n_windows": r.n_windows,
@@ -783,8 +783,6 @@ fn regrade_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             grade: g,
             wfo: None,
         };
-        // Ensure a distinct created_at from the previous row even within the same millisecond.
-        std::thread::sleep(std::time::Duration::from_millis(2));
         save(cfg, &mut conn, None, &o, None)?;
         writeln!(
             out,

@@ -22,15 +22,12 @@ pub fn iso_now() -> String {
 
 /// Now, or one millisecond after `prev` when the clock has not moved past it: a row that
 /// supersedes `prev` (a regrade) must sort after it, since `created_at` is part of the unique
-/// key and decides `is_latest`.
+/// key and decides `is_latest` (both read through `scalp_sync::payload::parse_created_at`).
 pub fn iso_now_after(prev: &str) -> String {
-    let now = iso_now();
-    if now.as_str() > prev {
-        return now;
-    }
-    match time::OffsetDateTime::parse(prev, &time::format_description::well_known::Rfc3339) {
-        Ok(t) => iso_ms((t.unix_timestamp_nanos() / 1_000_000) as i64 + 1),
-        Err(_) => now,
+    let now = scalp_core::types::now_ms();
+    match scalp_sync::payload::parse_created_at(prev) {
+        Some(ns) => iso_ms(now.max(ns.div_euclid(1_000_000) as i64 + 1)),
+        None => iso_ms(now),
     }
 }
 
@@ -309,13 +306,13 @@ mod tests {
         let future = iso_ms(scalp_core::types::now_ms() + 60_000);
         let next = iso_now_after(&future);
         assert!(next > future, "{next} !> {future}");
-        let ms = |s: &str| {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .unwrap()
-                .unix_timestamp_nanos()
-                / 1_000_000
-        };
+        let ms = |s: &str| scalp_sync::payload::parse_created_at(s).unwrap() / 1_000_000;
         assert_eq!(ms(&next), ms(&future) + 1);
+        // Other accepted spellings (naive, microseconds) are compared as instants too.
+        assert_eq!(
+            iso_now_after("2099-01-01 00:00:00.123456"),
+            "2099-01-01T00:00:00.124Z"
+        );
         // An old row: simply now.
         let old = iso_ms(1_600_000_000_000);
         let now = iso_now_after(&old);

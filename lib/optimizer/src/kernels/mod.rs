@@ -1,9 +1,8 @@
-//! Dedicated fast kernels. A kernel evaluates one parameter combination over precomputed
-//! indicator arrays (shared by every combination of a window) without allocating, and must
-//! produce exactly the trades of the event-driven engine (`scalp-backtest`) for the same
-//! candles, parameters and engine settings — checked by the property tests in
-//! `tests/tests/optimize_parity.rs`. Settings a kernel does not model make it decline
-//! ([`KernelCost::from_engine`] returns `None`), and the optimizer falls back to the event
+//! Dedicated fast kernels. A kernel evaluates parameter combinations without allocating in
+//! its loop and must produce exactly the trades of the event-driven engine (`scalp-backtest`)
+//! for the same candles, parameters and engine settings — checked by the property tests in
+//! `lib/optimizer/tests/parity.rs`. Settings a kernel does not model make it decline
+//! ([`crate::sweep::kernel_cost`] returns `None`), and the optimizer falls back to the event
 //! engine for that run (parity by construction).
 
 pub mod sma_cross;

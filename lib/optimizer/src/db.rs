@@ -1,4 +1,4 @@
-//! The optimize local database ([optimize].db): runs with live progress, windows, combos
+//! The optimize local database (`[optimize].db`): runs with live progress, windows, combos
 //! (migration 04) and results (`optimization_results`, migration 03, safe is_latest insert of
 //! scalp-sync).
 

@@ -258,7 +258,7 @@ pub fn overfitting(w: &WfoResult) -> (stats::MonteCarlo, f64, f64, stats::Moment
     )
 }
 
-/// Runs one strategy × asset end to end (no DB writes; see [`run_and_save`]).
+/// Runs one strategy × asset end to end (no DB writes; see [`save`]).
 #[allow(clippy::too_many_arguments)]
 pub fn optimize_one(
     cfg: &Config,

@@ -116,33 +116,58 @@ impl Timeframe {
         self.as_str()
     }
 
-    /// Bitget v2 REST `granularity` (`1m`, `5m`, `1H`, `4H`, `1D`, ...).
-    pub fn bitget_granularity(self) -> &'static str {
-        match self {
+    /// Bitget v2 REST `granularity` (`1m`, `3m`, `5m`, `1H`, `4H`, `1D`, ...); `None` for 2h,
+    /// which Bitget serves on neither REST nor WebSocket.
+    pub fn bitget_granularity(self) -> Option<&'static str> {
+        Some(match self {
             Timeframe::M1 => "1m",
             Timeframe::M3 => "3m",
             Timeframe::M5 => "5m",
             Timeframe::M15 => "15m",
             Timeframe::M30 => "30m",
             Timeframe::H1 => "1H",
-            Timeframe::H2 => "2H",
+            Timeframe::H2 => return None,
             Timeframe::H4 => "4H",
             Timeframe::H6 => "6H",
             Timeframe::H12 => "12H",
             Timeframe::D1 => "1D",
+        })
+    }
+
+    /// Bitget v2 public WS channel name (`candle1m`, `candle1H`, ...); `None` for 3m and 2h:
+    /// the candle channels are `candle1m, 5m, 15m, 30m, 1H, 4H, 6H, 12H, 1D, …` (no `candle3m`,
+    /// no `candle2H`; Bitget "Candlesticks Channel" page).
+    pub fn bitget_channel(self) -> Option<String> {
+        match self {
+            Timeframe::M3 | Timeframe::H2 => None,
+            tf => tf.bitget_granularity().map(|g| format!("candle{g}")),
         }
     }
 
-    /// Bitget v2 public WS channel name (`candle1m`, `candle1H`, ...).
-    pub fn bitget_channel(self) -> String {
-        format!("candle{}", self.bitget_granularity())
+    /// The timeframes Bitget serves by REST, for messages (`1m, 3m, 5m, …`).
+    pub fn bitget_rest_list() -> String {
+        Self::list(|tf| tf.bitget_granularity().is_some())
+    }
+
+    /// The timeframes Bitget streams on its public WebSocket, for messages.
+    pub fn bitget_ws_list() -> String {
+        Self::list(|tf| tf.bitget_channel().is_some())
+    }
+
+    fn list(keep: impl Fn(Timeframe) -> bool) -> String {
+        Timeframe::ALL
+            .into_iter()
+            .filter(|tf| keep(*tf))
+            .map(|tf| tf.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Parses a Bitget granularity / channel suffix back (`1H` → `H1`).
     pub fn from_bitget(s: &str) -> Option<Timeframe> {
         Timeframe::ALL
             .into_iter()
-            .find(|tf| tf.bitget_granularity() == s)
+            .find(|tf| tf.bitget_granularity() == Some(s))
     }
 
     /// Open time of the candle that contains `ts_ms`.
@@ -253,9 +278,20 @@ mod tests {
     fn timeframe_roundtrip_and_bitget_names() {
         for tf in Timeframe::ALL {
             assert_eq!(tf.as_str().parse::<Timeframe>().unwrap(), tf);
-            assert_eq!(Timeframe::from_bitget(tf.bitget_granularity()), Some(tf));
+            if let Some(g) = tf.bitget_granularity() {
+                assert_eq!(Timeframe::from_bitget(g), Some(tf));
+            }
         }
-        assert_eq!(Timeframe::H1.bitget_channel(), "candle1H");
+        assert_eq!(Timeframe::H1.bitget_channel().as_deref(), Some("candle1H"));
+        // Bitget has no 2H anywhere and no candle3m channel (REST serves 3m)
+        assert_eq!(Timeframe::H2.bitget_granularity(), None);
+        assert_eq!(Timeframe::from_bitget("2H"), None);
+        assert_eq!(Timeframe::M3.bitget_granularity(), Some("3m"));
+        assert_eq!(Timeframe::M3.bitget_channel(), None);
+        assert_eq!(
+            Timeframe::bitget_ws_list(),
+            "1m, 5m, 15m, 30m, 1h, 4h, 6h, 12h, 1d"
+        );
         assert_eq!(Timeframe::M5.align(1_000 * 60 * 7 + 5), 1_000 * 60 * 5);
         assert!("2x".parse::<Timeframe>().is_err());
     }

@@ -19,6 +19,43 @@ pub const HISTORY_CANDLES_MAX_LIMIT: u32 = 200;
 pub const MAX_QUERY_SPAN_MS: i64 = 90 * 86_400_000;
 /// `history-fund-rate` maximum `pageSize`.
 pub const FUNDING_PAGE_SIZE: u32 = 100;
+/// `limit` of a close confirmation: the window `[t − 2tf, t + 2tf]` holds at most 5 candles.
+const CONFIRM_LIMIT: u32 = 5;
+
+/// The REST `granularity` of `tf`, or an error for a timeframe Bitget does not serve (2h).
+fn granularity(tf: Timeframe) -> Result<&'static str, ExchangeError> {
+    tf.bitget_granularity()
+        .ok_or_else(|| ExchangeError::InvalidRequest {
+            exchange: EX,
+            msg: format!(
+                "Bitget serves no {tf} candles (REST granularities: {})",
+                Timeframe::bitget_rest_list()
+            ),
+        })
+}
+
+/// The page of a backwards walk that ends at `newest` (inclusive): returns `(lo, startTime,
+/// endTime, limit)`. The wanted candles are `lo..=newest` (at most `limit_max − 2` of them and
+/// spanning ≤ 90 days once widened); the query asks `[lo − tf, newest + tf]` with a limit that
+/// covers every candle of that window even if both bounds are inclusive.
+pub fn widened_window(
+    tf: Timeframe,
+    first: i64,
+    newest: i64,
+    endpoint: CandleEndpoint,
+    recent_floor: i64,
+) -> (i64, i64, i64, u32) {
+    let max_wanted = endpoint.max_limit() as i64 - 2;
+    // widened span (newest + tf) − (lo − tf) = (n + 1)·tf must stay ≤ 90 days
+    let max_by_span = MAX_QUERY_SPAN_MS / tf.ms() - 1;
+    let n = max_wanted.min(max_by_span).max(1);
+    let mut lo = (newest - (n - 1) * tf.ms()).max(first);
+    if endpoint == CandleEndpoint::Recent {
+        lo = lo.max(recent_floor).min(newest);
+    }
+    let wanted = (newest - lo) / tf.ms() + 1;
+    (lo, lo - tf.ms(), newest + tf.ms(), (wanted + 2) as u32)
+}
 
 /// How far back `market/candles` serves each granularity (Bitget doc); older data comes from
 /// `market/history-candles`.
@@ -136,7 +173,7 @@ impl BitgetRest {
         int(EX, ep, "data.serverTime", d.get("serverTime"))
     }
 
-    /// One candles page as the exchange sends it.
+    /// One candles page as the exchange sends it (`startTime`/`endTime` passed as given).
     pub async fn candles_page(
         &self,
         endpoint: CandleEndpoint,
@@ -146,11 +183,27 @@ impl BitgetRest {
         end_ms: Option<i64>,
         limit: u32,
     ) -> Result<CandlePage, ExchangeError> {
+        let gran = granularity(tf)?;
+        self.candles_page_gran(endpoint, symbol, tf, gran, start_ms, end_ms, limit)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn candles_page_gran(
+        &self,
+        endpoint: CandleEndpoint,
+        symbol: &str,
+        tf: Timeframe,
+        gran: &str,
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+        limit: u32,
+    ) -> Result<CandlePage, ExchangeError> {
         let ep = endpoint.path();
         let mut q = vec![
             ("symbol", symbol.to_ascii_uppercase()),
             ("productType", self.product_type.clone()),
-            ("granularity", tf.bitget_granularity().to_string()),
+            ("granularity", gran.to_string()),
             ("limit", limit.clamp(1, endpoint.max_limit()).to_string()),
         ];
         if let Some(s) = start_ms {
@@ -168,9 +221,15 @@ impl BitgetRest {
     }
 
     /// Closed candles with `from_ms <= open_time < to_ms`, ascending, deduplicated and
-    /// validated. Pages backwards in windows of at most `limit` candles (and ≤ 90 days) using
+    /// validated. Pages backwards in windows of at most `limit − 2` candles (and ≤ 90 days) using
     /// `market/candles` (1,000) inside its look-back and `market/history-candles` (200) before it.
     /// Closed means `open_time + tf <= min(now, the reply's requestTime)`.
+    ///
+    /// Bitget documents `startTime` as "after this time" and `endTime` as "before this time", and
+    /// connectors report both bounds as exclusive in live use, while other readings treat them as
+    /// inclusive. Every window is therefore asked for one candle wider on each side
+    /// (`[lo − tf, newest + tf]`) and filtered to `[lo, hi)` here, so it is complete whichever
+    /// convention the server follows (docs/EXCHANGES.md, "Candle windows").
     pub async fn fetch_klines(
         &self,
         symbol: &str,
@@ -178,6 +237,7 @@ impl BitgetRest {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<Candle>, ExchangeError> {
+        let gran = granularity(tf)?;
         let server_now = self.server_time().await?;
         let cutoff = server_now.min(now_ms());
         let first = align_up(tf, from_ms);
@@ -194,16 +254,18 @@ impl BitgetRest {
             } else {
                 CandleEndpoint::History
             };
-            let limit = endpoint.max_limit() as i64;
-            let span = ((limit - 1) * tf.ms()).min(MAX_QUERY_SPAN_MS - tf.ms());
-            // inclusive window [lo, newest]; both ends requested (robust to either bound being
-            // exclusive on the server: the window holds ≤ limit candles)
-            let mut lo = (newest - span).max(first);
-            if endpoint == CandleEndpoint::Recent {
-                lo = lo.max(recent_floor);
-            }
+            let (lo, q_start, q_end, limit) =
+                widened_window(tf, first, newest, endpoint, recent_floor);
             let page = self
-                .candles_page(endpoint, symbol, tf, Some(lo), Some(newest), limit as u32)
+                .candles_page_gran(
+                    endpoint,
+                    symbol,
+                    tf,
+                    gran,
+                    Some(q_start),
+                    Some(q_end),
+                    limit,
+                )
                 .await?;
             let cut = cutoff.min(page.server_time);
             for c in page.candles {
@@ -217,21 +279,25 @@ impl BitgetRest {
     }
 
     /// Whether the candle opening at `open_time` is closed according to the exchange, with its
-    /// final values (`market/candles` around it; closed iff `open_time + tf <= requestTime`).
+    /// final values (`market/candles` over the three candles around it, asked one candle wider
+    /// on each side so that either bound convention returns it; closed iff
+    /// `open_time + tf <= requestTime`).
     pub async fn confirm_closed(
         &self,
         symbol: &str,
         tf: Timeframe,
         open_time: i64,
     ) -> Result<Option<Candle>, ExchangeError> {
+        let gran = granularity(tf)?;
         let page = self
-            .candles_page(
+            .candles_page_gran(
                 CandleEndpoint::Recent,
                 symbol,
                 tf,
-                Some(open_time),
-                Some(open_time + tf.ms()),
-                2,
+                gran,
+                Some(open_time - 2 * tf.ms()),
+                Some(open_time + 2 * tf.ms()),
+                CONFIRM_LIMIT,
             )
             .await?;
         if open_time + tf.ms() > page.server_time {
@@ -366,8 +432,13 @@ pub enum WsMessage {
     Pong,
     /// `{"event":"subscribe","arg":{…}}`.
     Subscribed { inst_id: String, channel: String },
-    /// `{"event":"error","code":…,"msg":…}`.
-    Error { code: String, msg: String },
+    /// `{"event":"error","code":…,"msg":…}`, with the `(instId, channel)` of its `arg` when the
+    /// error names one (a refused subscription).
+    Error {
+        code: String,
+        msg: String,
+        arg: Option<(String, String)>,
+    },
     /// A `snapshot` or `update` push on a candle channel.
     Candles {
         snapshot: bool,
@@ -410,6 +481,7 @@ pub fn parse_ws_message(text: &str) -> Result<WsMessage, String> {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string(),
+                arg: arg_str("instId").ok().zip(arg_str("channel").ok()),
             },
             _ => WsMessage::Other,
         });

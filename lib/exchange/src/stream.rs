@@ -67,6 +67,9 @@ pub enum CloseReason {
     NewerCandle,
     /// Bitget: end + grace passed and REST confirmed it (REST values).
     RestConfirmed,
+    /// Bitget: the candle was already emitted (closed by a newer one), and the REST re-fetch
+    /// after end + grace returned other values: these replace it.
+    RestCorrected,
 }
 
 /// What the stream tasks report.
@@ -101,6 +104,39 @@ pub enum StreamEvent {
         reason: String,
         reconnect_in_ms: u64,
     },
+    /// The exchange refused to stream this (subscribe error, e.g. Bitget 30001 "doesn't exist",
+    /// or a channel the exchange does not have): no data will come for it on this connection.
+    Failed {
+        exchange: Exchange,
+        stream: StreamSpec,
+        reason: String,
+    },
+}
+
+/// Largest Bitget subscribe message we send (bytes). Bitget caps the arguments of one
+/// subscribe request at 4,096 bytes; the whole message is kept under it.
+pub const BITGET_MAX_SUBSCRIBE_BYTES: usize = 4_096;
+
+/// Bitget allows ≤ 10 messages per second per connection: subscribe messages of one
+/// connection are sent this far apart.
+const BITGET_MESSAGE_SPACING: Duration = Duration::from_millis(120);
+
+/// The subscribe messages for `args`, in order, each at most `max_bytes` long (an argument that
+/// alone exceeds it still goes in a message of its own).
+pub fn bitget_subscribe_messages(args: &[serde_json::Value], max_bytes: usize) -> Vec<String> {
+    let wrap =
+        |a: &[serde_json::Value]| serde_json::json!({"op": "subscribe", "args": a}).to_string();
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < args.len() {
+        let mut end = start + 1;
+        while end < args.len() && wrap(&args[start..=end]).len() <= max_bytes {
+            end += 1;
+        }
+        out.push(wrap(&args[start..end]));
+        start = end;
+    }
+    out
 }
 
 /// Tunables; [`StreamOptions::from_config`] takes them from `[collector]`.
@@ -158,6 +194,10 @@ pub struct StreamStat {
     /// Malformed messages skipped on its connection.
     pub malformed: u64,
     pub last_error: Option<String>,
+    /// Why the exchange refused to stream it (subscribe error), while it does.
+    pub failed: Option<String>,
+    /// Bitget: closed candles replaced by their REST values after the grace period.
+    pub corrections: u64,
 }
 
 /// Shared, live statistics of every stream of a [`StreamHandle`].
@@ -193,6 +233,8 @@ impl StreamStats {
                 reconnects: 0,
                 malformed: 0,
                 last_error: None,
+                failed: None,
+                corrections: 0,
             });
         }
     }
@@ -364,7 +406,22 @@ struct Track {
     confirm_pending: bool,
     /// Bitget: do not ask REST again before this exchange time.
     next_confirm_at: i64,
+    /// Bitget: candles closed by a newer one, to re-fetch once by REST after end + grace
+    /// (oldest first), with the attempts made so far.
+    verify: std::collections::VecDeque<(Candle, u32)>,
+    verify_pending: bool,
+    /// Bitget: do not re-fetch again before this exchange time (after a failed attempt).
+    next_verify_at: i64,
 }
+
+/// A REST re-fetch result: (stream, the candle as pushed, attempts, REST result).
+type VerifyMsg = (StreamSpec, Candle, u32, Result<Option<Candle>, String>);
+
+/// Re-fetch attempts of one candle before it is left as pushed.
+const MAX_VERIFY_ATTEMPTS: u32 = 3;
+/// At most this many candles wait for re-fetch per stream (a backlog beyond it is dropped,
+/// oldest first, and logged).
+const MAX_VERIFY_QUEUE: usize = 64;
 
 impl Conn {
     async fn run(self, proto: Proto) {
@@ -458,35 +515,46 @@ impl Conn {
         let mut grace_tick = tokio::time::interval(Duration::from_millis(250));
         grace_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (confirm_tx, mut confirm_rx) = mpsc::channel::<ConfirmMsg>(64);
+        let (verify_tx, mut verify_rx) = mpsc::channel::<VerifyMsg>(64);
         let by_key: HashMap<(String, Timeframe), StreamSpec> = self
             .specs
             .iter()
             .map(|s| ((s.symbol.clone(), s.timeframe), s.clone()))
             .collect();
 
+        let mut unstreamable: Vec<StreamSpec> = Vec::new();
         if let Proto::Bitget { inst_type, .. } = proto {
-            let args: Vec<serde_json::Value> = self
-                .specs
-                .iter()
-                .map(|s| serde_json::json!({"instType": inst_type, "channel": s.timeframe.bitget_channel(), "instId": s.symbol}))
-                .collect();
-            let sub = serde_json::json!({"op": "subscribe", "args": args}).to_string();
-            if let Err(e) = sink.send(Message::text(sub)).await {
-                return End::Reconnect {
-                    reason: format!("subscribe failed: {e}"),
-                    healthy: false,
-                };
+            let mut args: Vec<serde_json::Value> = Vec::new();
+            for s in &self.specs {
+                match s.timeframe.bitget_channel() {
+                    Some(ch) => args.push(serde_json::json!({"instType": inst_type, "channel": ch, "instId": s.symbol})),
+                    None => unstreamable.push(s.clone()),
+                }
+            }
+            let msgs = bitget_subscribe_messages(&args, BITGET_MAX_SUBSCRIBE_BYTES);
+            for (i, sub) in msgs.into_iter().enumerate() {
+                if i > 0 {
+                    tokio::time::sleep(BITGET_MESSAGE_SPACING).await;
+                }
+                if let Err(e) = sink.send(Message::text(sub)).await {
+                    return End::Reconnect {
+                        reason: format!("subscribe failed: {e}"),
+                        healthy: false,
+                    };
+                }
             }
             // a fresh connection starts with a snapshot: forget the forming candles
             for t in tracks.values_mut() {
                 t.current = None;
                 t.confirm_pending = false;
+                t.verify_pending = false;
             }
         }
         tracing::info!(exchange = %self.exchange, conn_id, streams = self.specs.len(), "stream connected");
         self.stats.update_all(&self.specs, |st| {
             st.connected = true;
             st.conn_id = Some(conn_id);
+            st.failed = None;
         });
         if !self
             .emit(StreamEvent::Connected {
@@ -497,6 +565,16 @@ impl Conn {
             .await
         {
             return End::ReceiverGone;
+        }
+        for spec in unstreamable {
+            let reason = format!(
+                "Bitget has no candle channel for {} (WebSocket timeframes: {})",
+                spec.timeframe,
+                Timeframe::bitget_ws_list()
+            );
+            if !self.fail(&spec, reason).await {
+                return End::ReceiverGone;
+            }
         }
 
         loop {
@@ -531,6 +609,41 @@ impl Conn {
                     if let (Proto::Bitget { rest, .. }, Some((ts, at))) = (proto, ex_clock) {
                         let ex_now = ts + at.elapsed().as_millis() as i64;
                         self.start_confirms(rest, ex_now, tracks, &confirm_tx);
+                        self.start_verifies(rest, ex_now, tracks, &verify_tx);
+                    }
+                    continue;
+                }
+                Some((spec, pushed, attempts, res)) = verify_rx.recv() => {
+                    let Some(t) = tracks.get_mut(&spec) else { continue };
+                    t.verify_pending = false;
+                    match res {
+                        Ok(Some(rest_c)) => {
+                            if rest_c != pushed {
+                                tracing::info!(exchange = %self.exchange, symbol = %spec.symbol, tf = %spec.timeframe, open_time = pushed.open_time,
+                                    pushed = ?(pushed.open, pushed.high, pushed.low, pushed.close, pushed.volume),
+                                    rest = ?(rest_c.open, rest_c.high, rest_c.low, rest_c.close, rest_c.volume),
+                                    "closed candle corrected by its REST values");
+                                self.stats.update(&spec, |st| st.corrections += 1);
+                                if !self.emit(StreamEvent::Closed {
+                                    exchange: self.exchange,
+                                    symbol: spec.symbol.clone(),
+                                    timeframe: spec.timeframe,
+                                    candle: rest_c,
+                                    reason: CloseReason::RestCorrected,
+                                }).await {
+                                    return End::ReceiverGone;
+                                }
+                            }
+                        }
+                        Ok(None) | Err(_) if attempts < MAX_VERIFY_ATTEMPTS => {
+                            t.verify.push_front((pushed, attempts));
+                            let ex_now = ex_clock.map(|(ts, at)| ts + at.elapsed().as_millis() as i64).unwrap_or(0);
+                            t.next_verify_at = ex_now + self.opts.bitget_close_grace_ms.max(1000) as i64;
+                        }
+                        other => {
+                            tracing::warn!(exchange = %self.exchange, symbol = %spec.symbol, tf = %spec.timeframe, open_time = pushed.open_time,
+                                attempts, result = ?other.map(|_| "not served"), "REST re-fetch of a closed candle gave up; kept as pushed");
+                        }
                     }
                     continue;
                 }
@@ -654,11 +767,28 @@ impl Conn {
                     }
                     Ok(bitget::WsMessage::Pong) => awaiting_pong = false,
                     Ok(bitget::WsMessage::Subscribed { .. }) | Ok(bitget::WsMessage::Other) => {}
-                    Ok(bitget::WsMessage::Error { code, msg }) => {
+                    Ok(bitget::WsMessage::Error { code, msg, arg }) => {
                         tracing::warn!(exchange = %self.exchange, conn_id, %code, %msg, "exchange reported an error");
-                        self.stats.update_all(&self.specs, |st| {
-                            st.last_error = Some(format!("{code}: {msg}"))
+                        let named = arg.and_then(|(inst_id, channel)| {
+                            self.specs.iter().find(|s| {
+                                s.symbol.eq_ignore_ascii_case(&inst_id)
+                                    && s.timeframe.bitget_channel().as_deref()
+                                        == Some(channel.as_str())
+                            })
                         });
+                        match named {
+                            Some(spec) => {
+                                if !self
+                                    .fail(spec, format!("subscribe refused: {code}: {msg}"))
+                                    .await
+                                {
+                                    return End::ReceiverGone;
+                                }
+                            }
+                            None => self.stats.update_all(&self.specs, |st| {
+                                st.last_error = Some(format!("{code}: {msg}"))
+                            }),
+                        }
                     }
                     Ok(bitget::WsMessage::Candles {
                         inst_id,
@@ -688,6 +818,12 @@ impl Conn {
                                     t.next_confirm_at = 0;
                                     if t.last_closed.is_none_or(|l| cur.open_time > l) {
                                         t.last_closed = Some(cur.open_time);
+                                        if t.verify.len() >= MAX_VERIFY_QUEUE
+                                            && let Some((old, _)) = t.verify.pop_front()
+                                        {
+                                            tracing::warn!(exchange = %self.exchange, symbol = %spec.symbol, tf = %spec.timeframe, open_time = old.open_time, "REST re-fetch backlog full: candle kept as pushed");
+                                        }
+                                        t.verify.push_back((cur, 0));
                                         if !self
                                             .emit_closed(spec, cur, CloseReason::NewerCandle)
                                             .await
@@ -753,6 +889,56 @@ impl Conn {
                 let _ = tx.send((spec, open_time, r)).await;
             });
         }
+    }
+
+    /// Bitget: re-fetches by REST, once each, the candles that were closed by a newer one, as
+    /// soon as their end + grace has passed (exchange clock); one request per stream at a time.
+    fn start_verifies(
+        &self,
+        rest: &BitgetRest,
+        ex_now: i64,
+        tracks: &mut HashMap<StreamSpec, Track>,
+        verify_tx: &mpsc::Sender<VerifyMsg>,
+    ) {
+        for (spec, t) in tracks.iter_mut() {
+            if t.verify_pending || ex_now < t.next_verify_at {
+                continue;
+            }
+            let Some((c, _)) = t.verify.front() else {
+                continue;
+            };
+            let due = c.open_time + spec.timeframe.ms() + self.opts.bitget_close_grace_ms as i64;
+            if ex_now < due {
+                continue;
+            }
+            let (pushed, attempts) = t.verify.pop_front().expect("front exists");
+            t.verify_pending = true;
+            let rest = rest.clone();
+            let spec = spec.clone();
+            let tx = verify_tx.clone();
+            tokio::spawn(async move {
+                let r = rest
+                    .confirm_closed(&spec.symbol, spec.timeframe, pushed.open_time)
+                    .await
+                    .map_err(|e| e.to_string());
+                let _ = tx.send((spec, pushed, attempts + 1, r)).await;
+            });
+        }
+    }
+
+    /// Marks a stream refused by the exchange and reports it.
+    async fn fail(&self, spec: &StreamSpec, reason: String) -> bool {
+        tracing::error!(exchange = %self.exchange, symbol = %spec.symbol, tf = %spec.timeframe, %reason, "STREAM FAILED");
+        self.stats.update(spec, |st| {
+            st.failed = Some(reason.clone());
+            st.last_error = Some(reason.clone());
+        });
+        self.emit(StreamEvent::Failed {
+            exchange: self.exchange,
+            stream: spec.clone(),
+            reason,
+        })
+        .await
     }
 
     async fn emit_closed(&self, spec: &StreamSpec, candle: Candle, reason: CloseReason) -> bool {

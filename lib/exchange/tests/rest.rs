@@ -2,7 +2,7 @@
 
 use scalp_core::{Exchange, Timeframe};
 use scalp_e2e::standin::market::{funding_rate_str, open_interest_str};
-use scalp_e2e::standin::{Fault, StandIn, StandInConfig};
+use scalp_e2e::standin::{Bounds, Fault, StandIn, StandInConfig};
 use scalp_exchange::{ExchangeError, RestClient, RetryPolicy};
 use std::time::{Duration, Instant};
 
@@ -341,28 +341,141 @@ async fn errors_name_the_endpoint_and_the_exchange_message() {
     assert!(e.contains("40034"), "{e}");
 }
 
+/// A complete 20,111-candle backfill whichever way the server reads `startTime`/`endTime`
+/// (every page is asked one candle wider on each side and filtered here).
 #[tokio::test]
 async fn bitget_backfills_all_bundled_candles_within_its_request_rate() {
+    for bounds in [Bounds::Exclusive, Bounds::Inclusive] {
+        let s = StandIn::start(StandInConfig {
+            bitget_bounds: bounds,
+            ..Default::default()
+        })
+        .await;
+        let c = client(&s, Exchange::Bitget);
+        let src = s.series().hours().to_vec();
+        let t0 = Instant::now();
+        let got = c
+            .fetch_klines("BTCUSDT", Timeframe::H1, src[0].open_time, s.series().end())
+            .await
+            .unwrap();
+        let took = t0.elapsed();
+        assert_eq!(got.len(), src.len(), "{bounds:?}: every candle");
+        assert_eq!(got, src, "{bounds:?}");
+        let n = s.bitget.requests().len();
+        // 1 time + 2 recent pages (1992 h in pages of 998) + ⌈18,119 / 198⌉ history pages
+        assert_eq!(n, 1 + 2 + 92, "{bounds:?}: requests");
+        assert!(
+            s.bitget.requests().iter().all(|r| r.status == 200),
+            "never over the rate"
+        );
+        // 95 requests at 18/s need ≥ 94 × 55.5 ms
+        assert!(took >= Duration::from_millis(5_200), "{took:?}");
+        eprintln!(
+            "figure: Bitget backfill of 20,111 1h candles from the stand-in ({bounds:?} bounds): {took:?} ({n} requests)"
+        );
+    }
+}
+
+/// One missing candle (the gap repair asks `[t, t + tf)`) and one close confirmation come back
+/// under either bound convention; each query asks one candle wider on both sides.
+#[tokio::test]
+async fn bitget_single_candle_window_and_confirmation_under_both_bound_conventions() {
+    for bounds in [Bounds::Exclusive, Bounds::Inclusive] {
+        let s = StandIn::start(StandInConfig {
+            bitget_bounds: bounds,
+            ..Default::default()
+        })
+        .await;
+        let c = client(&s, Exchange::Bitget);
+        let src = s.series().hours().to_vec();
+        for want in [&src[src.len() - 5], &src[src.len() - 1500], &src[100]] {
+            let got = c
+                .fetch_klines("BTCUSDT", Timeframe::H1, want.open_time, want.open_time + H)
+                .await
+                .unwrap();
+            assert_eq!(
+                got,
+                vec![*want],
+                "{bounds:?}: one candle at {}",
+                want.open_time
+            );
+        }
+        let scalp_exchange::RestClient::Bitget(b) = &c else {
+            panic!()
+        };
+        let last = src[src.len() - 1];
+        assert_eq!(
+            b.confirm_closed("BTCUSDT", Timeframe::H1, last.open_time)
+                .await
+                .unwrap(),
+            Some(last),
+            "{bounds:?}: confirmation of the newest closed candle"
+        );
+        let mid = src[src.len() - 40];
+        assert_eq!(
+            b.confirm_closed("BTCUSDT", Timeframe::H1, mid.open_time)
+                .await
+                .unwrap(),
+            Some(mid),
+            "{bounds:?}"
+        );
+        // the queries asked [t − tf, t + tf] (widened), never the bare [t, t + tf]
+        let q = s
+            .bitget
+            .requests()
+            .into_iter()
+            .find(|r| {
+                r.path.ends_with("/candles")
+                    && r.query
+                        .contains(&format!("startTime={}", src[src.len() - 5].open_time - H))
+            })
+            .expect("a widened single-candle query");
+        assert!(
+            q.query
+                .contains(&format!("endTime={}", src[src.len() - 5].open_time + H)),
+            "{}",
+            q.query
+        );
+    }
+}
+
+/// The windows a backwards walk asks for: wider by one candle on each side, within the
+/// endpoint's limit and the 90-day span.
+#[test]
+fn widened_windows_fit_limits() {
+    use scalp_exchange::bitget::{CandleEndpoint, MAX_QUERY_SPAN_MS, widened_window};
+    for tf in [Timeframe::M1, Timeframe::H1, Timeframe::H4, Timeframe::D1] {
+        for ep in [CandleEndpoint::Recent, CandleEndpoint::History] {
+            let newest = tf.align(1_700_000_000_000);
+            let (lo, a, b, limit) = widened_window(tf, 0, newest, ep, 0);
+            assert_eq!((a, b), (lo - tf.ms(), newest + tf.ms()), "{tf} {ep:?}");
+            let inclusive_count = (b - a) / tf.ms() + 1;
+            assert_eq!(limit as i64, inclusive_count, "{tf} {ep:?}");
+            assert!(limit <= ep.max_limit(), "{tf} {ep:?}");
+            assert!(b - a <= MAX_QUERY_SPAN_MS, "{tf} {ep:?}");
+            // a single candle
+            let (lo, a, b, limit) = widened_window(tf, newest, newest, ep, 0);
+            assert_eq!(
+                (lo, a, b, limit),
+                (newest, newest - tf.ms(), newest + tf.ms(), 3)
+            );
+        }
+    }
+}
+
+/// Bitget serves no 2h candles: asking is a clear error, not a request the server refuses.
+#[tokio::test]
+async fn bitget_refuses_2h_before_asking() {
     let s = StandIn::start(StandInConfig::default()).await;
-    let c = client(&s, Exchange::Bitget);
-    let src = s.series().hours().to_vec();
-    let t0 = Instant::now();
-    let got = c
-        .fetch_klines("BTCUSDT", Timeframe::H1, src[0].open_time, s.series().end())
+    let end = s.series().end();
+    let e = client(&s, Exchange::Bitget)
+        .fetch_klines("BTCUSDT", Timeframe::H2, end - 10 * H, end)
         .await
-        .unwrap();
-    let took = t0.elapsed();
-    assert_eq!(got, src);
-    let n = s.bitget.requests().len();
-    // 1 time + 2 recent pages (1992 h) + ⌈18,119 / 200⌉ history pages
-    assert_eq!(n, 1 + 2 + 91, "requests");
+        .unwrap_err()
+        .to_string();
     assert!(
-        s.bitget.requests().iter().all(|r| r.status == 200),
-        "never over the rate"
+        e.contains("no 2h candles") && e.contains("1m, 3m, 5m"),
+        "{e}"
     );
-    // 94 requests at 18/s need ≥ 93 × 55.5 ms
-    assert!(took >= Duration::from_millis(5_100), "{took:?}");
-    eprintln!(
-        "figure: Bitget backfill of 20,111 1h candles from the stand-in: {took:?} ({n} requests)"
-    );
+    assert_eq!(s.bitget.request_count("/api/v2/mix/market/candles"), 0);
 }

@@ -12,7 +12,7 @@ use scalp_core::types::{fmt_ms, now_ms};
 use scalp_core::{Exchange, Timeframe};
 use scalp_exchange::RestClient;
 use scalp_exchange::stream::{
-    ConnId, StreamEvent, StreamHandle, StreamOptions, StreamSpec, StreamStats,
+    CloseReason, ConnId, StreamEvent, StreamHandle, StreamOptions, StreamSpec, StreamStats,
     spawn_binance_streams, spawn_bitget_streams,
 };
 use std::collections::{HashMap, HashSet};
@@ -533,11 +533,19 @@ async fn translate(
                 symbol,
                 timeframe,
                 candle,
-                ..
+                reason,
             } => vec![Event::Closed {
                 series: Series::new(exchange, symbol, timeframe),
                 candles: vec![candle],
-                origin: Origin::Stream,
+                origin: if reason == CloseReason::RestCorrected {
+                    Origin::Correction
+                } else {
+                    Origin::Stream
+                },
+            }],
+            StreamEvent::Failed { stream, reason, .. } => vec![Event::Status {
+                series: Series::new(exchange, stream.symbol, stream.timeframe),
+                change: StatusChange::Error(reason),
             }],
             StreamEvent::Forming { .. } => vec![],
             StreamEvent::Connected {

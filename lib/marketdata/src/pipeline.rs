@@ -28,6 +28,8 @@ pub enum Origin {
     Repair,
     /// The bundled replay file.
     Replay,
+    /// Bitget: the REST values of a candle already stored from the stream, which differed.
+    Correction,
 }
 
 /// Change of a stream's status, reported by a source.
@@ -248,6 +250,8 @@ impl Pipeline {
                 rejected: 0,
                 candles_stored: 0,
                 last_error: None,
+                failed: None,
+                corrections: 0,
                 unhealthy_since: None,
                 finished: false,
             },
@@ -491,14 +495,16 @@ impl Pipeline {
             if bulk > 0 {
                 let origin = items
                     .iter()
-                    .find(|(_, o)| matches!(o, Origin::Backfill | Origin::Repair))
+                    .find(|(_, o)| {
+                        matches!(o, Origin::Backfill | Origin::Repair | Origin::Correction)
+                    })
                     .map(|x| x.1);
                 tracing::info!(
                     "CANDLES {} exchange={} symbol={} tf={} count={bulk} written={n_written} from={} to={}",
-                    if origin == Some(Origin::Repair) {
-                        "REPAIRED"
-                    } else {
-                        "BACKFILLED"
+                    match origin {
+                        Some(Origin::Repair) => "REPAIRED",
+                        Some(Origin::Correction) => "CORRECTED",
+                        _ => "BACKFILLED",
                     },
                     series.exchange,
                     series.symbol,
@@ -552,9 +558,18 @@ impl Pipeline {
         for (series, stats) in self.streams.iter_mut() {
             let ex_now = self.opts.clocks.now(series.exchange);
             let st = &mut stats.st;
+            let spec = scalp_exchange::stream::StreamSpec::new(&series.symbol, series.timeframe);
+            let failed = self.ws_stats.iter().any(|ws| {
+                ws.get(&spec)
+                    .is_some_and(|w| w.exchange == series.exchange && w.failed.is_some())
+            });
+            if failed {
+                // refused by the exchange: no data will come, whatever the grace
+                healthy = false;
+            }
             let ok = if series.exchange == Exchange::Replay {
                 st.connected
-            } else if !st.connected {
+            } else if failed || !st.connected {
                 false
             } else {
                 // Next close expected at the end of the candle after the last stored one.
@@ -638,6 +653,8 @@ impl Pipeline {
         for ws in &self.ws_stats {
             if let Some(w) = ws.get(&spec).filter(|w| w.exchange == st.exchange) {
                 st.reconnects = st.reconnects.max(w.reconnects);
+                st.failed = w.failed.clone();
+                st.corrections = w.corrections;
                 if st.last_error.is_none() {
                     st.last_error = w.last_error.clone();
                 }

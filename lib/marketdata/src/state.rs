@@ -54,6 +54,14 @@ pub struct StreamState {
     pub rejected: u64,
     pub candles_stored: u64,
     pub last_error: Option<String>,
+    /// Live: why the exchange refuses to stream it (e.g. Bitget subscribe error 30001), while it
+    /// does; such a stream makes the collector unhealthy at once.
+    #[serde(default)]
+    pub failed: Option<String>,
+    /// Bitget: closed candles whose REST values, re-fetched once after end + grace, differed from
+    /// the last pushed ones and replaced them, since start.
+    #[serde(default)]
+    pub corrections: u64,
     /// Since when (ms) this stream is unhealthy (disconnected or no closed candle overdue).
     pub unhealthy_since: Option<i64>,
     /// Replay only: every candle of the file was emitted (no `repeat`).

@@ -2,7 +2,7 @@
 //! candle channels (no closed flag).
 
 use super::market::{FUNDING_INTERVAL_MS, funding_rate_str, open_interest_str};
-use super::{ConnCmd, Push, PushState, Shared, dec, parse_query, q_get};
+use super::{Bounds, ConnCmd, Push, PushState, Shared, dec, parse_query, q_get};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -166,9 +166,15 @@ fn candles(s: &Shared, q: &[(String, String)], now: i64, history: bool) -> Resul
         ));
     }
     let latest = tf.align(now).min(tf.align(s.series.end() - 1));
-    let hi = end.map(|e| tf.align(e).min(latest)).unwrap_or(latest);
+    let exclusive = s.cfg.bitget_bounds == Bounds::Exclusive;
+    // newest open time served: ≤ endTime (inclusive) or < endTime (exclusive)
+    let hi = end
+        .map(|e| tf.align(if exclusive { e - 1 } else { e }).min(latest))
+        .unwrap_or(latest);
     let mut lo = match start {
         Some(a) => {
+            // oldest open time served: ≥ startTime (inclusive) or > startTime (exclusive)
+            let a = if exclusive { a + 1 } else { a };
             let x = tf.align(a);
             if x < a { x + tf.ms() } else { x }
         }
@@ -240,6 +246,11 @@ async fn ws(State(s): State<Arc<Shared>>, uri: Uri, ws: WebSocketUpgrade) -> imp
     ws.on_upgrade(move |sock| serve_ws(s, sock))
 }
 
+/// Largest client message the server takes (Bitget: 4,096 bytes of subscribe arguments).
+const MAX_MESSAGE_BYTES: usize = 4_096;
+/// Client messages per second per connection (Bitget: 10).
+const MAX_MESSAGES_PER_S: usize = 10;
+
 const MALFORMED: [&str; 4] = [
     "definitely not json",
     r#"{"action":"update","arg":{"instType":"USDT-FUTURES","channel":"candle1m","instId":"BTCUSDT"},"data":[["1695835800000","abc","1","1","1","1","1","1"]],"ts":1}"#,
@@ -265,6 +276,8 @@ async fn serve_ws(s: Arc<Shared>, sock: WebSocket) {
     let mut push = tokio::time::interval(Duration::from_millis(s.cfg.bitget_push_ms.max(1)));
     let mut subs: Vec<Sub> = Vec::new();
     let mut last_ping = Instant::now();
+    // arrival times of the client's messages in the last second (≤ 10/s per connection)
+    let mut recent_msgs: std::collections::VecDeque<Instant> = std::collections::VecDeque::new();
     let ping_timeout = Duration::from_millis(s.cfg.bitget_ping_timeout_ms.max(1));
     let mut malformed_i = 0usize;
     'conn: loop {
@@ -286,7 +299,20 @@ async fn serve_ws(s: Arc<Shared>, sock: WebSocket) {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
                 Some(Ok(Message::Text(t))) => {
                     let t = t.to_string();
-                    if t == "ping" {
+                    let at = Instant::now();
+                    s.client_messages_max_len.fetch_max(t.len() as u64, Ordering::SeqCst);
+                    while recent_msgs.front().is_some_and(|x| at.duration_since(*x) >= Duration::from_secs(1)) {
+                        recent_msgs.pop_front();
+                    }
+                    recent_msgs.push_back(at);
+                    if recent_msgs.len() > MAX_MESSAGES_PER_S {
+                        s.refused_messages.fetch_add(1, Ordering::SeqCst);
+                        out.push(json!({"event": "error", "code": 30006, "msg": "request too many"}).to_string());
+                    } else if t.len() > MAX_MESSAGE_BYTES {
+                        s.refused_messages.fetch_add(1, Ordering::SeqCst);
+                        out.push(json!({"event": "error", "code": 30002,
+                            "msg": format!("illegal request: message of {} bytes exceeds 4096", t.len())}).to_string());
+                    } else if t == "ping" {
                         s.client_pings.fetch_add(1, Ordering::SeqCst);
                         last_ping = Instant::now();
                         if !s.silenced() {
@@ -343,9 +369,10 @@ fn handle_op(s: &Shared, text: &str, subs: &mut Vec<Sub>, out: &mut Vec<String>)
                 let inst_type = arg.get("instType").and_then(Value::as_str).unwrap_or("");
                 let channel = arg.get("channel").and_then(Value::as_str).unwrap_or("");
                 let inst_id = arg.get("instId").and_then(Value::as_str).unwrap_or("");
-                let tf = channel
-                    .strip_prefix("candle")
-                    .and_then(Timeframe::from_bitget);
+                // the WS channels, which are not the REST granularities (no candle3m)
+                let tf = Timeframe::ALL
+                    .into_iter()
+                    .find(|tf| tf.bitget_channel().as_deref() == Some(channel));
                 match tf {
                     Some(tf) if inst_type.eq_ignore_ascii_case(&s.cfg.bitget_product_type) && s.symbol_ok(inst_id) => {
                         s.subscriptions.fetch_add(1, Ordering::SeqCst);

@@ -30,7 +30,10 @@
 //! Bitget (`s.bitget.rest_url()`, `s.bitget.ws_url()` = `ws://…/v2/ws/public`):
 //! `GET /api/v2/public/time`, `/api/v2/mix/market/candles` (limit ≤ 1000, look-back limited per
 //! granularity like the real one), `/history-candles` (limit ≤ 200), `/history-fund-rate`,
-//! `/open-interest`; WS `op: subscribe` to `candle<tf>` channels → `event: subscribe` ack, a
+//! `/open-interest` (`startTime`/`endTime` exclusive by default, see [`Bounds`]; no `2H`
+//! granularity); WS `op: subscribe` to `candle<tf>` channels (no `candle3m`, no `candle2H`:
+//! error 30001 naming the `arg`; a message over 4,096 bytes: error 30002; more than 10 messages
+//! in a second: error 30006) → `event: subscribe` ack, a
 //! `snapshot` (the last `bitget_snapshot_candles` closed candles and the forming one), then
 //! `update` pushes every `bitget_push_ms` with **no closed flag**; text `ping` → `pong`; no ping
 //! for `bitget_ping_timeout_ms` → the server closes. More than `bitget_rps` requests in one
@@ -91,6 +94,19 @@ pub struct StandInConfig {
     pub bitget_product_type: String,
     /// Closed candles in a Bitget subscribe snapshot (besides the forming one).
     pub bitget_snapshot_candles: usize,
+    /// How Bitget's `market/candles` and `history-candles` read `startTime`/`endTime`.
+    /// Default [`Bounds::Exclusive`]: what connectors report from live use.
+    pub bitget_bounds: Bounds,
+}
+
+/// Reading of the `startTime`/`endTime` of Bitget's candle endpoints (open times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bounds {
+    /// `startTime < open_time < endTime`: "after this time" / "before this time" (Bitget's doc
+    /// wording; hummingbot, passivbot and ccxt issue 20587 report it from live use).
+    Exclusive,
+    /// `startTime <= open_time <= endTime`.
+    Inclusive,
 }
 
 impl Default for StandInConfig {
@@ -108,6 +124,7 @@ impl Default for StandInConfig {
             bitget_rps: 20,
             bitget_product_type: "USDT-FUTURES".into(),
             bitget_snapshot_candles: 3,
+            bitget_bounds: Bounds::Exclusive,
         }
     }
 }
@@ -217,6 +234,8 @@ pub(crate) struct Shared {
     pub client_pings: AtomicU64,
     pub client_pongs: AtomicU64,
     pub subscriptions: AtomicU64,
+    pub refused_messages: AtomicU64,
+    pub client_messages_max_len: AtomicU64,
 }
 
 impl Shared {
@@ -434,6 +453,14 @@ impl ServerHandle {
     pub fn subscriptions(&self) -> u64 {
         self.shared.subscriptions.load(Ordering::SeqCst)
     }
+    /// Bitget: client messages refused for their size (> 4,096 bytes) or rate (> 10/s).
+    pub fn refused_messages(&self) -> u64 {
+        self.shared.refused_messages.load(Ordering::SeqCst)
+    }
+    /// Bitget: the longest client message received, in bytes.
+    pub fn client_message_max_len(&self) -> u64 {
+        self.shared.client_messages_max_len.load(Ordering::SeqCst)
+    }
 }
 
 /// Both stand-ins, sharing one market and one clock.
@@ -564,6 +591,8 @@ fn start_server_on(
         client_pings: AtomicU64::new(0),
         client_pongs: AtomicU64::new(0),
         subscriptions: AtomicU64::new(0),
+        refused_messages: AtomicU64::new(0),
+        client_messages_max_len: AtomicU64::new(0),
     });
     let router = match ex {
         Exchange::Bitget => bitget::router(shared.clone()),

@@ -510,3 +510,188 @@ async fn proactive_reconnect_before_the_connection_age_limit_and_clean_shutdown(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The last values Bitget pushed for a candle are not promised to be final: after end + grace
+/// each candle closed by a newer one is re-fetched once by REST, and different REST values
+/// replace it (`RestCorrected`), counted in the stream's statistics.
+#[tokio::test]
+async fn bitget_refetches_each_closed_candle_and_corrects_stale_final_values() {
+    let s = standin(600.0).await;
+    let cfg = s.exchanges_config();
+    let mut run = Run::bitget(&cfg, opts());
+    run.until("first closes", |ev| count_closed("BTCUSDT")(ev) >= 4)
+        .await;
+    s.bitget.inject(Fault::StaleFinalPush { candles: 2 });
+    let corrected = |ev: &[StreamEvent]| {
+        ev.iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    StreamEvent::Closed {
+                        reason: CloseReason::RestCorrected,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    run.until("two corrections", |ev| corrected(ev) >= 2).await;
+    // let every other re-fetch of the candles closed so far come back
+    let n = count_closed("BTCUSDT")(&run.events);
+    run.until("more closes", |ev| count_closed("BTCUSDT")(ev) >= n + 6)
+        .await;
+    let mut fixed = 0;
+    for (i, e) in run.events.iter().enumerate() {
+        let StreamEvent::Closed {
+            symbol,
+            candle,
+            reason: CloseReason::RestCorrected,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        fixed += 1;
+        let truth = s.series().candle(Timeframe::M1, candle.open_time).unwrap();
+        assert_eq!(*candle, truth, "the correction carries the final values");
+        // it replaces an earlier emission of the same candle with other (stale) values
+        let earlier = run.events[..i]
+            .iter()
+            .find_map(|x| match x {
+                StreamEvent::Closed {
+                    symbol: s2,
+                    candle: c2,
+                    reason: CloseReason::NewerCandle,
+                    ..
+                } if s2 == symbol && c2.open_time == candle.open_time => Some(*c2),
+                _ => None,
+            })
+            .expect("emitted before");
+        assert_ne!(earlier, truth, "the pushed values were stale");
+    }
+    assert_eq!(fixed, 2, "exactly the two stale candles are corrected");
+    let total: u64 = run
+        .handle
+        .stats
+        .snapshot()
+        .iter()
+        .map(|st| st.corrections)
+        .sum();
+    assert_eq!(total, 2, "counted in the stream statistics");
+    assert!(
+        s.bitget.request_count("/api/v2/mix/market/candles") >= 8,
+        "every closed candle is re-fetched"
+    );
+    run.stop().await;
+}
+
+/// 80 channels on one connection: no subscribe message over 4,096 bytes (the stand-in refuses
+/// such a message, as Bitget does), at most 10 messages a second, and every channel acked.
+#[tokio::test]
+async fn bitget_subscriptions_are_split_under_4096_bytes() {
+    let s = standin(60.0).await;
+    let mut cfg = s.exchanges_config();
+    cfg.bitget.max_channels_per_connection = 100;
+    let specs: Vec<StreamSpec> = (0..40)
+        .flat_map(|i| {
+            [Timeframe::M1, Timeframe::M5]
+                .map(|tf| StreamSpec::new(&format!("COIN{i:02}LONGNAMEUSDT"), tf))
+        })
+        .collect();
+    let args: Vec<serde_json::Value> = specs
+        .iter()
+        .map(|s| serde_json::json!({"instType": "USDT-FUTURES", "channel": s.timeframe.bitget_channel(), "instId": s.symbol}))
+        .collect();
+    assert!(
+        serde_json::json!({"op": "subscribe", "args": args})
+            .to_string()
+            .len()
+            > 4_096,
+        "one message would exceed the cap"
+    );
+    let (tx, mut rx) = mpsc::channel(100_000);
+    let stop = Shutdown::new();
+    let rest = BitgetRest::new(&cfg.bitget, RateBudget::bitget(&cfg.bitget)).unwrap();
+    let handle = spawn_bitget_streams(&cfg.bitget, rest, opts(), specs.clone(), tx, stop.clone());
+    assert_eq!(handle.connections(), 1);
+    let end = Instant::now() + DEADLINE;
+    while s.bitget.subscriptions() < 80 {
+        assert!(
+            Instant::now() < end,
+            "subscribed {}",
+            s.bitget.subscriptions()
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await;
+    }
+    assert_eq!(s.bitget.refused_messages(), 0);
+    assert!(s.bitget.client_message_max_len() <= 4_096);
+    assert!(
+        scalp_exchange::stream::bitget_subscribe_messages(&args, 4_096)
+            .iter()
+            .all(|m| m.len() <= 4_096)
+    );
+    assert_eq!(
+        scalp_exchange::stream::bitget_subscribe_messages(&args, 4_096).len(),
+        2
+    );
+    stop.trigger();
+    handle.join().await;
+}
+
+/// A channel the exchange refuses (unknown symbol → 30001 naming the arg) and one Bitget does not
+/// have (candle3m) are marked failed with the reason; the other streams carry on.
+#[tokio::test]
+async fn bitget_refused_channels_are_marked_failed() {
+    let s = standin(600.0).await;
+    let cfg = s.exchanges_config();
+    let specs = vec![
+        StreamSpec::new("BTCUSDT", Timeframe::M1),
+        StreamSpec::new("NOPEUSD", Timeframe::M1),
+        StreamSpec::new("ETHUSDT", Timeframe::M3),
+    ];
+    let (tx, mut rx) = mpsc::channel(100_000);
+    let stop = Shutdown::new();
+    let rest = BitgetRest::new(&cfg.bitget, RateBudget::bitget(&cfg.bitget)).unwrap();
+    let handle = spawn_bitget_streams(&cfg.bitget, rest, opts(), specs, tx, stop.clone());
+    let mut events = Vec::new();
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let failed: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::Failed { stream, reason, .. } => {
+                    Some((stream.clone(), reason.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let btc = events
+            .iter()
+            .filter(|e| matches!(e, StreamEvent::Closed { symbol, .. } if symbol == "BTCUSDT"))
+            .count();
+        if failed.len() >= 2 && btc >= 3 {
+            let nope = failed
+                .iter()
+                .find(|(s, _)| s.symbol == "NOPEUSD")
+                .expect("NOPEUSD failed");
+            assert!(nope.1.contains("30001"), "{}", nope.1);
+            let m3 = failed
+                .iter()
+                .find(|(s, _)| s.timeframe == Timeframe::M3)
+                .expect("3m failed");
+            assert!(m3.1.contains("no candle channel for 3m"), "{}", m3.1);
+            break;
+        }
+        assert!(Instant::now() < end, "events: {:#?}", tail(&events));
+        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+            events.push(e);
+        }
+    }
+    let stats = handle.stats.snapshot();
+    let get = |sym: &str| stats.iter().find(|s| s.symbol == sym).unwrap().clone();
+    assert!(get("NOPEUSD").failed.as_deref().unwrap().contains("30001"));
+    assert!(get("ETHUSDT").failed.is_some());
+    assert_eq!(get("BTCUSDT").failed, None);
+    stop.trigger();
+    handle.join().await;
+}

@@ -334,7 +334,13 @@ async fn serve_ws(s: Arc<Shared>, sock: WebSocket) {
                 }
                 for sub in subs.iter_mut() {
                     for p in s.step(&mut sub.state, sub.tf) {
-                        let (c, t) = match p { Push::Closed(c, t) | Push::Forming(c, t) => (c, t) };
+                        let (c, t) = match p {
+                            Push::Closed(c, t) if s.take_stale_final() => {
+                                let at = c.open_time + sub.tf.ms() * 9 / 10;
+                                (s.series.partial(sub.tf, c.open_time, at).unwrap_or(c), t)
+                            }
+                            Push::Closed(c, t) | Push::Forming(c, t) => (c, t),
+                        };
                         out.push(push_msg("update", &sub.arg, vec![candle_row(&c, true)], t));
                     }
                 }

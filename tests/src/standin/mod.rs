@@ -155,6 +155,10 @@ pub enum Fault {
     },
     /// Binance: set the weight used in the current minute (reported in `X-MBX-USED-WEIGHT-1M`).
     UsedWeight(u32),
+    /// Bitget: the next `candles` candles that close (counted over every stream of every
+    /// connection) never get their final update on WS: the last values pushed are those of 90 %
+    /// of the candle, while REST serves the final ones.
+    StaleFinalPush { candles: u32 },
 }
 
 /// One REST request as the stand-in saw it.
@@ -216,6 +220,7 @@ pub(crate) struct FaultState {
     /// (first gap open time is the first open > this, candles)
     pub gaps: Vec<(i64, u32)>,
     pub malformed: u32,
+    pub stale_final: u32,
     pub weight: (i64, u32),
     pub rps: VecDeque<Instant>,
 }
@@ -271,6 +276,16 @@ impl Shared {
             let first = tf.align(after) + tf.ms();
             open >= first && open < first + n as i64 * tf.ms()
         })
+    }
+
+    pub fn take_stale_final(&self) -> bool {
+        let mut f = self.faults.lock().unwrap();
+        if f.stale_final > 0 {
+            f.stale_final -= 1;
+            true
+        } else {
+            false
+        }
     }
 
     pub fn take_malformed(&self) -> bool {
@@ -404,6 +419,7 @@ impl ServerHandle {
             Fault::StallForming { ms } => f.stall_until = Some(now + Duration::from_millis(ms)),
             Fault::WsGap { candles } => f.gaps.push((self.shared.clock.now_ms(), candles)),
             Fault::Malformed { count } => f.malformed += count,
+            Fault::StaleFinalPush { candles } => f.stale_final += candles,
             Fault::Http {
                 status,
                 retry_after_s,

@@ -40,6 +40,8 @@ pub struct Kline {
 #[derive(Clone)]
 pub struct BinanceRest {
     core: Arc<RestCore>,
+    /// `fundingRate`'s own limit (500 / 5 min / IP), shared by every clone.
+    funding_budget: RateBudget,
 }
 
 impl BinanceRest {
@@ -51,7 +53,13 @@ impl BinanceRest {
                 cfg.request_timeout_s,
                 budget,
             )?),
+            funding_budget: RateBudget::binance_funding(cfg),
         })
+    }
+
+    /// The separate budget of `GET /fapi/v1/fundingRate`.
+    pub fn funding_budget(&self) -> &RateBudget {
+        &self.funding_budget
     }
 
     pub fn budget(&self) -> &RateBudget {
@@ -165,6 +173,8 @@ impl BinanceRest {
                 ("endTime", (to_ms - 1).to_string()),
                 ("limit", FUNDING_MAX_LIMIT.to_string()),
             ];
+            // its own 500 / 5 min limit first, then the shared weight budget (weight 1)
+            self.funding_budget.acquire(1).await;
             let r = self.core.get(ep, &q, 1).await?;
             let v = json(EX, ep, &r.body)?;
             let rows = v.as_array().ok_or_else(|| {

@@ -33,6 +33,8 @@ enum Mode {
     Weight { limit: u32, window_ms: i64 },
     /// Requests spaced at least `interval` apart.
     Spaced { interval: Duration },
+    /// At most `limit` requests in any rolling `window` (a log of send times).
+    Sliding { limit: u32, window: Duration },
 }
 
 #[derive(Debug)]
@@ -42,6 +44,8 @@ struct State {
     next_slot: Option<Instant>,
     paused_until: Option<Instant>,
     paused_until_ms: Option<i64>,
+    /// Sliding mode: send times inside the window, oldest first.
+    sent: std::collections::VecDeque<Instant>,
     requests: u64,
     pauses: u64,
     waited: Duration,
@@ -103,6 +107,32 @@ impl RateBudget {
         )
     }
 
+    /// Binance `GET /fapi/v1/fundingRate`: its own limit of `funding_requests_per_5min` (500)
+    /// requests per 5 minutes per IP, apart from the weight budget; we use at most
+    /// `weight_safety` of it in any rolling 5 minutes.
+    pub fn binance_funding(cfg: &BinanceConfig) -> Self {
+        let safety = if cfg.weight_safety.is_finite() {
+            cfg.weight_safety.clamp(0.05, 1.0)
+        } else {
+            0.8
+        };
+        let limit = ((cfg.funding_requests_per_5min as f64) * safety)
+            .floor()
+            .max(1.0) as u32;
+        Self::sliding(Exchange::Binance, limit, Duration::from_secs(300))
+    }
+
+    /// At most `limit` requests in any rolling `window`.
+    pub fn sliding(exchange: Exchange, limit: u32, window: Duration) -> Self {
+        Self::with_mode(
+            exchange,
+            Mode::Sliding {
+                limit: limit.max(1),
+                window,
+            },
+        )
+    }
+
     /// At most `rps` requests per second, evenly spaced.
     pub fn per_second(exchange: Exchange, rps: u32) -> Self {
         let rps = rps.max(1);
@@ -125,6 +155,7 @@ impl RateBudget {
                     next_slot: None,
                     paused_until: None,
                     paused_until_ms: None,
+                    sent: std::collections::VecDeque::new(),
                     requests: 0,
                     pauses: 0,
                     waited: Duration::ZERO,
@@ -182,6 +213,25 @@ impl RateBudget {
                     // wait for the next window, plus a little margin for clock differences
                     let ms = (start + window_ms - wall).max(1) as u64 + 50;
                     Some(Duration::from_millis(ms))
+                }
+            }
+            Mode::Sliding { limit, window } => {
+                while st
+                    .sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
+                    st.sent.pop_front();
+                }
+                if st.sent.len() < limit as usize {
+                    st.sent.push_back(now);
+                    st.requests += 1;
+                    None
+                } else {
+                    let oldest = *st.sent.front().expect("full log");
+                    Some(
+                        (oldest + window).saturating_duration_since(now) + Duration::from_millis(1),
+                    )
                 }
             }
             Mode::Spaced { interval } => {
@@ -245,6 +295,7 @@ impl RateBudget {
         let limit = match self.inner.mode {
             Mode::Weight { limit, .. } => limit,
             Mode::Spaced { interval } => (1.0 / interval.as_secs_f64()).round() as u32,
+            Mode::Sliding { limit, .. } => limit,
         };
         let paused = st.paused_until.is_some_and(|u| u > Instant::now());
         BudgetStats {
@@ -312,6 +363,33 @@ mod tests {
             "{:?}",
             t0.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn sliding_window_never_exceeds_its_limit_in_any_window() {
+        let b = RateBudget::sliding(Exchange::Binance, 5, Duration::from_millis(400));
+        let t0 = Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..12 {
+            b.acquire(1).await;
+            at.push(t0.elapsed());
+        }
+        // a burst of 5 at once, then each later request waits for the oldest to leave the window
+        assert!(at[4] < Duration::from_millis(100), "{at:?}");
+        for i in 5..at.len() {
+            assert!(
+                at[i] - at[i - 5] >= Duration::from_millis(400),
+                "six requests within 400 ms: {at:?}"
+            );
+        }
+        assert_eq!(b.stats().limit, 5);
+    }
+
+    #[test]
+    fn binance_funding_budget_is_its_own_500_per_5_minutes() {
+        let cfg = BinanceConfig::default();
+        let b = RateBudget::binance_funding(&cfg);
+        assert_eq!(b.stats().limit, 400, "500 × weight_safety 0.8");
     }
 
     #[tokio::test]

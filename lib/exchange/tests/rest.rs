@@ -304,6 +304,9 @@ async fn funding_and_open_interest_match_the_stand_in() {
         .unwrap();
     assert_eq!(f.len(), 2500);
     assert_eq!(s.binance.request_count("/fapi/v1/fundingRate"), 3);
+    // every fundingRate request is booked in its own 500 / 5 min budget (besides the weight)
+    assert_eq!(b.funding_budget().stats().requests, 3);
+    assert_eq!(b.funding_budget().stats().limit, 400);
     let hist = b
         .open_interest_hist("BTCUSDT", Timeframe::M5, end - 86_400_000, end)
         .await

@@ -695,3 +695,32 @@ async fn bitget_refused_channels_are_marked_failed() {
     stop.trigger();
     handle.join().await;
 }
+
+/// The retired unrouted Binance URLs accept the connection and send no kline (as the real
+/// server does since 2026-04-23): a `ws_url` without `/market` gets nothing but stalls.
+#[tokio::test]
+async fn binance_retired_unrouted_url_streams_nothing() {
+    let s = standin(600.0).await;
+    let mut cfg = s.exchanges_config();
+    cfg.binance.ws_url = cfg.binance.ws_url.trim_end_matches("/market").to_string();
+    let mut o = opts();
+    o.stall_timeout = Duration::from_millis(1_500);
+    let mut run = Run::binance(&s, &cfg, o);
+    run.until("a stall reconnect", |ev| {
+        ev.iter().any(
+            |e| matches!(e, StreamEvent::Disconnected { reason, .. } if reason.contains("stalled")),
+        )
+    })
+    .await;
+    assert!(
+        !run.events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Closed { .. } | StreamEvent::Forming { .. })),
+        "no kline on the retired path"
+    );
+    assert!(
+        s.binance.ws_connections_total() >= 1,
+        "the handshake completed"
+    );
+    run.stop().await;
+}

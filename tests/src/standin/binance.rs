@@ -19,9 +19,11 @@ use std::time::Duration;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/stream", get(ws_combined))
+        // the retired unrouted paths: the handshake completes, but no kline is ever sent there
+        // (since 2026-04-23 regular market data is routed through `/market`)
+        .route("/stream", get(ws_retired))
+        .route("/ws/{name}", get(ws_retired))
         .route("/market/stream", get(ws_combined))
-        .route("/ws/{name}", get(ws_raw))
         .route("/market/ws/{name}", get(ws_raw))
         .fallback(rest)
         .with_state(shared)
@@ -326,6 +328,15 @@ async fn ws_combined(
         .collect();
     s.record(uri.path(), uri.query().unwrap_or(""), 101);
     ws.on_upgrade(move |sock| serve_ws(s, sock, names, true))
+}
+
+async fn ws_retired(
+    State(s): State<Arc<Shared>>,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> impl IntoResponse {
+    s.record(uri.path(), uri.query().unwrap_or(""), 101);
+    ws.on_upgrade(move |sock| serve_ws(s, sock, Vec::new(), true))
 }
 
 async fn ws_raw(

@@ -21,8 +21,9 @@
 //! # Endpoints
 //! Binance (`s.binance.rest_url()`, `s.binance.ws_url()` = `ws://…/market`):
 //! `GET /fapi/v1/time`, `/fapi/v1/klines`, `/fapi/v1/fundingRate`, `/fapi/v1/openInterest`,
-//! `/futures/data/openInterestHist`; WS `/market/stream?streams=a/b`, `/stream?streams=…`,
-//! `/ws/<stream>`, `/market/ws/<stream>` (kline streams `<symbol>@kline_<interval>`, pushed every
+//! `/futures/data/openInterestHist`; WS `/market/stream?streams=a/b` and `/market/ws/<stream>`
+//! (the retired unrouted `/stream?streams=…` and `/ws/<stream>` complete the handshake but send
+//! no kline, like the real server) (kline streams `<symbol>@kline_<interval>`, pushed every
 //! `binance_push_ms`, `k.x == true` once when a candle closes; a ping frame every
 //! `binance_ping_ms`). Every reply carries `X-MBX-USED-WEIGHT-1M`; above
 //! `binance_weight_limit` per minute the server answers 429 with `Retry-After`.

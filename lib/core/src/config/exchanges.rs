@@ -1,3 +1,4 @@
+use super::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// `[exchanges.*]`: endpoints and limits. Tests point these at stand-in servers on 127.0.0.1.
@@ -21,6 +22,9 @@ pub struct BinanceConfig {
     /// Max streams per WS connection (Binance USDT-M: 200).
     pub max_streams_per_connection: usize,
     pub request_timeout_s: u64,
+    /// `GET /fapi/v1/fundingRate` has its own limit, apart from the weight: 500 requests per
+    /// 5 minutes per IP (Binance "Get Funding Rate History"). We use `weight_safety` of it.
+    pub funding_requests_per_5min: u32,
 }
 
 impl Default for BinanceConfig {
@@ -32,6 +36,7 @@ impl Default for BinanceConfig {
             weight_safety: 0.8,
             max_streams_per_connection: 200,
             request_timeout_s: 10,
+            funding_requests_per_5min: 500,
         }
     }
 }
@@ -42,7 +47,8 @@ pub struct BitgetConfig {
     pub rest_url: String,
     pub ws_public_url: String,
     pub ws_private_url: String,
-    /// `USDT-FUTURES` (live) or `SUSDT-FUTURES` (demo).
+    /// `USDT-FUTURES` (live) or `SUSDT-FUTURES` (demo; its WebSockets are on
+    /// `wss://wspap.bitget.com`, not `ws.bitget.com`: check-config refuses the mix).
     pub product_type: String,
     /// Public REST requests per second per IP (Bitget: 20).
     pub public_requests_per_second: u32,
@@ -51,6 +57,84 @@ pub struct BitgetConfig {
     /// Seconds between text `ping`s (Bitget: 30).
     pub ping_interval_s: u64,
     pub request_timeout_s: u64,
+}
+
+impl ExchangesConfig {
+    /// Checks that would otherwise only show in production: a Binance WS URL without the
+    /// `/market` route (the retired unrouted URLs complete the handshake but send no kline), and
+    /// a Bitget demo product type on the production WebSocket host or the reverse (demo data
+    /// lives on `wspap.bitget.com`).
+    pub fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let b = &self.binance.ws_url;
+        let path = url_path(b);
+        if path.trim_end_matches('/') != "/market" {
+            return Err(ConfigError::invalid(
+                file,
+                Some(text),
+                "exchanges.binance.ws_url",
+                format!(
+                    "`{b}` does not route through `/market`: since 2026-04-23 Binance sends kline streams only on the routed market endpoint (e.g. wss://fstream.binance.com/market); the retired URLs accept the connection and send nothing"
+                ),
+            ));
+        }
+        let g = &self.bitget;
+        let demo = g.product_type.starts_with('S') || g.product_type.starts_with('s');
+        for (key, url) in [
+            ("exchanges.bitget.ws_public_url", &g.ws_public_url),
+            ("exchanges.bitget.ws_private_url", &g.ws_private_url),
+        ] {
+            let host = url_host(url);
+            if demo && host.eq_ignore_ascii_case("ws.bitget.com") {
+                return Err(ConfigError::invalid(
+                    file,
+                    Some(text),
+                    key,
+                    format!(
+                        "product_type `{}` is a demo product, but `{url}` is the production host: demo WebSockets live on wspap.bitget.com (wss://wspap.bitget.com/v2/ws/public)",
+                        g.product_type
+                    ),
+                ));
+            }
+            if !demo && host.eq_ignore_ascii_case("wspap.bitget.com") {
+                return Err(ConfigError::invalid(
+                    file,
+                    Some(text),
+                    key,
+                    format!(
+                        "`{url}` is the demo host, but product_type `{}` is a live product (demo products are SUSDT-FUTURES, SCOIN-FUTURES, SUSDC-FUTURES)",
+                        g.product_type
+                    ),
+                ));
+            }
+        }
+        if g.max_channels_per_connection == 0 {
+            return Err(ConfigError::invalid(
+                file,
+                Some(text),
+                "exchanges.bitget.max_channels_per_connection",
+                "must be ≥ 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `scheme://host[:port]/path?q` → `host`.
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map(|x| x.1).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+/// `scheme://host[:port]/path?q` → `/path` (empty when there is none).
+fn url_path(url: &str) -> &str {
+    let rest = url.split_once("://").map(|x| x.1).unwrap_or(url);
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    rest.find('/').map(|i| &rest[i..]).unwrap_or("")
 }
 
 impl Default for BitgetConfig {

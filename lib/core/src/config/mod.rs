@@ -224,10 +224,9 @@ impl Config {
         };
         let (assets, atext): (AssetsConfig, String) =
             load_toml(&cfg.resolve(&cfg.main.paths.assets))?;
-        assets.validate(
-            &cfg.resolve(&cfg.main.paths.assets).display().to_string(),
-            &atext,
-        )?;
+        let afile = cfg.resolve(&cfg.main.paths.assets).display().to_string();
+        assets.validate(&afile, &atext)?;
+        validate_sources(&cfg.main, &assets, &afile, &atext)?;
         cfg.assets = assets;
         let (strategies, _): (StrategiesConfig, String) = load_toml(&cfg.strategies_path())?;
         cfg.strategies = strategies;
@@ -249,6 +248,7 @@ impl Config {
         main.validate("scalp.toml", scalp)?;
         let assets_cfg: AssetsConfig = parse_toml(assets, "assets.toml")?;
         assets_cfg.validate("assets.toml", assets)?;
+        validate_sources(&main, &assets_cfg, "assets.toml", assets)?;
         Ok(Config {
             path: dir.join("scalp.toml"),
             main,
@@ -264,9 +264,42 @@ impl ScalpConfig {
     pub fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
         self.collector.validate(file, text)?;
         self.replay.validate(file, text)?;
+        self.exchanges.validate(file, text)?;
         self.sync.validate(file, text)?;
         Ok(())
     }
+}
+
+/// Checks across `scalp.toml` and `assets.toml`: a Bitget source streams every configured
+/// timeframe, and Bitget has no `candle3m` channel and no 2h candles at all.
+fn validate_sources(
+    main: &ScalpConfig,
+    assets: &AssetsConfig,
+    assets_file: &str,
+    assets_text: &str,
+) -> Result<(), ConfigError> {
+    if main.collector.sources.contains(&crate::Exchange::Bitget) {
+        let bad: Vec<&str> = assets
+            .timeframes
+            .iter()
+            .filter(|tf| tf.bitget_channel().is_none())
+            .map(|tf| tf.as_str())
+            .collect();
+        if !bad.is_empty() {
+            return Err(ConfigError::invalid(
+                assets_file,
+                Some(assets_text),
+                "timeframes",
+                format!(
+                    "[collector].sources has `bitget`, which streams no {} candles (its WebSocket timeframes: {}); remove {} or the bitget source",
+                    bad.join(", "),
+                    crate::Timeframe::bitget_ws_list(),
+                    if bad.len() == 1 { "it" } else { "them" }
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The default config files shipped in `config/`, embedded so tests and `optimize` on a bare
@@ -331,5 +364,66 @@ mod tests {
         assert_eq!(find_key_line(t, "b.x"), Some(5));
         assert_eq!(find_key_line(t, "a.x"), Some(3));
         assert_eq!(find_key_line(t, "b.z"), None);
+    }
+
+    fn load_main(text: &str) -> Result<ScalpConfig, ConfigError> {
+        let c: ScalpConfig = parse_toml(text, "scalp.toml")?;
+        c.validate("scalp.toml", text)?;
+        Ok(c)
+    }
+
+    #[test]
+    fn binance_ws_url_must_route_through_market() {
+        for bad in [
+            "wss://fstream.binance.com",
+            "wss://fstream.binance.com/",
+            "wss://fstream.binance.com/stream",
+            "wss://fstream.binance.com/ws",
+            "ws://127.0.0.1:9000/public",
+        ] {
+            let text = format!("[exchanges.binance]\nws_url = \"{bad}\"\n");
+            let e = load_main(&text).unwrap_err();
+            assert_eq!(e.line, Some(2), "{bad}: {e}");
+            assert_eq!(e.key.as_deref(), Some("exchanges.binance.ws_url"));
+            assert!(e.to_string().contains("/market"), "{e}");
+        }
+        for good in [
+            "wss://fstream.binance.com/market",
+            "ws://127.0.0.1:9000/market/",
+        ] {
+            load_main(&format!("[exchanges.binance]\nws_url = \"{good}\"\n")).unwrap();
+        }
+    }
+
+    #[test]
+    fn bitget_demo_product_needs_the_demo_host() {
+        let e = load_main("[exchanges.bitget]\nproduct_type = \"SUSDT-FUTURES\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("exchanges.bitget.ws_public_url"));
+        assert!(e.to_string().contains("wspap.bitget.com"), "{e}");
+        let e = load_main(
+            "[exchanges.bitget]\nws_public_url = \"wss://wspap.bitget.com/v2/ws/public\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.to_string().contains("demo host"), "{e}");
+        load_main(
+            "[exchanges.bitget]\nproduct_type = \"SUSDT-FUTURES\"\nws_public_url = \"wss://wspap.bitget.com/v2/ws/public\"\nws_private_url = \"wss://wspap.bitget.com/v2/ws/private\"\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn bitget_source_refuses_timeframes_it_cannot_stream() {
+        let scalp = "[collector]\nsources = [\"bitget\"]\n";
+        let assets =
+            "assets = [\"BTC\"]\nquote = \"USDT\"\ntimeframes = [\"1m\", \"3m\", \"2h\"]\n";
+        let e = Config::from_texts(Path::new("/x"), scalp, assets, "", "").unwrap_err();
+        assert_eq!(e.file, "assets.toml");
+        assert_eq!(e.line, Some(3));
+        let m = e.to_string();
+        assert!(m.contains("3m, 2h") && m.contains("bitget"), "{m}");
+        // the same timeframes are fine for Binance
+        let scalp = "[collector]\nsources = [\"binance\"]\n";
+        Config::from_texts(Path::new("/x"), scalp, assets, "", "").unwrap();
     }
 }

@@ -413,3 +413,102 @@ async fn a_stalled_forming_candle_is_never_stored() {
     assert_eq!(stream(&st, "binance")["rejected"], 0, "{st}");
     assert_eq!(c.terminate().code(), Some(0));
 }
+
+/// Against a Bitget stand-in that reads `startTime`/`endTime` as exclusive (what connectors
+/// report from live use): the backfill is complete and a single missing candle is repaired
+/// (before the windows were widened, the one-candle query `[t, t + 1h]` returned nothing and the
+/// gap was asked for again every gap-check interval). The state file carries the Bitget REST
+/// corrections count and no failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bitget_one_candle_gap_is_repaired_under_exclusive_bounds() {
+    let s = StandIn::start(StandInConfig {
+        bitget_bounds: scalp_e2e::standin::Bounds::Exclusive,
+        ..Default::default()
+    })
+    .await;
+    let hours = s.series().hours().to_vec();
+    let env = live_env(
+        &s,
+        "\"bitget\"",
+        "backfill_days = 30\ngap_check_interval_s = 1",
+    );
+    let mut c = env.start("bg1.log", &[]);
+    let last_open = hours.last().unwrap().open_time;
+    env.wait_state(180, "backfill", |st| {
+        stream(st, "bitget")["last_closed_open_time"].as_i64() == Some(last_open)
+    });
+    assert_eq!(c.terminate().code(), Some(0));
+    let before = stored(&env, Exchange::Bitget);
+    let days30 = (30 * 24) as usize;
+    assert!(before.len() >= days30, "30 days of 1h: {}", before.len());
+    assert_eq!(
+        before[..],
+        hours[hours.len() - before.len()..],
+        "the backfill is complete: no candle lost at page edges"
+    );
+    let lone = before[before.len() / 3].open_time;
+    {
+        let db = rusqlite::Connection::open(env.db()).unwrap();
+        let n = db
+            .execute(
+                "DELETE FROM candles WHERE open_time = ?1",
+                rusqlite::params![lone],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let mut c = env.start("bg2.log", &[]);
+    let st = env.wait_state(120, "1 candle repaired", |st| {
+        stream(st, "bitget")["gaps_repaired"].as_u64() >= Some(1)
+    });
+    let b = stream(&st, "bitget");
+    assert_eq!(b["gaps_repaired"].as_u64(), Some(1), "{st}");
+    assert_eq!(b["failed"], serde_json::Value::Null, "{st}");
+    assert!(b["corrections"].is_u64(), "{st}");
+    assert!(
+        c.log_text()
+            .contains("GAPS REPAIRED exchange=bitget symbol=BTCUSDT tf=1h missing=1 repaired=1"),
+        "{}",
+        c.log_text()
+    );
+    assert_eq!(c.terminate().code(), Some(0));
+    assert_eq!(stored(&env, Exchange::Bitget), before, "hole filled");
+}
+
+/// `--check-config` refuses timeframes a Bitget source cannot stream and a Binance `ws_url`
+/// without the `/market` route, naming file, line and key.
+#[test]
+fn check_config_refuses_what_the_real_exchanges_would_not_serve() {
+    let env = Env::new(
+        "[collector]\nsources = [\"bitget\"]\n",
+        &["BTC"],
+        &["1m", "3m"],
+    );
+    let out = std::process::Command::new(scalp_e2e::bin("scalp-collector"))
+        .args(["--config", env.config().to_str().unwrap(), "--check-config"])
+        .output()
+        .unwrap();
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("assets.toml:3") && err.contains("timeframes") && err.contains("3m"),
+        "{err}"
+    );
+    let env = Env::new(
+        "[collector]\nsources = [\"binance\"]\n[exchanges.binance]\nws_url = \"wss://fstream.binance.com\"\n",
+        &["BTC"],
+        &["1m"],
+    );
+    let out = std::process::Command::new(scalp_e2e::bin("scalp-collector"))
+        .args(["--config", env.config().to_str().unwrap(), "--check-config"])
+        .output()
+        .unwrap();
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("exchanges.binance.ws_url") && err.contains("/market"),
+        "{err}"
+    );
+}

@@ -512,3 +512,33 @@ fn check_config_refuses_what_the_real_exchanges_would_not_serve() {
         "{err}"
     );
 }
+
+/// The real collector through TLS stand-ins (`https://localhost`, `wss://localhost`) whose
+/// certificate comes from a local CA named by `ca_file` in scalp.toml: rustls, SNI and the
+/// certificate checks are exercised once end to end (REST backfill and the WebSocket stream).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collector_over_tls_with_a_local_ca() {
+    let ca_dir = tempfile::tempdir().unwrap();
+    let s = StandIn::start(StandInConfig {
+        tls: Some(scalp_e2e::standin::tls::TestCa::new(ca_dir.path())),
+        ..Default::default()
+    })
+    .await;
+    assert!(s.config_toml().contains("ca_file = "), "{}", s.config_toml());
+    let hours = s.series().hours().to_vec();
+    let env = live_env(&s, "\"bitget\"", "backfill_days = 10");
+    let mut c = env.start("tls.log", &[]);
+    let last_open = hours.last().unwrap().open_time;
+    env.wait_state(120, "backfill and stream over TLS", |st| {
+        let b = stream(st, "bitget");
+        b["last_closed_open_time"].as_i64() == Some(last_open) && b["connected"] == true
+    });
+    assert_eq!(c.terminate().code(), Some(0));
+    let got = stored(&env, Exchange::Bitget);
+    assert!(got.len() >= 240, "{}", got.len());
+    assert_eq!(got[..], hours[hours.len() - got.len()..]);
+    let names = s.bitget.tls_server_names();
+    assert!(names.len() >= 2, "REST and WS handshakes: {names:?}");
+    assert!(names.iter().all(|n| n.as_deref() == Some("localhost")), "{names:?}");
+    assert_eq!(s.bitget.tls_failed_handshakes(), 0);
+}

@@ -52,6 +52,7 @@ impl BinanceRest {
                 &cfg.rest_url,
                 cfg.request_timeout_s,
                 budget,
+                cfg.ca_file.as_deref(),
             )?),
             funding_budget: RateBudget::binance_funding(cfg),
         })

@@ -119,6 +119,7 @@ impl BitgetRest {
                 &cfg.rest_url,
                 cfg.request_timeout_s,
                 budget,
+                cfg.ca_file.as_deref(),
             )?),
             product_type: cfg.product_type.clone(),
         })

@@ -54,6 +54,7 @@ impl RestCore {
         base_url: &str,
         timeout_s: u64,
         budget: RateBudget,
+        ca_file: Option<&std::path::Path>,
     ) -> Result<Self, ExchangeError> {
         let mut base = Url::parse(base_url).map_err(|e| ExchangeError::InvalidRequest {
             exchange,
@@ -63,10 +64,11 @@ impl RestCore {
             let p = format!("{}/", base.path());
             base.set_path(&p);
         }
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(timeout_s.max(1)))
             .connect_timeout(Duration::from_secs(timeout_s.clamp(1, 10)))
-            .user_agent(concat!("scalp-radar/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("scalp-radar/", env!("CARGO_PKG_VERSION")));
+        let client = crate::tls::add_roots(exchange, builder, ca_file)?
             .build()
             .map_err(|e| ExchangeError::Client {
                 exchange,
@@ -126,7 +128,7 @@ impl RestCore {
             let resp = match self.client.get(url.clone()).send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    last = format!("transport: {e}");
+                    last = format!("transport: {}", error_chain(&e));
                     tracing::warn!(exchange = %ex, endpoint = path, attempt, error = %e, "request failed, backing off");
                     tokio::time::sleep(backoff).await;
                     continue;
@@ -195,4 +197,20 @@ impl RestCore {
 
 fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
     h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// An error with its sources (`error sending request: … : invalid peer certificate:
+/// UnknownIssuer`): reqwest's own message hides why a connection failed.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let m = s.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        src = s.source();
+    }
+    out
 }

@@ -23,6 +23,7 @@ mod http;
 mod rest;
 mod shutdown;
 pub mod stream;
+pub mod tls;
 
 pub use budget::{BudgetStats, RateBudget};
 pub use error::ExchangeError;

@@ -288,6 +288,8 @@ pub fn spawn_binance_streams(
     let stats = StreamStats::default();
     stats.init(Exchange::Binance, &specs);
     let per = cfg.max_streams_per_connection.clamp(1, 1024);
+    let tls = crate::tls::client_config(Exchange::Binance, cfg.ca_file.as_deref())
+        .map_err(|e| e.to_string());
     let tasks = dedup(specs)
         .chunks(per)
         .map(|chunk| {
@@ -302,6 +304,7 @@ pub fn spawn_binance_streams(
             );
             let conn = Conn {
                 exchange: Exchange::Binance,
+                tls: tls.clone(),
                 url,
                 specs: chunk.to_vec(),
                 opts: opts.clone(),
@@ -328,11 +331,14 @@ pub fn spawn_bitget_streams(
     let stats = StreamStats::default();
     stats.init(Exchange::Bitget, &specs);
     let per = cfg.max_channels_per_connection.clamp(1, 1000);
+    let tls = crate::tls::client_config(Exchange::Bitget, cfg.ca_file.as_deref())
+        .map_err(|e| e.to_string());
     let tasks = dedup(specs)
         .chunks(per)
         .map(|chunk| {
             let conn = Conn {
                 exchange: Exchange::Bitget,
+                tls: tls.clone(),
                 url: cfg.ws_public_url.clone(),
                 specs: chunk.to_vec(),
                 opts: opts.clone(),
@@ -374,6 +380,8 @@ enum Proto {
 
 struct Conn {
     exchange: Exchange,
+    /// Trusted roots for `wss://` (bundled + `ca_file`), or why they could not be loaded.
+    tls: Result<Arc<rustls::ClientConfig>, String>,
     url: String,
     specs: Vec<StreamSpec>,
     opts: StreamOptions,
@@ -488,7 +496,21 @@ impl Conn {
         proto: &Proto,
         tracks: &mut HashMap<StreamSpec, Track>,
     ) -> End {
-        let connect = tokio_tungstenite::connect_async(self.url.as_str());
+        let tls = match &self.tls {
+            Ok(t) => t.clone(),
+            Err(e) => {
+                return End::Reconnect {
+                    reason: format!("TLS set-up failed: {e}"),
+                    healthy: false,
+                };
+            }
+        };
+        let connect = tokio_tungstenite::connect_async_tls_with_config(
+            self.url.as_str(),
+            None,
+            false,
+            Some(tokio_tungstenite::Connector::Rustls(tls)),
+        );
         let ws = tokio::select! {
             _ = self.shutdown.wait() => return End::Shutdown,
             r = tokio::time::timeout(self.opts.connect_timeout, connect) => match r {

@@ -482,3 +482,99 @@ async fn bitget_refuses_2h_before_asking() {
     );
     assert_eq!(s.bitget.request_count("/api/v2/mix/market/candles"), 0);
 }
+
+/// REST over real TLS (rustls): a local CA trusted through `ca_file` only, the server name sent
+/// as SNI, and the certificate checks refusing an unknown issuer and a wrong host name.
+#[tokio::test]
+async fn rest_over_tls_trusts_only_the_configured_ca_and_checks_the_name() {
+    let dir = std::env::temp_dir().join(format!("scalp-tls-rest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = scalp_e2e::standin::tls::TestCa::new(&dir);
+    let s = StandIn::start(StandInConfig {
+        tls: Some(ca),
+        ..Default::default()
+    })
+    .await;
+    let cfg = s.exchanges_config();
+    assert!(cfg.bitget.rest_url.starts_with("https://localhost:"));
+    let end = s.series().end();
+    let src = s.series().hours();
+    for ex in [Exchange::Binance, Exchange::Bitget] {
+        let c = RestClient::new(ex, &cfg).unwrap();
+        c.set_retry_policy(fast_retries());
+        let got = c
+            .fetch_klines("BTCUSDT", Timeframe::H1, end - 48 * H, end)
+            .await
+            .unwrap();
+        assert_eq!(got, src[src.len() - 48..].to_vec(), "{ex} over TLS");
+    }
+    for h in [&s.binance, &s.bitget] {
+        let names = h.tls_server_names();
+        assert!(!names.is_empty());
+        assert!(
+            names.iter().all(|n| n.as_deref() == Some("localhost")),
+            "SNI: {names:?}"
+        );
+    }
+    // without the CA: the bundled roots do not know it
+    let mut no_ca = cfg.clone();
+    no_ca.bitget.ca_file = None;
+    let c = RestClient::new(Exchange::Bitget, &no_ca).unwrap();
+    c.set_retry_policy(RetryPolicy {
+        max_attempts: 1,
+        ..fast_retries()
+    });
+    let before = s.bitget.tls_failed_handshakes();
+    let e = c
+        .fetch_klines("BTCUSDT", Timeframe::H1, end - 2 * H, end)
+        .await
+        .unwrap_err();
+    let chain = format!("{e:?}");
+    eprintln!("untrusted CA: {e}");
+    assert!(
+        e.to_string()
+            .contains("invalid peer certificate: UnknownIssuer"),
+        "{chain}"
+    );
+    let t = std::time::Instant::now();
+    while s.bitget.tls_failed_handshakes() <= before {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the server saw no refused handshake"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // the CA, but a name the certificate is not for (an IP address)
+    let mut wrong_name = cfg.clone();
+    wrong_name.bitget.rest_url = format!("https://{}", s.bitget.addr());
+    let c = RestClient::new(Exchange::Bitget, &wrong_name).unwrap();
+    c.set_retry_policy(RetryPolicy {
+        max_attempts: 1,
+        ..fast_retries()
+    });
+    let e = c
+        .fetch_klines("BTCUSDT", Timeframe::H1, end - 2 * H, end)
+        .await
+        .unwrap_err();
+    let chain = format!("{e:?}");
+    eprintln!("wrong name: {e}");
+    assert!(
+        e.to_string()
+            .contains("certificate not valid for name \"127.0.0.1\""),
+        "{chain}"
+    );
+    // a ca_file that holds no certificate is a clear error naming it
+    let bad = dir.join("empty.pem");
+    std::fs::write(&bad, "not a certificate\n").unwrap();
+    let mut bad_cfg = cfg.clone();
+    bad_cfg.binance.ca_file = Some(bad.clone());
+    let e = RestClient::new(Exchange::Binance, &bad_cfg)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("empty.pem") && e.contains("no PEM certificate"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -724,3 +724,58 @@ async fn binance_retired_unrouted_url_streams_nothing() {
     );
     run.stop().await;
 }
+
+/// WebSocket over real TLS: Bitget candles through `wss://localhost` with the local CA from
+/// `ca_file` (SNI `localhost`); without the CA the handshake is refused and nothing streams.
+#[tokio::test]
+async fn bitget_stream_over_tls_with_a_local_ca() {
+    let dir = std::env::temp_dir().join(format!("scalp-tls-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let s = StandIn::start(StandInConfig {
+        start_ms: Some(start_ms()),
+        speed: 600.0,
+        bitget_push_ms: 20,
+        tls: Some(scalp_e2e::standin::tls::TestCa::new(&dir)),
+        ..Default::default()
+    })
+    .await;
+    let cfg = s.exchanges_config();
+    assert!(cfg.bitget.ws_public_url.starts_with("wss://localhost:"));
+    let mut run = Run::bitget(&cfg, opts());
+    run.until("closes over TLS", |ev| count_closed("BTCUSDT")(ev) >= 3)
+        .await;
+    check_closed(&s, &run, "BTCUSDT");
+    run.stop().await;
+    assert!(
+        s.bitget
+            .tls_server_names()
+            .iter()
+            .all(|n| n.as_deref() == Some("localhost"))
+    );
+    let mut no_ca = cfg.clone();
+    no_ca.bitget.ca_file = None;
+    let before = s.bitget.tls_failed_handshakes();
+    let mut run = Run::bitget(&no_ca, opts());
+    run.until("a refused handshake", |ev| {
+        ev.iter().any(|e| {
+            matches!(e, StreamEvent::Disconnected { reason, .. } if reason.contains("connect failed"))
+        })
+    })
+    .await;
+    assert!(
+        !run.events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Closed { .. })),
+        "nothing streams from an untrusted server"
+    );
+    let t = std::time::Instant::now();
+    while s.bitget.tls_failed_handshakes() <= before {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the server saw no refused handshake"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    run.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

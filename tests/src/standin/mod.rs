@@ -56,6 +56,7 @@
 pub mod binance;
 pub mod bitget;
 pub mod market;
+pub mod tls;
 
 use market::Series;
 use scalp_core::config::{BinanceConfig, BitgetConfig, ExchangesConfig};
@@ -98,6 +99,9 @@ pub struct StandInConfig {
     /// How Bitget's `market/candles` and `history-candles` read `startTime`/`endTime`.
     /// Default [`Bounds::Exclusive`]: what connectors report from live use.
     pub bitget_bounds: Bounds,
+    /// Serve `https://localhost:<port>` / `wss://localhost:<port>` with a certificate of this
+    /// local CA instead of plain HTTP (`None`, the default).
+    pub tls: Option<tls::TestCa>,
 }
 
 /// Reading of the `startTime`/`endTime` of Bitget's candle endpoints (open times).
@@ -126,6 +130,7 @@ impl Default for StandInConfig {
             bitget_product_type: "USDT-FUTURES".into(),
             bitget_snapshot_candles: 3,
             bitget_bounds: Bounds::Exclusive,
+            tls: None,
         }
     }
 }
@@ -242,6 +247,8 @@ pub(crate) struct Shared {
     pub subscriptions: AtomicU64,
     pub refused_messages: AtomicU64,
     pub client_messages_max_len: AtomicU64,
+    pub sni: Arc<Mutex<Vec<Option<String>>>>,
+    pub failed_handshakes: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -394,16 +401,41 @@ impl ServerHandle {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
-    /// `http://127.0.0.1:<port>`
+    /// `http://127.0.0.1:<port>`, or with TLS `https://localhost:<port>` (the name the
+    /// certificate is for, sent as SNI).
     pub fn rest_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!(
+            "{}://{}",
+            if self.tls() { "https" } else { "http" },
+            self.host()
+        )
     }
-    /// Binance: `ws://127.0.0.1:<port>/market`; Bitget: `ws://127.0.0.1:<port>/v2/ws/public`.
+    /// Binance: `ws://127.0.0.1:<port>/market`; Bitget: `ws://127.0.0.1:<port>/v2/ws/public`
+    /// (`wss://localhost:<port>/…` with TLS).
     pub fn ws_url(&self) -> String {
+        let scheme = if self.tls() { "wss" } else { "ws" };
         match self.shared.exchange {
-            Exchange::Bitget => format!("ws://{}/v2/ws/public", self.addr),
-            _ => format!("ws://{}/market", self.addr),
+            Exchange::Bitget => format!("{scheme}://{}/v2/ws/public", self.host()),
+            _ => format!("{scheme}://{}/market", self.host()),
         }
+    }
+    fn tls(&self) -> bool {
+        self.shared.cfg.tls.is_some()
+    }
+    fn host(&self) -> String {
+        if self.tls() {
+            format!("localhost:{}", self.addr.port())
+        } else {
+            self.addr.to_string()
+        }
+    }
+    /// TLS: the SNI name of every handshake so far (`None` = the client sent none).
+    pub fn tls_server_names(&self) -> Vec<Option<String>> {
+        self.shared.sni.lock().unwrap().clone()
+    }
+    /// TLS: handshakes that failed (e.g. the client refused our certificate).
+    pub fn tls_failed_handshakes(&self) -> u64 {
+        self.shared.failed_handshakes.load(Ordering::SeqCst)
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -557,18 +589,42 @@ impl StandIn {
         self.bitget.inject(fault);
     }
 
-    /// `[exchanges]` config pointing at the stand-ins (defaults otherwise).
+    /// The local CA's PEM file when the stand-ins serve TLS.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.binance
+            .shared
+            .cfg
+            .tls
+            .as_ref()
+            .map(|t| t.ca_pem_path().to_path_buf())
+    }
+
+    fn private_ws_url(&self) -> String {
+        if self.ca_file().is_some() {
+            format!(
+                "wss://localhost:{}/v2/ws/private",
+                self.bitget.addr().port()
+            )
+        } else {
+            format!("ws://{}/v2/ws/private", self.bitget.addr())
+        }
+    }
+
+    /// `[exchanges]` config pointing at the stand-ins (defaults otherwise; with TLS, `ca_file`
+    /// is the local CA).
     pub fn exchanges_config(&self) -> ExchangesConfig {
         ExchangesConfig {
             binance: BinanceConfig {
                 rest_url: self.binance.rest_url(),
                 ws_url: self.binance.ws_url(),
+                ca_file: self.ca_file(),
                 ..BinanceConfig::default()
             },
             bitget: BitgetConfig {
                 rest_url: self.bitget.rest_url(),
                 ws_public_url: self.bitget.ws_url(),
-                ws_private_url: format!("ws://{}/v2/ws/private", self.bitget.addr()),
+                ws_private_url: self.private_ws_url(),
+                ca_file: self.ca_file(),
                 ..BitgetConfig::default()
             },
         }
@@ -576,13 +632,17 @@ impl StandIn {
 
     /// The same as TOML tables `[exchanges.binance]` and `[exchanges.bitget]` (URL keys only).
     pub fn config_toml(&self) -> String {
+        let ca = self
+            .ca_file()
+            .map(|p| format!("ca_file = \"{}\"\n", p.display()))
+            .unwrap_or_default();
         format!(
-            "[exchanges.binance]\nrest_url = \"{}\"\nws_url = \"{}\"\n\n[exchanges.bitget]\nrest_url = \"{}\"\nws_public_url = \"{}\"\nws_private_url = \"ws://{}/v2/ws/private\"\n",
+            "[exchanges.binance]\nrest_url = \"{}\"\nws_url = \"{}\"\n{ca}\n[exchanges.bitget]\nrest_url = \"{}\"\nws_public_url = \"{}\"\nws_private_url = \"{}\"\n{ca}",
             self.binance.rest_url(),
             self.binance.ws_url(),
             self.bitget.rest_url(),
             self.bitget.ws_url(),
-            self.bitget.addr()
+            self.private_ws_url()
         )
     }
 }
@@ -610,7 +670,11 @@ fn start_server_on(
         subscriptions: AtomicU64::new(0),
         refused_messages: AtomicU64::new(0),
         client_messages_max_len: AtomicU64::new(0),
+        sni: Arc::new(Mutex::new(Vec::new())),
+        failed_handshakes: Arc::new(AtomicU64::new(0)),
     });
+    let tls = shared.cfg.tls.as_ref().map(|t| t.server_config());
+    let (sni, failed) = (shared.sni.clone(), shared.failed_handshakes.clone());
     let router = match ex {
         Exchange::Bitget => bitget::router(shared.clone()),
         _ => binance::router(shared.clone()),
@@ -639,9 +703,15 @@ fn start_server_on(
                     }
                 };
                 let _ = addr_tx.send(listener.local_addr());
-                tokio::select! {
-                    _ = axum::serve(listener, router) => {}
-                    _ = stop_rx => {}
+                match tls {
+                    None => tokio::select! {
+                        _ = axum::serve(listener, router) => {}
+                        _ = stop_rx => {}
+                    },
+                    Some(cfg) => tokio::select! {
+                        _ = tls::serve(listener, router, cfg, sni, failed) => {}
+                        _ = stop_rx => {}
+                    },
                 }
             });
             // dropping the runtime here ends every open connection

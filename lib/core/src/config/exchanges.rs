@@ -25,6 +25,10 @@ pub struct BinanceConfig {
     /// `GET /fapi/v1/fundingRate` has its own limit, apart from the weight: 500 requests per
     /// 5 minutes per IP (Binance "Get Funding Rate History"). We use `weight_safety` of it.
     pub funding_requests_per_5min: u32,
+    /// Absolute path of a PEM file whose certificates are trusted for this exchange's REST and
+    /// WebSocket besides the bundled Mozilla roots (a TLS-inspecting proxy's CA). Unset: the
+    /// bundled roots only. Verification is never turned off.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for BinanceConfig {
@@ -37,6 +41,7 @@ impl Default for BinanceConfig {
             max_streams_per_connection: 200,
             request_timeout_s: 10,
             funding_requests_per_5min: 500,
+            ca_file: None,
         }
     }
 }
@@ -57,6 +62,8 @@ pub struct BitgetConfig {
     /// Seconds between text `ping`s (Bitget: 30).
     pub ping_interval_s: u64,
     pub request_timeout_s: u64,
+    /// As `[exchanges.binance].ca_file`.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl ExchangesConfig {
@@ -107,6 +114,26 @@ impl ExchangesConfig {
                 ));
             }
         }
+        for (key, ca) in [
+            ("exchanges.binance.ca_file", &self.binance.ca_file),
+            ("exchanges.bitget.ca_file", &g.ca_file),
+        ] {
+            let Some(p) = ca else { continue };
+            let why = if !p.is_absolute() {
+                Some("must be an absolute path".to_string())
+            } else {
+                match std::fs::read_to_string(p) {
+                    Err(e) => Some(format!("cannot read `{}`: {e}", p.display())),
+                    Ok(t) if !t.contains("-----BEGIN CERTIFICATE-----") => {
+                        Some(format!("`{}` holds no PEM certificate", p.display()))
+                    }
+                    Ok(_) => None,
+                }
+            };
+            if let Some(why) = why {
+                return Err(ConfigError::invalid(file, Some(text), key, why));
+            }
+        }
         if g.max_channels_per_connection == 0 {
             return Err(ConfigError::invalid(
                 file,
@@ -148,6 +175,7 @@ impl Default for BitgetConfig {
             max_channels_per_connection: 50,
             ping_interval_s: 30,
             request_timeout_s: 10,
+            ca_file: None,
         }
     }
 }

@@ -524,7 +524,11 @@ async fn collector_over_tls_with_a_local_ca() {
         ..Default::default()
     })
     .await;
-    assert!(s.config_toml().contains("ca_file = "), "{}", s.config_toml());
+    assert!(
+        s.config_toml().contains("ca_file = "),
+        "{}",
+        s.config_toml()
+    );
     let hours = s.series().hours().to_vec();
     let env = live_env(&s, "\"bitget\"", "backfill_days = 10");
     let mut c = env.start("tls.log", &[]);
@@ -539,6 +543,38 @@ async fn collector_over_tls_with_a_local_ca() {
     assert_eq!(got[..], hours[hours.len() - got.len()..]);
     let names = s.bitget.tls_server_names();
     assert!(names.len() >= 2, "REST and WS handshakes: {names:?}");
-    assert!(names.iter().all(|n| n.as_deref() == Some("localhost")), "{names:?}");
+    assert!(
+        names.iter().all(|n| n.as_deref() == Some("localhost")),
+        "{names:?}"
+    );
     assert_eq!(s.bitget.tls_failed_handshakes(), 0);
+}
+
+/// A channel Bitget refuses (error 30001 naming it) is marked `failed` in the state file and
+/// makes the collector unhealthy at once; the other stream keeps storing candles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bitget_refused_channel_is_failed_in_the_state_file_and_unhealthy() {
+    let s = StandIn::start(StandInConfig {
+        symbols: vec!["BTCUSDT".into()],
+        ..Default::default()
+    })
+    .await;
+    let env = live_env_assets(&s, "\"bitget\"", "backfill_days = 5", &["BTC", "ETH"]);
+    let mut c = env.start("refused.log", &[]);
+    let st = env.wait_state(120, "ETH failed, collector unhealthy", |st| {
+        let eth = st["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["symbol"] == "ETHUSDT");
+        eth.is_some_and(|e| e["failed"].is_string()) && st["healthy"] == false
+    });
+    let streams = st["streams"].as_array().unwrap();
+    let eth = streams.iter().find(|x| x["symbol"] == "ETHUSDT").unwrap();
+    assert!(eth["failed"].as_str().unwrap().contains("30001"), "{st}");
+    let btc = streams.iter().find(|x| x["symbol"] == "BTCUSDT").unwrap();
+    assert_eq!(btc["failed"], serde_json::Value::Null, "{st}");
+    assert!(btc["candles_stored"].as_u64().unwrap() > 0, "{st}");
+    c.wait_log(30, "STREAM FAILED");
+    assert_eq!(c.terminate().code(), Some(0));
 }

@@ -550,8 +550,13 @@ impl Pipeline {
         }
     }
 
-    /// Updates each stream's `unhealthy_since` and returns the collector's verdict.
+    /// Updates each stream's `unhealthy_since` and the collector's verdict (`healthy`, in the
+    /// state file), and returns whether the work is progressing for the watchdog: the same
+    /// verdict except that streams the exchange refused (`failed`) do not count there — a
+    /// restart cannot fix a refused subscription, and the other streams must keep being
+    /// collected.
     fn evaluate(&mut self, now: i64) -> bool {
+        let mut refused = false;
         let grace = self.opts.overdue_grace.as_millis() as i64;
         let max_unhealthy = self.opts.max_unhealthy.as_millis() as i64;
         let mut healthy = self.db_error.is_none();
@@ -565,11 +570,13 @@ impl Pipeline {
             });
             if failed {
                 // refused by the exchange: no data will come, whatever the grace
-                healthy = false;
+                refused = true;
             }
-            let ok = if series.exchange == Exchange::Replay {
+            let ok = if failed {
+                true // judged by `refused` above
+            } else if series.exchange == Exchange::Replay {
                 st.connected
-            } else if failed || !st.connected {
+            } else if !st.connected {
                 false
             } else {
                 // Next close expected at the end of the candle after the last stored one.
@@ -591,9 +598,15 @@ impl Pipeline {
                 }
             }
         }
+        let progressing = healthy;
+        let healthy = healthy && !refused;
         if healthy != self.healthy {
             if healthy {
                 tracing::info!("COLLECTOR HEALTHY again");
+            } else if progressing {
+                tracing::warn!(
+                    "COLLECTOR UNHEALTHY: the exchange refuses streams (see `failed` in the state file); the others are collected"
+                );
             } else {
                 let bad: Vec<String> = self
                     .streams
@@ -613,7 +626,7 @@ impl Pipeline {
             }
             self.healthy = healthy;
         }
-        healthy
+        progressing
     }
 
     fn status_line(&self) -> String {

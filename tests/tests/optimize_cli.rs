@@ -297,6 +297,8 @@ fn apply_guards_timeframes_and_keeps_comments() {
             "--data",
             data.to_str().unwrap(),
             "--apply",
+            // the hand-made A results fail the live gate; this checks the timeframe guard
+            "--accept-weak",
         ],
     );
     let out = String::from_utf8_lossy(&o.stdout);
@@ -327,9 +329,16 @@ fn apply_guards_timeframes_and_keeps_comments() {
             "--apply",
             "--exclude",
             "SOL",
+            // these hand-made A results carry no DSR, Monte Carlo or validation figures: they
+            // fail the live gate, so only --accept-weak lets them through (and says so)
+            "--accept-weak",
         ],
     ));
     assert!(out.contains("1 asset(s) written"), "{out}");
+    assert!(
+        out.contains("sma_cross.per_asset.ETH is weak (") && out.contains("validation skipped"),
+        "{out}"
+    );
     let after = std::fs::read_to_string(&st).unwrap();
     // Every original line (comments included) is still there, in order.
     let mut it = after.lines();
@@ -345,4 +354,115 @@ fn apply_guards_timeframes_and_keeps_comments() {
         "{after}"
     );
     assert!(!after.contains("per_asset.SOL"), "{after}");
+}
+
+/// `--apply` writes only live-eligible results of known assets, shows the exact TOML diff first,
+/// and `--apply --dry-run` shows it without writing; `--accept-weak` lets a weak result through
+/// and names the gate terms it fails.
+#[test]
+fn apply_needs_known_assets_and_the_live_gate_and_shows_the_diff() {
+    let (_d, cfg, data) = setup();
+    let db = cfg.parent().unwrap().join("optimize.db");
+    {
+        let mut conn = scalp_store::open(&db).unwrap();
+        let strong = |asset: &str, fast: i64, dsr: f64| {
+            serde_json::json!({
+                "strategy_name": "sma_cross", "asset": asset, "timeframe": "1h", "created_at": "2026-01-01T00:00:00Z",
+                "grade": "A", "total_score": 85.0, "n_windows": 10, "oos_sharpe": 1.5, "dsr": dsr,
+                "monte_carlo_pvalue": 0.01, "mc_underpowered": false,
+                "validation_summary": {"transfer_ratio": 0.8}, "monte_carlo_summary": {"n_trades": 60},
+                "best_params": {"fast": fast, "slow": 200, "margin_frac": 1.0},
+            })
+        };
+        let doge = serde_json::json!({
+            "strategy_name": "sma_cross", "asset": "DOGE", "timeframe": "1h", "created_at": "2026-01-01T00:00:00Z",
+            "grade": "F", "total_score": 10.0, "n_windows": 10, "best_params": {"fast": 5, "slow": 50, "margin_frac": 1.0},
+        });
+        for p in [
+            strong("ETH", 12, 0.99),
+            strong("BTC", 14, 0.20),
+            strong("coinbase_btcusd_1h", 16, 0.99),
+            doge,
+        ] {
+            let r = scalp_sync::OptimizationResult::from_payload(&p).unwrap();
+            scalp_sync::db::insert_result(&mut conn, &r, scalp_sync::Source::Local).unwrap();
+        }
+    }
+    let st = cfg.parent().unwrap().join("strategies.toml");
+    let before = std::fs::read_to_string(&st).unwrap();
+    let base = [
+        "run",
+        "--strategy",
+        "sma_cross",
+        "--symbol",
+        "DOGE",
+        "--data",
+        data.to_str().unwrap(),
+        "--resume",
+        "--apply",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    // a per-asset table named after a CSV file is refused
+    let v = with(&["--dry-run"]);
+    let o = optimize(&cfg, &args(&v));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("coinbase_btcusd_1h")
+            && out.contains("not an asset of assets.toml")
+            && out.contains("--symbol"),
+        "{out}"
+    );
+
+    // --dry-run: the exact diff, nothing written; BTC fails the DSR floor
+    let v = with(&["--dry-run", "--exclude", "coinbase_btcusd_1h"]);
+    let out = ok(&optimize(&cfg, &args(&v)));
+    assert!(
+        out.contains("+[sma_cross.per_asset.ETH]") || out.contains("+[sma_cross.per_asset]"),
+        "{out}"
+    );
+    assert!(out.contains("+fast = 12"), "{out}");
+    assert!(!out.contains("+fast = 14"), "{out}");
+    assert!(
+        out.contains("sma_cross.per_asset.BTC not written")
+            && out.contains("DSR 0.200 < 0.95")
+            && out.contains("--accept-weak"),
+        "{out}"
+    );
+    assert!(out.contains("nothing written"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&st).unwrap(),
+        before,
+        "dry run wrote"
+    );
+
+    // for real: the diff, then ETH only
+    let v = with(&["--exclude", "coinbase_btcusd_1h"]);
+    let out = ok(&optimize(&cfg, &args(&v)));
+    assert!(
+        out.contains("+fast = 12") && out.contains("1 asset(s) written"),
+        "{out}"
+    );
+    let after = std::fs::read_to_string(&st).unwrap();
+    assert!(
+        after.contains("[sma_cross.per_asset.ETH]") && !after.contains("sma_cross.per_asset.BTC"),
+        "{after}"
+    );
+
+    // --accept-weak: BTC too, saying why it is weak
+    let v = with(&["--exclude", "coinbase_btcusd_1h", "--accept-weak"]);
+    let out = ok(&optimize(&cfg, &args(&v)));
+    assert!(
+        out.contains("sma_cross.per_asset.BTC is weak (DSR 0.200 < 0.95)")
+            && out.contains("+fast = 14"),
+        "{out}"
+    );
+    let after = std::fs::read_to_string(&st).unwrap();
+    assert!(after.contains("[sma_cross.per_asset.BTC]"), "{after}");
 }

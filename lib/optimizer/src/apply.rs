@@ -1,32 +1,104 @@
 //! `optimize run --apply`: writes the per-asset parameters of the latest A/B results into
 //! strategies.toml with toml_edit (comments, order and layout of everything else preserved),
-//! behind the timeframe-coherence guard.
+//! behind three guards: the assets must be assets of assets.toml, each result must pass the live
+//! gate (or `--accept-weak`, which says what it lets through), and the assets must agree on the
+//! timeframe. The exact TOML diff is printed first; `--dry-run` prints it and writes nothing.
 
 use crate::db;
+use crate::grade;
 use anyhow::{Context as _, anyhow, bail};
 use scalp_core::config::Config;
 use std::io::Write;
 use toml_edit::{DocumentMut, Item, Table, value};
 
-/// Applies the latest A/B results of `strategy`. Refuses when the A/B assets disagree on the
-/// timeframe (unless `ignore_tf_conflicts`), naming the outliers and the three ways out.
+/// How `--apply` behaves.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Assets left out.
+    pub exclude: Vec<String>,
+    /// Write even when assets disagree on the timeframe.
+    pub ignore_tf_conflicts: bool,
+    /// Also write A/B results that fail the live gate (each is named with the terms it fails).
+    pub accept_weak: bool,
+    /// Print the diff, write nothing.
+    pub dry_run: bool,
+}
+
+/// Applies the latest A/B results of `strategy`. Refuses results for assets that are not in
+/// assets.toml, leaves out results that fail the live gate unless `accept_weak`, and refuses when
+/// the remaining assets disagree on the timeframe (unless `ignore_tf_conflicts`), naming the
+/// outliers and the three ways out. Returns the number of assets written (or that would be).
 pub fn apply(
     cfg: &Config,
     conn: &rusqlite::Connection,
     strategy: &str,
-    exclude: &[String],
-    ignore_tf_conflicts: bool,
+    o: &ApplyOptions,
     out: &mut dyn Write,
 ) -> anyhow::Result<usize> {
-    let rows: Vec<db::LatestRow> = db::latest(conn, Some(strategy))?
+    let exclude = &o.exclude;
+    let ignore_tf_conflicts = o.ignore_tf_conflicts;
+    let candidates: Vec<db::LatestRow> = db::latest(conn, Some(strategy))?
         .into_iter()
         .filter(|r| matches!(r.grade.as_str(), "A" | "B"))
         .filter(|r| !exclude.iter().any(|x| x.eq_ignore_ascii_case(&r.asset)))
         .collect();
-    if rows.is_empty() {
+    if candidates.is_empty() {
         writeln!(
             out,
             "--apply: no A/B result for {strategy}; strategies.toml unchanged"
+        )?;
+        return Ok(0);
+    }
+    let unknown: Vec<&str> = candidates
+        .iter()
+        .filter(|r| !cfg.assets.assets.iter().any(|a| a == &r.asset))
+        .map(|r| r.asset.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        writeln!(
+            out,
+            "--apply refused for {strategy}: result(s) for {} — not an asset of assets.toml ({}).",
+            unknown.join(", "),
+            cfg.assets.assets.join(", ")
+        )?;
+        writeln!(
+            out,
+            "A result from --data without --symbol is named after the file: re-run with --symbol ASSET, or leave it out with --exclude {}",
+            unknown.join(",")
+        )?;
+        bail!(
+            "--apply: {} result(s) of {strategy} for unknown assets",
+            unknown.len()
+        );
+    }
+    let mut rows = Vec::new();
+    for r in candidates {
+        let gi = r.grade_inputs();
+        let failed = grade::live_gate_failures(&gi, &r.grade);
+        if failed.is_empty() {
+            rows.push(r);
+        } else if o.accept_weak {
+            writeln!(
+                out,
+                "--apply: {strategy}.per_asset.{} is weak ({}); written because of --accept-weak",
+                r.asset,
+                failed.join("; ")
+            )?;
+            rows.push(r);
+        } else {
+            writeln!(
+                out,
+                "--apply: {strategy}.per_asset.{} not written: grade {} but not live-eligible: {} (write it anyway with --accept-weak)",
+                r.asset,
+                r.grade,
+                failed.join("; ")
+            )?;
+        }
+    }
+    if rows.is_empty() {
+        writeln!(
+            out,
+            "--apply: no live-eligible result for {strategy}; strategies.toml unchanged"
         )?;
         return Ok(0);
     }
@@ -162,6 +234,22 @@ pub fn apply(
     let _: scalp_core::config::StrategiesConfig =
         scalp_core::config::parse_toml(&new_text, &path.display().to_string())
             .map_err(|e| anyhow!("{e}"))?;
+    let shown = path.display().to_string();
+    let diff = similar::TextDiff::from_lines(&text, &new_text)
+        .unified_diff()
+        .context_radius(2)
+        .header(&shown, &shown)
+        .to_string();
+    if diff.is_empty() {
+        writeln!(out, "--apply: {shown} already holds these parameters")?;
+        return Ok(n);
+    }
+    writeln!(out, "--apply: the change to {shown}:")?;
+    out.write_all(diff.as_bytes())?;
+    if o.dry_run {
+        writeln!(out, "--apply --dry-run: nothing written ({n} asset(s))")?;
+        return Ok(n);
+    }
     let tmp = path.with_extension("toml.tmp");
     std::fs::write(&tmp, &new_text).with_context(|| format!("{}: cannot write", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("{}: cannot replace", path.display()))?;

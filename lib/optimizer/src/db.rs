@@ -209,6 +209,35 @@ pub struct LatestRow {
     pub regime_analysis: Option<serde_json::Value>,
 }
 
+impl LatestRow {
+    /// The grade inputs as stored (what `--regrade` and the `--apply` gate recompute from).
+    pub fn grade_inputs(&self) -> crate::grade::GradeInputs {
+        use serde_json::Value;
+        let transfer = self
+            .validation_summary
+            .as_ref()
+            .and_then(|v| v.get("transfer_ratio"))
+            .and_then(Value::as_f64);
+        let oos_trades = self
+            .monte_carlo_summary
+            .as_ref()
+            .and_then(|v| v.get("n_trades"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize;
+        crate::grade::GradeInputs {
+            oos_sharpe: self.oos_sharpe.unwrap_or(0.0),
+            consistency: self.consistency.unwrap_or(0.0),
+            oos_is_ratio: self.oos_is_ratio.unwrap_or(0.0),
+            dsr: self.dsr.unwrap_or(0.0),
+            param_stability: self.param_stability.unwrap_or(0.0),
+            mc_pvalue: self.monte_carlo_pvalue.unwrap_or(1.0),
+            mc_underpowered: self.mc_underpowered,
+            transfer_ratio: transfer,
+            oos_trades,
+        }
+    }
+}
+
 pub fn latest(conn: &Connection, strategy: Option<&str>) -> rusqlite::Result<Vec<LatestRow>> {
     let mut st = conn.prepare(
         "SELECT id, strategy_name, asset, timeframe, created_at, grade, total_score, oos_sharpe, consistency, oos_is_ratio, dsr, \

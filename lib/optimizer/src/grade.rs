@@ -78,11 +78,7 @@ pub fn grade(i: &GradeInputs) -> Grade {
         caps.push(format!("{} OOS trades (< 10): at most D", i.oos_trades));
         g = "D".into();
     }
-    let live_eligible = matches!(g.as_str(), "A" | "B")
-        && i.dsr >= 0.95
-        && i.mc_pvalue <= 0.05
-        && !i.mc_underpowered
-        && i.transfer_ratio.is_some_and(|t| t >= 0.5);
+    let live_eligible = live_gate_failures(i, &g).is_empty();
     Grade {
         total_score: total,
         grade: g,
@@ -90,6 +86,44 @@ pub fn grade(i: &GradeInputs) -> Grade {
         components: comp,
         caps,
     }
+}
+
+/// DSR floor of the live gate (Bailey & López de Prado 2014: the probability that the true
+/// Sharpe ratio is positive after deflating for the trials, at 95 %).
+pub const LIVE_DSR_FLOOR: f64 = 0.95;
+/// Monte Carlo p-value ceiling of the live gate.
+pub const LIVE_MC_P_MAX: f64 = 0.05;
+/// Validation transfer-ratio floor of the live gate.
+pub const LIVE_TRANSFER_MIN: f64 = 0.5;
+
+/// The terms of the live gate that `i` (graded `letter`) fails, in words; empty = live-eligible.
+/// The gate: grade A or B, DSR ≥ 0.95, Monte Carlo p ≤ 0.05 and not underpowered, validation run
+/// with a transfer ratio ≥ 0.5 (docs/OPTIMIZER.md, "Grading").
+pub fn live_gate_failures(i: &GradeInputs, letter: &str) -> Vec<String> {
+    let mut f = Vec::new();
+    if !matches!(letter, "A" | "B") {
+        f.push(format!("grade {letter} (needs A or B)"));
+    }
+    if !(i.dsr >= LIVE_DSR_FLOOR) {
+        f.push(format!("DSR {:.3} < {LIVE_DSR_FLOOR}", i.dsr));
+    }
+    if !(i.mc_pvalue <= LIVE_MC_P_MAX) {
+        f.push(format!(
+            "Monte Carlo p {:.3} > {LIVE_MC_P_MAX}",
+            i.mc_pvalue
+        ));
+    }
+    if i.mc_underpowered {
+        f.push("Monte Carlo underpowered".to_string());
+    }
+    match i.transfer_ratio {
+        None => f.push("validation skipped".to_string()),
+        Some(t) if !(t >= LIVE_TRANSFER_MIN) => f.push(format!(
+            "validation transfer ratio {t:.2} < {LIVE_TRANSFER_MIN}"
+        )),
+        Some(_) => {}
+    }
+    f
 }
 
 #[cfg(test)]

@@ -62,15 +62,22 @@ pub struct RunArgs {
     /// backtest); stores each as a new row.
     #[arg(long)]
     pub regrade: bool,
-    /// Show what would run (strategy, asset, timeframe, windows, combos) and exit.
+    /// Show what would run (strategy, asset, timeframe, windows, combos) and exit; with
+    /// --apply, also the exact strategies.toml diff the stored results would make (nothing is
+    /// written).
     #[arg(long)]
     pub dry_run: bool,
-    /// Write per-asset params of grades A/B into strategies.toml (comments and layout kept).
+    /// Write per-asset params of live-eligible A/B results into strategies.toml (comments and
+    /// layout kept), printing the diff first. Assets must be in assets.toml.
     #[arg(long)]
     pub apply: bool,
     /// Let --apply write even when assets disagree on the timeframe.
     #[arg(long)]
     pub ignore_tf_conflicts: bool,
+    /// Let --apply also write A/B results that fail the live gate (DSR floor, Monte Carlo,
+    /// validation); each is named with the terms it fails.
+    #[arg(long, requires = "apply")]
+    pub accept_weak: bool,
     /// Print every result as JSON (one object per line).
     #[arg(long)]
     pub json: bool,
@@ -500,6 +507,15 @@ fn tracing_like(msg: &str) {
     }
 }
 
+fn apply_options(a: &RunArgs, dry_run: bool) -> crate::apply::ApplyOptions {
+    crate::apply::ApplyOptions {
+        exclude: a.exclude.clone(),
+        ignore_tf_conflicts: a.ignore_tf_conflicts,
+        accept_weak: a.accept_weak,
+        dry_run,
+    }
+}
+
 /// `optimize run`.
 pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if a.regrade {
@@ -552,6 +568,27 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
                 spec.grid.coarse(spec.coarse_max).len(),
                 spec.fine_radius
             )?;
+        }
+        if a.apply {
+            // what --apply would write from the results stored now (read-only: nothing created)
+            if !dbp.exists() {
+                writeln!(
+                    out,
+                    "--apply --dry-run: {} does not exist: no stored result to apply",
+                    dbp.display()
+                )?;
+                return Ok(());
+            }
+            let conn = rusqlite::Connection::open_with_flags(
+                &dbp,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .with_context(|| format!("{}: cannot open read-only", dbp.display()))?;
+            let strategies: std::collections::BTreeSet<String> =
+                jobs.iter().map(|j| j.strategy.clone()).collect();
+            for s in strategies {
+                crate::apply::apply(cfg, &conn, &s, &apply_options(a, true), out)?;
+            }
         }
         return Ok(());
     }
@@ -658,7 +695,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             .into_iter()
             .collect();
         for s in strategies {
-            crate::apply::apply(cfg, &conn, &s, &a.exclude, a.ignore_tf_conflicts, out)?;
+            crate::apply::apply(cfg, &conn, &s, &apply_options(a, false), out)?;
         }
     }
     if failures > 0 {
@@ -735,28 +772,7 @@ fn regrade_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         if !a.exclude.is_empty() && a.exclude.iter().any(|x| x.eq_ignore_ascii_case(&r.asset)) {
             continue;
         }
-        let transfer = r
-            .validation_summary
-            .as_ref()
-            .and_then(|v| v.get("transfer_ratio"))
-            .and_then(Value::as_f64);
-        let oos_trades = r
-            .monte_carlo_summary
-            .as_ref()
-            .and_then(|v| v.get("n_trades"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as usize;
-        let gi = GradeInputs {
-            oos_sharpe: r.oos_sharpe.unwrap_or(0.0),
-            consistency: r.consistency.unwrap_or(0.0),
-            oos_is_ratio: r.oos_is_ratio.unwrap_or(0.0),
-            dsr: r.dsr.unwrap_or(0.0),
-            param_stability: r.param_stability.unwrap_or(0.0),
-            mc_pvalue: r.monte_carlo_pvalue.unwrap_or(1.0),
-            mc_underpowered: r.mc_underpowered,
-            transfer_ratio: transfer,
-            oos_trades,
-        };
+        let gi = r.grade_inputs();
         let g = grade::grade(&gi);
         let mut warnings: Vec<Value> = r
             .warnings

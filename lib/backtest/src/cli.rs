@@ -199,23 +199,6 @@ pub fn parse_overrides(spec: &StrategySpec, s: &str) -> anyhow::Result<Vec<(Stri
     Ok(out)
 }
 
-/// Infers the timeframe of a candle series from the smallest spacing of open times.
-pub fn infer_timeframe(candles: &[Candle]) -> Option<Timeframe> {
-    let d = candles
-        .windows(2)
-        .map(|w| w[1].open_time - w[0].open_time)
-        .min()?;
-    Timeframe::ALL.into_iter().find(|t| t.ms() == d)
-}
-
-fn normalise_asset(s: &str) -> String {
-    let u = s.to_ascii_uppercase();
-    u.strip_suffix("USDT")
-        .map(str::to_string)
-        .filter(|b| !b.is_empty())
-        .unwrap_or(u)
-}
-
 /// Resolves strategy, params and candles from `--data` or the optimize database.
 pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
     let spec = scalp_strategy::spec(&a.strategy).ok_or_else(|| {
@@ -226,7 +209,7 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
         )
     })?;
     let asset = match (&a.symbol, &a.data) {
-        (Some(s), _) => normalise_asset(s),
+        (Some(s), _) => cfg.assets.asset_of(s),
         (None, Some(p)) => p
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
@@ -254,17 +237,11 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
     let (mut funding, mut oi): (Vec<FundingPoint>, Vec<OiPoint>) = (Vec::new(), Vec::new());
     let (candles, timeframe, exchange) = if let Some(path) = &a.data {
         let candles = scalp_core::csvdata::read_candles_csv(path)?;
-        let tf = match a.timeframe {
-            Some(t) => t,
-            None => infer_timeframe(&candles).ok_or_else(|| {
-                anyhow!(
-                    "{}: cannot infer the timeframe from the open times; pass --timeframe",
-                    path.display()
-                )
-            })?,
-        };
-        let candles = last_days(candles, a.days, tf);
-        (candles, tf, "file".to_string())
+        // The one timeframe rule: inferred from the open times, verified against --timeframe,
+        // resampled when --timeframe is coarser (docs/BACKTEST.md "Candle data").
+        let k = scalp_core::series::conform(&path.display().to_string(), candles, a.timeframe)?;
+        let candles = last_days(k.candles, a.days, k.timeframe);
+        (candles, k.timeframe, "file".to_string())
     } else {
         let tf = a.timeframe.or(cfg_tf).unwrap_or(Timeframe::H1);
         let exchange = a
@@ -307,8 +284,8 @@ fn last_days(candles: Vec<Candle>, days: Option<u32>, tf: Timeframe) -> Vec<Cand
 }
 
 /// Reads stored candles, funding rates and open interest of `exchange`/`symbol`/`tf` from the
-/// optimize database (scalp-store tables).
-fn load_from_db(
+/// optimize database (scalp-store tables); the candles' spacing is verified against `tf`.
+pub fn load_from_db(
     db: &Path,
     exchange: &str,
     symbol: &str,
@@ -339,6 +316,7 @@ fn load_from_db(
     let to = last + tf.ms();
     let from = days.map_or(i64::MIN, |d| to - i64::from(d) * 86_400_000);
     let candles = scalp_store::candles::load(&conn, &key, from, to)?;
+    scalp_core::series::verify_timeframe(&format!("{}: {key}", db.display()), &candles, tf)?;
     let funding =
         scalp_store::funding::load(&conn, ex, symbol, from.saturating_sub(8 * 3_600_000), to)?
             .into_iter()
@@ -361,10 +339,11 @@ fn load_from_db(
     })
 }
 
-struct Stored {
-    candles: Vec<Candle>,
-    funding: Vec<FundingPoint>,
-    oi: Vec<OiPoint>,
+/// What [`load_from_db`] read.
+pub struct Stored {
+    pub candles: Vec<Candle>,
+    pub funding: Vec<FundingPoint>,
+    pub oi: Vec<OiPoint>,
 }
 
 /// Engine settings from `[backtest]` and the command line.

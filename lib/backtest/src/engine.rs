@@ -93,6 +93,14 @@ pub enum BacktestError {
         declared: Timeframe,
         input: Timeframe,
     },
+    #[error(
+        "strategy `{strategy}`: its higher timeframe {higher} is not higher than its primary timeframe {primary} (it must be a coarser multiple of it)"
+    )]
+    NotHigher {
+        strategy: String,
+        primary: Timeframe,
+        higher: Timeframe,
+    },
     #[error("strategy `{strategy}` needs higher timeframe {tf} which the input does not provide")]
     MissingHigher { strategy: String, tf: Timeframe },
     #[error(
@@ -212,6 +220,13 @@ pub fn run_backtest(
     // Higher timeframes in the strategy's declared order.
     let mut higher: Vec<(Timeframe, &[Candle])> = Vec::new();
     for &tf in tfs.iter().skip(1) {
+        if !(tf.ms() > input.timeframe.ms() && tf.ms() % input.timeframe.ms() == 0) {
+            return Err(BacktestError::NotHigher {
+                strategy: strategy.name().into(),
+                primary: input.timeframe,
+                higher: tf,
+            });
+        }
         let h = input.higher.iter().find(|(t, _)| *t == tf).ok_or_else(|| {
             BacktestError::MissingHigher {
                 strategy: strategy.name().into(),

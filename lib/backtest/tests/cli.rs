@@ -316,3 +316,88 @@ fn backtest_from_the_optimize_database_uses_stored_funding() {
         .unwrap();
     assert_eq!((ex.as_str(), asset.as_str()), ("binance", "BTC"));
 }
+
+/// The timeframe is verified against the open times (issue 15): a finer one is refused naming
+/// the file, the inferred spacing and the asked one; a coarser one is resampled; second
+/// timestamps are refused; a multi-timeframe strategy whose higher timeframe is not higher is
+/// refused; stored candles are verified against their series' timeframe.
+#[test]
+fn timeframe_is_verified_resampled_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let run = |extra: &[&str]| {
+        let mut v = vec!["x", "--strategy", "sma_cross", "--no-store", "--json"];
+        v.extend_from_slice(extra);
+        run_backtest_cmd(&cfg, &B::parse_from(v).a)
+    };
+    let e = run(&["--data", &data(), "--timeframe", "5m"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("coinbase_btcusd_1h.csv: the candles are 1h apart")
+            && e.contains("the timeframe asked is 5m"),
+        "{e}"
+    );
+    // 4h from 1h: 20,111 hours from 2017-07-01 11:00; the first full bucket opens at 12:00,
+    // the last (08:00, only 2 hours) is dropped.
+    let res = run(&["--data", &data(), "--timeframe", "4h"]).unwrap();
+    assert_eq!(res.metrics.n_candles, 5027);
+    let inferred = run(&["--data", &data()]).unwrap();
+    assert_eq!(inferred.metrics.n_candles, 20_111);
+
+    let secs = dir.path().join("seconds.csv");
+    std::fs::write(
+        &secs,
+        "ts_ms,open,high,low,close,volume\n1498906800,1,1,1,1,1\n1498910400,1,1,1,1,1\n",
+    )
+    .unwrap();
+    let e = run(&["--data", secs.to_str().unwrap(), "--timeframe", "1h"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("seconds.csv:2: field `ts_ms`") && e.contains("looks like seconds"),
+        "{e}"
+    );
+
+    let daily = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/bitstamp_btcusd_1d.csv");
+    let args = B::parse_from([
+        "x",
+        "--strategy",
+        "grid_multi_tf",
+        "--no-store",
+        "--data",
+        daily.to_str().unwrap(),
+    ])
+    .a;
+    let e = run_backtest_cmd(&cfg, &args).unwrap_err().to_string();
+    assert!(
+        e.contains("higher timeframe 4h is not higher than its primary timeframe 1d"),
+        "{e}"
+    );
+
+    // Daily candles stored under a 1h series key are refused, not backtested as hours.
+    let days = scalp_core::csvdata::read_candles_csv(&daily).unwrap();
+    {
+        let conn = scalp_store::open(&dir.path().join("optimize.db")).unwrap();
+        let key = scalp_store::SeriesKey {
+            exchange: scalp_core::Exchange::Binance,
+            symbol: "BTCUSDT",
+            timeframe: scalp_core::Timeframe::H1,
+        };
+        scalp_store::candles::upsert(&conn, &key, &days).unwrap();
+    }
+    let e = run(&[
+        "--symbol",
+        "btcusdt",
+        "--exchange",
+        "binance",
+        "--timeframe",
+        "1h",
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("binance BTCUSDT 1h") && e.contains("the candles are 1d apart"),
+        "{e}"
+    );
+}

@@ -2,7 +2,6 @@
 //! dispatches).
 
 use crate::grid::{Grid, fmt_kv};
-use crate::series::infer_timeframe;
 use crate::sweep::{self, ComboResult, EnginePath, RankBy};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
@@ -117,16 +116,9 @@ pub fn load_data(
 ) -> anyhow::Result<(Vec<Candle>, Timeframe, String)> {
     let (mut candles, tf, label) = if let Some(p) = &d.data {
         let c = scalp_core::csvdata::read_candles_csv(p)?;
-        let tf = match d.timeframe {
-            Some(t) => t,
-            None => infer_timeframe(&c).ok_or_else(|| {
-                anyhow!(
-                    "{}: cannot infer the timeframe; pass --timeframe",
-                    p.display()
-                )
-            })?,
-        };
-        (c, tf, p.display().to_string())
+        // The one timeframe rule (scalp_core::series): inferred, verified, resampled if coarser.
+        let k = scalp_core::series::conform(&p.display().to_string(), c, d.timeframe)?;
+        (k.candles, k.timeframe, p.display().to_string())
     } else if let Some(sym) = &d.symbol {
         let tf = d
             .timeframe
@@ -152,15 +144,29 @@ pub fn load_data(
     Ok((candles, tf, label))
 }
 
-/// Candles from the store (`[paths]` db) for one asset/symbol.
+/// Candles of one asset or symbol (`BTC`, `BTCUSDT`) from the optimize database
+/// (`[optimize].db`), verified against `tf` (the same reader as `optimize backtest`).
 pub fn load_store(
     cfg: &Config,
     exchange: &str,
     symbol: &str,
     tf: Timeframe,
 ) -> anyhow::Result<Vec<Candle>> {
-    let _ = (cfg, exchange, symbol, tf);
-    bail!("reading candles from the store is not available in this build; use --data FILE.csv")
+    let db = crate::run::db_path(cfg);
+    let symbol = cfg.assets.symbol(&cfg.assets.asset_of(symbol));
+    Ok(scalp_backtest::cli::load_from_db(&db, exchange, &symbol, tf, None)?.candles)
+}
+
+/// The asset label of a data source, by the same rule as `optimize backtest`: `--symbol`
+/// normalised by [`scalp_core::config::AssetsConfig::asset_of`], else the CSV's file stem.
+pub fn data_asset(cfg: &Config, d: &DataArgs) -> String {
+    match (&d.symbol, &d.data) {
+        (Some(s), _) => cfg.assets.asset_of(s),
+        (None, Some(p)) => p
+            .file_stem()
+            .map_or_else(|| "DATA".into(), |s| s.to_string_lossy().to_string()),
+        (None, None) => "DATA".into(),
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -263,7 +269,7 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
     let base = base_params(cfg, &a.strategy)?;
     let exec = a.exec.settings(cfg, &a.strategy)?;
     let (candles, tf, label) = load_data(cfg, &a.strategy, &a.data)?;
-    let asset = a.data.symbol.clone().unwrap_or_else(|| "DATA".into());
+    let asset = data_asset(cfg, &a.data);
     let (results, engine, seconds) = run_sweep(
         &a.strategy,
         &asset,
@@ -335,4 +341,89 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn config(dir: &std::path::Path) -> Config {
+        use scalp_core::config::defaults;
+        Config::from_texts(
+            dir,
+            defaults::SCALP_TOML,
+            defaults::ASSETS_TOML,
+            defaults::STRATEGIES_TOML,
+            defaults::PARAM_GRIDS_TOML,
+        )
+        .unwrap()
+    }
+
+    fn bundled(f: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../data")
+            .join(f)
+    }
+
+    /// One CSV gets one answer: `sweep` infers the timeframe by the same rule as `backtest`
+    /// (most common spacing), verifies `--timeframe` and resamples a coarser one.
+    #[test]
+    fn load_data_verifies_and_resamples_like_backtest() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let d = |tf: Option<Timeframe>| DataArgs {
+            data: Some(bundled("coinbase_btcusd_1h.csv")),
+            timeframe: tf,
+            ..Default::default()
+        };
+        let e = load_data(&cfg, "sma_cross", &d(Some(Timeframe::M5)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the candles are 1h apart") && e.contains("asked is 5m"),
+            "{e}"
+        );
+        let (c, tf, _) = load_data(&cfg, "sma_cross", &d(None)).unwrap();
+        assert_eq!((c.len(), tf), (20_111, Timeframe::H1));
+        let (c, tf, _) = load_data(&cfg, "sma_cross", &d(Some(Timeframe::D1))).unwrap();
+        assert_eq!((c.len(), tf), (837, Timeframe::D1));
+        assert_eq!(data_asset(&cfg, &d(None)), "coinbase_btcusd_1h");
+    }
+
+    /// `sweep --symbol` reads the optimize database (it used to always fail) and verifies the
+    /// stored series; the symbol is normalised by the config's quote.
+    #[test]
+    fn load_data_reads_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let hours =
+            scalp_core::csvdata::read_candles_csv(&bundled("coinbase_btcusd_1h.csv")).unwrap();
+        let conn = scalp_store::open(&crate::run::db_path(&cfg)).unwrap();
+        let key = |tf| scalp_store::SeriesKey {
+            exchange: scalp_core::Exchange::Binance,
+            symbol: "BTCUSDT",
+            timeframe: tf,
+        };
+        scalp_store::candles::upsert(&conn, &key(Timeframe::H1), &hours[..500]).unwrap();
+        let days =
+            scalp_core::csvdata::read_candles_csv(&bundled("bitstamp_btcusd_1d.csv")).unwrap();
+        scalp_store::candles::upsert(&conn, &key(Timeframe::H4), &days[..50]).unwrap();
+        let d = |tf| DataArgs {
+            symbol: Some("btcusdt".into()),
+            timeframe: Some(tf),
+            exchange: Some("binance".into()),
+            ..Default::default()
+        };
+        let (c, tf, label) = load_data(&cfg, "sma_cross", &d(Timeframe::H1)).unwrap();
+        assert_eq!((c.len(), tf), (500, Timeframe::H1));
+        assert_eq!(label, "binance:btcusdt:1h");
+        assert_eq!(data_asset(&cfg, &d(Timeframe::H1)), "BTC");
+        let e = load_data(&cfg, "sma_cross", &d(Timeframe::H4))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("binance BTCUSDT 4h: the candles are 1d apart"),
+            "{e}"
+        );
+    }
 }

@@ -49,10 +49,12 @@ pub struct RunArgs {
     /// Exchange of the history (default `[optimize].exchange`); the other one validates.
     #[arg(long)]
     pub exchange: Option<String>,
-    /// Candle CSV for a single asset instead of the database (validation is skipped).
+    /// Candle CSV for a single asset instead of the database (validation is skipped). Its
+    /// timeframe is inferred from the open times, as in `backtest` and `sweep`.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Timeframe for every asset instead of the strategy's.
+    /// Timeframe for every asset instead of the strategy's (with --data: resampled from the
+    /// file's timeframe when coarser, refused when finer).
     #[arg(long)]
     pub force_timeframe: Option<Timeframe>,
     /// Skip assets that already have a latest result for this strategy/timeframe.
@@ -106,15 +108,8 @@ pub fn reports_dir(cfg: &Config) -> PathBuf {
     cfg.resolve(Path::new(&cfg.main.optimize.reports_dir))
 }
 
-fn norm_asset(s: &str, quote: &str) -> String {
-    let u = s.trim().to_ascii_uppercase();
-    match u.strip_suffix(&quote.to_ascii_uppercase()) {
-        Some(b) if !b.is_empty() => b.to_string(),
-        _ => u,
-    }
-}
-
-/// Stored candles of one asset (`<ASSET><quote>` symbol) from the local database.
+/// Stored candles of one asset (`<ASSET><quote>` symbol) from the local database, verified
+/// against `tf` (`scalp_core::series::verify_timeframe`).
 pub fn load_stored(
     conn: &rusqlite::Connection,
     exchange: &str,
@@ -134,7 +129,9 @@ pub fn load_stored(
             .map_or(0, |l| l + tf.ms() - i64::from(d) * 86_400_000),
         None => 0,
     };
-    Ok(scalp_store::candles::load(conn, &key, from, to)?)
+    let candles = scalp_store::candles::load(conn, &key, from, to)?;
+    scalp_core::series::verify_timeframe(&format!("optimize database: {key}"), &candles, tf)?;
+    Ok(candles)
 }
 
 struct Job {
@@ -143,8 +140,9 @@ struct Job {
     tf: Timeframe,
 }
 
-fn plan(cfg: &Config, a: &RunArgs) -> anyhow::Result<Vec<Job>> {
-    let quote = cfg.assets.quote.clone();
+/// Jobs of a run. `data_tf`: the timeframe of the `--data` candles (inferred from the file, or
+/// `--force-timeframe` after resampling), which every job then uses.
+fn plan(cfg: &Config, a: &RunArgs, data_tf: Option<Timeframe>) -> anyhow::Result<Vec<Job>> {
     let strategies: Vec<String> = if a.all {
         cfg.param_grids
             .grids
@@ -166,9 +164,9 @@ fn plan(cfg: &Config, a: &RunArgs) -> anyhow::Result<Vec<Job>> {
         vec![s]
     };
     let assets: Vec<String> = if let Some(s) = &a.symbol {
-        vec![norm_asset(s, &quote)]
+        vec![cfg.assets.asset_of(s)]
     } else if !a.symbols.is_empty() {
-        a.symbols.iter().map(|s| norm_asset(s, &quote)).collect()
+        a.symbols.iter().map(|s| cfg.assets.asset_of(s)).collect()
     } else if a.all_symbols || a.all {
         cfg.assets.assets.clone()
     } else if a.data.is_some() {
@@ -181,13 +179,13 @@ fn plan(cfg: &Config, a: &RunArgs) -> anyhow::Result<Vec<Job>> {
     } else {
         bail!("give --symbol A, --symbols A,B, --all-symbols or --all");
     };
-    let exclude: Vec<String> = a.exclude.iter().map(|s| norm_asset(s, &quote)).collect();
+    let exclude: Vec<String> = a.exclude.iter().map(|s| cfg.assets.asset_of(s)).collect();
     let mut jobs = Vec::new();
     for s in &strategies {
         let entry = cfg.strategies.strategies.get(s);
         for asset in assets.iter().filter(|x| !exclude.contains(x)) {
-            let tf = a
-                .force_timeframe
+            let tf = data_tf
+                .or(a.force_timeframe)
                 .or_else(|| entry.map(|e| e.params_for(asset).1))
                 .unwrap_or(Timeframe::H1);
             jobs.push(Job {
@@ -523,7 +521,20 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         }
         return regrade_cmd(cfg, a, out);
     }
-    let jobs = plan(cfg, a)?;
+    // --data: read and verified once; its timeframe is the file's (inferred from the open
+    // times), or --force-timeframe built by resampling — never a relabelling.
+    let data = match &a.data {
+        Some(p) => {
+            let c = scalp_core::csvdata::read_candles_csv(p)?;
+            Some(scalp_core::series::conform(
+                &p.display().to_string(),
+                c,
+                a.force_timeframe,
+            )?)
+        }
+        None => None,
+    };
+    let jobs = plan(cfg, a, data.as_ref().map(|k| k.timeframe))?;
     let exchange = a
         .exchange
         .clone()
@@ -568,8 +579,8 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             continue;
         }
         let symbol = cfg.assets.symbol(&j.asset);
-        let (candles, validation) = if let Some(p) = &a.data {
-            (scalp_core::csvdata::read_candles_csv(p)?, None)
+        let (candles, validation) = if let Some(k) = &data {
+            (k.candles.clone(), None)
         } else {
             let c = load_stored(&conn, &exchange, &symbol, j.tf, None)?;
             let v = match other_exchange(&exchange) {
@@ -579,8 +590,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
                     &symbol,
                     j.tf,
                     Some(cfg.main.optimize.validation_days),
-                )
-                .unwrap_or_default(),
+                )?,
                 None => Vec::new(),
             };
             (c, (!v.is_empty()).then_some(v))
@@ -887,4 +897,85 @@ pub fn purge_cmd(cfg: &Config, a: &PurgeArgs, out: &mut dyn Write) -> anyhow::Re
         writeln!(out, "{n} duplicate(s) deleted")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dry(cfg: &Config, args: &[&str]) -> anyhow::Result<String> {
+        let mut v = vec!["run", "--dry-run"];
+        v.extend_from_slice(args);
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: RunArgs,
+        }
+        let a = <P as clap::Parser>::parse_from(v).a;
+        let mut out = Vec::new();
+        run_cmd(cfg, &a, &mut out)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    /// `run --data` labels the job with the file's timeframe (it stored daily candles as `1h`);
+    /// `--force-timeframe` resamples a coarser one and refuses a finer one.
+    #[test]
+    fn run_with_data_uses_the_files_timeframe() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::cli::tests::config(dir.path());
+        let data = |f: &str| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../data")
+                .join(f)
+                .display()
+                .to_string()
+        };
+        let daily = data("bitstamp_btcusd_1d.csv");
+        let o = dry(
+            &cfg,
+            &[
+                "--strategy",
+                "grid_boltrend",
+                "--data",
+                &daily,
+                "--symbol",
+                "btcusdt",
+            ],
+        )
+        .unwrap();
+        assert!(o.contains("  grid_boltrend BTC 1d:"), "{o}");
+        let hourly = data("coinbase_btcusd_1h.csv");
+        let o = dry(
+            &cfg,
+            &[
+                "--strategy",
+                "grid_boltrend",
+                "--data",
+                &hourly,
+                "--symbol",
+                "BTC",
+                "--force-timeframe",
+                "1d",
+            ],
+        )
+        .unwrap();
+        assert!(o.contains("  grid_boltrend BTC 1d:"), "{o}");
+        let e = dry(
+            &cfg,
+            &[
+                "--strategy",
+                "grid_boltrend",
+                "--data",
+                &hourly,
+                "--force-timeframe",
+                "5m",
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("the candles are 1h apart") && e.contains("asked is 5m"),
+            "{e}"
+        );
+    }
 }

@@ -38,6 +38,10 @@ pub struct SourceArgs {
     /// Candle CSV (`ts_ms,open,high,low,close,volume`) instead of the optimize database.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Data-quality findings (gaps, duplicates, disorder, bad OHLC, outlier wicks) are errors
+    /// instead of warnings.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `optimize backtest`.
@@ -133,6 +137,8 @@ pub struct Loaded {
     /// Stored open interest (empty with --data).
     pub oi: Vec<OiPoint>,
     pub leverage: Option<f64>,
+    /// Data-quality warnings (`scalp_core::quality`) and resampling notes.
+    pub warnings: Vec<String>,
 }
 
 impl Loaded {
@@ -235,12 +241,21 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
         .map_err(|e| anyhow!("--params: {e}"))?;
 
     let (mut funding, mut oi): (Vec<FundingPoint>, Vec<OiPoint>) = (Vec::new(), Vec::new());
+    let mut warnings: Vec<String>;
     let (candles, timeframe, exchange) = if let Some(path) = &a.data {
         let candles = scalp_core::csvdata::read_candles_csv(path)?;
+        let name = path.display().to_string();
         // The one timeframe rule: inferred from the open times, verified against --timeframe,
         // resampled when --timeframe is coarser (docs/BACKTEST.md "Candle data").
-        let k = scalp_core::series::conform(&path.display().to_string(), candles, a.timeframe)?;
+        let k = scalp_core::series::conform(&name, candles, a.timeframe)?;
         let candles = last_days(k.candles, a.days, k.timeframe);
+        warnings = scalp_core::quality::warnings_or_strict(&name, &candles, k.timeframe, a.strict)?;
+        if let Some(from) = k.resampled_from {
+            warnings.push(format!(
+                "{name}: {from} candles resampled to {}",
+                k.timeframe
+            ));
+        }
         (candles, k.timeframe, "file".to_string())
     } else {
         let tf = a.timeframe.or(cfg_tf).unwrap_or(Timeframe::H1);
@@ -250,6 +265,16 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
             .unwrap_or_else(|| cfg.main.optimize.exchange.clone());
         let db = cfg.resolve(Path::new(&cfg.main.optimize.db));
         let st = load_from_db(&db, &exchange, &cfg.assets.symbol(&asset), tf, a.days)?;
+        warnings = scalp_core::quality::warnings_or_strict(
+            &format!(
+                "{}: {exchange} {} {tf}",
+                db.display(),
+                cfg.assets.symbol(&asset)
+            ),
+            &st.candles,
+            tf,
+            a.strict,
+        )?;
         funding = st.funding;
         oi = st.oi;
         (st.candles, tf, exchange)
@@ -267,6 +292,7 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
         funding,
         oi,
         leverage: entry.map(|e| e.leverage),
+        warnings,
     })
 }
 
@@ -420,6 +446,7 @@ pub fn run_backtest_cmd(cfg: &Config, a: &BacktestArgs) -> anyhow::Result<Backte
         metrics: &res.metrics,
         killed: &res.killed,
         skipped_entries: res.skipped_entries,
+        warnings: &src.warnings,
         trades: &res.trades,
     };
     let json = serde_json::to_string_pretty(&report)?;
@@ -468,8 +495,13 @@ pub fn run_lookahead_cmd(cfg: &Config, a: &LookaheadArgs) -> anyhow::Result<bool
     let make = || src.build();
     let rep = check_lookahead(&input, &make, &ecfg, a.checkpoints.max(1))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rep)?);
+        let mut v = serde_json::to_value(&rep)?;
+        v["warnings"] = serde_json::json!(src.warnings);
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
+        for w in &src.warnings {
+            println!("warning: {w}");
+        }
         println!(
             "{} on {} {} ({} candles): {} decisions ({} intents) checked at {} truncation points",
             rep.strategy,

@@ -401,3 +401,49 @@ fn timeframe_is_verified_resampled_or_refused() {
         "{e}"
     );
 }
+
+/// The data-quality pass on the reproduction of issue 15: the bundled Coinbase daily candles
+/// (a 12-day gap, the 0.06 low of 2017-04-15) give warnings in the console and in the JSON
+/// `warnings`, an error with `--strict`; the liquidation no longer takes equity below zero.
+#[test]
+fn data_quality_warnings_strict_and_equity_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let daily = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/coinbase_btcusd_1d.csv")
+        .display()
+        .to_string();
+    let out = dir.path().join("r.json");
+    let args = B::parse_from([
+        "x",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        &daily,
+        "--no-store",
+        "--json",
+        "--output",
+        out.to_str().unwrap(),
+    ])
+    .a;
+    let res = run_backtest_cmd(&cfg, &args).unwrap();
+    assert!(res.equity.iter().all(|&e| e >= 0.0));
+    assert_eq!(res.metrics.final_equity, 0.0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let w: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].contains("1 gap(s) (12 candles missing): 2019-03-20"),
+        "{w:?}"
+    );
+    assert!(w[1].contains("1 outlier wick(s): 2017-04-15"), "{w:?}");
+    let strict = B::parse_from(["x", "--strategy", "sma_cross", "--data", &daily, "--strict"]).a;
+    let e = run_backtest_cmd(&cfg, &strict).unwrap_err().to_string();
+    assert!(e.contains("--strict") && e.contains("outlier wick"), "{e}");
+}

@@ -6,6 +6,7 @@
 pub mod clidocs;
 pub mod config;
 pub mod csvdata;
+pub mod quality;
 pub mod resample;
 pub mod secrets;
 pub mod series;

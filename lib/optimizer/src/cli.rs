@@ -106,18 +106,37 @@ pub struct DataArgs {
     /// Only the last N days.
     #[arg(long)]
     pub days: Option<u32>,
+    /// Data-quality findings (gaps, duplicates, disorder, bad OHLC, outlier wicks) are errors
+    /// instead of warnings.
+    #[arg(long)]
+    pub strict: bool,
 }
 
-/// Loads candles for `strategy`: a CSV or the store.
-pub fn load_data(
-    cfg: &Config,
-    strategy: &str,
-    d: &DataArgs,
-) -> anyhow::Result<(Vec<Candle>, Timeframe, String)> {
+/// Candles loaded by [`load_data`].
+#[derive(Debug, Clone)]
+pub struct LoadedData {
+    pub candles: Vec<Candle>,
+    pub timeframe: Timeframe,
+    /// The CSV path or `exchange:symbol:tf`.
+    pub label: String,
+    /// Data-quality warnings (`scalp_core::quality`) and resampling notes.
+    pub warnings: Vec<String>,
+}
+
+/// Loads candles for `strategy`: a CSV or the store, verified, then the data-quality pass.
+pub fn load_data(cfg: &Config, strategy: &str, d: &DataArgs) -> anyhow::Result<LoadedData> {
+    let mut notes = Vec::new();
     let (mut candles, tf, label) = if let Some(p) = &d.data {
         let c = scalp_core::csvdata::read_candles_csv(p)?;
         // The one timeframe rule (scalp_core::series): inferred, verified, resampled if coarser.
         let k = scalp_core::series::conform(&p.display().to_string(), c, d.timeframe)?;
+        if let Some(from) = k.resampled_from {
+            notes.push(format!(
+                "{}: {from} candles resampled to {}",
+                p.display(),
+                k.timeframe
+            ));
+        }
         (k.candles, k.timeframe, p.display().to_string())
     } else if let Some(sym) = &d.symbol {
         let tf = d
@@ -141,7 +160,14 @@ pub fn load_data(
     if candles.len() < 2 {
         bail!("{label}: not enough candles ({})", candles.len());
     }
-    Ok((candles, tf, label))
+    let mut warnings = scalp_core::quality::warnings_or_strict(&label, &candles, tf, d.strict)?;
+    warnings.extend(notes);
+    Ok(LoadedData {
+        candles,
+        timeframe: tf,
+        label,
+        warnings,
+    })
 }
 
 /// Candles of one asset or symbol (`BTC`, `BTCUSDT`) from the optimize database
@@ -233,6 +259,8 @@ pub struct SweepReport {
     pub seconds: f64,
     pub candle_combos_per_s: f64,
     pub rank_by: RankBy,
+    /// Data-quality warnings and resampling notes of the data.
+    pub warnings: Vec<String>,
     pub results: Vec<ComboResult>,
 }
 
@@ -268,7 +296,12 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
     };
     let base = base_params(cfg, &a.strategy)?;
     let exec = a.exec.settings(cfg, &a.strategy)?;
-    let (candles, tf, label) = load_data(cfg, &a.strategy, &a.data)?;
+    let LoadedData {
+        candles,
+        timeframe: tf,
+        label,
+        warnings,
+    } = load_data(cfg, &a.strategy, &a.data)?;
     let asset = data_asset(cfg, &a.data);
     let (results, engine, seconds) = run_sweep(
         &a.strategy,
@@ -293,12 +326,16 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         seconds,
         candle_combos_per_s: (candles.len() * combos) as f64 / seconds.max(1e-12),
         rank_by: a.rank,
+        warnings,
         results,
     };
     if a.json {
         serde_json::to_writer(&mut *out, &rep)?;
         writeln!(out)?;
         return Ok(());
+    }
+    for w in &rep.warnings {
+        writeln!(out, "warning: {w}")?;
     }
     writeln!(
         out,
@@ -383,10 +420,25 @@ pub(crate) mod tests {
             e.contains("the candles are 1h apart") && e.contains("asked is 5m"),
             "{e}"
         );
-        let (c, tf, _) = load_data(&cfg, "sma_cross", &d(None)).unwrap();
-        assert_eq!((c.len(), tf), (20_111, Timeframe::H1));
-        let (c, tf, _) = load_data(&cfg, "sma_cross", &d(Some(Timeframe::D1))).unwrap();
-        assert_eq!((c.len(), tf), (837, Timeframe::D1));
+        let l = load_data(&cfg, "sma_cross", &d(None)).unwrap();
+        assert_eq!((l.candles.len(), l.timeframe), (20_111, Timeframe::H1));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let l = load_data(&cfg, "sma_cross", &d(Some(Timeframe::D1))).unwrap();
+        assert_eq!((l.candles.len(), l.timeframe), (837, Timeframe::D1));
+        assert!(l.warnings[0].ends_with("coinbase_btcusd_1h.csv: 1h candles resampled to 1d"));
+        // The data-quality pass: warnings, or errors with --strict.
+        let daily = |strict| DataArgs {
+            data: Some(bundled("coinbase_btcusd_1d.csv")),
+            strict,
+            ..Default::default()
+        };
+        let l = load_data(&cfg, "sma_cross", &daily(false)).unwrap();
+        assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
+        assert!(l.warnings[1].contains("outlier wick"), "{:?}", l.warnings);
+        let e = load_data(&cfg, "sma_cross", &daily(true))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--strict") && e.contains("1 gap(s)"), "{e}");
         assert_eq!(data_asset(&cfg, &d(None)), "coinbase_btcusd_1h");
     }
 
@@ -414,9 +466,9 @@ pub(crate) mod tests {
             exchange: Some("binance".into()),
             ..Default::default()
         };
-        let (c, tf, label) = load_data(&cfg, "sma_cross", &d(Timeframe::H1)).unwrap();
-        assert_eq!((c.len(), tf), (500, Timeframe::H1));
-        assert_eq!(label, "binance:btcusdt:1h");
+        let l = load_data(&cfg, "sma_cross", &d(Timeframe::H1)).unwrap();
+        assert_eq!((l.candles.len(), l.timeframe), (500, Timeframe::H1));
+        assert_eq!(l.label, "binance:btcusdt:1h");
         assert_eq!(data_asset(&cfg, &d(Timeframe::H1)), "BTC");
         let e = load_data(&cfg, "sma_cross", &d(Timeframe::H4))
             .unwrap_err()

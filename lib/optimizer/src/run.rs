@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// Let --apply write even when assets disagree on the timeframe.
     #[arg(long)]
     pub ignore_tf_conflicts: bool,
+    /// Data-quality findings (gaps, duplicates, disorder, bad OHLC, outlier wicks) fail the
+    /// job instead of being warnings in its result.
+    #[arg(long)]
+    pub strict: bool,
     /// Print every result as JSON (one object per line).
     #[arg(long)]
     pub json: bool,
@@ -446,6 +450,19 @@ pub fn optimize_one(
     })
 }
 
+/// Puts data-quality warnings first in the result's `warnings` (payload and report).
+fn add_warnings(o: &mut Outcome, data_warnings: &[String]) {
+    if data_warnings.is_empty() {
+        return;
+    }
+    let mut w: Vec<Value> = data_warnings.iter().map(|x| json!(x)).collect();
+    if let Some(Value::Array(old)) = o.payload.get("warnings") {
+        w.extend(old.iter().cloned());
+    }
+    o.payload["warnings"] = Value::Array(w);
+    o.report["result"] = o.payload.clone();
+}
+
 fn fin(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
 }
@@ -607,6 +624,22 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             failures += 1;
             continue;
         }
+        let data_name = match &a.data {
+            Some(p) => p.display().to_string(),
+            None => format!("{}: {exchange} {symbol} {tfs}", dbp.display()),
+        };
+        let mut data_warnings =
+            match scalp_core::quality::warnings_or_strict(&data_name, &candles, j.tf, a.strict) {
+                Ok(w) => w,
+                Err(e) => {
+                    writeln!(out, "{} {} {}: FAILED: {e}", j.strategy, j.asset, tfs)?;
+                    failures += 1;
+                    continue;
+                }
+            };
+        if let Some(from) = data.as_ref().and_then(|k| k.resampled_from) {
+            data_warnings.push(format!("{data_name}: {from} candles resampled to {tfs}"));
+        }
         let settings = json!({"exchange": exchange, "candles": candles.len(), "spec": wfo_spec(cfg, &j.strategy).ok()});
         let run_id = db::start_run(&conn, &j.strategy, &j.asset, &tfs, &exchange, &settings)?;
         let pb = ProgressBar::new(100);
@@ -634,7 +667,8 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             &prog,
         );
         match res {
-            Ok(o) => {
+            Ok(mut o) => {
+                add_warnings(&mut o, &data_warnings);
                 let file = save(cfg, &mut conn, Some(run_id), &o, o.wfo.as_ref())?;
                 db::finish_run(
                     &conn,
@@ -915,6 +949,66 @@ mod tests {
         let mut out = Vec::new();
         run_cmd(cfg, &a, &mut out)?;
         Ok(String::from_utf8(out).unwrap())
+    }
+
+    /// `--strict` fails a job whose data has quality findings (before any backtest); without
+    /// it they lead the result's `warnings`.
+    #[test]
+    fn strict_fails_the_job_and_warnings_lead_the_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::cli::tests::config(dir.path());
+        let daily = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../data/coinbase_btcusd_1d.csv")
+            .display()
+            .to_string();
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: RunArgs,
+        }
+        let a = <P as clap::Parser>::parse_from([
+            "run",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            &daily,
+            "--symbol",
+            "BTC",
+            "--strict",
+        ])
+        .a;
+        let mut out = Vec::new();
+        let e = run_cmd(&cfg, &a, &mut out).unwrap_err().to_string();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(e, "1 job(s) failed");
+        assert!(
+            out.starts_with("sma_cross BTC 1d: FAILED: ")
+                && out.contains("1 outlier wick(s): 2017-04-15")
+                && out.contains("--strict"),
+            "{out}"
+        );
+        let mut o = Outcome {
+            payload: json!({"warnings": ["validation skipped"]}),
+            report: json!({}),
+            grade: grade::grade(&GradeInputs {
+                oos_sharpe: 0.0,
+                consistency: 0.0,
+                oos_is_ratio: 0.0,
+                dsr: 0.0,
+                param_stability: 0.0,
+                mc_pvalue: 1.0,
+                mc_underpowered: true,
+                transfer_ratio: None,
+                oos_trades: 0,
+            }),
+            wfo: None,
+        };
+        add_warnings(&mut o, &["x.csv: 1 gap(s)".into()]);
+        assert_eq!(
+            o.payload["warnings"],
+            json!(["x.csv: 1 gap(s)", "validation skipped"])
+        );
+        assert_eq!(o.report["result"], o.payload);
     }
 
     /// `run --data` labels the job with the file's timeframe (it stored daily candles as `1h`);

@@ -442,6 +442,27 @@ pub(crate) mod tests {
         assert_eq!(data_asset(&cfg, &d(None)), "coinbase_btcusd_1h");
     }
 
+    /// `bench-wfo` sizes its windows for hourly candles: daily data is refused, not relabelled.
+    #[test]
+    fn bench_wfo_verifies_hourly_data() {
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: crate::bench::BenchWfoArgs,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let daily = bundled("bitstamp_btcusd_1d.csv").display().to_string();
+        let a = <P as clap::Parser>::parse_from(["x", "--data", &daily]).a;
+        let e = crate::bench::bench_wfo_cmd(&cfg, &a, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the candles are 1d apart") && e.contains("asked is 1h"),
+            "{e}"
+        );
+    }
+
     /// `sweep --symbol` reads the optimize database (it used to always fail) and verifies the
     /// stored series; the symbol is normalised by the config's quote.
     #[test]

@@ -275,6 +275,12 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
             tf,
             a.strict,
         )?;
+        if let Some(from) = st.resampled_from {
+            warnings.push(format!(
+                "{}: no {tf} series stored: {from} candles resampled to {tf}",
+                db.display()
+            ));
+        }
         funding = st.funding;
         oi = st.oi;
         (st.candles, tf, exchange)
@@ -328,21 +334,21 @@ pub fn load_from_db(
         .parse()
         .map_err(|e: String| anyhow!("--exchange: {e}"))?;
     let conn = scalp_store::open_readonly(db)?;
-    let key = SeriesKey {
-        exchange: ex,
-        symbol,
-        timeframe: tf,
-    };
-    let Some(last) = scalp_store::candles::last_open_time(&conn, &key)? else {
+    let (candles, resampled_from) =
+        stored_candles(&conn, &db.display().to_string(), ex, symbol, tf, days)?;
+    let Some(last) = candles.last() else {
         bail!(
-            "{}: no stored candles for {key} (fetch them with `optimize fetch-history`)",
-            db.display()
+            "{}: no stored candles for {} (fetch them with `optimize fetch-history`)",
+            db.display(),
+            SeriesKey {
+                exchange: ex,
+                symbol,
+                timeframe: tf,
+            }
         );
     };
-    let to = last + tf.ms();
+    let to = last.open_time + tf.ms();
     let from = days.map_or(i64::MIN, |d| to - i64::from(d) * 86_400_000);
-    let candles = scalp_store::candles::load(&conn, &key, from, to)?;
-    scalp_core::series::verify_timeframe(&format!("{}: {key}", db.display()), &candles, tf)?;
     let funding =
         scalp_store::funding::load(&conn, ex, symbol, from.saturating_sub(8 * 3_600_000), to)?
             .into_iter()
@@ -362,7 +368,62 @@ pub fn load_from_db(
         candles,
         funding,
         oi,
+        resampled_from,
     })
+}
+
+/// Candles of `tf` from the database `db_name`: the stored `tf` series, verified against `tf`;
+/// or, when none is stored, the coarsest stored finer series of which `tf` is a multiple,
+/// resampled to `tf` (`scalp_core::series::conform`, never relabelled) — its timeframe is
+/// returned with them. `days`: only the last N days ending at the newest candle. Empty when
+/// neither exists.
+pub fn stored_candles(
+    conn: &rusqlite::Connection,
+    db_name: &str,
+    exchange: Exchange,
+    symbol: &str,
+    tf: Timeframe,
+    days: Option<u32>,
+) -> anyhow::Result<(Vec<Candle>, Option<Timeframe>)> {
+    let key = SeriesKey {
+        exchange,
+        symbol,
+        timeframe: tf,
+    };
+    if let Some(last) = scalp_store::candles::last_open_time(conn, &key)? {
+        let to = last + tf.ms();
+        let from = days.map_or(i64::MIN, |d| to - i64::from(d) * 86_400_000);
+        let candles = scalp_store::candles::load(conn, &key, from, to)?;
+        scalp_core::series::verify_timeframe(&format!("{db_name}: {key}"), &candles, tf)?;
+        return Ok((candles, None));
+    }
+    let base = scalp_store::candles::series(conn)?
+        .into_iter()
+        .filter(|s| {
+            s.exchange == exchange
+                && s.symbol == symbol
+                && s.count > 0
+                && s.timeframe.ms() < tf.ms()
+                && tf.ms() % s.timeframe.ms() == 0
+        })
+        .map(|s| s.timeframe)
+        .max_by_key(|t| t.ms());
+    let Some(base) = base else {
+        return Ok((Vec::new(), None));
+    };
+    let bkey = SeriesKey {
+        timeframe: base,
+        ..key
+    };
+    let name = format!("{db_name}: {bkey}");
+    let stored = scalp_store::candles::load(conn, &bkey, i64::MIN, i64::MAX)?;
+    scalp_core::series::verify_timeframe(&name, &stored, base)?;
+    let mut candles = scalp_core::series::conform(&name, stored, Some(tf))?.candles;
+    if let (Some(d), Some(last)) = (days, candles.last()) {
+        let from = last.open_time + tf.ms() - i64::from(d) * 86_400_000;
+        candles.retain(|c| c.open_time >= from);
+    }
+    Ok((candles, Some(base)))
 }
 
 /// What [`load_from_db`] read.
@@ -370,6 +431,8 @@ pub struct Stored {
     pub candles: Vec<Candle>,
     pub funding: Vec<FundingPoint>,
     pub oi: Vec<OiPoint>,
+    /// The stored timeframe the candles were resampled from (none stored at the one asked).
+    pub resampled_from: Option<Timeframe>,
 }
 
 /// Engine settings from `[backtest]` and the command line.

@@ -447,3 +447,58 @@ fn data_quality_warnings_strict_and_equity_floor() {
     let e = run_backtest_cmd(&cfg, &strict).unwrap_err().to_string();
     assert!(e.contains("--strict") && e.contains("outlier wick"), "{e}");
 }
+
+/// A timeframe that is not stored is resampled from a finer stored series (never relabelled,
+/// never an error when it can be built), and says so in the warnings.
+#[test]
+fn coarser_timeframe_is_resampled_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let candles = scalp_core::csvdata::read_candles_csv(std::path::Path::new(&data())).unwrap();
+    {
+        let conn = scalp_store::open(&dir.path().join("optimize.db")).unwrap();
+        let key = scalp_store::SeriesKey {
+            exchange: scalp_core::Exchange::Binance,
+            symbol: "BTCUSDT",
+            timeframe: scalp_core::Timeframe::H1,
+        };
+        scalp_store::candles::upsert(&conn, &key, &candles).unwrap();
+    }
+    let out = dir.path().join("r.json");
+    let args = |tf: &str| {
+        B::parse_from([
+            "x",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "BTC",
+            "--exchange",
+            "binance",
+            "--timeframe",
+            tf,
+            "--no-store",
+            "--json",
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .a
+    };
+    let res = run_backtest_cmd(&cfg, &args("4h")).unwrap();
+    assert_eq!(res.metrics.n_candles, 5027);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["timeframe"], "4h");
+    let w = report["warnings"].as_array().unwrap();
+    assert!(
+        w.iter().any(|x| x
+            .as_str()
+            .unwrap()
+            .ends_with("no 4h series stored: 1h candles resampled to 4h")),
+        "{w:?}"
+    );
+    let e = run_backtest_cmd(&cfg, &args("5m")).unwrap_err().to_string();
+    assert!(
+        e.contains("no stored candles for binance BTCUSDT 5m"),
+        "{e}"
+    );
+}

@@ -112,30 +112,18 @@ pub fn reports_dir(cfg: &Config) -> PathBuf {
     cfg.resolve(Path::new(&cfg.main.optimize.reports_dir))
 }
 
-/// Stored candles of one asset (`<ASSET><quote>` symbol) from the local database, verified
-/// against `tf` (`scalp_core::series::verify_timeframe`).
+/// Candles of one asset (`<ASSET><quote>` symbol) from the local database: the stored `tf`
+/// series, verified, or a finer stored one resampled (`scalp_backtest::cli::stored_candles`, the
+/// reader `backtest` and `sweep` use); with the timeframe resampled from.
 pub fn load_stored(
     conn: &rusqlite::Connection,
     exchange: &str,
     symbol: &str,
     tf: Timeframe,
     days: Option<u32>,
-) -> anyhow::Result<Vec<Candle>> {
+) -> anyhow::Result<(Vec<Candle>, Option<Timeframe>)> {
     let ex: Exchange = exchange.parse().map_err(|e| anyhow!("--exchange: {e}"))?;
-    let key = scalp_store::SeriesKey {
-        exchange: ex,
-        symbol,
-        timeframe: tf,
-    };
-    let to = i64::MAX;
-    let from = match days {
-        Some(d) => scalp_store::candles::last_open_time(conn, &key)?
-            .map_or(0, |l| l + tf.ms() - i64::from(d) * 86_400_000),
-        None => 0,
-    };
-    let candles = scalp_store::candles::load(conn, &key, from, to)?;
-    scalp_core::series::verify_timeframe(&format!("optimize database: {key}"), &candles, tf)?;
-    Ok(candles)
+    scalp_backtest::cli::stored_candles(conn, "optimize database", ex, symbol, tf, days)
 }
 
 struct Job {
@@ -596,18 +584,23 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             continue;
         }
         let symbol = cfg.assets.symbol(&j.asset);
+        let mut resampled_from = data.as_ref().and_then(|k| k.resampled_from);
         let (candles, validation) = if let Some(k) = &data {
             (k.candles.clone(), None)
         } else {
-            let c = load_stored(&conn, &exchange, &symbol, j.tf, None)?;
+            let (c, from) = load_stored(&conn, &exchange, &symbol, j.tf, None)?;
+            resampled_from = from;
             let v = match other_exchange(&exchange) {
-                Some(o) => load_stored(
-                    &conn,
-                    o,
-                    &symbol,
-                    j.tf,
-                    Some(cfg.main.optimize.validation_days),
-                )?,
+                Some(o) => {
+                    load_stored(
+                        &conn,
+                        o,
+                        &symbol,
+                        j.tf,
+                        Some(cfg.main.optimize.validation_days),
+                    )?
+                    .0
+                }
                 None => Vec::new(),
             };
             (c, (!v.is_empty()).then_some(v))
@@ -637,7 +630,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
                     continue;
                 }
             };
-        if let Some(from) = data.as_ref().and_then(|k| k.resampled_from) {
+        if let Some(from) = resampled_from {
             data_warnings.push(format!("{data_name}: {from} candles resampled to {tfs}"));
         }
         let settings = json!({"exchange": exchange, "candles": candles.len(), "spec": wfo_spec(cfg, &j.strategy).ok()});

@@ -466,3 +466,147 @@ fn apply_needs_known_assets_and_the_live_gate_and_shows_the_diff() {
     let after = std::fs::read_to_string(&st).unwrap();
     assert!(after.contains("[sma_cross.per_asset.BTC]"), "{after}");
 }
+
+/// Issue 15's reproductions through the built binary: timeframes verified (refused, resampled or
+/// taken from the file, never relabelled), second timestamps refused, data-quality warnings in
+/// the console and in `--json`, `--strict`, `check-data --data`, and equity never below zero.
+#[test]
+fn trust_timeframes_data_quality_and_equity_floor() {
+    let (d, cfg, hourly) = setup();
+    let root = repo_root();
+    let daily = root.join("data/coinbase_btcusd_1d.csv");
+    let (hourly, daily) = (hourly.to_str().unwrap(), daily.to_str().unwrap());
+    let fails = |args: &[&str]| {
+        let o = optimize(&cfg, args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    let e = fails(&[
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        hourly,
+        "--timeframe",
+        "5m",
+        "--no-store",
+    ]);
+    assert!(
+        e.contains("coinbase_btcusd_1h.csv: the candles are 1h apart") && e.contains("asked is 5m"),
+        "{e}"
+    );
+    let e = fails(&[
+        "sweep",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        hourly,
+        "--timeframe",
+        "5m",
+    ]);
+    assert!(e.contains("the candles are 1h apart"), "{e}");
+    let secs = d.path().join("secs.csv");
+    std::fs::write(
+        &secs,
+        "ts_ms,open,high,low,close,volume\n1498906800,1,1,1,1,1\n1498910400,1,1,1,1,1\n",
+    )
+    .unwrap();
+    let e = fails(&[
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        secs.to_str().unwrap(),
+        "--timeframe",
+        "1h",
+        "--no-store",
+    ]);
+    assert!(
+        e.contains("secs.csv:2: field `ts_ms`") && e.contains("looks like seconds"),
+        "{e}"
+    );
+
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "run",
+            "--strategy",
+            "grid_boltrend",
+            "--data",
+            &root
+                .join("data/bitstamp_btcusd_1d.csv")
+                .display()
+                .to_string(),
+            "--symbol",
+            "BTC",
+            "--dry-run",
+        ],
+    ));
+    assert!(out.contains("grid_boltrend BTC 1d:"), "{out}");
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "run",
+            "--strategy",
+            "grid_boltrend",
+            "--data",
+            hourly,
+            "--symbol",
+            "BTC",
+            "--force-timeframe",
+            "1d",
+            "--dry-run",
+        ],
+    ));
+    assert!(out.contains("grid_boltrend BTC 1d:"), "{out}");
+
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            daily,
+            "--no-store",
+        ],
+    ));
+    assert!(
+        out.starts_with("warning: ") && out.contains("1 outlier wick(s): 2017-04-15"),
+        "{out}"
+    );
+    assert!(out.contains("final equity     0.00"), "{out}");
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            daily,
+            "--no-store",
+            "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 2, "{out}");
+    assert!(v["metrics"]["final_equity"].as_f64().unwrap() >= 0.0);
+    let e = fails(&[
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        daily,
+        "--no-store",
+        "--strict",
+    ]);
+    assert!(e.contains("--strict"), "{e}");
+
+    let out = ok(&optimize(&cfg, &["check-data", "--data", daily]));
+    assert!(
+        out.contains("1770 candles, 1d") && out.contains("warning: "),
+        "{out}"
+    );
+    let e = fails(&["check-data", "--data", daily, "--strict"]);
+    assert!(e.contains("2 data-quality warning(s) (--strict)"), "{e}");
+}

@@ -38,6 +38,10 @@ pub struct SourceArgs {
     /// Candle CSV (`ts_ms,open,high,low,close,volume`) instead of the optimize database.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Data-quality findings (gaps, duplicates, disorder, bad OHLC, outlier wicks) are errors
+    /// instead of warnings.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `optimize backtest`.
@@ -133,6 +137,8 @@ pub struct Loaded {
     /// Stored open interest (empty with --data).
     pub oi: Vec<OiPoint>,
     pub leverage: Option<f64>,
+    /// Data-quality warnings (`scalp_core::quality`) and resampling notes.
+    pub warnings: Vec<String>,
 }
 
 impl Loaded {
@@ -199,23 +205,6 @@ pub fn parse_overrides(spec: &StrategySpec, s: &str) -> anyhow::Result<Vec<(Stri
     Ok(out)
 }
 
-/// Infers the timeframe of a candle series from the smallest spacing of open times.
-pub fn infer_timeframe(candles: &[Candle]) -> Option<Timeframe> {
-    let d = candles
-        .windows(2)
-        .map(|w| w[1].open_time - w[0].open_time)
-        .min()?;
-    Timeframe::ALL.into_iter().find(|t| t.ms() == d)
-}
-
-fn normalise_asset(s: &str) -> String {
-    let u = s.to_ascii_uppercase();
-    u.strip_suffix("USDT")
-        .map(str::to_string)
-        .filter(|b| !b.is_empty())
-        .unwrap_or(u)
-}
-
 /// Resolves strategy, params and candles from `--data` or the optimize database.
 pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
     let spec = scalp_strategy::spec(&a.strategy).ok_or_else(|| {
@@ -226,7 +215,7 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
         )
     })?;
     let asset = match (&a.symbol, &a.data) {
-        (Some(s), _) => normalise_asset(s),
+        (Some(s), _) => cfg.assets.asset_of(s),
         (None, Some(p)) => p
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
@@ -252,19 +241,22 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
         .map_err(|e| anyhow!("--params: {e}"))?;
 
     let (mut funding, mut oi): (Vec<FundingPoint>, Vec<OiPoint>) = (Vec::new(), Vec::new());
+    let mut warnings: Vec<String>;
     let (candles, timeframe, exchange) = if let Some(path) = &a.data {
         let candles = scalp_core::csvdata::read_candles_csv(path)?;
-        let tf = match a.timeframe {
-            Some(t) => t,
-            None => infer_timeframe(&candles).ok_or_else(|| {
-                anyhow!(
-                    "{}: cannot infer the timeframe from the open times; pass --timeframe",
-                    path.display()
-                )
-            })?,
-        };
-        let candles = last_days(candles, a.days, tf);
-        (candles, tf, "file".to_string())
+        let name = path.display().to_string();
+        // The one timeframe rule: inferred from the open times, verified against --timeframe,
+        // resampled when --timeframe is coarser (docs/BACKTEST.md "Candle data").
+        let k = scalp_core::series::conform(&name, candles, a.timeframe)?;
+        let candles = last_days(k.candles, a.days, k.timeframe);
+        warnings = scalp_core::quality::warnings_or_strict(&name, &candles, k.timeframe, a.strict)?;
+        if let Some(from) = k.resampled_from {
+            warnings.push(format!(
+                "{name}: {from} candles resampled to {}",
+                k.timeframe
+            ));
+        }
+        (candles, k.timeframe, "file".to_string())
     } else {
         let tf = a.timeframe.or(cfg_tf).unwrap_or(Timeframe::H1);
         let exchange = a
@@ -273,6 +265,22 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
             .unwrap_or_else(|| cfg.main.optimize.exchange.clone());
         let db = cfg.resolve(Path::new(&cfg.main.optimize.db));
         let st = load_from_db(&db, &exchange, &cfg.assets.symbol(&asset), tf, a.days)?;
+        warnings = scalp_core::quality::warnings_or_strict(
+            &format!(
+                "{}: {exchange} {} {tf}",
+                db.display(),
+                cfg.assets.symbol(&asset)
+            ),
+            &st.candles,
+            tf,
+            a.strict,
+        )?;
+        if let Some(from) = st.resampled_from {
+            warnings.push(format!(
+                "{}: no {tf} series stored: {from} candles resampled to {tf}",
+                db.display()
+            ));
+        }
         funding = st.funding;
         oi = st.oi;
         (st.candles, tf, exchange)
@@ -290,6 +298,7 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
         funding,
         oi,
         leverage: entry.map(|e| e.leverage),
+        warnings,
     })
 }
 
@@ -307,8 +316,8 @@ fn last_days(candles: Vec<Candle>, days: Option<u32>, tf: Timeframe) -> Vec<Cand
 }
 
 /// Reads stored candles, funding rates and open interest of `exchange`/`symbol`/`tf` from the
-/// optimize database (scalp-store tables).
-fn load_from_db(
+/// optimize database (scalp-store tables); the candles' spacing is verified against `tf`.
+pub fn load_from_db(
     db: &Path,
     exchange: &str,
     symbol: &str,
@@ -325,20 +334,21 @@ fn load_from_db(
         .parse()
         .map_err(|e: String| anyhow!("--exchange: {e}"))?;
     let conn = scalp_store::open_readonly(db)?;
-    let key = SeriesKey {
-        exchange: ex,
-        symbol,
-        timeframe: tf,
-    };
-    let Some(last) = scalp_store::candles::last_open_time(&conn, &key)? else {
+    let (candles, resampled_from) =
+        stored_candles(&conn, &db.display().to_string(), ex, symbol, tf, days)?;
+    let Some(last) = candles.last() else {
         bail!(
-            "{}: no stored candles for {key} (fetch them with `optimize fetch-history`)",
-            db.display()
+            "{}: no stored candles for {} (fetch them with `optimize fetch-history`)",
+            db.display(),
+            SeriesKey {
+                exchange: ex,
+                symbol,
+                timeframe: tf,
+            }
         );
     };
-    let to = last + tf.ms();
+    let to = last.open_time + tf.ms();
     let from = days.map_or(i64::MIN, |d| to - i64::from(d) * 86_400_000);
-    let candles = scalp_store::candles::load(&conn, &key, from, to)?;
     let funding =
         scalp_store::funding::load(&conn, ex, symbol, from.saturating_sub(8 * 3_600_000), to)?
             .into_iter()
@@ -358,13 +368,71 @@ fn load_from_db(
         candles,
         funding,
         oi,
+        resampled_from,
     })
 }
 
-struct Stored {
-    candles: Vec<Candle>,
-    funding: Vec<FundingPoint>,
-    oi: Vec<OiPoint>,
+/// Candles of `tf` from the database `db_name`: the stored `tf` series, verified against `tf`;
+/// or, when none is stored, the coarsest stored finer series of which `tf` is a multiple,
+/// resampled to `tf` (`scalp_core::series::conform`, never relabelled) — its timeframe is
+/// returned with them. `days`: only the last N days ending at the newest candle. Empty when
+/// neither exists.
+pub fn stored_candles(
+    conn: &rusqlite::Connection,
+    db_name: &str,
+    exchange: Exchange,
+    symbol: &str,
+    tf: Timeframe,
+    days: Option<u32>,
+) -> anyhow::Result<(Vec<Candle>, Option<Timeframe>)> {
+    let key = SeriesKey {
+        exchange,
+        symbol,
+        timeframe: tf,
+    };
+    if let Some(last) = scalp_store::candles::last_open_time(conn, &key)? {
+        let to = last + tf.ms();
+        let from = days.map_or(i64::MIN, |d| to - i64::from(d) * 86_400_000);
+        let candles = scalp_store::candles::load(conn, &key, from, to)?;
+        scalp_core::series::verify_timeframe(&format!("{db_name}: {key}"), &candles, tf)?;
+        return Ok((candles, None));
+    }
+    let base = scalp_store::candles::series(conn)?
+        .into_iter()
+        .filter(|s| {
+            s.exchange == exchange
+                && s.symbol == symbol
+                && s.count > 0
+                && s.timeframe.ms() < tf.ms()
+                && tf.ms() % s.timeframe.ms() == 0
+        })
+        .map(|s| s.timeframe)
+        .max_by_key(|t| t.ms());
+    let Some(base) = base else {
+        return Ok((Vec::new(), None));
+    };
+    let bkey = SeriesKey {
+        timeframe: base,
+        ..key
+    };
+    let name = format!("{db_name}: {bkey}");
+    let stored = scalp_store::candles::load(conn, &bkey, i64::MIN, i64::MAX)?;
+    scalp_core::series::verify_timeframe(&name, &stored, base)?;
+    let mut candles = scalp_core::series::conform(&name, stored, Some(tf))?.candles;
+    if let (Some(d), Some(last)) = (days, candles.last()) {
+        let from = last.open_time + tf.ms() - i64::from(d) * 86_400_000;
+        candles.retain(|c| c.open_time >= from);
+    }
+    Ok((candles, Some(base)))
+}
+
+/// What [`load_from_db`] read.
+pub struct Stored {
+    pub candles: Vec<Candle>,
+    pub funding: Vec<FundingPoint>,
+    pub oi: Vec<OiPoint>,
+    /// The stored timeframe the candles were resampled from (none stored at the one asked).
+    pub resampled_from: Option<Timeframe>,
 }
 
 /// Engine settings from `[backtest]` and the command line.
@@ -441,6 +509,7 @@ pub fn run_backtest_cmd(cfg: &Config, a: &BacktestArgs) -> anyhow::Result<Backte
         metrics: &res.metrics,
         killed: &res.killed,
         skipped_entries: res.skipped_entries,
+        warnings: &src.warnings,
         trades: &res.trades,
     };
     let json = serde_json::to_string_pretty(&report)?;
@@ -489,8 +558,13 @@ pub fn run_lookahead_cmd(cfg: &Config, a: &LookaheadArgs) -> anyhow::Result<bool
     let make = || src.build();
     let rep = check_lookahead(&input, &make, &ecfg, a.checkpoints.max(1))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rep)?);
+        let mut v = serde_json::to_value(&rep)?;
+        v["warnings"] = serde_json::json!(src.warnings);
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
+        for w in &src.warnings {
+            println!("warning: {w}");
+        }
         println!(
             "{} on {} {} ({} candles): {} decisions ({} intents) checked at {} truncation points",
             rep.strategy,

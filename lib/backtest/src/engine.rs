@@ -93,6 +93,14 @@ pub enum BacktestError {
         declared: Timeframe,
         input: Timeframe,
     },
+    #[error(
+        "strategy `{strategy}`: its higher timeframe {higher} is not higher than its primary timeframe {primary} (it must be a coarser multiple of it)"
+    )]
+    NotHigher {
+        strategy: String,
+        primary: Timeframe,
+        higher: Timeframe,
+    },
     #[error("strategy `{strategy}` needs higher timeframe {tf} which the input does not provide")]
     MissingHigher { strategy: String, tf: Timeframe },
     #[error(
@@ -212,6 +220,13 @@ pub fn run_backtest(
     // Higher timeframes in the strategy's declared order.
     let mut higher: Vec<(Timeframe, &[Candle])> = Vec::new();
     for &tf in tfs.iter().skip(1) {
+        if !(tf.ms() > input.timeframe.ms() && tf.ms() % input.timeframe.ms() == 0) {
+            return Err(BacktestError::NotHigher {
+                strategy: strategy.name().into(),
+                primary: input.timeframe,
+                higher: tf,
+            });
+        }
         let h = input.higher.iter().find(|(t, _)| *t == tf).ok_or_else(|| {
             BacktestError::MissingHigher {
                 strategy: strategy.name().into(),
@@ -277,9 +292,17 @@ pub fn run_backtest(
             {
                 let rate =
                     funding_rate_at(input.funding, &mut fund_cursor, next_funding, default_rate);
-                let pay = p.qty * c.close * rate * p.side.sign();
+                // A payment never takes more than the account holds (its isolated margin is all
+                // that is left once the free balance is gone).
+                let pay = (p.qty * c.close * rate * p.side.sign()).min(r.cash.max(0.0));
                 p.funding += pay;
                 r.cash -= pay;
+                // Isolated margin: what the free balance cannot pay comes out of the position's
+                // margin, which moves its liquidation price (docs/BACKTEST.md).
+                if r.cash < p.margin {
+                    p.margin = r.cash.max(0.0);
+                    p.liq = liq_price(p, cfg.maintenance_margin);
+                }
             }
             next_funding += FUNDING_INTERVAL_MS;
         }
@@ -297,7 +320,14 @@ pub fn run_backtest(
         // 3. Resting orders along the candle's path.
         let active = !r.levels.is_empty()
             || r.pos.is_some_and(|p| {
-                r.stop.is_some() || r.tp.is_some() || (p.liq >= c.low && p.liq <= c.high)
+                // A liquidation price the candle reaches, or one already passed (a gap through
+                // it): the position is liquidated at it and never loses more than its margin.
+                r.stop.is_some()
+                    || r.tp.is_some()
+                    || match p.side {
+                        Side::Long => p.liq >= c.low,
+                        Side::Short => p.liq <= c.high,
+                    }
             });
         if active {
             r.walk_path(c, at_open, candles, strategy);
@@ -447,6 +477,19 @@ pub fn run_backtest(
         skipped_entries: r.skipped_entries,
         intents: intents_log,
     })
+}
+
+/// Isolated margin: the price at which the unrealised loss reaches margin − maintenance
+/// (`NEG_INFINITY` for a long whose liquidation price would be ≤ 0).
+fn liq_price(p: &OpenPos, mmr: f64) -> f64 {
+    let room = (p.margin - mmr * p.qty * p.avg) / p.qty;
+    match p.side {
+        Side::Long => {
+            let l = p.avg - room;
+            if l > 0.0 { l } else { f64::NEG_INFINITY }
+        }
+        Side::Short => p.avg + room,
+    }
 }
 
 /// Rate of the settlement at `t`: the latest history point at or before `t` if it is less than
@@ -725,17 +768,8 @@ impl Runner<'_> {
                 });
             }
         }
-        let mmr = self.cfg.maintenance_margin;
         let p = self.pos.as_mut().expect("set above");
-        // Isolated margin: liquidation when the unrealised loss reaches margin − maintenance.
-        let room = (p.margin - mmr * p.qty * p.avg) / p.qty;
-        p.liq = match p.side {
-            Side::Long => {
-                let l = p.avg - room;
-                if l > 0.0 { l } else { f64::NEG_INFINITY }
-            }
-            Side::Short => p.avg + room,
-        };
+        p.liq = liq_price(p, self.cfg.maintenance_margin);
         strategy.on_fill(&FillView {
             level,
             side,

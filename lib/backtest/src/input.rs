@@ -46,12 +46,15 @@ impl<'a> BacktestInput<'a> {
         }
     }
 
-    /// Adds every higher timeframe in `tfs` (other than the primary) by aggregating the
-    /// primary candles (see [`aggregate`]).
+    /// Adds every higher timeframe in `tfs` by resampling the primary candles
+    /// ([`scalp_core::resample::resample`], the one candle aggregator). A timeframe that is not
+    /// a coarser multiple of the primary is left out: the engine then refuses the strategy
+    /// ([`crate::BacktestError::NotHigher`]).
     pub fn with_aggregated(mut self, tfs: &[Timeframe]) -> Self {
         for &tf in tfs {
-            if tf != self.timeframe && !self.higher.iter().any(|(t, _)| *t == tf) {
-                let agg = aggregate(self.candles, self.timeframe, tf);
+            let higher = tf.ms() > self.timeframe.ms() && tf.ms() % self.timeframe.ms() == 0;
+            if higher && !self.higher.iter().any(|(t, _)| *t == tf) {
+                let agg = scalp_core::resample::resample(self.candles, self.timeframe, tf);
                 self.higher.push((tf, agg));
             }
         }
@@ -73,67 +76,5 @@ impl<'a> BacktestInput<'a> {
     pub fn with_open_interest(mut self, oi: &'a [OiPoint]) -> Self {
         self.open_interest = oi;
         self
-    }
-}
-
-/// Builds `to` candles from `from` candles: a `to` candle covers the `from` candles whose open
-/// time aligns to it (`to.align(open_time)`): open of the first, max high, min low, close of
-/// the last, summed volume. Every group is emitted, including a trailing one whose period has
-/// not ended yet: the engine only shows it once its close time (`open + to.ms()`) has passed,
-/// so a group that is incomplete at the end of the data is never seen.
-pub fn aggregate(candles: &[Candle], from: Timeframe, to: Timeframe) -> Vec<Candle> {
-    debug_assert!(to.ms() >= from.ms());
-    let mut out: Vec<Candle> =
-        Vec::with_capacity(candles.len() / (to.ms() / from.ms()).max(1) as usize + 1);
-    for c in candles {
-        let t = to.align(c.open_time);
-        match out.last_mut() {
-            Some(last) if last.open_time == t => {
-                last.high = last.high.max(c.high);
-                last.low = last.low.min(c.low);
-                last.close = c.close;
-                last.volume += c.volume;
-            }
-            _ => out.push(Candle { open_time: t, ..*c }),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aggregates_hours_into_4h() {
-        let c = |t: i64, o: f64, h: f64, l: f64, cl: f64| Candle {
-            open_time: t * 3_600_000,
-            open: o,
-            high: h,
-            low: l,
-            close: cl,
-            volume: 1.0,
-        };
-        let hs = [
-            c(0, 1.0, 2.0, 0.5, 1.5),
-            c(1, 1.5, 3.0, 1.0, 2.0),
-            c(2, 2.0, 2.5, 0.2, 1.0),
-            c(3, 1.0, 1.1, 0.9, 1.05),
-            c(4, 5.0, 6.0, 4.0, 5.5),
-        ];
-        let a = aggregate(&hs, Timeframe::H1, Timeframe::H4);
-        assert_eq!(a.len(), 2);
-        assert_eq!(
-            a[0],
-            Candle {
-                open_time: 0,
-                open: 1.0,
-                high: 3.0,
-                low: 0.2,
-                close: 1.05,
-                volume: 4.0
-            }
-        );
-        assert_eq!(a[1].open_time, 4 * 3_600_000);
     }
 }

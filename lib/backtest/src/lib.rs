@@ -19,6 +19,6 @@ pub mod synth;
 
 pub use config::{BacktestConfig, EndFill, FillMode, KillSwitch, RegimeConfig, Sizing};
 pub use engine::{BacktestError, BacktestResult, KillEvent, Trade, run_backtest};
-pub use input::{BacktestInput, FundingPoint, OiPoint, aggregate};
+pub use input::{BacktestInput, FundingPoint, OiPoint};
 pub use metrics::{Metrics, TradeStats, compute_metrics};
 pub use regime::Regime;

@@ -20,6 +20,8 @@ pub struct Report<'a> {
     pub metrics: &'a crate::metrics::Metrics,
     pub killed: &'a Option<crate::engine::KillEvent>,
     pub skipped_entries: u32,
+    /// Data-quality findings and resampling notes of the input (docs/BACKTEST.md "Candle data").
+    pub warnings: &'a [String],
     pub trades: &'a [Trade],
 }
 
@@ -43,6 +45,9 @@ pub fn console(r: &Report<'_>, res: &BacktestResult) -> String {
     let m = r.metrics;
     let t = &m.trades;
     let mut s = String::new();
+    for w in r.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
     let _ = writeln!(
         s,
         "{} on {} {} ({}), {} candles {} → {}",

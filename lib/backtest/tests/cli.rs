@@ -316,3 +316,189 @@ fn backtest_from_the_optimize_database_uses_stored_funding() {
         .unwrap();
     assert_eq!((ex.as_str(), asset.as_str()), ("binance", "BTC"));
 }
+
+/// The timeframe is verified against the open times (issue 15): a finer one is refused naming
+/// the file, the inferred spacing and the asked one; a coarser one is resampled; second
+/// timestamps are refused; a multi-timeframe strategy whose higher timeframe is not higher is
+/// refused; stored candles are verified against their series' timeframe.
+#[test]
+fn timeframe_is_verified_resampled_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let run = |extra: &[&str]| {
+        let mut v = vec!["x", "--strategy", "sma_cross", "--no-store", "--json"];
+        v.extend_from_slice(extra);
+        run_backtest_cmd(&cfg, &B::parse_from(v).a)
+    };
+    let e = run(&["--data", &data(), "--timeframe", "5m"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("coinbase_btcusd_1h.csv: the candles are 1h apart")
+            && e.contains("the timeframe asked is 5m"),
+        "{e}"
+    );
+    // 4h from 1h: 20,111 hours from 2017-07-01 11:00; the first full bucket opens at 12:00,
+    // the last (08:00, only 2 hours) is dropped.
+    let res = run(&["--data", &data(), "--timeframe", "4h"]).unwrap();
+    assert_eq!(res.metrics.n_candles, 5027);
+    let inferred = run(&["--data", &data()]).unwrap();
+    assert_eq!(inferred.metrics.n_candles, 20_111);
+
+    let secs = dir.path().join("seconds.csv");
+    std::fs::write(
+        &secs,
+        "ts_ms,open,high,low,close,volume\n1498906800,1,1,1,1,1\n1498910400,1,1,1,1,1\n",
+    )
+    .unwrap();
+    let e = run(&["--data", secs.to_str().unwrap(), "--timeframe", "1h"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("seconds.csv:2: field `ts_ms`") && e.contains("looks like seconds"),
+        "{e}"
+    );
+
+    let daily = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/bitstamp_btcusd_1d.csv");
+    let args = B::parse_from([
+        "x",
+        "--strategy",
+        "grid_multi_tf",
+        "--no-store",
+        "--data",
+        daily.to_str().unwrap(),
+    ])
+    .a;
+    let e = run_backtest_cmd(&cfg, &args).unwrap_err().to_string();
+    assert!(
+        e.contains("higher timeframe 4h is not higher than its primary timeframe 1d"),
+        "{e}"
+    );
+
+    // Daily candles stored under a 1h series key are refused, not backtested as hours.
+    let days = scalp_core::csvdata::read_candles_csv(&daily).unwrap();
+    {
+        let conn = scalp_store::open(&dir.path().join("optimize.db")).unwrap();
+        let key = scalp_store::SeriesKey {
+            exchange: scalp_core::Exchange::Binance,
+            symbol: "BTCUSDT",
+            timeframe: scalp_core::Timeframe::H1,
+        };
+        scalp_store::candles::upsert(&conn, &key, &days).unwrap();
+    }
+    let e = run(&[
+        "--symbol",
+        "btcusdt",
+        "--exchange",
+        "binance",
+        "--timeframe",
+        "1h",
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("binance BTCUSDT 1h") && e.contains("the candles are 1d apart"),
+        "{e}"
+    );
+}
+
+/// The data-quality pass on the reproduction of issue 15: the bundled Coinbase daily candles
+/// (a 12-day gap, the 0.06 low of 2017-04-15) give warnings in the console and in the JSON
+/// `warnings`, an error with `--strict`; the liquidation no longer takes equity below zero.
+#[test]
+fn data_quality_warnings_strict_and_equity_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let daily = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/coinbase_btcusd_1d.csv")
+        .display()
+        .to_string();
+    let out = dir.path().join("r.json");
+    let args = B::parse_from([
+        "x",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        &daily,
+        "--no-store",
+        "--json",
+        "--output",
+        out.to_str().unwrap(),
+    ])
+    .a;
+    let res = run_backtest_cmd(&cfg, &args).unwrap();
+    assert!(res.equity.iter().all(|&e| e >= 0.0));
+    assert_eq!(res.metrics.final_equity, 0.0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let w: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].contains("1 gap(s) (12 candles missing): 2019-03-20"),
+        "{w:?}"
+    );
+    assert!(w[1].contains("1 outlier wick(s): 2017-04-15"), "{w:?}");
+    let strict = B::parse_from(["x", "--strategy", "sma_cross", "--data", &daily, "--strict"]).a;
+    let e = run_backtest_cmd(&cfg, &strict).unwrap_err().to_string();
+    assert!(e.contains("--strict") && e.contains("outlier wick"), "{e}");
+}
+
+/// A timeframe that is not stored is resampled from a finer stored series (never relabelled,
+/// never an error when it can be built), and says so in the warnings.
+#[test]
+fn coarser_timeframe_is_resampled_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let candles = scalp_core::csvdata::read_candles_csv(std::path::Path::new(&data())).unwrap();
+    {
+        let conn = scalp_store::open(&dir.path().join("optimize.db")).unwrap();
+        let key = scalp_store::SeriesKey {
+            exchange: scalp_core::Exchange::Binance,
+            symbol: "BTCUSDT",
+            timeframe: scalp_core::Timeframe::H1,
+        };
+        scalp_store::candles::upsert(&conn, &key, &candles).unwrap();
+    }
+    let out = dir.path().join("r.json");
+    let args = |tf: &str| {
+        B::parse_from([
+            "x",
+            "--strategy",
+            "sma_cross",
+            "--symbol",
+            "BTC",
+            "--exchange",
+            "binance",
+            "--timeframe",
+            tf,
+            "--no-store",
+            "--json",
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .a
+    };
+    let res = run_backtest_cmd(&cfg, &args("4h")).unwrap();
+    assert_eq!(res.metrics.n_candles, 5027);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["timeframe"], "4h");
+    let w = report["warnings"].as_array().unwrap();
+    assert!(
+        w.iter().any(|x| x
+            .as_str()
+            .unwrap()
+            .ends_with("no 4h series stored: 1h candles resampled to 4h")),
+        "{w:?}"
+    );
+    let e = run_backtest_cmd(&cfg, &args("5m")).unwrap_err().to_string();
+    assert!(
+        e.contains("no stored candles for binance BTCUSDT 5m"),
+        "{e}"
+    );
+}

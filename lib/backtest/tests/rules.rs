@@ -510,3 +510,71 @@ fn invalid_intent_is_an_error_naming_the_strategy_and_candle() {
         .to_string();
     assert!(e.contains("strategy `script` at candle 1"), "{e}");
 }
+
+/// A candle that gaps through the liquidation price (it never trades at it) still liquidates
+/// the position at the liquidation price: it cannot lose more than its margin plus fees, and
+/// equity never goes below zero (before, the position survived and equity went negative).
+#[test]
+fn gap_through_the_liquidation_price_liquidates() {
+    let cfg = BacktestConfig {
+        leverage: 10.0,
+        slippage: 0.0,
+        maintenance_margin: 0.004,
+        ..cfg()
+    };
+    let cs = [
+        c(0, 100.0, 101.0, 99.0, 100.0),
+        c(1, 100.0, 100.5, 99.5, 100.0),
+        c(2, 80.0, 85.0, 78.0, 82.0),
+        c(3, 82.0, 83.0, 81.0, 82.0),
+    ];
+    let script = vec![(
+        0,
+        vec![Intent::MarketEntry {
+            side: Side::Long,
+            margin_frac: 1.0,
+        }],
+    )];
+    let r = run(&cs, script, &cfg);
+    assert_eq!(r.trades.len(), 1);
+    let t = &r.trades[0];
+    assert_eq!((t.exit_reason, t.exit_index), (ExitReason::Liquidation, 2));
+    let liq = 100.0 - (t.margin - 0.004 * t.qty * 100.0) / t.qty;
+    assert!(close(t.exit_price, liq), "{} vs {liq}", t.exit_price);
+    assert!(close(t.net_pnl, -t.margin - t.qty * 100.0 * 0.0006));
+    assert!(r.equity.iter().all(|&e| e >= 0.0), "{:?}", r.equity);
+}
+
+/// Funding that the free balance cannot pay comes out of the isolated margin (moving the
+/// liquidation price); the account never goes below zero. The reproduction of issue 15
+/// (`sma_cross` on the bundled Coinbase daily candles) ended at equity −6.28 this way.
+#[test]
+fn funding_beyond_the_free_balance_comes_out_of_the_margin() {
+    let cfg = BacktestConfig {
+        slippage: 0.0,
+        maintenance_margin: 0.004,
+        funding_rate: Some(0.09),
+        ..cfg()
+    };
+    let cs: Vec<Candle> = (0..120).map(|i| c(i, 100.0, 100.5, 99.5, 100.0)).collect();
+    let script = vec![(
+        0,
+        vec![Intent::MarketEntry {
+            side: Side::Long,
+            margin_frac: 1.0,
+        }],
+    )];
+    let r = run(&cs, script, &cfg);
+    assert_eq!(r.trades.len(), 1);
+    let t = &r.trades[0];
+    assert_eq!(t.exit_reason, ExitReason::Liquidation);
+    // Settlements every 8 h from 08:00 of 9 % of ~999 notional eat the margin; the 12th (at
+    // 96 h, candle 95) finds ~10 left, takes only that and the position is liquidated.
+    assert_eq!(t.exit_index, 95);
+    assert!(r.equity.iter().all(|&e| e >= 0.0), "{:?}", r.equity);
+    assert!(close(*r.equity.last().unwrap(), 0.0));
+    assert_eq!(
+        r.killed.as_ref().map(|k| k.reason.as_str()),
+        Some("equity <= 0")
+    );
+}

@@ -26,7 +26,8 @@ pub enum CsvError {
 const COLUMNS: [&str; 6] = ["ts_ms", "open", "high", "low", "close", "volume"];
 
 /// Reads a whole candle CSV. The header must be exactly `ts_ms,open,high,low,close,volume`;
-/// open times must be strictly increasing; each candle must pass [`Candle::validate`].
+/// open times must be Unix milliseconds ([`crate::series::check_ms`]: seconds and microseconds
+/// are refused) and strictly increasing; each candle must pass [`Candle::validate`].
 pub fn read_candles_csv(path: &Path) -> Result<Vec<Candle>, CsvError> {
     let p = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|source| CsvError::Open {
@@ -93,6 +94,7 @@ pub fn read_candles<R: std::io::Read>(reader: R, name: &str) -> Result<Vec<Candl
         let ts: i64 = ts_s
             .parse()
             .map_err(|_| row_err(line, format!("field `ts_ms`: `{ts_s}` is not an integer")))?;
+        crate::series::check_ms(ts).map_err(|m| row_err(line, format!("field `ts_ms`: {m}")))?;
         let c = Candle {
             open_time: ts,
             open: field(1)?,
@@ -144,8 +146,7 @@ mod tests {
 
     #[test]
     fn reads_and_roundtrips() {
-        let src =
-            "ts_ms,open,high,low,close,volume\n1000,1.5,2,1,1.75,3\n2000,1.75,1.8,1.7,1.7,0\n";
+        let src = "ts_ms,open,high,low,close,volume\n1498906800000,1.5,2,1,1.75,3\n1498910400000,1.75,1.8,1.7,1.7,0\n";
         let c = read_candles(src.as_bytes(), "x.csv").unwrap();
         assert_eq!(c.len(), 2);
         let mut out = Vec::new();
@@ -155,16 +156,24 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_field() {
-        let src = "ts_ms,open,high,low,close,volume\n1000,1.5,2,1,1.75,3\n2000,abc,1.8,1.7,1.7,0\n";
+        let src = "ts_ms,open,high,low,close,volume\n1498906800000,1.5,2,1,1.75,3\n1498910400000,abc,1.8,1.7,1.7,0\n";
         let e = read_candles(src.as_bytes(), "x.csv")
             .unwrap_err()
             .to_string();
         assert_eq!(e, "x.csv:3: field `open`: `abc` is not a number");
-        let src = "ts_ms,open,high,low,close,volume\n1000,1.5,2,1,1.75,3\n1000,1.5,2,1,1.75,3\n";
+        let src = "ts_ms,open,high,low,close,volume\n1498906800000,1.5,2,1,1.75,3\n1498906800000,1.5,2,1,1.75,3\n";
         let e = read_candles(src.as_bytes(), "x.csv")
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("x.csv:3: field `ts_ms`"), "{e}");
+        let src = "ts_ms,open,high,low,close,volume\n1498906800,1.5,2,1,1.75,3\n";
+        let e = read_candles(src.as_bytes(), "x.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("x.csv:2: field `ts_ms`: 1498906800 is not a Unix time in milliseconds (it looks like seconds"),
+            "{e}"
+        );
         let e = read_candles("a,b\n".as_bytes(), "x.csv")
             .unwrap_err()
             .to_string();

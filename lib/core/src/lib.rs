@@ -6,7 +6,10 @@
 pub mod clidocs;
 pub mod config;
 pub mod csvdata;
+pub mod quality;
+pub mod resample;
 pub mod secrets;
+pub mod series;
 pub mod types;
 
 pub use types::{Candle, Exchange, Timeframe};

@@ -9,7 +9,6 @@
 pub mod channel;
 pub mod ma;
 pub mod oscillators;
-pub mod resample;
 pub mod table;
 pub mod trend;
 pub mod volatility;
@@ -21,7 +20,8 @@ pub use channel::{
 };
 pub use ma::{Ema, Sma, ema, sma};
 pub use oscillators::{Roc, Rsi, roc, rsi};
-pub use resample::{Resampler, resample};
+/// Resampling lives in scalp-core (the one candle aggregator, used by every candle reader).
+pub use scalp_core::resample::{self, Resampler, resample};
 pub use table::{TABLE_COLUMNS, Table, TableError, table, write_table_csv};
 pub use trend::{
     Adx, Dmi, DmiSeries, Supertrend, SupertrendSeries, SupertrendValue, adx, supertrend,

@@ -112,6 +112,13 @@ pub struct CheckDataArgs {
     /// List at most this many gaps per series.
     #[arg(long, default_value_t = 10)]
     pub max_gaps: usize,
+    /// Check a candle CSV instead of the database (timeframe inferred and verified, then the
+    /// data-quality pass).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["exchange", "db"])]
+    pub data: Option<PathBuf>,
+    /// Exit with an error when the data-quality pass finds anything.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// The optimize local database path.
@@ -330,6 +337,8 @@ pub struct Coverage {
     /// First gaps `[start, end)` (RFC 3339) and their candle counts.
     pub gaps: Vec<GapInfo>,
     pub gap_count: usize,
+    /// The data-quality pass over the stored candles (`scalp_core::quality`).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -360,6 +369,14 @@ pub fn coverage(
             _ => (0, Vec::new()),
         };
         let missing: i64 = gaps.iter().map(|(a, b)| (b - a) / tf).sum();
+        let key = scalp_store::SeriesKey {
+            exchange: info.exchange,
+            symbol: &info.symbol,
+            timeframe: info.timeframe,
+        };
+        let candles = scalp_store::candles::load(conn, &key, i64::MIN, i64::MAX)?;
+        let warnings =
+            scalp_core::quality::check(&candles, info.timeframe).warnings(&key.to_string());
         out.push(Coverage {
             exchange: info.exchange,
             symbol: info.symbol,
@@ -384,12 +401,78 @@ pub fn coverage(
                     candles: ((b - a) / tf) as u64,
                 })
                 .collect(),
+            warnings,
         });
     }
     Ok(out)
 }
 
+/// `check-data --data FILE` (also the `--json` output).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FileCheck {
+    pub file: String,
+    pub timeframe: Timeframe,
+    pub count: usize,
+    pub first: String,
+    pub last: String,
+    pub quality: scalp_core::quality::Quality,
+    pub warnings: Vec<String>,
+}
+
+/// Reads a candle CSV, infers and verifies its timeframe (`scalp_core::series`) and runs the
+/// data-quality pass.
+pub fn check_file(path: &std::path::Path) -> anyhow::Result<FileCheck> {
+    let name = path.display().to_string();
+    let candles = scalp_core::csvdata::read_candles_csv(path)?;
+    let k = scalp_core::series::conform(&name, candles, None)?;
+    let quality = scalp_core::quality::check(&k.candles, k.timeframe);
+    Ok(FileCheck {
+        warnings: quality.warnings(&name),
+        file: name,
+        timeframe: k.timeframe,
+        count: k.candles.len(),
+        first: k
+            .candles
+            .first()
+            .map(|c| fmt_ms(c.open_time))
+            .unwrap_or_default(),
+        last: k
+            .candles
+            .last()
+            .map(|c| fmt_ms(c.open_time))
+            .unwrap_or_default(),
+        quality,
+    })
+}
+
+fn strict_result(strict: bool, n: usize) -> anyhow::Result<()> {
+    if strict && n > 0 {
+        anyhow::bail!("{n} data-quality warning(s) (--strict)");
+    }
+    Ok(())
+}
+
 pub fn check_data(cfg: &Config, a: &CheckDataArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if let Some(file) = &a.data {
+        let r = check_file(file)?;
+        if a.json {
+            serde_json::to_writer_pretty(&mut *out, &r)?;
+            writeln!(out)?;
+        } else {
+            writeln!(
+                out,
+                "{}: {} candles, {}, {} → {}",
+                r.file, r.count, r.timeframe, r.first, r.last
+            )?;
+            for w in &r.warnings {
+                writeln!(out, "warning: {w}")?;
+            }
+            if r.warnings.is_empty() {
+                writeln!(out, "no data-quality findings")?;
+            }
+        }
+        return strict_result(a.strict, r.warnings.len());
+    }
     let path = optimize_db(cfg, a.db.as_ref());
     if !path.exists() {
         anyhow::bail!(
@@ -399,10 +482,11 @@ pub fn check_data(cfg: &Config, a: &CheckDataArgs, out: &mut dyn Write) -> anyho
     }
     let conn = crate::db::open(&path)?;
     let cov = coverage(&conn, a.exchange, a.max_gaps)?;
+    let n_warnings: usize = cov.iter().map(|c| c.warnings.len()).sum();
     if a.json {
         serde_json::to_writer_pretty(&mut *out, &cov)?;
         writeln!(out)?;
-        return Ok(());
+        return strict_result(a.strict, n_warnings);
     }
     writeln!(out, "{}", path.display())?;
     writeln!(
@@ -430,11 +514,14 @@ pub fn check_data(cfg: &Config, a: &CheckDataArgs, out: &mut dyn Write) -> anyho
         if c.gap_count > c.gaps.len() {
             writeln!(out, "    … {} more gaps", c.gap_count - c.gaps.len())?;
         }
+        for w in &c.warnings {
+            writeln!(out, "    warning: {w}")?;
+        }
     }
     if cov.is_empty() {
         writeln!(out, "(no candles stored)")?;
     }
-    Ok(())
+    strict_result(a.strict, n_warnings)
 }
 
 #[cfg(test)]
@@ -464,11 +551,70 @@ mod tests {
         assert_eq!(x.gaps[0].candles, 2);
         assert_eq!(x.gaps[0].from, fmt_ms(3 * h));
         assert_eq!(x.coverage_pct, 70.0);
+        // the shared data-quality pass sees the same two gaps
+        assert_eq!(x.warnings.len(), 1, "{:?}", x.warnings);
+        assert!(
+            x.warnings[0].starts_with("binance BTCUSDT 1h: 2 gap(s) (3 candles missing)"),
+            "{:?}",
+            x.warnings
+        );
         assert!(
             coverage(&conn, Some(Exchange::Bitget), 10)
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn check_data_takes_a_csv() {
+        let cfg = scalp_core::config::Config::from_texts(
+            std::path::Path::new("/nonexistent"),
+            scalp_core::config::defaults::SCALP_TOML,
+            scalp_core::config::defaults::ASSETS_TOML,
+            scalp_core::config::defaults::STRATEGIES_TOML,
+            scalp_core::config::defaults::PARAM_GRIDS_TOML,
+        )
+        .unwrap();
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+        let args = |f: &str, json: bool, strict: bool| CheckDataArgs {
+            exchange: None,
+            db: None,
+            json,
+            max_gaps: 10,
+            data: Some(data.join(f)),
+            strict,
+        };
+        let mut out = Vec::new();
+        check_data(
+            &cfg,
+            &args("coinbase_btcusd_1d.csv", false, false),
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("1770 candles, 1d"), "{text}");
+        assert!(
+            text.contains("warning: ") && text.contains("1 outlier wick(s): 2017-04-15"),
+            "{text}"
+        );
+        let mut out = Vec::new();
+        check_data(&cfg, &args("coinbase_btcusd_1d.csv", true, false), &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["warnings"].as_array().unwrap().len(), 2);
+        assert_eq!(v["quality"]["outlier_wicks"], 1);
+        let e = check_data(
+            &cfg,
+            &args("coinbase_btcusd_1d.csv", false, true),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "2 data-quality warning(s) (--strict)");
+        check_data(
+            &cfg,
+            &args("coinbase_btcusd_1h.csv", false, true),
+            &mut Vec::new(),
+        )
+        .unwrap();
     }
 
     #[test]

@@ -60,21 +60,20 @@ impl ReplaySource {
             .with_context(|| format!("{cfg_file}: key `replay.file`"))?;
         let r = &cfg.main.replay;
         let tf = r.timeframe;
-        if let Some(c) = candles
-            .iter()
-            .find(|c| tf.align(c.open_time) != c.open_time)
-        {
+        // The shared rules: the file's spacing and alignment must be `replay.timeframe`
+        // (scalp_core::series), and the data-quality pass is logged (scalp_core::quality).
+        let name = file.display().to_string();
+        if let Err(e) = scalp_core::series::verify_timeframe(&name, &candles, tf) {
             return Err(ConfigError::invalid(
                 &cfg_file,
                 text.as_deref(),
                 "replay.timeframe",
-                format!(
-                    "{}: open time {} is not aligned to {tf}: wrong timeframe for this file?",
-                    file.display(),
-                    c.open_time
-                ),
+                format!("{e}: wrong timeframe for this file?"),
             )
             .into());
+        }
+        for w in scalp_core::quality::check(&candles, tf).warnings(&name) {
+            tracing::warn!("replay data: {w}");
         }
         if r.symbol.trim().is_empty() {
             return Err(ConfigError::invalid(
@@ -251,6 +250,42 @@ mod tests {
             candles_per_second: 0.0,
             repeat,
         }
+    }
+
+    /// The replay reader verifies the file against `replay.timeframe` by the shared rule
+    /// (it used to check only the alignment: hourly candles passed as `1m`).
+    #[test]
+    fn replay_timeframe_is_verified_against_the_file() {
+        use scalp_core::config::{Config, defaults};
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+        let main = defaults::SCALP_TOML
+            .replace(
+                "file = \"coinbase_btcusd_1h.csv\"",
+                &format!(
+                    "file = {:?}",
+                    data.join("coinbase_btcusd_1h.csv").display().to_string()
+                ),
+            )
+            .replace(
+                "timeframe = \"1h\"\ncandles_per_second",
+                "timeframe = \"1m\"\ncandles_per_second",
+            );
+        assert!(main.contains("timeframe = \"1m\"\ncandles_per_second"));
+        let cfg = Config::from_texts(
+            std::path::Path::new("/nonexistent"),
+            &main,
+            defaults::ASSETS_TOML,
+            defaults::STRATEGIES_TOML,
+            defaults::PARAM_GRIDS_TOML,
+        )
+        .unwrap();
+        let e = format!("{:#}", ReplaySource::load(&cfg).err().unwrap());
+        assert!(
+            e.contains("replay.timeframe")
+                && e.contains("the candles are 1h apart")
+                && e.contains("asked is 1m"),
+            "{e}"
+        );
     }
 
     #[test]

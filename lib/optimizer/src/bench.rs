@@ -92,7 +92,9 @@ pub fn bench_wfo_cmd(cfg: &Config, a: &BenchWfoArgs, out: &mut dyn Write) -> any
     grid.validate(&a.strategy, spec_s.params)
         .map_err(|e| anyhow!("{e}"))?;
     let src = scalp_core::csvdata::read_candles_csv(&a.data)?;
+    // The benchmark's windows are sized for hourly candles: verified, never assumed.
     let tf = Timeframe::H1;
+    scalp_core::series::verify_timeframe(&a.data.display().to_string(), &src, tf)?;
     let spec = WfoSpec {
         is_days: a.is_days,
         oos_days: a.oos_days,

@@ -2,7 +2,6 @@
 //! dispatches).
 
 use crate::grid::{Grid, fmt_kv};
-use crate::series::infer_timeframe;
 use crate::sweep::{self, ComboResult, EnginePath, RankBy};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
@@ -107,26 +106,38 @@ pub struct DataArgs {
     /// Only the last N days.
     #[arg(long)]
     pub days: Option<u32>,
+    /// Data-quality findings (gaps, duplicates, disorder, bad OHLC, outlier wicks) are errors
+    /// instead of warnings.
+    #[arg(long)]
+    pub strict: bool,
 }
 
-/// Loads candles for `strategy`: a CSV or the store.
-pub fn load_data(
-    cfg: &Config,
-    strategy: &str,
-    d: &DataArgs,
-) -> anyhow::Result<(Vec<Candle>, Timeframe, String)> {
+/// Candles loaded by [`load_data`].
+#[derive(Debug, Clone)]
+pub struct LoadedData {
+    pub candles: Vec<Candle>,
+    pub timeframe: Timeframe,
+    /// The CSV path or `exchange:symbol:tf`.
+    pub label: String,
+    /// Data-quality warnings (`scalp_core::quality`) and resampling notes.
+    pub warnings: Vec<String>,
+}
+
+/// Loads candles for `strategy`: a CSV or the store, verified, then the data-quality pass.
+pub fn load_data(cfg: &Config, strategy: &str, d: &DataArgs) -> anyhow::Result<LoadedData> {
+    let mut notes = Vec::new();
     let (mut candles, tf, label) = if let Some(p) = &d.data {
         let c = scalp_core::csvdata::read_candles_csv(p)?;
-        let tf = match d.timeframe {
-            Some(t) => t,
-            None => infer_timeframe(&c).ok_or_else(|| {
-                anyhow!(
-                    "{}: cannot infer the timeframe; pass --timeframe",
-                    p.display()
-                )
-            })?,
-        };
-        (c, tf, p.display().to_string())
+        // The one timeframe rule (scalp_core::series): inferred, verified, resampled if coarser.
+        let k = scalp_core::series::conform(&p.display().to_string(), c, d.timeframe)?;
+        if let Some(from) = k.resampled_from {
+            notes.push(format!(
+                "{}: {from} candles resampled to {}",
+                p.display(),
+                k.timeframe
+            ));
+        }
+        (k.candles, k.timeframe, p.display().to_string())
     } else if let Some(sym) = &d.symbol {
         let tf = d
             .timeframe
@@ -149,18 +160,39 @@ pub fn load_data(
     if candles.len() < 2 {
         bail!("{label}: not enough candles ({})", candles.len());
     }
-    Ok((candles, tf, label))
+    let mut warnings = scalp_core::quality::warnings_or_strict(&label, &candles, tf, d.strict)?;
+    warnings.extend(notes);
+    Ok(LoadedData {
+        candles,
+        timeframe: tf,
+        label,
+        warnings,
+    })
 }
 
-/// Candles from the store (`[paths]` db) for one asset/symbol.
+/// Candles of one asset or symbol (`BTC`, `BTCUSDT`) from the optimize database
+/// (`[optimize].db`), verified against `tf` (the same reader as `optimize backtest`).
 pub fn load_store(
     cfg: &Config,
     exchange: &str,
     symbol: &str,
     tf: Timeframe,
 ) -> anyhow::Result<Vec<Candle>> {
-    let _ = (cfg, exchange, symbol, tf);
-    bail!("reading candles from the store is not available in this build; use --data FILE.csv")
+    let db = crate::run::db_path(cfg);
+    let symbol = cfg.assets.symbol(&cfg.assets.asset_of(symbol));
+    Ok(scalp_backtest::cli::load_from_db(&db, exchange, &symbol, tf, None)?.candles)
+}
+
+/// The asset label of a data source, by the same rule as `optimize backtest`: `--symbol`
+/// normalised by [`scalp_core::config::AssetsConfig::asset_of`], else the CSV's file stem.
+pub fn data_asset(cfg: &Config, d: &DataArgs) -> String {
+    match (&d.symbol, &d.data) {
+        (Some(s), _) => cfg.assets.asset_of(s),
+        (None, Some(p)) => p
+            .file_stem()
+            .map_or_else(|| "DATA".into(), |s| s.to_string_lossy().to_string()),
+        (None, None) => "DATA".into(),
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -227,6 +259,8 @@ pub struct SweepReport {
     pub seconds: f64,
     pub candle_combos_per_s: f64,
     pub rank_by: RankBy,
+    /// Data-quality warnings and resampling notes of the data.
+    pub warnings: Vec<String>,
     pub results: Vec<ComboResult>,
 }
 
@@ -262,8 +296,13 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
     };
     let base = base_params(cfg, &a.strategy)?;
     let exec = a.exec.settings(cfg, &a.strategy)?;
-    let (candles, tf, label) = load_data(cfg, &a.strategy, &a.data)?;
-    let asset = a.data.symbol.clone().unwrap_or_else(|| "DATA".into());
+    let LoadedData {
+        candles,
+        timeframe: tf,
+        label,
+        warnings,
+    } = load_data(cfg, &a.strategy, &a.data)?;
+    let asset = data_asset(cfg, &a.data);
     let (results, engine, seconds) = run_sweep(
         &a.strategy,
         &asset,
@@ -287,12 +326,16 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         seconds,
         candle_combos_per_s: (candles.len() * combos) as f64 / seconds.max(1e-12),
         rank_by: a.rank,
+        warnings,
         results,
     };
     if a.json {
         serde_json::to_writer(&mut *out, &rep)?;
         writeln!(out)?;
         return Ok(());
+    }
+    for w in &rep.warnings {
+        writeln!(out, "warning: {w}")?;
     }
     writeln!(
         out,
@@ -335,4 +378,125 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn config(dir: &std::path::Path) -> Config {
+        use scalp_core::config::defaults;
+        Config::from_texts(
+            dir,
+            defaults::SCALP_TOML,
+            defaults::ASSETS_TOML,
+            defaults::STRATEGIES_TOML,
+            defaults::PARAM_GRIDS_TOML,
+        )
+        .unwrap()
+    }
+
+    fn bundled(f: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../data")
+            .join(f)
+    }
+
+    /// One CSV gets one answer: `sweep` infers the timeframe by the same rule as `backtest`
+    /// (most common spacing), verifies `--timeframe` and resamples a coarser one.
+    #[test]
+    fn load_data_verifies_and_resamples_like_backtest() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let d = |tf: Option<Timeframe>| DataArgs {
+            data: Some(bundled("coinbase_btcusd_1h.csv")),
+            timeframe: tf,
+            ..Default::default()
+        };
+        let e = load_data(&cfg, "sma_cross", &d(Some(Timeframe::M5)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the candles are 1h apart") && e.contains("asked is 5m"),
+            "{e}"
+        );
+        let l = load_data(&cfg, "sma_cross", &d(None)).unwrap();
+        assert_eq!((l.candles.len(), l.timeframe), (20_111, Timeframe::H1));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let l = load_data(&cfg, "sma_cross", &d(Some(Timeframe::D1))).unwrap();
+        assert_eq!((l.candles.len(), l.timeframe), (837, Timeframe::D1));
+        assert!(l.warnings[0].ends_with("coinbase_btcusd_1h.csv: 1h candles resampled to 1d"));
+        // The data-quality pass: warnings, or errors with --strict.
+        let daily = |strict| DataArgs {
+            data: Some(bundled("coinbase_btcusd_1d.csv")),
+            strict,
+            ..Default::default()
+        };
+        let l = load_data(&cfg, "sma_cross", &daily(false)).unwrap();
+        assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
+        assert!(l.warnings[1].contains("outlier wick"), "{:?}", l.warnings);
+        let e = load_data(&cfg, "sma_cross", &daily(true))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--strict") && e.contains("1 gap(s)"), "{e}");
+        assert_eq!(data_asset(&cfg, &d(None)), "coinbase_btcusd_1h");
+    }
+
+    /// `bench-wfo` sizes its windows for hourly candles: daily data is refused, not relabelled.
+    #[test]
+    fn bench_wfo_verifies_hourly_data() {
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: crate::bench::BenchWfoArgs,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let daily = bundled("bitstamp_btcusd_1d.csv").display().to_string();
+        let a = <P as clap::Parser>::parse_from(["x", "--data", &daily]).a;
+        let e = crate::bench::bench_wfo_cmd(&cfg, &a, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the candles are 1d apart") && e.contains("asked is 1h"),
+            "{e}"
+        );
+    }
+
+    /// `sweep --symbol` reads the optimize database (it used to always fail) and verifies the
+    /// stored series; the symbol is normalised by the config's quote.
+    #[test]
+    fn load_data_reads_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let hours =
+            scalp_core::csvdata::read_candles_csv(&bundled("coinbase_btcusd_1h.csv")).unwrap();
+        let conn = scalp_store::open(&crate::run::db_path(&cfg)).unwrap();
+        let key = |tf| scalp_store::SeriesKey {
+            exchange: scalp_core::Exchange::Binance,
+            symbol: "BTCUSDT",
+            timeframe: tf,
+        };
+        scalp_store::candles::upsert(&conn, &key(Timeframe::H1), &hours[..500]).unwrap();
+        let days =
+            scalp_core::csvdata::read_candles_csv(&bundled("bitstamp_btcusd_1d.csv")).unwrap();
+        scalp_store::candles::upsert(&conn, &key(Timeframe::H4), &days[..50]).unwrap();
+        let d = |tf| DataArgs {
+            symbol: Some("btcusdt".into()),
+            timeframe: Some(tf),
+            exchange: Some("binance".into()),
+            ..Default::default()
+        };
+        let l = load_data(&cfg, "sma_cross", &d(Timeframe::H1)).unwrap();
+        assert_eq!((l.candles.len(), l.timeframe), (500, Timeframe::H1));
+        assert_eq!(l.label, "binance:btcusdt:1h");
+        assert_eq!(data_asset(&cfg, &d(Timeframe::H1)), "BTC");
+        let e = load_data(&cfg, "sma_cross", &d(Timeframe::H4))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("binance BTCUSDT 4h: the candles are 1d apart"),
+            "{e}"
+        );
+    }
 }

@@ -49,10 +49,12 @@ pub struct RunArgs {
     /// Exchange of the history (default `[optimize].exchange`); the other one validates.
     #[arg(long)]
     pub exchange: Option<String>,
-    /// Candle CSV for a single asset instead of the database (validation is skipped).
+    /// Candle CSV for a single asset instead of the database (validation is skipped). Its
+    /// timeframe is inferred from the open times, as in `backtest` and `sweep`.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Timeframe for every asset instead of the strategy's.
+    /// Timeframe for every asset instead of the strategy's (with --data: resampled from the
+    /// file's timeframe when coarser, refused when finer).
     #[arg(long)]
     pub force_timeframe: Option<Timeframe>,
     /// Skip assets that already have a latest result for this strategy/timeframe.
@@ -78,6 +80,10 @@ pub struct RunArgs {
     /// validation); each is named with the terms it fails.
     #[arg(long, requires = "apply")]
     pub accept_weak: bool,
+    /// Data-quality findings (gaps, duplicates, disorder, bad OHLC, outlier wicks) fail the
+    /// job instead of being warnings in its result.
+    #[arg(long)]
+    pub strict: bool,
     /// Print every result as JSON (one object per line).
     #[arg(long)]
     pub json: bool,
@@ -113,35 +119,18 @@ pub fn reports_dir(cfg: &Config) -> PathBuf {
     cfg.resolve(Path::new(&cfg.main.optimize.reports_dir))
 }
 
-fn norm_asset(s: &str, quote: &str) -> String {
-    let u = s.trim().to_ascii_uppercase();
-    match u.strip_suffix(&quote.to_ascii_uppercase()) {
-        Some(b) if !b.is_empty() => b.to_string(),
-        _ => u,
-    }
-}
-
-/// Stored candles of one asset (`<ASSET><quote>` symbol) from the local database.
+/// Candles of one asset (`<ASSET><quote>` symbol) from the local database: the stored `tf`
+/// series, verified, or a finer stored one resampled (`scalp_backtest::cli::stored_candles`, the
+/// reader `backtest` and `sweep` use); with the timeframe resampled from.
 pub fn load_stored(
     conn: &rusqlite::Connection,
     exchange: &str,
     symbol: &str,
     tf: Timeframe,
     days: Option<u32>,
-) -> anyhow::Result<Vec<Candle>> {
+) -> anyhow::Result<(Vec<Candle>, Option<Timeframe>)> {
     let ex: Exchange = exchange.parse().map_err(|e| anyhow!("--exchange: {e}"))?;
-    let key = scalp_store::SeriesKey {
-        exchange: ex,
-        symbol,
-        timeframe: tf,
-    };
-    let to = i64::MAX;
-    let from = match days {
-        Some(d) => scalp_store::candles::last_open_time(conn, &key)?
-            .map_or(0, |l| l + tf.ms() - i64::from(d) * 86_400_000),
-        None => 0,
-    };
-    Ok(scalp_store::candles::load(conn, &key, from, to)?)
+    scalp_backtest::cli::stored_candles(conn, "optimize database", ex, symbol, tf, days)
 }
 
 struct Job {
@@ -150,8 +139,9 @@ struct Job {
     tf: Timeframe,
 }
 
-fn plan(cfg: &Config, a: &RunArgs) -> anyhow::Result<Vec<Job>> {
-    let quote = cfg.assets.quote.clone();
+/// Jobs of a run. `data_tf`: the timeframe of the `--data` candles (inferred from the file, or
+/// `--force-timeframe` after resampling), which every job then uses.
+fn plan(cfg: &Config, a: &RunArgs, data_tf: Option<Timeframe>) -> anyhow::Result<Vec<Job>> {
     let strategies: Vec<String> = if a.all {
         cfg.param_grids
             .grids
@@ -173,9 +163,9 @@ fn plan(cfg: &Config, a: &RunArgs) -> anyhow::Result<Vec<Job>> {
         vec![s]
     };
     let assets: Vec<String> = if let Some(s) = &a.symbol {
-        vec![norm_asset(s, &quote)]
+        vec![cfg.assets.asset_of(s)]
     } else if !a.symbols.is_empty() {
-        a.symbols.iter().map(|s| norm_asset(s, &quote)).collect()
+        a.symbols.iter().map(|s| cfg.assets.asset_of(s)).collect()
     } else if a.all_symbols || a.all {
         cfg.assets.assets.clone()
     } else if a.data.is_some() {
@@ -188,13 +178,13 @@ fn plan(cfg: &Config, a: &RunArgs) -> anyhow::Result<Vec<Job>> {
     } else {
         bail!("give --symbol A, --symbols A,B, --all-symbols or --all");
     };
-    let exclude: Vec<String> = a.exclude.iter().map(|s| norm_asset(s, &quote)).collect();
+    let exclude: Vec<String> = a.exclude.iter().map(|s| cfg.assets.asset_of(s)).collect();
     let mut jobs = Vec::new();
     for s in &strategies {
         let entry = cfg.strategies.strategies.get(s);
         for asset in assets.iter().filter(|x| !exclude.contains(x)) {
-            let tf = a
-                .force_timeframe
+            let tf = data_tf
+                .or(a.force_timeframe)
                 .or_else(|| entry.map(|e| e.params_for(asset).1))
                 .unwrap_or(Timeframe::H1);
             jobs.push(Job {
@@ -455,6 +445,19 @@ pub fn optimize_one(
     })
 }
 
+/// Puts data-quality warnings first in the result's `warnings` (payload and report).
+fn add_warnings(o: &mut Outcome, data_warnings: &[String]) {
+    if data_warnings.is_empty() {
+        return;
+    }
+    let mut w: Vec<Value> = data_warnings.iter().map(|x| json!(x)).collect();
+    if let Some(Value::Array(old)) = o.payload.get("warnings") {
+        w.extend(old.iter().cloned());
+    }
+    o.payload["warnings"] = Value::Array(w);
+    o.report["result"] = o.payload.clone();
+}
+
 fn fin(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
 }
@@ -539,7 +542,20 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         }
         return regrade_cmd(cfg, a, out);
     }
-    let jobs = plan(cfg, a)?;
+    // --data: read and verified once; its timeframe is the file's (inferred from the open
+    // times), or --force-timeframe built by resampling — never a relabelling.
+    let data = match &a.data {
+        Some(p) => {
+            let c = scalp_core::csvdata::read_candles_csv(p)?;
+            Some(scalp_core::series::conform(
+                &p.display().to_string(),
+                c,
+                a.force_timeframe,
+            )?)
+        }
+        None => None,
+    };
+    let jobs = plan(cfg, a, data.as_ref().map(|k| k.timeframe))?;
     let exchange = a
         .exchange
         .clone()
@@ -605,19 +621,23 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             continue;
         }
         let symbol = cfg.assets.symbol(&j.asset);
-        let (candles, validation) = if let Some(p) = &a.data {
-            (scalp_core::csvdata::read_candles_csv(p)?, None)
+        let mut resampled_from = data.as_ref().and_then(|k| k.resampled_from);
+        let (candles, validation) = if let Some(k) = &data {
+            (k.candles.clone(), None)
         } else {
-            let c = load_stored(&conn, &exchange, &symbol, j.tf, None)?;
+            let (c, from) = load_stored(&conn, &exchange, &symbol, j.tf, None)?;
+            resampled_from = from;
             let v = match other_exchange(&exchange) {
-                Some(o) => load_stored(
-                    &conn,
-                    o,
-                    &symbol,
-                    j.tf,
-                    Some(cfg.main.optimize.validation_days),
-                )
-                .unwrap_or_default(),
+                Some(o) => {
+                    load_stored(
+                        &conn,
+                        o,
+                        &symbol,
+                        j.tf,
+                        Some(cfg.main.optimize.validation_days),
+                    )?
+                    .0
+                }
                 None => Vec::new(),
             };
             (c, (!v.is_empty()).then_some(v))
@@ -633,6 +653,22 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             )?;
             failures += 1;
             continue;
+        }
+        let data_name = match &a.data {
+            Some(p) => p.display().to_string(),
+            None => format!("{}: {exchange} {symbol} {tfs}", dbp.display()),
+        };
+        let mut data_warnings =
+            match scalp_core::quality::warnings_or_strict(&data_name, &candles, j.tf, a.strict) {
+                Ok(w) => w,
+                Err(e) => {
+                    writeln!(out, "{} {} {}: FAILED: {e}", j.strategy, j.asset, tfs)?;
+                    failures += 1;
+                    continue;
+                }
+            };
+        if let Some(from) = resampled_from {
+            data_warnings.push(format!("{data_name}: {from} candles resampled to {tfs}"));
         }
         let settings = json!({"exchange": exchange, "candles": candles.len(), "spec": wfo_spec(cfg, &j.strategy).ok()});
         let run_id = db::start_run(&conn, &j.strategy, &j.asset, &tfs, &exchange, &settings)?;
@@ -661,7 +697,8 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             &prog,
         );
         match res {
-            Ok(o) => {
+            Ok(mut o) => {
+                add_warnings(&mut o, &data_warnings);
                 let file = save(cfg, &mut conn, Some(run_id), &o, o.wfo.as_ref())?;
                 db::finish_run(
                     &conn,
@@ -903,4 +940,145 @@ pub fn purge_cmd(cfg: &Config, a: &PurgeArgs, out: &mut dyn Write) -> anyhow::Re
         writeln!(out, "{n} duplicate(s) deleted")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dry(cfg: &Config, args: &[&str]) -> anyhow::Result<String> {
+        let mut v = vec!["run", "--dry-run"];
+        v.extend_from_slice(args);
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: RunArgs,
+        }
+        let a = <P as clap::Parser>::parse_from(v).a;
+        let mut out = Vec::new();
+        run_cmd(cfg, &a, &mut out)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    /// `--strict` fails a job whose data has quality findings (before any backtest); without
+    /// it they lead the result's `warnings`.
+    #[test]
+    fn strict_fails_the_job_and_warnings_lead_the_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::cli::tests::config(dir.path());
+        let daily = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../data/coinbase_btcusd_1d.csv")
+            .display()
+            .to_string();
+        #[derive(clap::Parser)]
+        struct P {
+            #[command(flatten)]
+            a: RunArgs,
+        }
+        let a = <P as clap::Parser>::parse_from([
+            "run",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            &daily,
+            "--symbol",
+            "BTC",
+            "--strict",
+        ])
+        .a;
+        let mut out = Vec::new();
+        let e = run_cmd(&cfg, &a, &mut out).unwrap_err().to_string();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(e, "1 job(s) failed");
+        assert!(
+            out.starts_with("sma_cross BTC 1d: FAILED: ")
+                && out.contains("1 outlier wick(s): 2017-04-15")
+                && out.contains("--strict"),
+            "{out}"
+        );
+        let mut o = Outcome {
+            payload: json!({"warnings": ["validation skipped"]}),
+            report: json!({}),
+            grade: grade::grade(&GradeInputs {
+                oos_sharpe: 0.0,
+                consistency: 0.0,
+                oos_is_ratio: 0.0,
+                dsr: 0.0,
+                param_stability: 0.0,
+                mc_pvalue: 1.0,
+                mc_underpowered: true,
+                transfer_ratio: None,
+                oos_trades: 0,
+            }),
+            wfo: None,
+        };
+        add_warnings(&mut o, &["x.csv: 1 gap(s)".into()]);
+        assert_eq!(
+            o.payload["warnings"],
+            json!(["x.csv: 1 gap(s)", "validation skipped"])
+        );
+        assert_eq!(o.report["result"], o.payload);
+    }
+
+    /// `run --data` labels the job with the file's timeframe (it stored daily candles as `1h`);
+    /// `--force-timeframe` resamples a coarser one and refuses a finer one.
+    #[test]
+    fn run_with_data_uses_the_files_timeframe() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::cli::tests::config(dir.path());
+        let data = |f: &str| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../data")
+                .join(f)
+                .display()
+                .to_string()
+        };
+        let daily = data("bitstamp_btcusd_1d.csv");
+        let o = dry(
+            &cfg,
+            &[
+                "--strategy",
+                "grid_boltrend",
+                "--data",
+                &daily,
+                "--symbol",
+                "btcusdt",
+            ],
+        )
+        .unwrap();
+        assert!(o.contains("  grid_boltrend BTC 1d:"), "{o}");
+        let hourly = data("coinbase_btcusd_1h.csv");
+        let o = dry(
+            &cfg,
+            &[
+                "--strategy",
+                "grid_boltrend",
+                "--data",
+                &hourly,
+                "--symbol",
+                "BTC",
+                "--force-timeframe",
+                "1d",
+            ],
+        )
+        .unwrap();
+        assert!(o.contains("  grid_boltrend BTC 1d:"), "{o}");
+        let e = dry(
+            &cfg,
+            &[
+                "--strategy",
+                "grid_boltrend",
+                "--data",
+                &hourly,
+                "--force-timeframe",
+                "5m",
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("the candles are 1h apart") && e.contains("asked is 5m"),
+            "{e}"
+        );
+    }
 }

@@ -28,6 +28,17 @@ impl AssetsConfig {
         format!("{asset}{}", self.quote)
     }
 
+    /// The asset a user means by `s` (`btc`, `BTC`, `BTCUSDT` → `BTC`): trimmed, upper-cased,
+    /// the configured quote stripped (unless nothing would remain). The one rule every command
+    /// uses for `--symbol`, `--symbols` and `--exclude`.
+    pub fn asset_of(&self, s: &str) -> String {
+        let u = s.trim().to_ascii_uppercase();
+        match u.strip_suffix(&self.quote.to_ascii_uppercase()) {
+            Some(b) if !b.is_empty() => b.to_string(),
+            _ => u,
+        }
+    }
+
     /// All symbols in config order.
     pub fn symbols(&self) -> Vec<String> {
         self.assets.iter().map(|a| self.symbol(a)).collect()
@@ -66,5 +77,22 @@ impl AssetsConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asset_of_strips_the_configured_quote() {
+        let mut a = AssetsConfig::default();
+        assert_eq!(a.asset_of(" btcusdt "), "BTC");
+        assert_eq!(a.asset_of("BTC"), "BTC");
+        assert_eq!(a.asset_of("USDT"), "USDT");
+        a.quote = "USDC".into();
+        assert_eq!(a.asset_of("ethusdc"), "ETH");
+        assert_eq!(a.asset_of("ETHUSDT"), "ETHUSDT");
+        assert_eq!(a.symbol(&a.asset_of("ethusdc")), "ETHUSDC");
     }
 }

@@ -1,6 +1,6 @@
 //! Higher-timeframe candles from lower-timeframe ones (e.g. 4h from 1h), streaming and batch.
 
-use scalp_core::{Candle, Timeframe};
+use crate::{Candle, Timeframe};
 
 /// Aggregates candles of a base timeframe into a higher timeframe `tf` (open times aligned to
 /// multiples of `tf` since the epoch, UTC). A higher candle is emitted once it is closed:

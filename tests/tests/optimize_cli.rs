@@ -610,3 +610,92 @@ fn trust_timeframes_data_quality_and_equity_floor() {
     let e = fails(&["check-data", "--data", daily, "--strict"]);
     assert!(e.contains("2 data-quality warning(s) (--strict)"), "{e}");
 }
+
+/// Assumptions are disclosed: strategies that need funding or open-interest history are refused
+/// where it is missing (backtest of a CSV, sweep) and skipped by `run` with one line; charged
+/// funding says whether its rate was historical or assumed and what it cost; `optimize
+/// strategies` lists timeframes and required inputs.
+#[test]
+fn missing_inputs_are_refused_and_assumed_funding_is_disclosed() {
+    let (_d, cfg, data) = setup();
+    let data = data.to_str().unwrap();
+    for s in ["funding", "liquidation", "grid_funding"] {
+        let o = optimize(&cfg, &["backtest", "--strategy", s, "--data", data]);
+        let e = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(!o.status.success(), "{s}: {e}");
+        assert!(
+            e.contains(&format!("strategy `{s}` needs")) && e.contains("does not provide"),
+            "{s}: {e}"
+        );
+        let o = optimize(&cfg, &["sweep", "--strategy", s, "--data", data]);
+        assert!(!o.status.success(), "{s}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("a sweep"),
+            "{s}"
+        );
+    }
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "run",
+            "--strategy",
+            "funding",
+            "--symbol",
+            "BTC",
+            "--data",
+            data,
+        ],
+    ));
+    assert!(
+        out.contains("funding BTC 1h: skipped: needs funding-rate history"),
+        "{out}"
+    );
+    let db = cfg.parent().unwrap().join("optimize.db");
+    if db.exists() {
+        let n: i64 = rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT count(*) FROM optimization_results", [], |r| {
+                r.get(0)
+            })
+            .unwrap_or(0);
+        assert_eq!(n, 0, "a skipped strategy is not graded");
+    }
+    // funding charged at the assumed rate is said, with its cost, in the console and the JSON
+    let out = ok(&optimize(
+        &cfg,
+        &["backtest", "--strategy", "sma_cross", "--data", data],
+    ));
+    assert!(
+        out.contains("settlements at the ASSUMED rate 0.0100 %/8 h"),
+        "{out}"
+    );
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            data,
+            "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let f = &v["funding"];
+    assert!(f["settlements_assumed"].as_u64().unwrap() > 100, "{f}");
+    assert_eq!(f["settlements_historical"], 0, "{f}");
+    assert!(f["paid_assumed"].as_f64().unwrap() != 0.0, "{f}");
+    assert_eq!(f["assumed_rate"].as_f64(), Some(0.0001), "{f}");
+    // the list
+    let out = ok(&optimize(&cfg, &["strategies"]));
+    assert!(
+        out.contains("funding-rate history") && out.contains("open-interest history"),
+        "{out}"
+    );
+    let out = ok(&optimize(&cfg, &["strategies", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 14);
+    let m = rows.iter().find(|r| r["name"] == "grid_multi_tf").unwrap();
+    assert_eq!(m["higher_timeframes"], serde_json::json!(["4h"]));
+}

@@ -31,6 +31,8 @@ enum Cmd {
     Indicators(scalp_backtest::cli::IndicatorsArgs),
     /// Look-ahead bias check: replay on truncated histories; exits 1 when a decision changes.
     Lookahead(scalp_backtest::cli::LookaheadArgs),
+    /// List the strategies: timeframes, the inputs each needs besides candles, what each does.
+    Strategies(scalp_backtest::cli::StrategiesArgs),
     /// Rank a whole parameter grid on one data set (fast parallel engine).
     Sweep(scalp_optimizer::cli::SweepArgs),
     /// Walk-forward optimization, overfitting statistics, validation and grading.
@@ -68,6 +70,9 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
             Ok(())
+        }
+        Some(Cmd::Strategies(a)) => {
+            scalp_backtest::cli::strategies_cmd(&cfg, &a, &mut std::io::stdout().lock())
         }
         Some(Cmd::Sweep(a)) => {
             scalp_optimizer::cli::sweep_cmd(&cfg, &a, &mut std::io::stdout().lock())

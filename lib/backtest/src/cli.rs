@@ -288,6 +288,18 @@ pub fn load_source(cfg: &Config, a: &SourceArgs) -> anyhow::Result<Loaded> {
     if candles.is_empty() {
         bail!("no candles for {asset} {timeframe} in the requested period");
     }
+    let source = match &a.data {
+        Some(p) => p.display().to_string(),
+        None => format!(
+            "the stored {exchange} {} {timeframe} data",
+            cfg.assets.symbol(&asset)
+        ),
+    };
+    if let Some(why) =
+        scalp_strategy::registry::refusal(spec, &source, !funding.is_empty(), !oi.is_empty())
+    {
+        bail!("{why}");
+    }
     Ok(Loaded {
         spec,
         params,
@@ -509,6 +521,7 @@ pub fn run_backtest_cmd(cfg: &Config, a: &BacktestArgs) -> anyhow::Result<Backte
         metrics: &res.metrics,
         killed: &res.killed,
         skipped_entries: res.skipped_entries,
+        funding: res.funding,
         warnings: &src.warnings,
         trades: &res.trades,
     };
@@ -601,4 +614,85 @@ pub fn run_lookahead_cmd(cfg: &Config, a: &LookaheadArgs) -> anyhow::Result<bool
         );
     }
     Ok(rep.biased())
+}
+
+/// `optimize strategies`: every registered strategy with its timeframes and required inputs.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StrategiesArgs {
+    /// Print JSON (an array of objects).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Lists every strategy: name, primary timeframe (strategies.toml, per-asset overrides aside),
+/// higher timeframes it reads, whether it is enabled, the inputs besides candles it needs, and
+/// what it does.
+pub fn strategies_cmd(
+    cfg: &Config,
+    a: &StrategiesArgs,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for spec in scalp_strategy::registry::SPECS {
+        let entry = cfg.strategies.strategies.get(spec.name);
+        let tf = entry.map(|e| e.timeframe).unwrap_or(Timeframe::H1);
+        let (table, _) = entry
+            .map(|e| e.params_for(""))
+            .unwrap_or_else(|| (toml::Table::new(), tf));
+        let params = Params::from_toml(spec.name, spec.params, &table)
+            .map_err(|e| anyhow!("{}: {e}", cfg.strategies_path().display()))?;
+        let built = (spec.build)(&params, tf);
+        let higher: Vec<String> = built
+            .timeframes()
+            .into_iter()
+            .skip(1)
+            .map(|t| t.to_string())
+            .collect();
+        let needs: Vec<&str> = spec.needs.iter().map(|i| i.describe()).collect();
+        rows.push(serde_json::json!({
+            "name": spec.name,
+            "timeframe": tf.to_string(),
+            "higher_timeframes": higher,
+            "enabled": entry.is_some_and(|e| e.enabled),
+            "needs": needs,
+            "summary": spec.summary,
+        }));
+    }
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<20} {:<4} {:<8} {:<8} {:<24} what it does",
+        "strategy", "tf", "higher", "enabled", "needs besides candles"
+    )?;
+    for r in &rows {
+        let list = |k: &str| {
+            let v: Vec<&str> = r[k]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        writeln!(
+            out,
+            "{:<20} {:<4} {:<8} {:<8} {:<24} {}",
+            r["name"].as_str().unwrap_or(""),
+            r["timeframe"].as_str().unwrap_or(""),
+            list("higher_timeframes"),
+            if r["enabled"] == true { "yes" } else { "no" },
+            list("needs"),
+            r["summary"].as_str().unwrap_or("")
+        )?;
+    }
+    writeln!(
+        out,
+        "A strategy that needs funding-rate or open-interest history is refused where that history is missing (a backtest of --data FILE, a sweep, the walk-forward of `optimize run`)."
+    )?;
+    Ok(())
 }

@@ -73,6 +73,24 @@ pub struct BacktestResult {
     pub skipped_entries: u32,
     /// `(candle index, intent)` of every intent, when `record_intents` is set.
     pub intents: Vec<(usize, Intent)>,
+    /// Where the funding rates that were charged came from, and what they cost.
+    #[serde(default)]
+    pub funding: FundingStats,
+}
+
+/// Funding settlements charged on open positions, by the source of their rate: the stored
+/// history (a point less than 8 h before the settlement) or the assumed
+/// `[backtest].default_funding_rate`. Reported so that an assumption is never silent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct FundingStats {
+    pub settlements_historical: u32,
+    pub settlements_assumed: u32,
+    /// Net paid (positive) at historical rates, quote currency.
+    pub paid_historical: f64,
+    /// Net paid (positive) at the assumed rate, quote currency.
+    pub paid_assumed: f64,
+    /// The assumed rate per 8 h (`None`: funding off).
+    pub assumed_rate: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -184,6 +202,7 @@ struct Runner<'c> {
     trades: Vec<Trade>,
     consecutive_losses: u32,
     skipped_entries: u32,
+    funding: FundingStats,
 }
 
 /// Runs `strategy` over `input` with `cfg`. Deterministic: the same input, strategy state and
@@ -253,6 +272,10 @@ pub fn run_backtest(
         trades: Vec::new(),
         consecutive_losses: 0,
         skipped_entries: 0,
+        funding: FundingStats {
+            assumed_rate: cfg.funding_rate,
+            ..FundingStats::default()
+        },
     };
     let mut equity: Vec<f64> = Vec::with_capacity(n);
     let mut intents_log: Vec<(usize, Intent)> = Vec::new();
@@ -290,11 +313,18 @@ pub fn run_backtest(
                 && let Some(p) = r.pos.as_mut()
                 && let Some(default_rate) = cfg.funding_rate
             {
-                let rate =
+                let (rate, historical) =
                     funding_rate_at(input.funding, &mut fund_cursor, next_funding, default_rate);
                 // A payment never takes more than the account holds (its isolated margin is all
                 // that is left once the free balance is gone).
                 let pay = (p.qty * c.close * rate * p.side.sign()).min(r.cash.max(0.0));
+                if historical {
+                    r.funding.settlements_historical += 1;
+                    r.funding.paid_historical += pay;
+                } else {
+                    r.funding.settlements_assumed += 1;
+                    r.funding.paid_assumed += pay;
+                }
                 p.funding += pay;
                 r.cash -= pay;
                 // Isolated margin: what the free balance cannot pay comes out of the position's
@@ -476,6 +506,7 @@ pub fn run_backtest(
         killed,
         skipped_entries: r.skipped_entries,
         intents: intents_log,
+        funding: r.funding,
     })
 }
 
@@ -493,23 +524,23 @@ fn liq_price(p: &OpenPos, mmr: f64) -> f64 {
 }
 
 /// Rate of the settlement at `t`: the latest history point at or before `t` if it is less than
-/// 8 h old, else `default`.
+/// 8 h old (`true`: historical), else `default` (`false`: assumed).
 fn funding_rate_at(
     hist: &[crate::input::FundingPoint],
     cursor: &mut usize,
     t: i64,
     default: f64,
-) -> f64 {
+) -> (f64, bool) {
     while *cursor < hist.len() && hist[*cursor].time <= t {
         *cursor += 1;
     }
     if *cursor > 0 {
         let p = hist[*cursor - 1];
         if t - p.time < FUNDING_INTERVAL_MS {
-            return p.rate;
+            return (p.rate, true);
         }
     }
-    default
+    (default, false)
 }
 
 /// Latest value at or before `t` (cursor advances monotonically).

@@ -20,9 +20,38 @@ pub struct Report<'a> {
     pub metrics: &'a crate::metrics::Metrics,
     pub killed: &'a Option<crate::engine::KillEvent>,
     pub skipped_entries: u32,
+    /// Funding charged, by the source of its rate (historical or assumed).
+    pub funding: crate::engine::FundingStats,
     /// Data-quality findings and resampling notes of the input (docs/BACKTEST.md "Candle data").
     pub warnings: &'a [String],
     pub trades: &'a [Trade],
+}
+
+/// The funding disclosure: how many settlements used stored rates and how many the assumed
+/// rate, and what each cost (`None` when nothing was charged).
+pub fn funding_line(f: &crate::engine::FundingStats) -> Option<String> {
+    if f.settlements_assumed == 0 && f.settlements_historical == 0 {
+        return f
+            .assumed_rate
+            .is_none()
+            .then(|| "off (--no-funding)".to_string());
+    }
+    let mut parts = Vec::new();
+    if f.settlements_historical > 0 {
+        parts.push(format!(
+            "{} settlements at stored historical rates, cost {:.2}",
+            f.settlements_historical, f.paid_historical
+        ));
+    }
+    if f.settlements_assumed > 0 {
+        parts.push(format!(
+            "{} settlements at the ASSUMED rate {:.4} %/8 h (no stored rate; [backtest].default_funding_rate), cost {:.2}",
+            f.settlements_assumed,
+            f.assumed_rate.unwrap_or(0.0) * 100.0,
+            f.paid_assumed
+        ));
+    }
+    Some(parts.join("; "))
 }
 
 fn opt(x: Option<f64>) -> String {
@@ -112,6 +141,9 @@ pub fn console(r: &Report<'_>, res: &BacktestResult) -> String {
     }
     if res.skipped_entries > 0 {
         let _ = writeln!(s, "  {:<16} {}", "skipped entries", res.skipped_entries);
+    }
+    if let Some(line) = funding_line(&res.funding) {
+        let _ = writeln!(s, "  {:<16} {line}", "funding");
     }
     if !m.per_regime.is_empty() {
         let _ = writeln!(

@@ -125,6 +125,12 @@ pub struct LoadedData {
 
 /// Loads candles for `strategy`: a CSV or the store, verified, then the data-quality pass.
 pub fn load_data(cfg: &Config, strategy: &str, d: &DataArgs) -> anyhow::Result<LoadedData> {
+    if let Some(spec) = scalp_strategy::spec(strategy)
+        && let Some(why) =
+            scalp_strategy::registry::refusal(spec, "a sweep (it reads candles only)", false, false)
+    {
+        bail!("{why}");
+    }
     let mut notes = Vec::new();
     let (mut candles, tf, label) = if let Some(p) = &d.data {
         let c = scalp_core::csvdata::read_candles_csv(p)?;

@@ -446,6 +446,33 @@ pub fn optimize_one(
 }
 
 /// Puts data-quality warnings first in the result's `warnings` (payload and report).
+/// Why `strategy` cannot be walked forward: it needs inputs (funding-rate or open-interest
+/// history) that `optimize run` does not feed to the strategies (its walk-forward reads candles
+/// only), so it would make no trade and be graded on nothing.
+pub fn unmet_needs(strategy: &str) -> Option<String> {
+    let spec = scalp_strategy::spec(strategy)?;
+    let missing = scalp_strategy::registry::missing_inputs(spec, false, false);
+    if missing.is_empty() {
+        return None;
+    }
+    let what: Vec<&str> = missing.iter().map(|i| i.describe()).collect();
+    Some(format!(
+        "needs {}, which the walk-forward does not feed to strategies (it reads candles only); backtest it from the database instead (`{} …`, then `optimize backtest --strategy {strategy} --symbol ASSET`)",
+        what.join(" and "),
+        missing[0].fetch_command()
+    ))
+}
+
+/// The disclosure that every funding settlement of the walk-forward is charged the assumed
+/// rate (`None` with funding off).
+pub fn assumed_funding_warning(cfg: &Config, strategy: &str) -> Option<String> {
+    let rate = engine_settings(cfg, strategy).funding_rate?;
+    Some(format!(
+        "funding assumed: every 8 h settlement is charged {:.4} %/8 h ([backtest].default_funding_rate), not the stored history",
+        rate * 100.0
+    ))
+}
+
 fn add_warnings(o: &mut Outcome, data_warnings: &[String]) {
     if data_warnings.is_empty() {
         return;
@@ -620,6 +647,10 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             )?;
             continue;
         }
+        if let Some(why) = unmet_needs(&j.strategy) {
+            writeln!(out, "{} {} {}: skipped: {why}", j.strategy, j.asset, tfs)?;
+            continue;
+        }
         let symbol = cfg.assets.symbol(&j.asset);
         let mut resampled_from = data.as_ref().and_then(|k| k.resampled_from);
         let (candles, validation) = if let Some(k) = &data {
@@ -669,6 +700,9 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             };
         if let Some(from) = resampled_from {
             data_warnings.push(format!("{data_name}: {from} candles resampled to {tfs}"));
+        }
+        if let Some(w) = assumed_funding_warning(cfg, &j.strategy) {
+            data_warnings.push(w);
         }
         let settings = json!({"exchange": exchange, "candles": candles.len(), "spec": wfo_spec(cfg, &j.strategy).ok()});
         let run_id = db::start_run(&conn, &j.strategy, &j.asset, &tfs, &exchange, &settings)?;
@@ -1018,6 +1052,19 @@ mod tests {
             json!(["x.csv: 1 gap(s)", "validation skipped"])
         );
         assert_eq!(o.report["result"], o.payload);
+    }
+
+    /// The walk-forward charges the assumed funding rate and says so; strategies that need
+    /// inputs it does not feed are named (and `run` skips them).
+    #[test]
+    fn assumed_funding_is_disclosed_and_unmet_needs_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::cli::tests::config(dir.path());
+        let w = assumed_funding_warning(&cfg, "sma_cross").expect("funding is on by default");
+        assert!(w.starts_with("funding assumed: ") && w.contains("0.0100 %/8 h"), "{w}");
+        assert!(unmet_needs("liquidation").unwrap().contains("open-interest history"));
+        assert!(unmet_needs("grid_funding").unwrap().contains("funding-rate history"));
+        assert_eq!(unmet_needs("grid_atr"), None);
     }
 
     /// `run --data` labels the job with the file's timeframe (it stored daily candles as `1h`);

@@ -15,7 +15,7 @@ pub mod registry;
 pub mod strategies;
 
 pub use params::{ParamError, ParamKind, ParamSpec, Params};
-pub use registry::{STRATEGY_NAMES, StrategySpec, build, spec};
+pub use registry::{Input, STRATEGY_NAMES, StrategySpec, build, spec};
 
 use scalp_core::{Candle, Timeframe};
 use serde::{Deserialize, Serialize};

@@ -6,10 +6,73 @@ use crate::strategies;
 use scalp_core::Timeframe;
 use scalp_core::config::{StrategiesConfig, StrategyEntry};
 
+/// A market input beyond candles that a strategy cannot work without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Stored funding-rate history (`funding_rates`; `optimize fetch-funding`).
+    FundingHistory,
+    /// Stored open-interest history (`open_interest`; `optimize fetch-oi`).
+    OpenInterest,
+}
+
+impl Input {
+    /// What it is, for messages and `optimize strategies`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Input::FundingHistory => "funding-rate history",
+            Input::OpenInterest => "open-interest history",
+        }
+    }
+    /// The command that stores it.
+    pub fn fetch_command(self) -> &'static str {
+        match self {
+            Input::FundingHistory => "optimize fetch-funding",
+            Input::OpenInterest => "optimize fetch-oi",
+        }
+    }
+}
+
+/// The inputs `spec` needs that the data lacks (`has_funding`: any stored funding-rate point;
+/// `has_oi`: any open-interest point).
+pub fn missing_inputs(spec: &StrategySpec, has_funding: bool, has_oi: bool) -> Vec<Input> {
+    spec.needs
+        .iter()
+        .copied()
+        .filter(|i| match i {
+            Input::FundingHistory => !has_funding,
+            Input::OpenInterest => !has_oi,
+        })
+        .collect()
+}
+
+/// Why `spec` cannot run on `source` (e.g. `data/x.csv`, `binance BTCUSDT 1h`), or `None`.
+pub fn refusal(
+    spec: &StrategySpec,
+    source: &str,
+    has_funding: bool,
+    has_oi: bool,
+) -> Option<String> {
+    let missing = missing_inputs(spec, has_funding, has_oi);
+    if missing.is_empty() {
+        return None;
+    }
+    let what: Vec<&str> = missing.iter().map(|i| i.describe()).collect();
+    let how: Vec<&str> = missing.iter().map(|i| i.fetch_command()).collect();
+    Some(format!(
+        "strategy `{}` needs {}, which {source} does not provide (without it the strategy makes no trade, and a grade of it would mean nothing): store it with {} and backtest from the database (`optimize backtest --strategy NAME --symbol ASSET`, no --data)",
+        spec.name,
+        what.join(" and "),
+        how.join(" / ")
+    ))
+}
+
 /// A registered strategy: its parameters and a constructor.
 pub struct StrategySpec {
     pub name: &'static str,
     pub summary: &'static str,
+    /// Inputs besides candles without which it cannot trade (it is refused when they are
+    /// missing, instead of making no trade and being graded).
+    pub needs: &'static [Input],
     pub params: &'static [ParamSpec],
     pub build: fn(&Params, Timeframe) -> Box<dyn Strategy>,
 }

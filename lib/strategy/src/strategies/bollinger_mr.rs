@@ -11,6 +11,7 @@ use scalp_indicators::Bollinger;
 pub const SPEC: StrategySpec = StrategySpec {
     name: "bollinger_mr",
     summary: "close outside a Bollinger band → fade it; take profit at the middle (or opposite) band",
+    needs: &[],
     params: &[
         int("bb_period", 20.0, 2.0, 500.0, "Bollinger period"),
         float(

@@ -44,6 +44,7 @@ const PARAMS: &[ParamSpec] = &[
 pub const SPEC: StrategySpec = StrategySpec {
     name: "envelope_dca",
     summary: "long DCA levels at SMA·(1 − env_start − i·env_step), take profit at the SMA",
+    needs: &[],
     params: PARAMS,
     build: |p, tf| Box::new(EnvelopeDca::new(p, tf, Side::Long)),
 };
@@ -51,6 +52,7 @@ pub const SPEC: StrategySpec = StrategySpec {
 pub const SPEC_SHORT: StrategySpec = StrategySpec {
     name: "envelope_dca_short",
     summary: "short DCA levels at SMA·(1 + env_start + i·env_step), take profit at the SMA",
+    needs: &[],
     params: PARAMS,
     build: |p, tf| Box::new(EnvelopeDca::new(p, tf, Side::Short)),
 };

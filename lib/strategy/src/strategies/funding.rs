@@ -4,7 +4,7 @@
 
 use super::common::{self, MARGIN_FRAC, SIDES, float, int};
 use crate::params::Params;
-use crate::registry::StrategySpec;
+use crate::registry::{Input, StrategySpec};
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::Ema;
@@ -12,6 +12,7 @@ use scalp_indicators::Ema;
 pub const SPEC: StrategySpec = StrategySpec {
     name: "funding",
     summary: "contrarian on extreme funding rates, confirmed by price vs EMA; exit when funding normalises",
+    needs: &[Input::FundingHistory],
     params: &[
         float(
             "fr_entry",

@@ -11,6 +11,7 @@ use scalp_indicators::{Atr, Sma};
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_atr",
     summary: "long levels at SMA − (atr_start + i·atr_step)·ATR, take profit at the SMA",
+    needs: &[],
     params: &[
         int(
             "ma_period",

@@ -12,6 +12,7 @@ use scalp_indicators::{Bands, Bollinger, Sma};
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_boltrend",
     summary: "Bollinger breakout with the trend SMA: market entry + levels at anchor·(1 ∓ i·grid_step); exit on a close back over the middle band",
+    needs: &[],
     params: &[
         int("bb_period", 20.0, 2.0, 500.0, "Bollinger period"),
         float(

@@ -4,7 +4,7 @@
 
 use super::common::{self, LevelBook, MARGIN_TOTAL, MAX_LEVELS, SIDES, float, int};
 use crate::params::Params;
-use crate::registry::StrategySpec;
+use crate::registry::{Input, StrategySpec};
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::Sma;
@@ -12,6 +12,7 @@ use scalp_indicators::Sma;
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_funding",
     summary: "funding ≤ −threshold → long levels at SMA·(1 − env_start − i·env_step); ≥ threshold → short levels above; TP at the SMA",
+    needs: &[Input::FundingHistory],
     params: &[
         float(
             "fr_threshold",

@@ -16,6 +16,7 @@ pub const HTF_CHOICES: &[&str] = &["2h", "4h", "6h", "12h", "1d"];
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_multi_tf",
     summary: "higher-timeframe Supertrend picks the side; grid at SMA ∓ (atr_start + i·atr_step)·ATR on the primary timeframe; TP at the SMA",
+    needs: &[],
     params: &[
         choice(
             "htf",

@@ -11,6 +11,7 @@ use scalp_indicators::{Adx, Atr, Sma};
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_range_atr",
     summary: "long levels at SMA − (i+1)·spacing·ATR and short levels at SMA + (i+1)·spacing·ATR while ADX ≤ adx_max",
+    needs: &[],
     params: &[
         int("ma_period", 20.0, 2.0, 500.0, "SMA period (grid centre)"),
         int("atr_period", 14.0, 1.0, 500.0, "ATR period (Wilder)"),

@@ -12,6 +12,7 @@ use scalp_indicators::{Atr, Ema};
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_trend",
     summary: "EMA(fast)/EMA(slow) trend filter; pullback levels at EMA(fast) ∓ (i+1)·spacing·ATR; TP avg ± tp_atr·ATR; close on a trend flip",
+    needs: &[],
     params: &[
         int(
             "ema_fast",

@@ -4,7 +4,7 @@
 
 use super::common::{self, MARGIN_FRAC, SIDES, float, int};
 use crate::params::Params;
-use crate::registry::StrategySpec;
+use crate::registry::{Input, StrategySpec};
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::Sma;
@@ -12,6 +12,7 @@ use scalp_indicators::Sma;
 pub const SPEC: StrategySpec = StrategySpec {
     name: "liquidation",
     summary: "open interest drop + price flush + volume spike → contrarian entry, fixed TP/SL, time stop",
+    needs: &[Input::OpenInterest],
     params: &[
         int(
             "lookback",

@@ -11,6 +11,7 @@ use scalp_indicators::{Adx, Atr, Channel, Donchian};
 pub const SPEC: StrategySpec = StrategySpec {
     name: "momentum",
     summary: "Donchian breakout with ADX/DI confirmation, ATR trailing stop, exit on the opposite exit-channel break",
+    needs: &[],
     params: &[
         int(
             "channel",

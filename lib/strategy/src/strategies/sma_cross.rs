@@ -12,6 +12,7 @@ use scalp_indicators::Sma;
 pub const SPEC: StrategySpec = StrategySpec {
     name: "sma_cross",
     summary: "SMA(fast)/SMA(slow) crossover, long-only reference strategy",
+    needs: &[],
     params: &[
         ParamSpec {
             name: "fast",

@@ -11,6 +11,7 @@ use scalp_indicators::{Rsi, Vwap};
 pub const SPEC: StrategySpec = StrategySpec {
     name: "vwap_rsi",
     summary: "fade RSI extremes stretched away from the UTC-day VWAP, take profit at the VWAP",
+    needs: &[],
     params: &[
         int("rsi_period", 14.0, 2.0, 100.0, "RSI period (Wilder)"),
         float("rsi_long", 30.0, 1.0, 50.0, "long when RSI is below this"),

@@ -9,10 +9,10 @@
 //! 4. Retention: only the newest `keep` files named `scalp-*.db` in `dest` are kept.
 
 use crate::AdminError;
-use rusqlite::{Connection, OpenFlags};
+
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BackupReport {
@@ -98,9 +98,6 @@ pub fn backup(db: &Path, dest: &Path, keep: usize) -> Result<BackupReport, Admin
             return Err(e);
         }
     };
-    std::fs::File::open(&partial)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| AdminError::io(&partial, e))?;
     // run by root (by hand) into the daemons' data dir: give the copy and a new backups dir to
     // the owner of the database, so that the timer (User=scalp) can rotate them later
     match_owner(&partial, db)?;
@@ -124,60 +121,13 @@ pub fn backup(db: &Path, dest: &Path, keep: usize) -> Result<BackupReport, Admin
     })
 }
 
+/// The one copy routine, `scalp_store::snapshot_to`, from a read-only connection (no
+/// migration, no checkpoint: the daemons own the database).
 fn copy_and_check(db: &Path, partial: &Path) -> Result<(i64, String), AdminError> {
-    let src = Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| AdminError::sql(db, e))?;
-    src.busy_timeout(Duration::from_secs(30))
-        .map_err(|e| AdminError::sql(db, e))?;
-    let mut dst = Connection::open(partial).map_err(|e| AdminError::sql(partial, e))?;
-    {
-        let b = rusqlite::backup::Backup::new(&src, &mut dst)
-            .map_err(|e| AdminError::sql(partial, e))?;
-        // All pages in ONE step, i.e. inside one read transaction: a consistent snapshot that
-        // never restarts. In WAL mode this blocks no writer (a step-by-step copy would start
-        // over each time a daemon commits, and might never finish on a busy database).
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            match b.step(-1).map_err(|e| AdminError::sql(db, e))? {
-                rusqlite::backup::StepResult::Done => break,
-                rusqlite::backup::StepResult::More => {}
-                _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-                _ => {
-                    return Err(AdminError::Other(format!(
-                        "{}: database stayed locked for 120 s, backup abandoned",
-                        db.display()
-                    )));
-                }
-            }
-        }
-    }
-    drop(src);
-    let sql = |e| AdminError::sql(partial, e);
-    let _mode: String = dst
-        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
-        .map_err(sql)?;
-    let pages: i64 = dst
-        .query_row("PRAGMA page_count", [], |r| r.get(0))
-        .map_err(sql)?;
-    let lines: Vec<String> = {
-        let mut st = dst.prepare("PRAGMA integrity_check").map_err(sql)?;
-        st.query_map([], |r| r.get(0))
-            .map_err(sql)?
-            .collect::<Result<_, _>>()
-            .map_err(sql)?
-    };
-    dst.close().map_err(|(_, e)| sql(e))?;
-    let integrity = lines.join("; ");
-    if integrity != "ok" {
-        return Err(AdminError::Other(format!(
-            "{}: integrity_check of the backup copy failed: {integrity}",
-            partial.display()
-        )));
-    }
-    Ok((pages, integrity))
+    let src = scalp_store::open_readonly(db).map_err(|e| AdminError::Other(e.to_string()))?;
+    let st =
+        scalp_store::snapshot_to(&src, partial).map_err(|e| AdminError::Other(e.to_string()))?;
+    Ok((st.pages, st.integrity))
 }
 
 /// Deletes all but the newest `keep` backups in `dest`. Returns (removed, kept count).

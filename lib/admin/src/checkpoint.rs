@@ -3,24 +3,27 @@
 //! and the WAL shrinks at a later checkpoint; nothing is lost either way).
 
 use crate::AdminError;
-use crate::dbinfo::wal_path;
 use rusqlite::Connection;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
 
+/// What `scalpctl checkpoint` reports: the database and what `scalp_store::checkpoint` did.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CheckpointReport {
     pub db: String,
     pub wal_bytes_before: u64,
     pub wal_bytes_after: u64,
-    /// SQLite's answer: busy (1 = a reader or writer prevented a complete checkpoint), WAL
-    /// frames, frames checkpointed.
+    /// SQLite's answer: busy (a reader or writer prevented a complete checkpoint), WAL frames,
+    /// frames checkpointed.
     pub busy: bool,
     pub log_frames: i64,
     pub checkpointed_frames: i64,
 }
 
+/// Checkpoints `db` through `scalp_store::checkpoint` (PASSIVE for the frame counts, then
+/// TRUNCATE), on a plain read-write connection that waits up to 30 s for writers (no migration:
+/// the daemons own the schema).
 pub fn checkpoint(db: &Path) -> Result<CheckpointReport, AdminError> {
     if !db.exists() {
         return Err(AdminError::io(
@@ -28,30 +31,16 @@ pub fn checkpoint(db: &Path) -> Result<CheckpointReport, AdminError> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "database does not exist"),
         ));
     }
-    let wal = wal_path(db);
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let before = size(&wal);
     let c = Connection::open(db).map_err(|e| AdminError::sql(db, e))?;
     c.busy_timeout(Duration::from_secs(30))
         .map_err(|e| AdminError::sql(db, e))?;
-    let pragma = |mode: &str| -> Result<(i64, i64, i64), AdminError> {
-        c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .map_err(|e| AdminError::sql(db, e))
-    };
-    // PASSIVE first: it reports the WAL's frame counts (TRUNCATE resets them to 0 when it
-    // succeeds), then TRUNCATE waits for writers (busy_timeout) and empties the file.
-    let (_, log, done) = pragma("PASSIVE")?;
-    let (busy, _, _) = pragma("TRUNCATE")?;
-    let after = size(&wal);
-    drop(c);
+    let st = scalp_store::checkpoint(&c).map_err(|e| AdminError::Other(e.to_string()))?;
     Ok(CheckpointReport {
         db: db.display().to_string(),
-        wal_bytes_before: before,
-        wal_bytes_after: after,
-        busy: busy != 0,
-        log_frames: log,
-        checkpointed_frames: done,
+        wal_bytes_before: st.wal_bytes_before,
+        wal_bytes_after: st.wal_bytes_after,
+        busy: st.busy,
+        log_frames: st.log_frames,
+        checkpointed_frames: st.checkpointed_frames,
     })
 }

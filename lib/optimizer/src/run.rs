@@ -1061,9 +1061,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = crate::cli::tests::config(dir.path());
         let w = assumed_funding_warning(&cfg, "sma_cross").expect("funding is on by default");
-        assert!(w.starts_with("funding assumed: ") && w.contains("0.0100 %/8 h"), "{w}");
-        assert!(unmet_needs("liquidation").unwrap().contains("open-interest history"));
-        assert!(unmet_needs("grid_funding").unwrap().contains("funding-rate history"));
+        assert!(
+            w.starts_with("funding assumed: ") && w.contains("0.0100 %/8 h"),
+            "{w}"
+        );
+        assert!(
+            unmet_needs("liquidation")
+                .unwrap()
+                .contains("open-interest history")
+        );
+        assert!(
+            unmet_needs("grid_funding")
+                .unwrap()
+                .contains("funding-rate history")
+        );
         assert_eq!(unmet_needs("grid_atr"), None);
     }
 

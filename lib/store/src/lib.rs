@@ -241,11 +241,86 @@ pub struct SeriesInfo {
     pub last: Option<i64>,
 }
 
-/// Online backup of `src` into `dest`: copies with the SQLite backup API (consistent snapshot
-/// while writers continue), switches the copy to `journal_mode=DELETE` (one self-contained
-/// file), runs `PRAGMA integrity_check` on it, then renames it into place (an existing `dest` is
-/// replaced only by a verified copy). Never `cp` a live database.
-pub fn backup(src: &Connection, dest: &Path) -> Result<(), StoreError> {
+/// What a verified copy holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotStats {
+    /// Pages of the copy (`PRAGMA page_count`).
+    pub pages: i64,
+    /// `PRAGMA integrity_check` of the copy (always `ok`: anything else is an error).
+    pub integrity: String,
+}
+
+/// How long a backup waits for a database that stays locked before it gives up.
+const SNAPSHOT_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Copies `src` into the new file `tmp` with the SQLite backup API **in one step**, i.e. inside
+/// one read transaction: a consistent snapshot that never restarts (in WAL mode it blocks no
+/// writer; a page-by-page copy would start over at every commit and might never finish on a
+/// busy database). Then switches the copy to `journal_mode=DELETE` (one self-contained file),
+/// checks its integrity and fsyncs it. `tmp` is left for the caller to move into place; on error
+/// it is removed. The one copy routine of the project (`backup` and `scalpctl backup` use it).
+pub fn snapshot_to(src: &Connection, tmp: &Path) -> Result<SnapshotStats, StoreError> {
+    let res = (|| {
+        let mut dst = Connection::open(tmp).map_err(path_sql_err(tmp, "open backup file"))?;
+        {
+            let b = rusqlite::backup::Backup::new(src, &mut dst)
+                .map_err(sql_err(src, "start backup"))?;
+            let deadline = std::time::Instant::now() + SNAPSHOT_DEADLINE;
+            loop {
+                match b
+                    .step(-1)
+                    .map_err(sql_err(src, format!("backup to {}", tmp.display())))?
+                {
+                    rusqlite::backup::StepResult::Done => break,
+                    rusqlite::backup::StepResult::More => {}
+                    _ if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    _ => {
+                        return Err(invalid(
+                            src,
+                            format!(
+                                "the database stayed locked for {} s: backup abandoned",
+                                SNAPSHOT_DEADLINE.as_secs()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let mode: String = dst
+            .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
+            .map_err(path_sql_err(tmp, "set journal_mode=DELETE on the copy"))?;
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Err(StoreError::Invalid {
+                db: tmp.display().to_string(),
+                msg: format!("copy stayed in journal_mode={mode}"),
+            });
+        }
+        let pages: i64 = dst
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(path_sql_err(tmp, "page_count of the copy"))?;
+        integrity_check(&dst)?;
+        dst.close()
+            .map_err(|(_, e)| path_sql_err(tmp, "close backup file")(e))?;
+        std::fs::File::open(tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(path_io_err(tmp, "fsync backup file"))?;
+        Ok(SnapshotStats {
+            pages,
+            integrity: "ok".into(),
+        })
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    res
+}
+
+/// Online backup of `src` into `dest`: [`snapshot_to`] a partial file beside `dest`, then renames
+/// it into place and fsyncs the directory (an existing `dest` is replaced only by a verified
+/// copy). Never `cp` a live database.
+pub fn backup(src: &Connection, dest: &Path) -> Result<SnapshotStats, StoreError> {
     if let Some(src_path) = src.path().filter(|p| !p.is_empty())
         && let (Ok(a), Ok(b)) = (Path::new(src_path).canonicalize(), dest.canonicalize())
         && a == b
@@ -268,47 +343,32 @@ pub fn backup(src: &Connection, dest: &Path) -> Result<(), StoreError> {
         .unwrap_or_default();
     tmp_name.push(".partial");
     let tmp: PathBuf = dest.with_file_name(tmp_name);
+    remove_partial(&tmp)?;
+    let stats = snapshot_to(src, &tmp)?;
+    if let Err(e) = std::fs::rename(&tmp, dest) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io("rename backup into place")(e));
+    }
+    sync_parent_dir(dest).map_err(io("fsync backup directory"))?;
+    Ok(stats)
+}
+
+/// Removes a stale partial copy and its sidecar files (left by an interrupted backup).
+pub fn remove_partial(tmp: &Path) -> Result<(), StoreError> {
     for p in [
-        tmp.clone(),
-        sidecar(&tmp, "-wal"),
-        sidecar(&tmp, "-shm"),
-        sidecar(&tmp, "-journal"),
+        tmp.to_path_buf(),
+        sidecar(tmp, "-wal"),
+        sidecar(tmp, "-shm"),
+        sidecar(tmp, "-journal"),
     ] {
         match std::fs::remove_file(&p) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io("remove stale partial backup")(e));
+                return Err(path_io_err(tmp, "remove stale partial backup")(e));
             }
             _ => {}
         }
     }
-    let result = (|| {
-        let mut dst = Connection::open(&tmp).map_err(path_sql_err(&tmp, "open backup file"))?;
-        {
-            let b = rusqlite::backup::Backup::new(src, &mut dst)
-                .map_err(sql_err(src, "start backup"))?;
-            b.run_to_completion(1024, Duration::from_millis(1), None)
-                .map_err(sql_err(src, format!("backup to {}", tmp.display())))?;
-        }
-        let mode: String = dst
-            .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
-            .map_err(path_sql_err(&tmp, "set journal_mode=DELETE on the copy"))?;
-        if !mode.eq_ignore_ascii_case("delete") {
-            return Err(StoreError::Invalid {
-                db: tmp.display().to_string(),
-                msg: format!("copy stayed in journal_mode={mode}"),
-            });
-        }
-        integrity_check(&dst)?;
-        dst.close()
-            .map_err(|(_, e)| path_sql_err(&tmp, "close backup file")(e))?;
-        std::fs::rename(&tmp, dest).map_err(io("rename backup into place"))?;
-        sync_parent_dir(dest).map_err(io("fsync backup directory"))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    Ok(())
 }
 
 /// `PRAGMA integrity_check` → error with the first problems unless the answer is `ok`.
@@ -333,27 +393,52 @@ pub fn integrity_check(conn: &Connection) -> Result<(), StoreError> {
     }
 }
 
-/// `PRAGMA wal_checkpoint(TRUNCATE)`: copies the WAL into the database and truncates it to zero
-/// bytes. Returns the `-wal` file size before and after, in bytes (after > 0 if readers kept the
-/// checkpoint from completing; it will complete at a later call). Only the database's owner
-/// (scalp-collector on the server) should call it. In-memory / non-WAL databases return (0, 0).
-pub fn checkpoint(conn: &Connection) -> Result<(i64, i64), StoreError> {
+/// What a WAL checkpoint did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckpointStats {
+    /// Size of the `-wal` file before and after, bytes (after > 0 when a reader kept the
+    /// checkpoint from completing; a later one completes it; nothing is lost either way).
+    pub wal_bytes_before: u64,
+    pub wal_bytes_after: u64,
+    /// SQLite reported `busy` for the TRUNCATE (a reader or writer prevented a full one).
+    pub busy: bool,
+    /// WAL frames, and frames checkpointed, as the PASSIVE pass reported them (TRUNCATE resets
+    /// them to 0 when it succeeds).
+    pub log_frames: i64,
+    pub checkpointed_frames: i64,
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)` (for the frame counts), then `wal_checkpoint(TRUNCATE)`
+/// (waits for writers up to the connection's busy timeout and empties the WAL). The one
+/// checkpoint routine of the project; who calls it is stated in ARCHITECTURE.md. In-memory and
+/// non-WAL databases report zeros.
+pub fn checkpoint(conn: &Connection) -> Result<CheckpointStats, StoreError> {
     let wal = conn
         .path()
         .filter(|p| !p.is_empty())
         .map(|p| sidecar(Path::new(p), "-wal"));
-    let size = |p: &Option<PathBuf>| -> i64 {
+    let size = |p: &Option<PathBuf>| -> u64 {
         p.as_ref()
             .and_then(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len() as i64)
+            .map(|m| m.len())
             .unwrap_or(0)
     };
     let before = size(&wal);
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-        r.get::<_, i64>(0)
+    let pragma = |mode: &str| -> Result<(i64, i64, i64), StoreError> {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(sql_err(conn, format!("wal_checkpoint({mode})")))
+    };
+    let (_, log, done) = pragma("PASSIVE")?;
+    let (busy, _, _) = pragma("TRUNCATE")?;
+    Ok(CheckpointStats {
+        wal_bytes_before: before,
+        wal_bytes_after: size(&wal),
+        busy: busy != 0,
+        log_frames: log.max(0),
+        checkpointed_frames: done.max(0),
     })
-    .map_err(sql_err(conn, "wal_checkpoint(TRUNCATE)"))?;
-    Ok((before, size(&wal)))
 }
 
 fn sidecar(path: &Path, suffix: &str) -> PathBuf {

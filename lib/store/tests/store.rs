@@ -706,14 +706,18 @@ fn checkpoint_truncates_the_wal() {
         &data("bitstamp_btcusd_1d.csv"),
     )
     .unwrap();
-    let (before, after) = checkpoint(&conn).unwrap();
-    assert!(before > 0, "WAL had the inserts: {before}");
-    assert_eq!(after, 0);
-    assert_eq!(checkpoint(&conn).unwrap(), (0, 0));
-    assert_eq!(
-        checkpoint(&scalp_store::open_in_memory().unwrap()).unwrap(),
-        (0, 0)
+    let c = checkpoint(&conn).unwrap();
+    assert!(c.wal_bytes_before > 0, "WAL had the inserts: {c:?}");
+    assert_eq!(c.wal_bytes_after, 0);
+    assert!(!c.busy);
+    assert!(
+        c.log_frames > 0 && c.checkpointed_frames == c.log_frames,
+        "{c:?}"
     );
+    let again = checkpoint(&conn).unwrap();
+    assert_eq!((again.wal_bytes_before, again.wal_bytes_after), (0, 0));
+    let mem = checkpoint(&scalp_store::open_in_memory().unwrap()).unwrap();
+    assert_eq!((mem.wal_bytes_before, mem.wal_bytes_after), (0, 0));
 }
 
 /// Goal from the foundation issue: ≤ 64 bytes per stored candle. Measured on the real bundled

@@ -250,6 +250,18 @@ impl Candle {
     }
 }
 
+/// `s` cut to at most `max` characters, with `…` appended when cut (log lines, error messages
+/// quoting untrusted input). The one such helper of the project.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}
+
 /// Current wall-clock time in milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -316,6 +328,13 @@ mod tests {
             .validate()
             .is_err()
         );
+    }
+
+    #[test]
+    fn truncate_counts_characters() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcdef", 3), "abc…");
+        assert_eq!(truncate("éééé", 2), "éé…");
     }
 
     #[test]

@@ -31,13 +31,4 @@ pub use http::RetryPolicy;
 pub use rest::{FundingRate, OpenInterest, RestClient};
 pub use shutdown::Shutdown;
 
-/// Truncates `s` to at most `max` characters (for log lines and error messages).
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max).collect();
-        t.push('…');
-        t
-    }
-}
+pub(crate) use scalp_core::types::truncate;

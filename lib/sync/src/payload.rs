@@ -172,14 +172,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let t: String = s.chars().take(max).collect();
-        format!("{t}…")
-    }
-}
+use scalp_core::types::truncate;
 
 // ---------------------------------------------------------------------------------------------
 // created_at

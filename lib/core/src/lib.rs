@@ -10,6 +10,8 @@ pub mod quality;
 pub mod resample;
 pub mod secrets;
 pub mod series;
+pub mod shutdown;
 pub mod types;
 
+pub use shutdown::Shutdown;
 pub use types::{Candle, Exchange, Timeframe};

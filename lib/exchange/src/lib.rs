@@ -21,7 +21,6 @@ mod budget;
 mod error;
 mod http;
 mod rest;
-mod shutdown;
 pub mod stream;
 pub mod tls;
 
@@ -29,6 +28,6 @@ pub use budget::{BudgetStats, RateBudget};
 pub use error::ExchangeError;
 pub use http::RetryPolicy;
 pub use rest::{FundingRate, OpenInterest, RestClient};
-pub use shutdown::Shutdown;
+pub use scalp_core::Shutdown;
 
 pub(crate) use scalp_core::types::truncate;

@@ -3,7 +3,6 @@ use scalp_core::config::Config;
 use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tokio::sync::watch;
 
 /// Exit status for an invalid configuration (`--check-config` or start-up). The systemd units
 /// list it in `RestartPreventExitStatus=` so a bad config does not restart-loop.
@@ -11,25 +10,9 @@ pub const EXIT_CONFIG: u8 = 2;
 /// Exit status for a failed init or a work loop that returned an error.
 pub const EXIT_FAILURE: u8 = 1;
 
-/// Shutdown flag handed to the work loop: set once SIGTERM/SIGINT arrived.
-#[derive(Debug, Clone)]
-pub struct Shutdown(watch::Receiver<bool>);
-
-impl Shutdown {
-    /// A flag and the sender that raises it (for tools and tests driving a daemon in-process).
-    pub fn new() -> (watch::Sender<bool>, Shutdown) {
-        let (tx, rx) = watch::channel(false);
-        (tx, Shutdown(rx))
-    }
-    pub fn is_requested(&self) -> bool {
-        *self.0.borrow()
-    }
-    /// Resolves once shutdown was requested (immediately if it already was).
-    pub async fn wait(&self) {
-        let mut rx = self.0.clone();
-        let _ = rx.wait_for(|v| *v).await;
-    }
-}
+/// Shutdown flag handed to the work loop: triggered once SIGTERM/SIGINT arrived (the project's
+/// one stop signal, `scalp_core::Shutdown`).
+pub use scalp_core::Shutdown;
 
 /// What the runtime hands a daemon.
 #[derive(Debug, Clone)]
@@ -103,7 +86,7 @@ pub fn run_daemon<D: Daemon>(args: &DaemonArgs) -> ExitCode {
 async fn run_async<D: Daemon>(cfg: Config) -> ExitCode {
     let notifier = Notifier::from_env();
     let heartbeat = Heartbeat::new();
-    let (stop_tx, shutdown) = Shutdown::new();
+    let shutdown = Shutdown::new();
     let signal = shutdown_signal();
     let ctx = Ctx {
         name: D::NAME,
@@ -144,7 +127,7 @@ async fn run_async<D: Daemon>(cfg: Config) -> ExitCode {
     let signals = tokio::spawn(async move {
         let first = signal.await;
         n2.stopping();
-        let _ = stop_tx.send(true);
+        shutdown.trigger();
         // A second signal while we save state: give up at once.
         let again = shutdown_signal().await;
         tracing::error!("second signal ({again}) after {first}: exiting without waiting");

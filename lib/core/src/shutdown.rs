@@ -1,3 +1,6 @@
+//! The one stop signal of the project: the daemons' SIGTERM flag (scalp-runtime), the exchange
+//! streams' and the collector's stop (scalp-exchange, scalp-marketdata) are this type.
+
 use std::sync::Arc;
 use tokio::sync::watch;
 

@@ -2,7 +2,7 @@
 //! streams). Wire formats: docs/EXCHANGES.md.
 
 use crate::http::RestCore;
-use crate::rest::{align_up, check_candle, int, json, num, sort_dedup};
+use crate::wire::{align_up, check_candle, int, json, num, sort_dedup};
 use crate::{ExchangeError, FundingRate, OpenInterest, RateBudget, RetryPolicy};
 use scalp_core::config::BinanceConfig;
 use scalp_core::types::now_ms;

@@ -2,7 +2,7 @@
 //! channels). Wire formats: docs/EXCHANGES.md.
 
 use crate::http::RestCore;
-use crate::rest::{align_up, check_candle, int, json, num, sort_dedup};
+use crate::wire::{align_up, check_candle, int, json, num, sort_dedup};
 use crate::{ExchangeError, FundingRate, OpenInterest, RateBudget, RetryPolicy, truncate};
 use scalp_core::config::BitgetConfig;
 use scalp_core::types::now_ms;

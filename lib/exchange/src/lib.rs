@@ -23,6 +23,7 @@ mod http;
 mod rest;
 pub mod stream;
 pub mod tls;
+mod wire;
 
 pub use budget::{BudgetStats, RateBudget};
 pub use error::ExchangeError;

@@ -699,3 +699,69 @@ fn missing_inputs_are_refused_and_assumed_funding_is_disclosed() {
     let m = rows.iter().find(|r| r["name"] == "grid_multi_tf").unwrap();
     assert_eq!(m["higher_timeframes"], serde_json::json!(["4h"]));
 }
+
+/// `sweep` resolves params like `backtest` and `run`: the asset's per-asset overrides apply
+/// (it used to read only `[name.params]`).
+#[test]
+fn sweep_applies_per_asset_params() {
+    let (_d, cfg, data) = setup();
+    let st = cfg.parent().unwrap().join("strategies.toml");
+    let text = std::fs::read_to_string(&st).unwrap();
+    std::fs::write(
+        &st,
+        text.replace(
+            "[sma_cross.params]\nfast = 10\nslow = 30\n",
+            "[sma_cross.params]\nfast = 10\nslow = 30\n[sma_cross.per_asset.BTC]\nmargin_frac = 0.5\n",
+        ),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read_to_string(&st)
+            .unwrap()
+            .contains("per_asset.BTC]\nmargin_frac = 0.5")
+    );
+    let equity = |symbol: &str| {
+        let out = ok(&optimize(
+            &cfg,
+            &[
+                "sweep",
+                "--strategy",
+                "sma_cross",
+                "--data",
+                data.to_str().unwrap(),
+                "--symbol",
+                symbol,
+                "--grid",
+                "fast=10,slow=30",
+                "--no-funding",
+                "--json",
+            ],
+        ));
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        v["results"][0]["metrics"]["final_equity"].as_f64().unwrap()
+    };
+    let btc = equity("BTC");
+    let eth = equity("ETH");
+    // ETH has no override (margin_frac 1.0, the default); BTC trades half the margin
+    assert!((eth - 4425.698906922393).abs() < 1e-6, "{eth}");
+    assert!(
+        (btc - eth).abs() > 1.0,
+        "per-asset margin_frac ignored: {btc} vs {eth}"
+    );
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            data.to_str().unwrap(),
+            "--symbol",
+            "BTC",
+            "--no-funding",
+            "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["params"]["margin_frac"], 0.5, "backtest applies it too");
+}

@@ -91,8 +91,9 @@ impl ExecArgs {
 /// Where candles come from.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DataArgs {
-    /// Asset or symbol from the store (BTC or BTCUSDT).
-    #[arg(long, conflicts_with = "data")]
+    /// Asset or symbol (BTC or BTCUSDT): read from the store, or with --data only the asset the
+    /// file is of (its per-asset params and contract spec apply), as in `backtest`.
+    #[arg(long)]
     pub symbol: Option<String>,
     /// Candle CSV (`ts_ms,open,high,low,close,volume`) instead of the store.
     #[arg(long)]
@@ -238,20 +239,6 @@ pub fn config_grid(cfg: &Config, strategy: &str) -> anyhow::Result<Grid> {
     Grid::from_toml(g).map_err(|e| anyhow!("param_grids.toml: [{strategy}.grid]: {}", e.0))
 }
 
-/// Base params of a strategy: strategies.toml's `[name.params]` when present, else defaults.
-pub fn base_params(cfg: &Config, strategy: &str) -> anyhow::Result<scalp_strategy::Params> {
-    let spec = scalp_strategy::spec(strategy).ok_or_else(|| {
-        anyhow!(
-            "unknown strategy `{strategy}` (known: {})",
-            scalp_strategy::STRATEGY_NAMES.join(", ")
-        )
-    })?;
-    Ok(match cfg.strategies.strategies.get(strategy) {
-        Some(e) => scalp_strategy::Params::from_toml(strategy, spec.params, &e.params)?,
-        None => scalp_strategy::Params::defaults(spec.params),
-    })
-}
-
 /// Outcome of a sweep (also the `--json` output).
 #[derive(Debug, serde::Serialize)]
 pub struct SweepReport {
@@ -300,7 +287,6 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         Some(g) => Grid::parse(g).map_err(|e| anyhow!("--grid: {}", e.0))?,
         None => config_grid(cfg, &a.strategy)?,
     };
-    let base = base_params(cfg, &a.strategy)?;
     let exec = a.exec.settings(cfg, &a.strategy)?;
     let LoadedData {
         candles,
@@ -309,6 +295,9 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         warnings,
     } = load_data(cfg, &a.strategy, &a.data)?;
     let asset = data_asset(cfg, &a.data);
+    // the one resolver of `backtest` and `run`: strategies.toml params with the asset's
+    // per-asset overrides
+    let base = crate::run::base_params_for(cfg, &a.strategy, &asset)?;
     let (results, engine, seconds) = run_sweep(
         &a.strategy,
         &asset,

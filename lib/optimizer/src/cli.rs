@@ -34,7 +34,8 @@ pub struct ExecArgs {
     /// Position sizing: margin_frac, all_cash, or fixed:QTY.
     #[arg(long)]
     pub size: Option<Sizing>,
-    /// Lot step: quantities are rounded down to a multiple of it (0 = none).
+    /// Lot step override: quantities are rounded down to a multiple of it (0 = no rounding).
+    /// Default: the asset's contract lot step (assets.toml [contracts], docs/BACKTEST.md).
     #[arg(long)]
     pub lot: Option<f64>,
     /// Where a position still open at the end is closed: last_close or last_open.
@@ -256,6 +257,8 @@ pub struct SweepReport {
     pub combos: usize,
     pub engine: EnginePath,
     pub settings: BacktestConfig,
+    /// The contract spec applied (lot step, minimum order) and its source.
+    pub contract: String,
     pub seconds: f64,
     pub candle_combos_per_s: f64,
     pub rank_by: RankBy,
@@ -295,7 +298,7 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         None => config_grid(cfg, &a.strategy)?,
     };
     let base = base_params(cfg, &a.strategy)?;
-    let exec = a.exec.settings(cfg, &a.strategy)?;
+    let mut exec = a.exec.settings(cfg, &a.strategy)?;
     let LoadedData {
         candles,
         timeframe: tf,
@@ -303,6 +306,8 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         warnings,
     } = load_data(cfg, &a.strategy, &a.data)?;
     let asset = data_asset(cfg, &a.data);
+    // The asset's exchange minimums and lot step (`--lot` overrides the lot step).
+    let contract = scalp_backtest::cli::apply_contract(cfg, &asset, a.exec.lot, &mut exec)?;
     let (results, engine, seconds) = run_sweep(
         &a.strategy,
         &asset,
@@ -323,6 +328,7 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         combos,
         engine,
         settings: exec.clone(),
+        contract,
         seconds,
         candle_combos_per_s: (candles.len() * combos) as f64 / seconds.max(1e-12),
         rank_by: a.rank,
@@ -349,6 +355,7 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         seconds * 1e3,
         rep.candle_combos_per_s
     )?;
+    writeln!(out, "contract {}", rep.contract)?;
     writeln!(
         out,
         "{:>4}  {:<32} {:>14} {:>9} {:>7} {:>8} {:>8}",

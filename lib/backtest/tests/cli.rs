@@ -76,7 +76,7 @@ fn backtest_from_csv_is_stored_in_backtest_runs() {
     // The contract's minimum order (5 USDT for a file without --symbol) never binds here: the
     // explicit --lot keeps the reference exact.
     assert_eq!((res.skipped_min_order, res.stopped.is_none()), (0, true));
-    assert!((res.metrics.final_equity - 47_818.5258).abs() < 1e-4);
+    assert!((res.metrics.final_equity - 47_818.525_8).abs() < 1e-4);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(report["run_id"], 1);

@@ -590,6 +590,8 @@ pub fn run_lookahead_cmd(cfg: &Config, a: &LookaheadArgs) -> anyhow::Result<bool
     if let Some(l) = src.leverage {
         ecfg.leverage = l;
     }
+    // The same exchange minimums and lot step as `backtest` (the stop rule is causal too).
+    apply_contract(cfg, &src.asset, None, &mut ecfg)?;
     let tfs = src.build().timeframes();
     let input = src.input(&tfs);
     let make = || src.build();

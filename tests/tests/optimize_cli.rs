@@ -740,14 +740,22 @@ fn sweep_applies_per_asset_params() {
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         v["results"][0]["metrics"]["final_equity"].as_f64().unwrap()
     };
-    let btc = equity("BTC");
-    let eth = equity("ETH");
-    // ETH has no override (margin_frac 1.0, the default); BTC trades half the margin
-    assert!((eth - 4425.698906922393).abs() < 1e-6, "{eth}");
+    let with_override = equity("BTC");
+    // the same sweep without the per-asset table (the same contract spec applies to both)
+    std::fs::write(&st, &text).unwrap();
+    let without = equity("BTC");
     assert!(
-        (btc - eth).abs() > 1.0,
-        "per-asset margin_frac ignored: {btc} vs {eth}"
+        (with_override - without).abs() > 1.0,
+        "per-asset margin_frac ignored: {with_override} vs {without}"
     );
+    std::fs::write(
+        &st,
+        text.replace(
+            "[sma_cross.params]\nfast = 10\nslow = 30\n",
+            "[sma_cross.params]\nfast = 10\nslow = 30\n[sma_cross.per_asset.BTC]\nmargin_frac = 0.5\n",
+        ),
+    )
+    .unwrap();
     let out = ok(&optimize(
         &cfg,
         &[
@@ -764,4 +772,121 @@ fn sweep_applies_per_asset_params() {
     ));
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["params"]["margin_frac"], 0.5, "backtest applies it too");
+}
+
+/// issue 15 "Exchange minimums and lot steps": `optimize backtest --strategy grid_range_atr
+/// --data data/coinbase_btcusd_1h.csv` made 1,236 trades, most of them under $1 once the
+/// account was gone. Now every order meets the contract's minimum (5 USDT, Bitget's
+/// minTradeUSDT, for a file without --symbol), smaller ones are skipped and counted, and the
+/// runner stops when its orders can no longer meet the minimum.
+#[test]
+fn backtest_respects_exchange_minimums_and_lot_steps() {
+    let (_d, cfg, data) = setup();
+    let d = data.to_str().unwrap();
+    let base = [
+        "backtest",
+        "--strategy",
+        "grid_range_atr",
+        "--data",
+        d,
+        "--no-store",
+    ];
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        a.push("--json");
+        serde_json::from_str(ok(&optimize(&cfg, &a)).trim()).unwrap()
+    };
+    let v = json(&[]);
+    let trades = v["trades"].as_array().unwrap();
+    assert!(trades.len() < 1236, "{} trades", trades.len());
+    for t in trades {
+        let notional = t["qty"].as_f64().unwrap() * t["entry_price"].as_f64().unwrap();
+        assert!(notional >= 5.0, "an order below the minimum filled: {t}");
+    }
+    assert!(
+        v["skipped_min_order"].as_u64().unwrap() >= 1,
+        "{}",
+        v["skipped_min_order"]
+    );
+    let reason = v["stopped"]["reason"].as_str().expect("the runner stopped");
+    assert!(
+        reason.starts_with("stopped: equity") && reason.contains("below the minimum order"),
+        "{reason}"
+    );
+    assert!(
+        v["contract"]
+            .as_str()
+            .unwrap()
+            .contains("min notional 5 USDT")
+    );
+    // No trade after the stop.
+    let stop_time = v["stopped"]["time"].as_i64().unwrap();
+    assert!(
+        trades
+            .iter()
+            .all(|t| t["entry_time"].as_i64().unwrap() <= stop_time)
+    );
+
+    // The console says it in one line each.
+    let out = ok(&optimize(&cfg, &base));
+    assert!(
+        out.contains("skipped orders") && out.contains("below the exchange minimum order"),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.trim_start().starts_with("stopped ")),
+        "{out}"
+    );
+
+    // As BTC: Bitget's BTCUSDT lot step and minimum quantity (0.0001) apply.
+    let v = json(&["--symbol", "BTC"]);
+    for t in v["trades"].as_array().unwrap() {
+        let lots = t["qty"].as_f64().unwrap() / 0.0001;
+        assert!(
+            (lots - lots.round()).abs() < 1e-6 && lots >= 1.0 - 1e-9,
+            "{t}"
+        );
+    }
+    assert!(
+        v["contract"]
+            .as_str()
+            .unwrap()
+            .starts_with("BTC: lot 0.0001"),
+        "{}",
+        v["contract"]
+    );
+    // --lot 0 is an explicit override and says so.
+    let mut a = base.to_vec();
+    a.extend_from_slice(&["--symbol", "BTC", "--lot", "0"]);
+    let out = ok(&optimize(&cfg, &a));
+    assert!(out.contains("lot 0 (--lot 0: no rounding)"), "{out}");
+
+    // sweep applies the same contract (and reports it).
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "sweep",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            d,
+            "--grid",
+            "fast=10,slow=30",
+            "--lot",
+            "0.0001",
+            "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["settings"]["lot_step"], 0.0001);
+    assert_eq!(v["settings"]["min_notional"], 5.0);
+    assert!(
+        v["contract"]
+            .as_str()
+            .unwrap()
+            .contains("lot 0.0001 (--lot)"),
+        "{}",
+        v["contract"]
+    );
 }

@@ -67,9 +67,10 @@ pub struct BacktestArgs {
     /// Position sizing: margin_frac (strategy's fractions), all_cash, or fixed:QTY.
     #[arg(long, default_value = "margin_frac")]
     pub size: Sizing,
-    /// Lot step: quantities are rounded down to a multiple of it (0 = none).
-    #[arg(long, default_value_t = 0.0)]
-    pub lot: f64,
+    /// Lot step override: quantities are rounded down to a multiple of it (0 = no rounding).
+    /// Default: the asset's contract lot step (assets.toml [contracts], docs/BACKTEST.md).
+    #[arg(long)]
+    pub lot: Option<f64>,
     /// Where a position still open at the end is closed: last_close or last_open.
     #[arg(long, default_value = "last_close")]
     pub end: EndFill,
@@ -447,6 +448,38 @@ pub struct Stored {
     pub resampled_from: Option<Timeframe>,
 }
 
+/// Applies the contract spec of `asset` (lot step, minimum order) to `c`, `lot` overriding the
+/// lot step; checks the leverage against the contract's maximum. Returns the one-line
+/// description printed with the results.
+pub fn apply_contract(
+    cfg: &Config,
+    asset: &str,
+    lot: Option<f64>,
+    c: &mut BacktestConfig,
+) -> anyhow::Result<String> {
+    let (spec, src) = cfg.assets.contract(asset);
+    c.lot_step = lot.unwrap_or(spec.lot_step);
+    c.min_qty = spec.min_qty;
+    c.min_notional = spec.min_notional;
+    if c.leverage > spec.max_leverage {
+        bail!(
+            "leverage {} exceeds {asset}'s maximum leverage {} ({src})",
+            c.leverage,
+            spec.max_leverage
+        );
+    }
+    let lot_text = match lot {
+        Some(0.0) => "lot 0 (--lot 0: no rounding)".to_string(),
+        Some(x) => format!("lot {x} (--lot)"),
+        None if spec.lot_step > 0.0 => format!("lot {}", spec.lot_step),
+        None => "lot 0 (unknown: no rounding)".to_string(),
+    };
+    Ok(format!(
+        "{asset}: {lot_text}, min qty {}, min notional {} USDT, max leverage {} ({src})",
+        spec.min_qty, spec.min_notional, spec.max_leverage
+    ))
+}
+
 /// Engine settings from `[backtest]` and the command line.
 pub fn engine_config(
     cfg: &Config,
@@ -467,7 +500,7 @@ pub fn engine_config(
     }
     c.fill = a.fill;
     c.sizing = a.size;
-    c.lot_step = a.lot;
+    c.lot_step = a.lot.unwrap_or(0.0);
     c.end_fill = a.end;
     if let Some(r) = a.funding_rate {
         c.funding_rate = Some(r);
@@ -485,7 +518,8 @@ pub fn engine_config(
 /// Runs one backtest for the CLI: loads, runs, prints, stores. Returns the result.
 pub fn run_backtest_cmd(cfg: &Config, a: &BacktestArgs) -> anyhow::Result<BacktestResult> {
     let src = load_source(cfg, &a.src)?;
-    let ecfg = engine_config(cfg, a, src.leverage)?;
+    let mut ecfg = engine_config(cfg, a, src.leverage)?;
+    let contract = apply_contract(cfg, &src.asset, a.lot, &mut ecfg)?;
     let mut strategy = src.build();
     let input = src.input(&strategy.timeframes());
     let res = run_backtest(&input, strategy.as_mut(), &ecfg)?;
@@ -522,6 +556,9 @@ pub fn run_backtest_cmd(cfg: &Config, a: &BacktestArgs) -> anyhow::Result<Backte
         killed: &res.killed,
         skipped_entries: res.skipped_entries,
         funding: res.funding,
+        skipped_min_order: res.skipped_min_order,
+        stopped: &res.stopped,
+        contract: &contract,
         warnings: &src.warnings,
         trades: &res.trades,
     };
@@ -566,6 +603,8 @@ pub fn run_lookahead_cmd(cfg: &Config, a: &LookaheadArgs) -> anyhow::Result<bool
     if let Some(l) = src.leverage {
         ecfg.leverage = l;
     }
+    // The same exchange minimums and lot step as `backtest` (the stop rule is causal too).
+    apply_contract(cfg, &src.asset, None, &mut ecfg)?;
     let tfs = src.build().timeframes();
     let input = src.input(&tfs);
     let make = || src.build();

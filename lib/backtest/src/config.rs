@@ -151,6 +151,12 @@ pub struct BacktestConfig {
     pub sizing: Sizing,
     /// Quantities are rounded down to a multiple of this (exchange size step). 0 = no rounding.
     pub lot_step: f64,
+    /// Exchange minimum order quantity (base units): a smaller order is skipped. 0 = none.
+    #[serde(default)]
+    pub min_qty: f64,
+    /// Exchange minimum order notional (quote, USDT): a smaller order is skipped. 0 = none.
+    #[serde(default)]
+    pub min_notional: f64,
     pub end_fill: EndFill,
     pub kill_switch: KillSwitch,
     pub regime: RegimeConfig,
@@ -178,11 +184,18 @@ impl BacktestConfig {
             fill: FillMode::NextOpen,
             sizing: Sizing::MarginFrac,
             lot_step: 0.0,
+            min_qty: 0.0,
+            min_notional: 0.0,
             end_fill: EndFill::LastClose,
             kill_switch: KillSwitch::default(),
             regime: RegimeConfig::default(),
             record_intents: false,
         }
+    }
+
+    /// Whether an exchange minimum order applies (`min_qty` or `min_notional` > 0).
+    pub fn has_min_order(&self) -> bool {
+        self.min_qty > 0.0 || self.min_notional > 0.0
     }
 
     /// Checks ranges; the error names the field.
@@ -217,6 +230,15 @@ impl BacktestConfig {
         }
         if !(self.lot_step.is_finite() && self.lot_step >= 0.0) {
             return Err(format!("lot step must be >= 0, got {}", self.lot_step));
+        }
+        if !(self.min_qty.is_finite() && self.min_qty >= 0.0) {
+            return Err(format!("min quantity must be >= 0, got {}", self.min_qty));
+        }
+        if !(self.min_notional.is_finite() && self.min_notional >= 0.0) {
+            return Err(format!(
+                "min notional must be >= 0, got {}",
+                self.min_notional
+            ));
         }
         if let Some(d) = self.kill_switch.max_drawdown_pct
             && !(d > 0.0 && d <= 100.0)

@@ -71,6 +71,12 @@ pub struct BacktestResult {
     pub killed: Option<KillEvent>,
     /// Entries skipped because the computed quantity was 0 (too little free margin or lot).
     pub skipped_entries: u32,
+    /// Entries skipped because the quantity (after rounding down to the lot step) was below the
+    /// exchange minimum (`min_qty` or `min_notional`).
+    pub skipped_min_order: u32,
+    /// When and why the runner stopped trading because its equity could no longer place the
+    /// minimum order (docs/BACKTEST.md "Exchange minimums and lot steps").
+    pub stopped: Option<KillEvent>,
     /// `(candle index, intent)` of every intent, when `record_intents` is set.
     pub intents: Vec<(usize, Intent)>,
     /// Where the funding rates that were charged came from, and what they cost.
@@ -203,6 +209,10 @@ struct Runner<'c> {
     consecutive_losses: u32,
     skipped_entries: u32,
     funding: FundingStats,
+    skipped_min_order: u32,
+    /// Set by an entry skipped for the minimum while flat when even the whole balance could not
+    /// pay for the minimum order: the reason the runner stops.
+    halt: Option<String>,
 }
 
 /// Runs `strategy` over `input` with `cfg`. Deterministic: the same input, strategy state and
@@ -276,7 +286,10 @@ pub fn run_backtest(
             assumed_rate: cfg.funding_rate,
             ..FundingStats::default()
         },
+        skipped_min_order: 0,
+        halt: None,
     };
+    let mut stopped: Option<KillEvent> = None;
     let mut equity: Vec<f64> = Vec::with_capacity(n);
     let mut intents_log: Vec<(usize, Intent)> = Vec::new();
     let mut out: Vec<Intent> = Vec::with_capacity(16);
@@ -362,6 +375,9 @@ pub fn run_backtest(
         if active {
             r.walk_path(c, at_open, candles, strategy);
         }
+        if stopped.is_none() && r.halt.is_some() {
+            stopped = Some(r.stop_trading(i, c.open_time));
+        }
 
         // 4. Mark to the close.
         let eq = r.cash
@@ -373,7 +389,7 @@ pub fn run_backtest(
         }
 
         // 5. Kill switch (checked at the close, before the strategy is asked).
-        if killed.is_none() && (eq <= 0.0 || ks_on) {
+        if killed.is_none() && stopped.is_none() && (eq <= 0.0 || ks_on) {
             let ks = &cfg.kill_switch;
             let reason = if eq <= 0.0 {
                 Some("equity <= 0".to_string())
@@ -423,7 +439,7 @@ pub fn run_backtest(
                 r.tp = None;
             }
         }
-        if killed.is_some() {
+        if killed.is_some() || stopped.is_some() {
             continue;
         }
 
@@ -463,6 +479,9 @@ pub fn run_backtest(
             };
             for intent in out.drain(..) {
                 r.apply(intent, c, at_close, candles, strategy)?;
+            }
+            if stopped.is_none() && r.halt.is_some() {
+                stopped = Some(r.stop_trading(i, c.open_time));
             }
             if matches!(cfg.fill, FillMode::Close) {
                 *equity.last_mut().expect("pushed above") = r.cash
@@ -505,6 +524,8 @@ pub fn run_backtest(
         metrics,
         killed,
         skipped_entries: r.skipped_entries,
+        skipped_min_order: r.skipped_min_order,
+        stopped,
         intents: intents_log,
         funding: r.funding,
     })
@@ -736,6 +757,40 @@ impl Runner<'_> {
         }
     }
 
+    /// An order of `qty` at `price` is below the exchange minimum.
+    fn below_min(&self, qty: f64, price: f64) -> bool {
+        qty < self.cfg.min_qty || qty * price < self.cfg.min_notional
+    }
+
+    fn min_order_text(&self, price: f64) -> String {
+        let c = self.cfg;
+        let mut parts = Vec::new();
+        if c.min_notional > 0.0 {
+            parts.push(format!("min notional {} USDT", c.min_notional));
+        }
+        if c.min_qty > 0.0 {
+            parts.push(format!("min qty {} at {price}", c.min_qty));
+        }
+        if c.lot_step > 0.0 {
+            parts.push(format!("lot {}", c.lot_step));
+        }
+        parts.join(", ")
+    }
+
+    /// Stops the runner (its equity cannot place the minimum order): resting orders, stop and
+    /// take-profit are cancelled; it is flat, so nothing is closed.
+    fn stop_trading(&mut self, index: usize, time: i64) -> KillEvent {
+        self.levels.clear();
+        self.pending.clear();
+        self.stop = None;
+        self.tp = None;
+        KillEvent {
+            index,
+            time,
+            reason: self.halt.clone().unwrap_or_default(),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn enter(
         &mut self,
@@ -760,9 +815,28 @@ impl Runner<'_> {
             ref_px
         };
         let fee_rate = self.fee_rate(kind);
+        if self.halt.is_some() {
+            return false;
+        }
         let qty = self.entry_qty(price, fee_rate, margin_frac);
-        if qty <= 0.0 || !qty.is_finite() {
-            self.skipped_entries += 1;
+        let zero = qty <= 0.0 || !qty.is_finite();
+        if zero || self.below_min(qty, price) {
+            if zero {
+                self.skipped_entries += 1;
+            } else {
+                self.skipped_min_order += 1;
+            }
+            // Flat, the balance no longer changes: every later entry of this size would be
+            // below the minimum too, so the runner stops trading (docs/BACKTEST.md).
+            if self.pos.is_none() && self.cfg.has_min_order() {
+                self.halt = Some(format!(
+                    "stopped: equity {:.2} below the minimum order ({}; the order was {:.8} = {:.2} USDT)",
+                    self.cash,
+                    self.min_order_text(price),
+                    qty,
+                    qty * price
+                ));
+            }
             return false;
         }
         let fee = qty * price * fee_rate;

@@ -22,6 +22,12 @@ pub struct Report<'a> {
     pub skipped_entries: u32,
     /// Funding charged, by the source of its rate (historical or assumed).
     pub funding: crate::engine::FundingStats,
+    /// Entries skipped because they were below the exchange minimum order.
+    pub skipped_min_order: u32,
+    /// Why the runner stopped trading (its equity could no longer place the minimum order).
+    pub stopped: &'a Option<crate::engine::KillEvent>,
+    /// The contract spec used (lot step, minimums) and where it came from.
+    pub contract: &'a str,
     /// Data-quality findings and resampling notes of the input (docs/BACKTEST.md "Candle data").
     pub warnings: &'a [String],
     pub trades: &'a [Trade],
@@ -95,6 +101,9 @@ pub fn console(r: &Report<'_>, res: &BacktestResult) -> String {
         "capital {} leverage {} maker {} taker {} slippage {} fill {:?} size {} lot {}",
         c.capital, c.leverage, c.maker_fee, c.taker_fee, c.slippage, c.fill, c.sizing, c.lot_step
     );
+    if !r.contract.is_empty() {
+        let _ = writeln!(s, "contract {}", r.contract);
+    }
     let rows: [(&str, String); 22] = [
         ("final equity", format!("{:.2}", m.final_equity)),
         (
@@ -144,6 +153,22 @@ pub fn console(r: &Report<'_>, res: &BacktestResult) -> String {
     }
     if let Some(line) = funding_line(&res.funding) {
         let _ = writeln!(s, "  {:<16} {line}", "funding");
+    }
+    if res.skipped_min_order > 0 {
+        let _ = writeln!(
+            s,
+            "  {:<16} {} (below the exchange minimum order)",
+            "skipped orders", res.skipped_min_order
+        );
+    }
+    if let Some(st) = &res.stopped {
+        let _ = writeln!(
+            s,
+            "  {:<16} {} at {}",
+            "stopped",
+            st.reason.strip_prefix("stopped: ").unwrap_or(&st.reason),
+            scalp_core::types::fmt_ms(st.time)
+        );
     }
     if !m.per_regime.is_empty() {
         let _ = writeln!(

@@ -150,7 +150,11 @@ pub fn save_run(
             m.max_drawdown_duration_ms,
             m.exposure_pct,
             m.liquidations,
-            res.killed.as_ref().map(|k| k.reason.clone()),
+            // The kill switch's reason, else the minimum-order stop's (`stopped: ...`).
+            res.killed
+                .as_ref()
+                .or(res.stopped.as_ref())
+                .map(|k| k.reason.clone()),
             regime,
             equity_curve_json(res, candles, tf_ms).to_string(),
             trades_summary_json(res).to_string(),

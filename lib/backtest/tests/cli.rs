@@ -73,6 +73,10 @@ fn backtest_from_csv_is_stored_in_backtest_runs() {
     .a;
     let res = run_backtest_cmd(&cfg, &args).unwrap();
     assert_eq!(res.trades.len(), 387); // the backtesting.py reference figure
+    // The contract's minimum order (5 USDT for a file without --symbol) never binds here: the
+    // explicit --lot keeps the reference exact.
+    assert_eq!((res.skipped_min_order, res.stopped.is_none()), (0, true));
+    assert!((res.metrics.final_equity - 47_818.525_8).abs() < 1e-4);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(report["run_id"], 1);

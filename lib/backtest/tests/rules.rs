@@ -578,3 +578,119 @@ fn funding_beyond_the_free_balance_comes_out_of_the_margin() {
         Some("equity <= 0")
     );
 }
+
+fn entry(frac: f64) -> Intent {
+    Intent::MarketEntry {
+        side: Side::Long,
+        margin_frac: frac,
+    }
+}
+
+#[test]
+fn below_min_notional_is_skipped_counted_and_a_flat_runner_stops() {
+    let cs: Vec<Candle> = (0..6).map(|i| c(i, 100.0, 101.0, 99.0, 100.0)).collect();
+    // 0.004 × 1000 = 4 USDT < 5: skipped; flat, so the runner stops and the bigger entry at
+    // candle 2 is never asked for.
+    let script = vec![(0, vec![entry(0.004)]), (2, vec![entry(1.0)])];
+    let min_cfg = BacktestConfig {
+        slippage: 0.0,
+        min_notional: 5.0,
+        ..cfg()
+    };
+    let r = run(&cs, script, &min_cfg);
+    assert!(r.trades.is_empty());
+    assert_eq!((r.skipped_min_order, r.skipped_entries), (1, 0));
+    let st = r.stopped.expect("stopped");
+    assert_eq!(st.index, 1, "the entry was due at the open of candle 1");
+    assert!(
+        st.reason
+            .starts_with("stopped: equity 1000.00 below the minimum order")
+            && st.reason.contains("min notional 5 USDT"),
+        "{}",
+        st.reason
+    );
+    assert!(r.killed.is_none());
+    assert!(r.equity.iter().all(|&e| e == 1000.0));
+    // Without minimums the same order fills.
+    let r = run(
+        &cs,
+        vec![(0, vec![entry(0.004)])],
+        &BacktestConfig {
+            slippage: 0.0,
+            ..cfg()
+        },
+    );
+    assert_eq!(r.trades.len(), 1);
+    assert!(r.stopped.is_none());
+}
+
+#[test]
+fn quantity_is_rounded_down_to_the_lot_then_checked_against_min_qty() {
+    let cs: Vec<Candle> = (0..4).map(|i| c(i, 100.0, 101.0, 99.0, 100.0)).collect();
+    let cfg = BacktestConfig {
+        slippage: 0.0,
+        taker_fee: 0.0,
+        lot_step: 0.1,
+        min_qty: 0.5,
+        ..cfg()
+    };
+    // 0.0599 × 1000 / 100 = 0.599 → 0.5 lots of 0.1 = exactly the minimum: fills.
+    let r = run(&cs, vec![(0, vec![entry(0.0599)])], &cfg);
+    assert_eq!(r.trades.len(), 1);
+    assert!(close(r.trades[0].qty, 0.5));
+    assert_eq!(r.skipped_min_order, 0);
+    // 0.049 × 1000 / 100 = 0.49 → 0.4 < 0.5: skipped and counted, the runner stops.
+    let r = run(&cs, vec![(0, vec![entry(0.049)])], &cfg);
+    assert!(r.trades.is_empty());
+    assert_eq!(r.skipped_min_order, 1);
+    assert!(r.stopped.unwrap().reason.contains("min qty 0.5"));
+}
+
+#[test]
+fn below_minimum_while_in_a_position_is_skipped_without_stopping() {
+    let cs: Vec<Candle> = (0..6).map(|i| c(i, 100.0, 101.0, 99.0, 100.0)).collect();
+    let script = vec![
+        (0, vec![entry(0.5)]),
+        (1, vec![entry(0.001)]), // 1 USDT: skipped, the position stays
+        (
+            3,
+            vec![Intent::ClosePosition {
+                reason: ExitReason::Signal,
+            }],
+        ),
+    ];
+    let cfg = BacktestConfig {
+        slippage: 0.0,
+        min_notional: 5.0,
+        ..cfg()
+    };
+    let r = run(&cs, script, &cfg);
+    assert_eq!(r.trades.len(), 1);
+    assert_eq!(r.trades[0].entries, 1);
+    assert_eq!(r.trades[0].exit_reason, ExitReason::Signal);
+    assert_eq!(r.skipped_min_order, 1);
+    assert!(r.stopped.is_none());
+}
+
+#[test]
+fn grid_level_below_the_minimum_is_skipped_and_the_runner_stops() {
+    // A long level at 99.5 is touched by candle 1 (low 99); 0.004 × 1000 = 4 USDT < 5.
+    let cs: Vec<Candle> = (0..4).map(|i| c(i, 100.0, 101.0, 99.0, 100.0)).collect();
+    let script = vec![(
+        0,
+        vec![Intent::PlaceLevel {
+            id: 1,
+            side: Side::Long,
+            price: 99.5,
+            margin_frac: 0.004,
+        }],
+    )];
+    let cfg = BacktestConfig {
+        min_notional: 5.0,
+        ..cfg()
+    };
+    let r = run(&cs, script, &cfg);
+    assert!(r.trades.is_empty());
+    assert_eq!(r.skipped_min_order, 1);
+    assert_eq!(r.stopped.expect("stopped").index, 1);
+}

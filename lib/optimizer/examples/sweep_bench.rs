@@ -27,6 +27,8 @@ fn main() {
         taker_fee: 0.001,
         slippage: 0.0,
         lot_step: 1e-8,
+        min_qty: 0.0,
+        min_notional: 0.0,
         next_open: true,
         sizing: KSizing::AllCash,
         end_at_close: false,

@@ -34,7 +34,8 @@ pub struct ExecArgs {
     /// Position sizing: margin_frac, all_cash, or fixed:QTY.
     #[arg(long)]
     pub size: Option<Sizing>,
-    /// Lot step: quantities are rounded down to a multiple of it (0 = none).
+    /// Lot step override: quantities are rounded down to a multiple of it (0 = no rounding).
+    /// Default: the asset's contract lot step (assets.toml [contracts], docs/BACKTEST.md).
     #[arg(long)]
     pub lot: Option<f64>,
     /// Where a position still open at the end is closed: last_close or last_open.
@@ -249,6 +250,8 @@ pub struct SweepReport {
     pub combos: usize,
     pub engine: EnginePath,
     pub settings: BacktestConfig,
+    /// The contract spec applied (lot step, minimum order) and its source.
+    pub contract: String,
     pub seconds: f64,
     pub candle_combos_per_s: f64,
     pub rank_by: RankBy,
@@ -287,7 +290,7 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         Some(g) => Grid::parse(g).map_err(|e| anyhow!("--grid: {}", e.0))?,
         None => config_grid(cfg, &a.strategy)?,
     };
-    let exec = a.exec.settings(cfg, &a.strategy)?;
+    let mut exec = a.exec.settings(cfg, &a.strategy)?;
     let LoadedData {
         candles,
         timeframe: tf,
@@ -298,6 +301,8 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
     // the one resolver of `backtest` and `run`: strategies.toml params with the asset's
     // per-asset overrides
     let base = crate::run::base_params_for(cfg, &a.strategy, &asset)?;
+    // The asset's exchange minimums and lot step (`--lot` overrides the lot step).
+    let contract = scalp_backtest::cli::apply_contract(cfg, &asset, a.exec.lot, &mut exec)?;
     let (results, engine, seconds) = run_sweep(
         &a.strategy,
         &asset,
@@ -318,6 +323,7 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         combos,
         engine,
         settings: exec.clone(),
+        contract,
         seconds,
         candle_combos_per_s: (candles.len() * combos) as f64 / seconds.max(1e-12),
         rank_by: a.rank,
@@ -344,6 +350,7 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         seconds * 1e3,
         rep.candle_combos_per_s
     )?;
+    writeln!(out, "contract {}", rep.contract)?;
     writeln!(
         out,
         "{:>4}  {:<32} {:>14} {:>9} {:>7} {:>8} {:>8}",

@@ -270,7 +270,9 @@ pub fn optimize_one(
     let t0 = Instant::now();
     let spec = wfo_spec(cfg, strategy)?;
     let base = base_params_for(cfg, strategy, asset)?;
-    let bt = engine_settings(cfg, strategy);
+    let mut bt = engine_settings(cfg, strategy);
+    // The asset's exchange minimums and lot step (docs/BACKTEST.md).
+    scalp_backtest::cli::apply_contract(cfg, asset, None, &mut bt)?;
     let ev = EvalCtx {
         strategy,
         asset,

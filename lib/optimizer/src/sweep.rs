@@ -61,6 +61,8 @@ pub fn kernel_cost(bt: &BacktestConfig, candles: &[Candle]) -> Option<KernelCost
         taker_fee: bt.taker_fee,
         slippage: bt.slippage,
         lot_step: bt.lot_step,
+        min_qty: bt.min_qty,
+        min_notional: bt.min_notional,
         next_open: bt.fill == FillMode::NextOpen,
         sizing: match bt.sizing {
             Sizing::MarginFrac => KSizing::MarginFrac,

@@ -181,21 +181,34 @@ fn settings() -> impl Strategy<Value = BacktestConfig> {
         prop_oneof![Just(1.0), Just(1.0), Just(2.0), Just(3.0)],
         prop_oneof![Just(1000.0), Just(10_000.0), 100.0..100_000.0f64],
         prop_oneof![Just(None), Just(Some(0.0))],
+        // Exchange minimum order: (min qty, min notional as a fraction of the capital), so it
+        // binds at the start, part-way through a losing run, or never.
+        prop_oneof![
+            Just((0.0, 0.0)),
+            Just((0.0, 0.005)),
+            Just((0.001, 0.005)),
+            Just((0.1, 0.0)),
+            (0.0..0.2f64, 0.0..1.5f64)
+        ],
     )
-        .prop_map(|(fee, slip, fill, sizing, lot, end, lev, cap, funding)| {
-            let mut c = BacktestConfig::default();
-            c.maker_fee = fee;
-            c.taker_fee = fee;
-            c.slippage = slip;
-            c.fill = fill;
-            c.sizing = sizing;
-            c.lot_step = lot;
-            c.end_fill = end;
-            c.leverage = lev;
-            c.capital = cap;
-            c.funding_rate = funding;
-            c
-        })
+        .prop_map(
+            |(fee, slip, fill, sizing, lot, end, lev, cap, funding, (mq, mn))| {
+                let mut c = BacktestConfig::default();
+                c.maker_fee = fee;
+                c.taker_fee = fee;
+                c.slippage = slip;
+                c.fill = fill;
+                c.sizing = sizing;
+                c.lot_step = lot;
+                c.end_fill = end;
+                c.leverage = lev;
+                c.capital = cap;
+                c.funding_rate = funding;
+                c.min_qty = mq;
+                c.min_notional = mn * cap;
+                c
+            },
+        )
 }
 
 proptest! {

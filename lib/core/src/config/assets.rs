@@ -1,6 +1,8 @@
 use super::ConfigError;
+use super::contracts::{self, ContractOverride, ContractSpec};
 use crate::Timeframe;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// `assets.toml`: the traded universe (USDT-M perpetuals) and the collected timeframes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -10,6 +12,9 @@ pub struct AssetsConfig {
     pub assets: Vec<String>,
     pub quote: String,
     pub timeframes: Vec<Timeframe>,
+    /// Exchange contract specs per asset, over the built-in values (`[contracts.BTC]`
+    /// `lot_step`, `min_qty`, `min_notional`, `price_tick`, `max_leverage`; docs/BACKTEST.md).
+    pub contracts: BTreeMap<String, ContractOverride>,
 }
 
 impl Default for AssetsConfig {
@@ -18,6 +23,7 @@ impl Default for AssetsConfig {
             assets: vec!["BTC".into()],
             quote: "USDT".into(),
             timeframes: vec![Timeframe::M1, Timeframe::M5, Timeframe::M15, Timeframe::H1],
+            contracts: BTreeMap::new(),
         }
     }
 }
@@ -36,6 +42,23 @@ impl AssetsConfig {
         match u.strip_suffix(&self.quote.to_ascii_uppercase()) {
             Some(b) if !b.is_empty() => b.to_string(),
             _ => u,
+        }
+    }
+
+    /// The contract spec of `asset` and where it comes from: the built-in values of a default
+    /// asset (or [`contracts::GENERIC`] for any other label, e.g. a `--data` file's name) with
+    /// the `[contracts.<asset>]` fields of assets.toml over them.
+    pub fn contract(&self, asset: &str) -> (ContractSpec, &'static str) {
+        let (base, src) = match contracts::builtin(asset) {
+            Some(s) => (s, "built-in Bitget USDT-M values"),
+            None => (
+                contracts::GENERIC,
+                "generic: no contract data for this asset",
+            ),
+        };
+        match self.contracts.get(asset) {
+            Some(o) => (o.over(base), "assets.toml [contracts]"),
+            None => (base, src),
         }
     }
 
@@ -65,6 +88,24 @@ impl AssetsConfig {
                     Some(text),
                     "assets",
                     format!("asset `{a}` listed twice"),
+                ));
+            }
+        }
+        for (a, o) in &self.contracts {
+            if !self.assets.contains(a) {
+                return Err(ConfigError::invalid(
+                    file,
+                    Some(text),
+                    &format!("contracts.{a}"),
+                    format!("`{a}` is not one of `assets`"),
+                ));
+            }
+            if let Some((k, v, rule)) = o.invalid() {
+                return Err(ConfigError::invalid(
+                    file,
+                    Some(text),
+                    &format!("contracts.{a}.{k}"),
+                    format!("{rule}, got {v}"),
                 ));
             }
         }

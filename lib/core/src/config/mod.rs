@@ -12,6 +12,7 @@
 mod assets;
 mod backtest;
 mod collector;
+pub mod contracts;
 mod exchanges;
 mod paths;
 mod strategies;
@@ -20,6 +21,7 @@ mod sync;
 pub use assets::AssetsConfig;
 pub use backtest::{BacktestConfig, OptimizeConfig};
 pub use collector::{CollectorConfig, ReplayConfig};
+pub use contracts::{ContractOverride, ContractSpec};
 pub use exchanges::{BinanceConfig, BitgetConfig, ExchangesConfig};
 pub use paths::{LogConfig, LogFormat, PathsConfig};
 pub use strategies::{ParamGridsConfig, StrategiesConfig, StrategyEntry};
@@ -228,7 +230,13 @@ impl Config {
         assets.validate(&afile, &atext)?;
         validate_sources(&cfg.main, &assets, &afile, &atext)?;
         cfg.assets = assets;
-        let (strategies, _): (StrategiesConfig, String) = load_toml(&cfg.strategies_path())?;
+        let (strategies, stext): (StrategiesConfig, String) = load_toml(&cfg.strategies_path())?;
+        validate_leverage(
+            &cfg.assets,
+            &strategies,
+            &cfg.strategies_path().display().to_string(),
+            &stext,
+        )?;
         cfg.strategies = strategies;
         let (grids, _): (ParamGridsConfig, String) =
             load_toml(&cfg.resolve(&cfg.main.paths.param_grids))?;
@@ -249,11 +257,13 @@ impl Config {
         let assets_cfg: AssetsConfig = parse_toml(assets, "assets.toml")?;
         assets_cfg.validate("assets.toml", assets)?;
         validate_sources(&main, &assets_cfg, "assets.toml", assets)?;
+        let strategies_cfg: StrategiesConfig = parse_toml(strategies, "strategies.toml")?;
+        validate_leverage(&assets_cfg, &strategies_cfg, "strategies.toml", strategies)?;
         Ok(Config {
             path: dir.join("scalp.toml"),
             main,
             assets: assets_cfg,
-            strategies: parse_toml(strategies, "strategies.toml")?,
+            strategies: strategies_cfg,
             param_grids: parse_toml(grids, "param_grids.toml")?,
         })
     }
@@ -297,6 +307,38 @@ fn validate_sources(
                     if bad.len() == 1 { "it" } else { "them" }
                 ),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// A strategy's leverage must not exceed the contract's maximum leverage of any asset it trades
+/// (its `assets`, or all of assets.toml when empty).
+fn validate_leverage(
+    assets: &AssetsConfig,
+    strategies: &StrategiesConfig,
+    file: &str,
+    text: &str,
+) -> Result<(), ConfigError> {
+    for (name, e) in &strategies.strategies {
+        let list = if e.assets.is_empty() {
+            &assets.assets
+        } else {
+            &e.assets
+        };
+        for a in list {
+            let (spec, src) = assets.contract(a);
+            if e.leverage > spec.max_leverage {
+                return Err(ConfigError::invalid(
+                    file,
+                    Some(text),
+                    &format!("{name}.leverage"),
+                    format!(
+                        "leverage {} exceeds {a}'s maximum leverage {} ({src}; assets.toml [contracts.{a}].max_leverage)",
+                        e.leverage, spec.max_leverage
+                    ),
+                ));
+            }
         }
     }
     Ok(())
@@ -410,6 +452,63 @@ mod tests {
             "[exchanges.bitget]\nproduct_type = \"SUSDT-FUTURES\"\nws_public_url = \"wss://wspap.bitget.com/v2/ws/public\"\nws_private_url = \"wss://wspap.bitget.com/v2/ws/private\"\n",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn contracts_are_built_in_overridable_and_validated() {
+        let base = "assets = [\"BTC\", \"FOO\"]\nquote = \"USDT\"\ntimeframes = [\"1h\"]\n";
+        let c = Config::from_texts(Path::new("/x"), "", base, "", "").unwrap();
+        let (btc, _) = c.assets.contract("BTC");
+        assert_eq!(
+            (btc.lot_step, btc.min_qty, btc.min_notional),
+            (0.0001, 0.0001, 5.0)
+        );
+        assert_eq!(c.assets.contract("FOO").0, contracts::GENERIC);
+        let t = format!("{base}[contracts.BTC]\nmin_notional = 10.0\n");
+        let c = Config::from_texts(Path::new("/x"), "", &t, "", "").unwrap();
+        let (btc, src) = c.assets.contract("BTC");
+        assert_eq!((btc.lot_step, btc.min_notional), (0.0001, 10.0));
+        assert!(src.contains("assets.toml"), "{src}");
+        // unknown key, negative value, unknown asset: errors naming file, line and key
+        let e = Config::from_texts(
+            Path::new("/x"),
+            "",
+            &format!("{base}[contracts.BTC]\nlot = 1.0\n"),
+            "",
+            "",
+        )
+        .unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("assets.toml", Some(5)), "{e}");
+        assert!(e.to_string().contains("lot"), "{e}");
+        let e = Config::from_texts(
+            Path::new("/x"),
+            "",
+            &format!("{base}[contracts.BTC]\nmin_qty = -1.0\n"),
+            "",
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert_eq!(e.key.as_deref(), Some("contracts.BTC.min_qty"));
+        let e = Config::from_texts(
+            Path::new("/x"),
+            "",
+            &format!("{base}[contracts.ETH]\nmin_qty = 1.0\n"),
+            "",
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("contracts.ETH"), "{e}");
+        // a strategy's leverage above an asset's maximum
+        let t = format!("{base}[contracts.FOO]\nmax_leverage = 2.0\n");
+        let s = "[grid_atr]\nleverage = 3.0\ntimeframe = \"1h\"\n";
+        let e = Config::from_texts(Path::new("/x"), "", &t, s, "").unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.line),
+            ("strategies.toml", Some(2)),
+            "{e}"
+        );
+        assert!(e.to_string().contains("FOO's maximum leverage 2"), "{e}");
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct KernelCost {
     pub taker_fee: f64,
     pub slippage: f64,
     pub lot_step: f64,
+    /// Exchange minimum order (base quantity, quote notional); 0 = none. An entry below it
+    /// stops the combination (it is always flat at an entry), as the engine's runner stops.
+    pub min_qty: f64,
+    pub min_notional: f64,
     /// Market fills at the next open (true) or at the signal candle's close (false).
     pub next_open: bool,
     pub sizing: KSizing,
@@ -485,7 +489,15 @@ impl Sim {
         };
         let pin = p0 * (1.0 + c.slippage);
         let qty = entry_qty(c, self.bal, pin, self.margin_frac);
-        if qty <= 0.0 || !qty.is_finite() {
+        let zero = qty <= 0.0 || !qty.is_finite();
+        if c.min_qty > 0.0 || c.min_notional > 0.0 {
+            // The engine's minimum-order rule: skipped while flat, so the runner stops; its
+            // equity stays at the balance to the end.
+            if zero || qty < c.min_qty || qty * pin < c.min_notional {
+                self.done = true;
+                return;
+            }
+        } else if zero {
             return;
         }
         self.pos = Some(Open {

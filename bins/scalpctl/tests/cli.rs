@@ -187,7 +187,8 @@ fn backup_without_database_fails_clearly() {
 fn generates_man_pages_and_completions() {
     let d = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_scalpctl"))
-        .env("SCALP_GENERATE_DOCS", d.path())
+        .arg("--generate-docs")
+        .arg(d.path())
         .output()
         .unwrap();
     assert!(o.status.success());

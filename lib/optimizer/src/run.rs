@@ -94,7 +94,7 @@ pub fn wfo_spec(cfg: &Config, strategy: &str) -> anyhow::Result<WfoSpec> {
         .grids
         .get(strategy)
         .ok_or_else(|| anyhow!("param_grids.toml has no [{strategy}] section"))?;
-    WfoSpec::from_table(strategy, t)
+    Ok(WfoSpec::from_table(strategy, t)?)
 }
 
 /// Local optimize database path (`[optimize].db`, relative to the config dir).

@@ -183,3 +183,186 @@ fn user_errors_print_the_chain_and_no_backtrace() {
     );
     assert!(!e.contains("backtrace") && !e.contains(".rs:"), "{e}");
 }
+
+fn run_rows(db: &Path) -> Vec<(String, Option<String>)> {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return Vec::new();
+    };
+    let Ok(mut st) = conn.prepare("SELECT status, error FROM optimization_runs ORDER BY id") else {
+        return Vec::new();
+    };
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map(|rows| rows.filter_map(Result::ok).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_interrupted_run_marks_its_row_failed() {
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let (_d, cfg) = setup();
+        let data = repo_root().join("data/coinbase_btcusd_1h.csv");
+        let mut child = Command::new(bin("optimize"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(["run", "--strategy", "grid_atr", "--symbol", "BTC", "--data"])
+            .arg(&data)
+            .env("SCALP_OPTIMIZE_QUIET", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let db = cfg.parent().unwrap().join("optimize.db");
+        let t0 = std::time::Instant::now();
+        while run_rows(&db).first().map(|r| r.0.as_str()) != Some("running") {
+            assert!(t0.elapsed().as_secs() < 60, "the run never started");
+            assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let st = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        let name = format!("SIG{}", &signal[1..]);
+        assert!(err.contains(&format!("interrupted by {name}")), "{err}");
+        let rows = run_rows(&db);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].0, "failed", "{rows:?}");
+        assert_eq!(
+            rows[0].1.as_deref(),
+            Some(&*format!("interrupted by {name}"))
+        );
+    }
+}
+
+#[test]
+fn negative_fees_are_read_as_values_and_refused() {
+    let (_d, cfg) = setup();
+    let data = repo_root().join("data/coinbase_btcusd_1h.csv");
+    let c = cfg.to_str().unwrap();
+    let d = data.to_str().unwrap();
+    for cmd in [
+        vec!["backtest", "--strategy", "sma_cross", "--no-store"],
+        vec![
+            "sweep",
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=5,slow=50",
+        ],
+    ] {
+        for fee in ["-0.01", "-1"] {
+            let mut args = vec!["--config", c];
+            args.extend(&cmd);
+            args.extend(["--data", d, "--fee", fee]);
+            let o = run("optimize", &args);
+            let e = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{cmd:?} --fee {fee}: {e}");
+            assert!(
+                e.contains(&format!("invalid value '{fee}' for '--fee")) && e.contains("negative"),
+                "{cmd:?} --fee {fee}: {e}"
+            );
+            assert!(!e.contains("unexpected argument"), "{e}");
+        }
+    }
+    // A negative funding rate is real and stays accepted.
+    let o = run(
+        "optimize",
+        &[
+            "--config",
+            c,
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--no-store",
+            "--data",
+            d,
+            "--funding-rate",
+            "-0.0001",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn bench_wfo_with_zero_assets_is_refused_not_a_panic() {
+    let (_d, cfg) = setup();
+    let o = run(
+        "optimize",
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "bench-wfo",
+            "--assets",
+            "0",
+        ],
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("--assets") && e.contains("at least 1"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn read_only_commands_never_create_a_database() {
+    let (d, cfg) = setup();
+    let typo = d.path().join("typo.db");
+    let c = cfg.to_str().unwrap();
+    let o = run(
+        "optimize",
+        &["--config", c, "grades", "--db-path", typo.to_str().unwrap()],
+    );
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{e}");
+    assert!(e.contains("typo.db") && e.contains("does not exist"), "{e}");
+    let o = run(
+        "optimize",
+        &["--config", c, "check-data", "--db", typo.to_str().unwrap()],
+    );
+    assert!(!o.status.success(), "{}", stderr(&o));
+    assert!(
+        !typo.exists(),
+        "a read-only command created {}",
+        typo.display()
+    );
+    let names: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.to_string_lossy().starts_with("typo")),
+        "{names:?}"
+    );
+    let o = run("optimize", &["--config", c, "grades"]);
+    assert!(!o.status.success());
+    assert!(!cfg.parent().unwrap().join("optimize.db").exists());
+}
+
+#[test]
+fn piped_logs_have_no_colour_and_sync_disabled_is_said_once() {
+    let (_d, cfg) = setup();
+    // Every asset of assets.toml (no candles stored: each job fails fast).
+    let o = Command::new(bin("optimize"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--strategy", "sma_cross", "--symbols", "BTC,ETH,SOL"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert!(!e.contains('\u{1b}'), "ANSI escapes in piped logs: {e:?}");
+    assert_eq!(
+        e.matches("sync is disabled").count(),
+        1,
+        "said once, not once per job: {e}"
+    );
+    assert!(e.contains(" INFO "), "{e}");
+}

@@ -397,7 +397,8 @@ pub fn check_data(cfg: &Config, a: &CheckDataArgs, out: &mut dyn Write) -> anyho
             path.display()
         );
     }
-    let conn = crate::db::open(&path)?;
+    // Read-only: checking data never creates, migrates or writes the database.
+    let conn = scalp_store::open_readonly(&path)?;
     let cov = coverage(&conn, a.exchange, a.max_gaps)?;
     if a.json {
         serde_json::to_writer_pretty(&mut *out, &cov)?;

@@ -18,16 +18,16 @@ use std::time::Instant;
 #[derive(Args, Debug, Clone, Default)]
 pub struct ExecArgs {
     /// Initial capital (default `[backtest].initial_capital`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub capital: Option<f64>,
     /// Leverage (default: the strategy's in strategies.toml, else `[backtest].leverage`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub leverage: Option<f64>,
-    /// One fee rate for maker and taker fills (e.g. 0.001 = 0.1 %).
-    #[arg(long)]
+    /// One fee rate for maker and taker fills (e.g. 0.001 = 0.1 %); >= 0.
+    #[arg(long, allow_negative_numbers = true, value_parser = scalp_backtest::cli::parse_fraction)]
     pub fee: Option<f64>,
     /// Slippage of taker fills, fraction of price.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = scalp_backtest::cli::parse_fraction)]
     pub slippage: Option<f64>,
     /// Market orders fill at the next candle's open (`next_open`) or the signal close (`close`).
     #[arg(long)]
@@ -36,13 +36,13 @@ pub struct ExecArgs {
     #[arg(long)]
     pub size: Option<Sizing>,
     /// Lot step: quantities are rounded down to a multiple of it (0 = none).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lot: Option<f64>,
     /// Where a position still open at the end is closed: last_close or last_open.
     #[arg(long)]
     pub end: Option<EndFill>,
-    /// Funding rate per 8 h when no history covers a settlement.
-    #[arg(long)]
+    /// Funding rate per 8 h when no history covers a settlement (may be negative).
+    #[arg(long, allow_negative_numbers = true)]
     pub funding_rate: Option<f64>,
     /// No funding payments at all.
     #[arg(long)]

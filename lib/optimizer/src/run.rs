@@ -489,8 +489,11 @@ pub fn save(
     if let (Some(id), Some(w)) = (run_id, w_for_db) {
         db::save_windows(conn, id, w).context("save windows")?;
     }
+    // A skipped push (sync disabled, no server URL) was said once when the run started.
     let outcome = scalp_sync::push_result(cfg, &row.to_payload());
-    tracing_like(&format!("push: {outcome:?}"));
+    if !matches!(outcome, scalp_sync::PushOutcome::Skipped(_)) {
+        tracing_like(&format!("push: {outcome:?}"));
+    }
     Ok(file)
 }
 
@@ -555,7 +558,29 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         }
         return Ok(());
     }
+    if let Some(reason) = scalp_sync::SyncClient::from_config(cfg).skip_reason() {
+        // Once, before any progress bar (not once per result inside it).
+        tracing::info!("results are kept locally, not pushed: {reason}");
+    }
     let mut conn = db::open(&dbp)?;
+    let stale = db::fail_stale_runs(
+        &conn,
+        scalp_core::types::now_ms(),
+        crate::interrupt::STALE_AFTER_SECS,
+    )?;
+    if !stale.is_empty() {
+        writeln!(
+            out,
+            "marked {} stale run(s) failed (running without progress for over {} min: their process was killed): id {}",
+            stale.len(),
+            crate::interrupt::STALE_AFTER_SECS / 60,
+            stale
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
     let mut failures = 0usize;
     for j in &jobs {
         let tfs = j.tf.to_string();
@@ -599,6 +624,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         }
         let settings = json!({"exchange": exchange, "candles": candles.len(), "spec": wfo_spec(cfg, &j.strategy).ok()});
         let run_id = db::start_run(&conn, &j.strategy, &j.asset, &tfs, &exchange, &settings)?;
+        crate::interrupt::set_current(&dbp, run_id);
         let pb = ProgressBar::new(100);
         pb.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos:>3}% {msg}")
@@ -623,32 +649,44 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             validation.as_deref(),
             &prog,
         );
-        match res {
+        pb.finish_and_clear();
+        let done = match res {
             Ok(o) => {
-                let file = save(cfg, &mut conn, Some(run_id), &o, o.wfo.as_ref())?;
-                db::finish_run(
-                    &conn,
-                    run_id,
-                    o.payload["created_at"].as_str().unwrap_or(""),
-                    &file.display().to_string(),
-                    t0.elapsed().as_secs_f64(),
-                )?;
-                pb.finish_and_clear();
-                if a.json {
-                    writeln!(out, "{}", o.payload)?;
-                } else {
-                    print_outcome(out, &o, a.verbose)?;
-                    writeln!(out, "  report: {}", file.display())?;
+                let mut finish = || -> anyhow::Result<()> {
+                    let file = save(cfg, &mut conn, Some(run_id), &o, o.wfo.as_ref())?;
+                    db::finish_run(
+                        &conn,
+                        run_id,
+                        o.payload["created_at"].as_str().unwrap_or(""),
+                        &file.display().to_string(),
+                        t0.elapsed().as_secs_f64(),
+                    )?;
+                    if a.json {
+                        writeln!(out, "{}", o.payload)?;
+                    } else {
+                        print_outcome(out, &o, a.verbose)?;
+                        writeln!(out, "  report: {}", file.display())?;
+                    }
+                    Ok(())
+                };
+                let r = finish();
+                if let Err(e) = &r {
+                    // Never leave the row `running`: the result could not be stored.
+                    let _ =
+                        db::fail_run(&conn, run_id, &format!("{e:#}"), t0.elapsed().as_secs_f64());
                 }
+                r
             }
             Err(e) => {
-                pb.finish_and_clear();
                 let msg = format!("{e:#}");
                 db::fail_run(&conn, run_id, &msg, t0.elapsed().as_secs_f64())?;
                 writeln!(out, "{} {} {}: FAILED: {msg}", j.strategy, j.asset, tfs)?;
                 failures += 1;
+                Ok(())
             }
-        }
+        };
+        crate::interrupt::clear_current();
+        done?;
     }
     if a.apply {
         let strategies: Vec<String> = jobs
@@ -814,7 +852,7 @@ pub struct GradesArgs {
 
 pub fn grades_cmd(cfg: &Config, a: &GradesArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let p = a.db_path.clone().unwrap_or_else(|| db_path(cfg));
-    let conn = db::open(&p)?;
+    let conn = db::open_readonly(&p)?;
     let rows = db::latest(&conn, a.strategy.as_deref())?;
     if a.json {
         serde_json::to_writer(&mut *out, &rows)?;

@@ -366,3 +366,36 @@ fn piped_logs_have_no_colour_and_sync_disabled_is_said_once() {
     );
     assert!(e.contains(" INFO "), "{e}");
 }
+
+#[test]
+fn sweep_says_its_size_before_it_starts() {
+    let (_d, cfg) = setup();
+    let data = repo_root().join("data/coinbase_btcusd_1h.csv");
+    let o = run(
+        "optimize",
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "sweep",
+            "--strategy",
+            "grid_atr",
+            "--data",
+            data.to_str().unwrap(),
+            "--grid",
+            "levels=1|2,atr_start=2|3",
+            "--json",
+        ],
+    );
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(
+        e.contains(
+            "sweep grid_atr: 4 combos × 20111 candles = 8.044e4 candle·combos (event engine)"
+        ),
+        "{e}"
+    );
+    // Piped: no progress bar drawn, and stdout stays the JSON report.
+    assert!(!e.contains('\r') && !e.contains('\u{1b}'), "{e:?}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["combos"], 4);
+}

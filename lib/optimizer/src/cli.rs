@@ -6,9 +6,11 @@ use crate::series::infer_timeframe;
 use crate::sweep::{self, ComboResult, EnginePath, RankBy};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use scalp_backtest::{BacktestConfig, EndFill, FillMode, Sizing};
 use scalp_core::config::Config;
 use scalp_core::{Candle, Timeframe};
+use std::io::IsTerminal;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -248,8 +250,44 @@ pub fn run_sweep(
     grid.validate(strategy, spec.params)
         .map_err(|e| anyhow!("{e}"))?;
     let full = rank_by != RankBy::Equity;
+    // Size first (stderr: stdout is the data), then a progress bar when stderr is a terminal.
+    let work = grid.len() as f64 * candles.len() as f64;
+    let kernel = sweep::uses_kernel(strategy, bt, candles);
+    if std::env::var_os("SCALP_OPTIMIZE_QUIET").is_none() {
+        eprintln!(
+            "sweep {strategy}: {} combos × {} candles = {work:.3e} candle·combos ({} engine)",
+            grid.len(),
+            candles.len(),
+            if kernel { "fast kernel" } else { "event" }
+        );
+    }
+    let pb = if std::io::stderr().is_terminal() {
+        if kernel {
+            let pb = ProgressBar::new_spinner();
+            pb.set_message(format!("{} combos (fast kernel)", grid.len()));
+            pb.enable_steady_tick(std::time::Duration::from_millis(200));
+            pb
+        } else {
+            let pb = ProgressBar::new(grid.len() as u64);
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} combos, {per_sec}, eta {eta}",
+                )
+                .expect("template")
+                .progress_chars("=> "),
+            );
+            pb.set_prefix(format!("sweep {strategy}"));
+            pb
+        }
+    } else {
+        ProgressBar::hidden()
+    };
     let t0 = Instant::now();
-    let (mut res, path) = sweep::evaluate(strategy, asset, candles, tf, grid, base, bt, full)?;
+    let done = || pb.inc(1);
+    let r =
+        sweep::evaluate_with_progress(strategy, asset, candles, tf, grid, base, bt, full, &done);
+    pb.finish_and_clear();
+    let (mut res, path) = r?;
     let secs = t0.elapsed().as_secs_f64();
     sweep::rank(&mut res, rank_by);
     Ok((res, path, secs))

@@ -399,3 +399,50 @@ fn sweep_says_its_size_before_it_starts() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["combos"], 4);
 }
+
+#[test]
+fn run_without_data_says_once_per_series_what_to_fetch() {
+    let (_d, cfg) = setup();
+    let o = run(
+        "optimize",
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--strategy",
+            "sma_cross",
+            "--symbols",
+            "BTC,ETH",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success());
+    assert!(!out.contains("optimize data fetch-history"), "{out}");
+    assert!(!out.contains("FAILED"), "{out}");
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("no binance"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("no binance BTCUSDT 1h candles in ")
+            && lines[0].contains("1 job(s) not run (sma_cross)")
+            && lines[0].contains(
+                "fetch them with: optimize fetch-history --exchange binance --symbols BTC --timeframe 1h --days "
+            ),
+        "{out}"
+    );
+    assert!(lines[1].contains("--symbols ETH"), "{out}");
+    assert!(
+        stderr(&o).contains("2 for want of candles: 2 series"),
+        "{}",
+        stderr(&o)
+    );
+    // The suggested command exists, with those flags.
+    let h = run("optimize", &["fetch-history", "--help"]);
+    let help = String::from_utf8_lossy(&h.stdout);
+    assert!(h.status.success());
+    for f in ["--exchange", "--symbols", "--timeframe", "--days"] {
+        assert!(help.contains(f), "{help}");
+    }
+}

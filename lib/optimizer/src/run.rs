@@ -503,6 +503,20 @@ fn tracing_like(msg: &str) {
     }
 }
 
+/// A series `optimize run` needed and found no candles of.
+struct MissingSeries {
+    asset: String,
+    strategies: Vec<String>,
+    /// Days of history the walk-forward of these strategies can use.
+    days: f64,
+}
+
+/// Days of history a walk-forward uses: its in-sample window plus `max_windows` steps (the
+/// last window's out-of-sample part included).
+fn history_days(w: &WfoSpec) -> f64 {
+    w.is_days + w.oos_days + w.step_days * (w.max_windows.max(1) - 1) as f64
+}
+
 /// `optimize run`.
 pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if a.regrade {
@@ -582,6 +596,8 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         )?;
     }
     let mut failures = 0usize;
+    let mut missing: std::collections::BTreeMap<(String, String), MissingSeries> =
+        std::collections::BTreeMap::new();
     for j in &jobs {
         let tfs = j.tf.to_string();
         if a.resume && db::has_latest(&conn, &j.strategy, &j.asset, &tfs)? {
@@ -611,14 +627,17 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             (c, (!v.is_empty()).then_some(v))
         };
         if candles.is_empty() {
-            writeln!(
-                out,
-                "{} {} {}: FAILED: no {exchange} {symbol} {tfs} candles in {} (run `optimize data fetch-history` first)",
-                j.strategy,
-                j.asset,
-                tfs,
-                dbp.display()
-            )?;
+            // Said once per series after the loop, with the command that fetches it.
+            let days = wfo_spec(cfg, &j.strategy).map_or(365.0, |w| history_days(&w));
+            let m = missing
+                .entry((symbol.clone(), tfs.clone()))
+                .or_insert_with(|| MissingSeries {
+                    asset: j.asset.clone(),
+                    strategies: Vec::new(),
+                    days: 0.0,
+                });
+            m.strategies.push(j.strategy.clone());
+            m.days = m.days.max(days);
             failures += 1;
             continue;
         }
@@ -688,6 +707,17 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         crate::interrupt::clear_current();
         done?;
     }
+    for ((symbol, tf), m) in &missing {
+        writeln!(
+            out,
+            "no {exchange} {symbol} {tf} candles in {}: {} job(s) not run ({}); fetch them with: optimize fetch-history --exchange {exchange} --symbols {} --timeframe {tf} --days {}",
+            dbp.display(),
+            m.strategies.len(),
+            m.strategies.join(", "),
+            m.asset,
+            m.days.ceil() as u64
+        )?;
+    }
     if a.apply {
         let strategies: Vec<String> = jobs
             .iter()
@@ -700,6 +730,13 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         }
     }
     if failures > 0 {
+        let want: usize = missing.values().map(|m| m.strategies.len()).sum();
+        if want > 0 {
+            bail!(
+                "{failures} job(s) failed ({want} for want of candles: {} series, listed above)",
+                missing.len()
+            );
+        }
         bail!("{failures} job(s) failed");
     }
     Ok(())

@@ -446,3 +446,39 @@ fn run_without_data_says_once_per_series_what_to_fetch() {
         assert!(help.contains(f), "{help}");
     }
 }
+
+#[test]
+fn fetch_history_offline_fails_in_seconds_and_says_why() {
+    for (url, what) in [
+        ("http://no-such-host.invalid", "DNS lookup failed"),
+        ("http://127.0.0.1:1", "connection failed"),
+    ] {
+        let (_d, cfg) = setup();
+        edit(
+            &cfg,
+            "rest_url = \"https://fapi.binance.com\"",
+            &format!("rest_url = \"{url}\""),
+        );
+        let t0 = std::time::Instant::now();
+        let o = run(
+            "optimize",
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "fetch-history",
+                "--exchange",
+                "binance",
+                "--symbols",
+                "BTC",
+                "--days",
+                "1",
+                "--quiet",
+            ],
+        );
+        let secs = t0.elapsed().as_secs_f64();
+        let e = stderr(&o);
+        assert!(!o.status.success(), "{e}");
+        assert!(secs < 15.0, "took {secs:.1} s: {e}");
+        assert!(e.contains("cannot reach") && e.contains(what), "{url}: {e}");
+    }
+}

@@ -482,3 +482,87 @@ fn fetch_history_offline_fails_in_seconds_and_says_why() {
         assert!(e.contains("cannot reach") && e.contains(what), "{url}: {e}");
     }
 }
+
+#[test]
+fn import_loads_a_verified_csv_into_the_optimize_database() {
+    let (d, cfg) = setup();
+    let c = cfg.to_str().unwrap();
+    let hourly = repo_root().join("data/coinbase_btcusd_1h.csv");
+    let daily = repo_root().join("data/coinbase_btcusd_1d.csv");
+    let db = cfg.parent().unwrap().join("optimize.db");
+    // Daily candles are refused as 1h (never relabelled), and nothing is written.
+    let o = run(
+        "optimize",
+        &[
+            "--config",
+            c,
+            "import",
+            "--exchange",
+            "binance",
+            "--symbol",
+            "BTC",
+            "--timeframe",
+            "1h",
+            daily.to_str().unwrap(),
+        ],
+    );
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{e}");
+    assert!(e.contains("1d apart, not 1h"), "{e}");
+    assert!(!db.exists());
+    // A bad row is named by its line.
+    let bad = d.path().join("bad.csv");
+    let text = std::fs::read_to_string(&hourly).unwrap();
+    let mut lines: Vec<String> = text.lines().take(10).map(String::from).collect();
+    let mut cols: Vec<&str> = lines[4].split(',').collect();
+    cols[2] = "not-a-number";
+    lines[4] = cols.join(",");
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    let o = run(
+        "optimize",
+        &[
+            "--config",
+            c,
+            "import",
+            "--exchange",
+            "binance",
+            "--symbol",
+            "BTC",
+            "--timeframe",
+            "1h",
+            bad.to_str().unwrap(),
+        ],
+    );
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{e}");
+    assert!(e.contains("bad.csv:5"), "{e}");
+    // The real hourly file: imported, then a walk-forward reads it from the database.
+    let o = run(
+        "optimize",
+        &[
+            "--config",
+            c,
+            "import",
+            "--exchange",
+            "binance",
+            "--symbol",
+            "BTC",
+            "--timeframe",
+            "1h",
+            hourly.to_str().unwrap(),
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("20111 candles") && out.contains("binance BTCUSDT 1h: 20111 new or changed"),
+        "{out}"
+    );
+    let o = run(
+        "optimize",
+        &["--config", c, "check-data", "--exchange", "binance"],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.contains("BTCUSDT") && out.contains("20111"), "{out}");
+}

@@ -43,7 +43,7 @@ enum Cmd {
     BenchWfo(scalp_optimizer::bench::BenchWfoArgs),
     /// Send every local result to scalp-syncd (idempotent; exit 1 if any row failed).
     Sync(scalp_sync::cli::SyncArgs),
-    /// fetch-history, fetch-funding, fetch-oi, check-data (see docs/COLLECTOR.md).
+    /// fetch-history, fetch-funding, fetch-oi, check-data, import (see docs/COLLECTOR.md).
     #[command(flatten)]
     Data(scalp_marketdata::commands::DataCmd),
 }

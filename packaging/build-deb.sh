@@ -75,7 +75,7 @@ for b in $BINS; do
     install -m 0755 "$TARGET_DIR/$TDIR/$b" "$R/usr/bin/$b"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$R/usr/bin/$b"
     g="$STAGE/gen-$b"
-    SCALP_GENERATE_DOCS="$g" "$TARGET_DIR/$TDIR/$b" >/dev/null || die "$b: SCALP_GENERATE_DOCS failed"
+    "$TARGET_DIR/$TDIR/$b" --generate-docs "$g" >/dev/null || die "$b: --generate-docs failed"
     [ -n "$(ls "$g/man" 2>/dev/null)" ] || die "$b: no man page generated"
     for m in "$g"/man/*.1; do gzip -9n -c "$m" > "$R/usr/share/man/man1/$(basename "$m").gz"; done
     install -m 0644 "$g"/completions/bash/* "$R/usr/share/bash-completion/completions/"

@@ -212,21 +212,29 @@ fn auth_statuses() {
         "a key leaked into the log:\n{log}"
     );
 
-    let n = Syncd::start_with(Opts {
-        key: None,
-        ..Opts::default()
-    });
-    let (s, b) = n.post_result(&result("auth", "BTCUSDT", "2026-11-21T10:00:00Z"));
-    assert_eq!(s, 401);
-    assert_eq!(
-        b["error"],
-        "sync is disabled on this server: SCALP_SYNC_API_KEY is empty"
+    // Without a key the daemon refuses to start (exit 2, the message names the variable)
+    // instead of starting and answering 401 to everything.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "[paths]\ndata_dir = \"data\"\n[syncd]\nlisten = \"127.0.0.1:0\"\n",
     );
-    let (s, h) = request(n.addr(), "GET", "/health", &[], b"");
-    assert_eq!(s, 200);
-    let h: Value = serde_json::from_str(&h).unwrap();
-    assert_eq!(h["sync_enabled"], false);
-    assert_eq!(n.count("optimization_results"), 0);
+    for key in [None, Some("")] {
+        let mut cmd = std::process::Command::new(scalp_e2e::bin("scalp-syncd"));
+        cmd.arg("--config").arg(&cfg).env_remove("NOTIFY_SOCKET");
+        match key {
+            Some(k) => cmd.env("SCALP_SYNC_API_KEY", k),
+            None => cmd.env_remove("SCALP_SYNC_API_KEY"),
+        };
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("refusing to start") && err.contains("SCALP_SYNC_API_KEY"),
+            "{err}"
+        );
+    }
+    assert!(!dir.path().join("data/scalp.db").exists());
 }
 
 #[test]
@@ -423,12 +431,27 @@ fn sigterm_and_sd_notify() {
             .0,
         201
     );
+    // state/syncd.json: written by the daemon, seen by scalpctl status.
+    let state_path = d.dir.path().join("data/state/syncd.json");
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    assert_eq!(state["healthy"], true, "{state}");
+    assert_eq!(state["listen"], d.addr().to_string(), "{state}");
+    assert_eq!(state["stopped"], false, "{state}");
+    assert!(
+        state["written_at"].is_string() || state["written_at"].is_number(),
+        "{state}"
+    );
     let st = d.terminate();
     recv_until("STOPPING=1", &mut got);
     assert_eq!(st.code(), Some(0), "{}", d.log());
     assert!(d.log().contains("STOPPED cleanly"), "{}", d.log());
     d.integrity_ok();
     assert_eq!(d.count("optimization_results"), 1);
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    assert_eq!(state["stopped"], true, "{state}");
+    assert_eq!(state["optimization_results"], 1, "{state}");
 }
 
 #[test]

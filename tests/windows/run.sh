@@ -16,6 +16,7 @@ TARGET=x86_64-pc-windows-gnu
 WINE=${WINE:-$(command -v wine64 || command -v wine || echo /usr/lib/wine/wine64)}
 WINESERVER=${WINESERVER:-$(command -v wineserver || echo /usr/lib/wine/wineserver)}
 [ -x "$WINE" ] || { echo "FAIL: wine64 not found (apt-get install wine64)"; exit 2; }
+command -v x86_64-w64-mingw32-objdump >/dev/null || { echo "FAIL: x86_64-w64-mingw32-objdump not found (apt-get install binutils-mingw-w64-x86-64)"; exit 2; }
 command -v x86_64-w64-mingw32-gcc >/dev/null || { echo "FAIL: x86_64-w64-mingw32-gcc not found (apt-get install gcc-mingw-w64-x86-64)"; exit 2; }
 
 echo "== crates of optimize for $TARGET (no Linux-only crate allowed)"
@@ -26,11 +27,15 @@ if cargo tree -p optimize --target "$TARGET" -e normal --prefix none --no-dedupe
 fi
 echo "ok"
 
-echo "== cross-build"
-cargo build -p optimize --target "$TARGET" --release
+echo "== cross-build (the shipped build: stripped, debug info split off)"
+bash packaging/build-windows.sh target/dist/windows
 # The Linux reference and the sync server: the dev-profile binaries (already built by tests/run.sh).
 cargo build -p optimize -p scalp-syncd
-EXE="target/$TARGET/release/optimize.exe"
+EXE="target/dist/windows/optimize.exe"
+# The shipped exe carries no debug sections (the release profile's line tables made it ~64 MB).
+if x86_64-w64-mingw32-objdump -h "$EXE" | grep -q '\.debug_'; then
+    echo "FAIL: $EXE still has debug sections"; exit 1
+fi
 NATIVE="target/debug/optimize"
 SYNCD="target/debug/scalp-syncd"
 

@@ -45,21 +45,39 @@ enum Cmd {
     BenchWfo(scalp_optimizer::bench::BenchWfoArgs),
     /// Send every local result to scalp-syncd (idempotent; exit 1 if any row failed).
     Sync(scalp_sync::cli::SyncArgs),
-    /// fetch-history, fetch-funding, fetch-oi, check-data (see docs/COLLECTOR.md).
+    /// fetch-history, fetch-funding, fetch-oi, check-data, import (see docs/COLLECTOR.md).
     #[command(flatten)]
     Data(scalp_marketdata::commands::DataCmd),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     {
         use clap::CommandFactory;
         scalp_core::clidocs::generate_if_requested(Cli::command());
     }
     let cli = Cli::parse();
     init_logging();
-    let cfg = load_config(cli.config.as_deref())?;
+    // A user error is not a bug: print its chain, never a backtrace (even with RUST_BACKTRACE).
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", scalp_core::cli::error_report(e.as_ref()));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let (cfg, from_file) = load_config(cli.config.as_deref())?;
     if cli.check_config {
-        println!("{}: ok", cfg.path.display());
+        if from_file {
+            println!("{}: ok", cfg.path.display());
+        } else {
+            println!(
+                "no config/scalp.toml in {}: the built-in defaults are used, and they are valid",
+                cfg.dir().display()
+            );
+        }
         return Ok(());
     }
     match cli.cmd {
@@ -103,28 +121,40 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Diagnostics go to stderr (data goes to stdout); `RUST_LOG` overrides the default `warn`.
+/// Colours only when stderr is a terminal.
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }
 
-fn load_config(explicit: Option<&std::path::Path>) -> anyhow::Result<scalp_core::config::Config> {
+/// The configuration (validated, strategy parameters and grids included) and whether it came
+/// from a file (`false`: the built-in defaults).
+fn load_config(
+    explicit: Option<&std::path::Path>,
+) -> anyhow::Result<(scalp_core::config::Config, bool)> {
     use scalp_core::config::{Config, defaults};
+    use scalp_strategy::check::{check_config, load_config};
     let default_path = std::path::Path::new("config/scalp.toml");
     match explicit {
-        Some(p) => Ok(Config::load(p)?),
-        None if default_path.exists() => Ok(Config::load(default_path)?),
-        None => Ok(Config::from_texts(
-            &std::env::current_dir()?,
-            defaults::SCALP_TOML,
-            defaults::ASSETS_TOML,
-            defaults::STRATEGIES_TOML,
-            defaults::PARAM_GRIDS_TOML,
-        )?),
+        Some(p) => Ok((load_config(p)?, true)),
+        None if default_path.exists() => Ok((load_config(default_path)?, true)),
+        None => {
+            let cfg = Config::from_texts(
+                &std::env::current_dir()?,
+                defaults::SCALP_TOML,
+                defaults::ASSETS_TOML,
+                defaults::STRATEGIES_TOML,
+                defaults::PARAM_GRIDS_TOML,
+            )?;
+            check_config(&cfg)?;
+            Ok((cfg, false))
+        }
     }
 }

@@ -103,7 +103,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 print!("{}", r.to_text());
             }
-            Ok(ExitCode::SUCCESS)
+            // The report is still printed (default paths), but a missing or broken config is
+            // not a healthy status.
+            Ok(if cfg_err.is_some() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Cmd::Backup { dest, keep, json } => {
             let c = Config::load(&cli.config).map_err(|e| e.to_string())?;

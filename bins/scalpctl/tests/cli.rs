@@ -112,9 +112,20 @@ fn status_with_a_broken_config_still_reports_and_names_the_error() {
     let d = tempfile::tempdir().unwrap();
     let cfg = config(d.path());
     std::fs::write(&cfg, "[collector]\nsourcez = [\"replay\"]\n").unwrap();
-    let v = ok(&scalpctl(&cfg, &["status", "--json", "--no-units"]));
+    let o = scalpctl(&cfg, &["status", "--json", "--no-units"]);
+    // The report is printed, and the exit status says the config is not right (issue 15).
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let e = v["config_error"].as_str().unwrap();
     assert!(e.contains("scalp.toml:2:") && e.contains("sourcez"), "{e}");
+    // A config that does not exist: the same.
+    let o = scalpctl(&d.path().join("nope.toml"), &["status", "--no-units"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("config error") && out.contains("nope.toml"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -187,7 +198,8 @@ fn backup_without_database_fails_clearly() {
 fn generates_man_pages_and_completions() {
     let d = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_scalpctl"))
-        .env("SCALP_GENERATE_DOCS", d.path())
+        .arg("--generate-docs")
+        .arg(d.path())
         .output()
         .unwrap();
     assert!(o.status.success());

@@ -1,10 +1,11 @@
 //! `scalpctl check-config`: loads `scalp.toml` and its sibling files exactly like the daemons
-//! do (unknown keys rejected, errors `file:line:col: key `a.b`: message`), then checks what only
+//! do (unknown keys rejected, strategy parameters and grids checked against the strategies'
+//! declarations, errors `file:line:col: key `a.b`: message`), then checks what only
 //! the server installation has: the replay data file exists, and `secrets.env` (next to
 //! `scalp.toml`) is not readable by other users.
 
 use crate::AdminError;
-use scalp_core::config::{Config, ConfigError};
+use scalp_core::config::ConfigError;
 use serde::Serialize;
 use std::path::Path;
 
@@ -22,7 +23,7 @@ pub struct ConfigReport {
 }
 
 pub fn check_config(path: &Path) -> Result<ConfigReport, AdminError> {
-    let cfg = Config::load(path)?;
+    let cfg = scalp_strategy::check::load_config(path)?;
     let p = &cfg.main.paths;
     let files = [
         cfg.path.clone(),

@@ -42,8 +42,16 @@ impl StatusReport {
             if let Some(pr) = &s.problem {
                 p.push(format!("state/{}: {pr}", s.file));
             }
-            for (path, e) in &s.errors {
-                p.push(format!("state/{} {path}: {e}", s.file));
+            for (e, paths) in group_errors(&s.errors) {
+                match paths.as_slice() {
+                    [one] => p.push(format!("state/{} {one}: {e}", s.file)),
+                    many => p.push(format!(
+                        "state/{}: {} places: {e} (first {})",
+                        s.file,
+                        many.len(),
+                        many[0]
+                    )),
+                }
             }
         }
         p
@@ -110,8 +118,20 @@ impl StatusReport {
                     .map(|p| format!(" [{p}]"))
                     .unwrap_or_default()
             );
-            for (path, e) in &s.errors {
-                let _ = writeln!(o, "      last error at {path}: {e}");
+            for (e, paths) in group_errors(&s.errors) {
+                match paths.as_slice() {
+                    [one] => {
+                        let _ = writeln!(o, "      last error at {one}: {e}");
+                    }
+                    many => {
+                        let _ = writeln!(
+                            o,
+                            "      last error at {} places ({}): {e}",
+                            many.len(),
+                            abbreviate(many, 3)
+                        );
+                    }
+                }
             }
         }
         let _ = writeln!(o, "\nDatabase:");
@@ -152,6 +172,30 @@ impl StatusReport {
             }
         }
         o
+    }
+}
+
+/// Errors grouped by their text, in order of first appearance, each with the paths that report
+/// it: a collector offline reports the same error on every stream (168 of them by default), which
+/// is one line to read, not 168.
+pub fn group_errors(errors: &[(String, String)]) -> Vec<(&str, Vec<&str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (path, e) in errors {
+        match out.iter_mut().find(|(x, _)| *x == e.as_str()) {
+            Some((_, paths)) => paths.push(path),
+            None => out.push((e, vec![path])),
+        }
+    }
+    out
+}
+
+/// `a, b, c and 5 more`.
+fn abbreviate(items: &[&str], keep: usize) -> String {
+    let shown = items[..items.len().min(keep)].join(", ");
+    if items.len() > keep {
+        format!("{shown} and {} more", items.len() - keep)
+    } else {
+        shown
     }
 }
 
@@ -206,5 +250,57 @@ pub fn status(state_dir: &Path, db: &Path, query_units: bool) -> StatusReport {
         state_error,
         db: db_info,
         db_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_errors_are_one_line() {
+        let errors: Vec<(String, String)> = (0..168)
+            .map(|i| {
+                (
+                    format!("streams[{i}].last_error"),
+                    "transport: error sending request".to_string(),
+                )
+            })
+            .chain([("rest.last_error".into(), "429".into())])
+            .collect();
+        let g = group_errors(&errors);
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].0, "transport: error sending request");
+        assert_eq!(g[0].1.len(), 168);
+        assert_eq!(g[1], ("429", vec!["rest.last_error"]));
+        let r = StatusReport {
+            now_ms: 0,
+            now: String::new(),
+            systemd: false,
+            units: Vec::new(),
+            units_error: None,
+            state_dir: "state".into(),
+            state_files: vec![StateFileInfo {
+                errors,
+                ..statefiles::inspect("collector.json", "{}", 0)
+            }],
+            state_error: None,
+            db: None,
+            db_error: None,
+        };
+        let text = r.to_text();
+        assert_eq!(
+            text.matches("transport: error sending request").count(),
+            2,
+            "{text}"
+        );
+        assert!(
+            text.contains("last error at 168 places (streams[0].last_error, streams[1].last_error, streams[2].last_error and 165 more): transport"),
+            "{text}"
+        );
+        assert_eq!(
+            r.problems().len(),
+            2 + usize::from(r.state_files[0].problem.is_some())
+        );
     }
 }

@@ -14,6 +14,27 @@ use scalp_store::SeriesKey;
 use scalp_strategy::{ParamKind, Params, Strategy, StrategySpec};
 use std::path::{Path, PathBuf};
 
+/// `--fee` / `--slippage`: a fraction of the notional in `[0, 0.5)`. The flags are declared
+/// with `allow_negative_numbers` so that `--fee -0.01` reaches this check (instead of being
+/// read as an unknown flag) and is refused with its reason.
+pub fn parse_fraction(s: &str) -> Result<f64, String> {
+    let x: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if !x.is_finite() || x < 0.0 {
+        return Err(format!(
+            "{x} is negative: a fee or slippage is a fraction of the notional >= 0 (e.g. 0.001 = 0.1 %); rebates are not modelled"
+        ));
+    }
+    if x >= 0.5 {
+        return Err(format!(
+            "{x} is a fraction of the notional and must be below 0.5 (0.001 = 0.1 %)"
+        ));
+    }
+    Ok(x)
+}
+
 /// Where candles come from and which strategy runs (shared by `backtest` and `lookahead`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SourceArgs {
@@ -50,16 +71,16 @@ pub struct BacktestArgs {
     #[command(flatten)]
     pub src: SourceArgs,
     /// Initial capital (default `[backtest].initial_capital`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub capital: Option<f64>,
     /// Leverage (default: the strategy's in strategies.toml, else `[backtest].leverage`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub leverage: Option<f64>,
-    /// One fee rate for maker and taker fills (e.g. 0.001), overriding `[backtest]`.
-    #[arg(long)]
+    /// One fee rate for maker and taker fills (e.g. 0.001), overriding `[backtest]`; >= 0.
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_fraction)]
     pub fee: Option<f64>,
     /// Slippage of taker fills, fraction of price (default `[backtest].slippage`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_fraction)]
     pub slippage: Option<f64>,
     /// Market orders fill at the next candle's open or at the signal candle's close.
     #[arg(long, default_value = "next_open")]
@@ -69,20 +90,20 @@ pub struct BacktestArgs {
     pub size: Sizing,
     /// Lot step override: quantities are rounded down to a multiple of it (0 = no rounding).
     /// Default: the asset's contract lot step (assets.toml [contracts], docs/BACKTEST.md).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lot: Option<f64>,
     /// Where a position still open at the end is closed: last_close or last_open.
     #[arg(long, default_value = "last_close")]
     pub end: EndFill,
     /// Funding rate per 8 h when no history covers a settlement (default
-    /// `[backtest].default_funding_rate`).
-    #[arg(long)]
+    /// `[backtest].default_funding_rate`; may be negative).
+    #[arg(long, allow_negative_numbers = true)]
     pub funding_rate: Option<f64>,
     /// No funding payments at all.
     #[arg(long)]
     pub no_funding: bool,
     /// Kill switch: stop trading after this drawdown in percent.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub kill_dd: Option<f64>,
     /// Kill switch: stop trading after this many consecutive losing trades.
     #[arg(long)]

@@ -219,8 +219,10 @@ impl BacktestConfig {
         if self.leverage > 125.0 {
             return Err(format!("leverage must be <= 125, got {}", self.leverage));
         }
-        frac("maker_fee", self.maker_fee.abs())?;
-        frac("taker_fee", self.taker_fee.abs())?;
+        // No fee is negative: rebates are not modelled, and a negative fee turns every trade
+        // into a gain.
+        frac("maker_fee", self.maker_fee)?;
+        frac("taker_fee", self.taker_fee)?;
         frac("slippage", self.slippage)?;
         frac("maintenance_margin", self.maintenance_margin)?;
         if let Some(r) = self.funding_rate

@@ -1,22 +1,38 @@
 //! Man pages and shell completions generated from each binary's clap definition.
 //!
-//! Every binary calls [`generate_if_requested`] first thing in `main`. When the packaging step
-//! runs it with `SCALP_GENERATE_DOCS=<dir>`, it writes `<dir>/man/<name>.1` (plus one page per
-//! subcommand, `<name>-<sub>.1`) and `<dir>/completions/{bash,zsh,fish}/...`, then exits 0.
+//! Every binary calls [`generate_if_requested`] first thing in `main`. The packaging step runs
+//! it as `<bin> --generate-docs <dir>` (a hidden flag that must be the only argument, so no
+//! environment variable can ever turn a daemon into a doc writer); it writes
+//! `<dir>/man/<name>.1` (plus one page per subcommand, `<name>-<sub>.1`) and
+//! `<dir>/completions/{bash,zsh,fish}/...`, then exits 0.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
-pub const ENV: &str = "SCALP_GENERATE_DOCS";
+/// The hidden flag (not in `--help`: it is a build step, not a user command).
+pub const FLAG: &str = "--generate-docs";
 
-/// If `SCALP_GENERATE_DOCS` is set, writes the docs for `cmd` there and exits the process.
+/// The docs directory when the arguments (program name excluded) are exactly
+/// `--generate-docs <dir>`.
+pub fn requested_dir(args: &[OsString]) -> Option<PathBuf> {
+    match args {
+        [flag, dir] if flag == FLAG => Some(PathBuf::from(dir)),
+        _ => None,
+    }
+}
+
+/// If the command line is exactly `<bin> --generate-docs <dir>`, writes the docs for `cmd`
+/// there and exits the process (0, or 1 when the files cannot be written). Otherwise returns
+/// and the binary parses its arguments as usual.
 pub fn generate_if_requested(cmd: clap::Command) {
-    let Some(dir) = std::env::var_os(ENV) else {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let Some(dir) = requested_dir(&args) else {
         return;
     };
-    match generate(cmd, Path::new(&dir)) {
+    match generate(cmd, &dir) {
         Ok(()) => std::process::exit(0),
         Err(e) => {
-            eprintln!("cannot write docs to {}: {e}", Path::new(&dir).display());
+            eprintln!("cannot write docs to {}: {e}", dir.display());
             std::process::exit(1)
         }
     }
@@ -55,6 +71,21 @@ fn write_man(cmd: &clap::Command, page: &str, dir: &Path) -> std::io::Result<()>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_the_exact_flag_requests_docs() {
+        let a = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            super::requested_dir(&a(&["--generate-docs", "/tmp/d"])),
+            Some("/tmp/d".into())
+        );
+        assert_eq!(super::requested_dir(&a(&[])), None);
+        assert_eq!(super::requested_dir(&a(&["--generate-docs"])), None);
+        assert_eq!(
+            super::requested_dir(&a(&["--config", "x", "--generate-docs", "/tmp/d"])),
+            None
+        );
+    }
+
     #[test]
     fn writes_man_and_completions() {
         let cmd = clap::Command::new("demo")

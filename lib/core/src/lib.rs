@@ -3,6 +3,7 @@
 //! This crate is portable (Linux and Windows): it must never depend on a Linux-only crate,
 //! because `optimize.exe` uses it.
 
+pub mod cli;
 pub mod clidocs;
 pub mod config;
 pub mod csvdata;

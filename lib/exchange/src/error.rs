@@ -49,6 +49,20 @@ pub enum ExchangeError {
         attempts: u32,
         last: String,
     },
+    /// The host could not be reached at all (DNS lookup or TCP/TLS connect failed): retried once
+    /// only, since a machine offline stays offline for longer than any backoff.
+    #[error(
+        "{exchange} {endpoint}: cannot reach {host}: {what} ({detail}); gave up after {attempts} attempts: check the network"
+    )]
+    Unreachable {
+        exchange: Exchange,
+        endpoint: String,
+        host: String,
+        /// `DNS lookup failed` or `connection failed`.
+        what: &'static str,
+        detail: String,
+        attempts: u32,
+    },
     #[error("{exchange}: invalid request: {msg}")]
     InvalidRequest { exchange: Exchange, msg: String },
     #[error("{exchange}: cannot build the HTTP client: {msg}")]

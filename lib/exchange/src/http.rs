@@ -8,8 +8,9 @@ use scalp_core::types::{fmt_ms, now_ms};
 use std::time::Duration;
 use url::Url;
 
-/// How REST requests are retried. Retried: HTTP 429, 418, 5xx, timeouts and connection errors.
-/// Not retried: any other 4xx (a bad request stays bad).
+/// How REST requests are retried. Retried: HTTP 429, 418, 5xx, timeouts and dropped connections.
+/// A connection that cannot be made (DNS lookup or connect failed) is retried once, then
+/// [`ExchangeError::Unreachable`]. Not retried: any other 4xx (a bad request stays bad).
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Attempts per request, including the first.
@@ -127,6 +128,23 @@ impl RestCore {
             );
             let resp = match self.client.get(url.clone()).send().await {
                 Ok(r) => r,
+                Err(e) if e.is_connect() => {
+                    // DNS or connect failure: one quick retry, then say which it was.
+                    let (what, detail) = unreachable_reason(&e);
+                    if attempt + 1 >= CONNECT_ATTEMPTS.min(policy.max_attempts.max(1)) {
+                        return Err(ExchangeError::Unreachable {
+                            exchange: ex,
+                            endpoint: path.to_string(),
+                            host: url.host_str().unwrap_or("").to_string(),
+                            what,
+                            detail,
+                            attempts: attempt + 1,
+                        });
+                    }
+                    tracing::warn!(exchange = %ex, endpoint = path, attempt, error = %detail, "{what}, retrying once");
+                    tokio::time::sleep(backoff.min(policy.min_backoff)).await;
+                    continue;
+                }
                 Err(e) => {
                     last = format!("transport: {}", error_chain(&e));
                     tracing::warn!(exchange = %ex, endpoint = path, attempt, error = %e, "request failed, backing off");
@@ -193,6 +211,28 @@ impl RestCore {
             last,
         })
     }
+}
+
+/// Attempts for a request whose connection cannot be made (DNS or connect error).
+const CONNECT_ATTEMPTS: u32 = 2;
+
+/// Whether a connect error was the DNS lookup or the connection itself, and the innermost
+/// cause (reqwest's own message is only "error sending request").
+fn unreachable_reason(e: &reqwest::Error) -> (&'static str, String) {
+    let mut chain = Vec::new();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = src {
+        chain.push(s.to_string());
+        src = s.source();
+    }
+    let all = chain.join(": ").to_ascii_lowercase();
+    let detail = chain.last().cloned().unwrap_or_else(|| e.to_string());
+    let what = if all.contains("dns error") || all.contains("failed to lookup address") {
+        "DNS lookup failed"
+    } else {
+        "connection failed"
+    };
+    (what, detail)
 }
 
 fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {

@@ -30,6 +30,28 @@ pub enum DataCmd {
     FetchOi(FetchOiArgs),
     /// Coverage and gaps of the stored candles per exchange / symbol / timeframe.
     CheckData(CheckDataArgs),
+    /// Load a candle CSV (`ts_ms,open,high,low,close,volume`) into the local database as one
+    /// series, verified first: bad rows are named by line, the timeframe is checked against the
+    /// timestamps.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// Exchange the series is stored under (binance or bitget).
+    #[arg(long, value_parser = parse_exchange)]
+    pub exchange: Exchange,
+    /// Symbol or asset (`BTC` or `BTCUSDT`).
+    #[arg(long)]
+    pub symbol: String,
+    /// Timeframe of the candles in the file (checked against its timestamps).
+    #[arg(long)]
+    pub timeframe: Timeframe,
+    /// Database to write (default: `[optimize].db`, relative to the config directory).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// The candle CSV.
+    pub file: PathBuf,
 }
 
 fn parse_exchange(s: &str) -> Result<Exchange, String> {
@@ -151,6 +173,9 @@ pub fn run(cfg: &Config, cmd: &DataCmd, out: &mut dyn Write) -> anyhow::Result<(
     if let DataCmd::CheckData(a) = cmd {
         return check_data(cfg, a, out);
     }
+    if let DataCmd::Import(a) = cmd {
+        return import(cfg, a, out);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -159,7 +184,7 @@ pub fn run(cfg: &Config, cmd: &DataCmd, out: &mut dyn Write) -> anyhow::Result<(
             DataCmd::FetchHistory(a) => fetch_history(cfg, a, out).await,
             DataCmd::FetchFunding(a) => fetch_funding(cfg, a, out).await,
             DataCmd::FetchOi(a) => fetch_oi(cfg, a, out).await,
-            DataCmd::CheckData(_) => unreachable!("handled above"),
+            DataCmd::CheckData(_) | DataCmd::Import(_) => unreachable!("handled above"),
         }
     })
 }
@@ -452,6 +477,39 @@ fn strict_result(strict: bool, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `optimize import`: verifies the whole file, then upserts it as one series.
+pub fn import(cfg: &Config, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let candles = scalp_core::csvdata::read_candles_csv(&a.file)?;
+    let check = crate::import::check_timeframe(&a.file, &candles, a.timeframe)?;
+    let symbol = symbols(cfg, std::slice::from_ref(&a.symbol))
+        .pop()
+        .expect("one symbol in, one out");
+    let db_path = optimize_db(cfg, a.db.as_ref());
+    let conn = open_db(&db_path)?;
+    let s = Series::new(a.exchange, symbol.clone(), a.timeframe);
+    let written = crate::db::upsert_candles(&conn, &s, &candles)?;
+    writeln!(
+        out,
+        "{}: {} candles ({} → {}) imported into {} as {} {symbol} {}: {written} new or changed{}",
+        a.file.display(),
+        candles.len(),
+        fmt_ms(candles[0].open_time),
+        fmt_ms(candles[candles.len() - 1].open_time),
+        db_path.display(),
+        a.exchange,
+        a.timeframe,
+        if check.missing > 0 {
+            format!(
+                "; {} candle(s) missing inside the range (see `optimize check-data`)",
+                check.missing
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    Ok(())
+}
+
 pub fn check_data(cfg: &Config, a: &CheckDataArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if let Some(file) = &a.data {
         let r = check_file(file)?;
@@ -480,7 +538,8 @@ pub fn check_data(cfg: &Config, a: &CheckDataArgs, out: &mut dyn Write) -> anyho
             path.display()
         );
     }
-    let conn = crate::db::open(&path)?;
+    // Read-only: checking data never creates, migrates or writes the database.
+    let conn = scalp_store::open_readonly(&path)?;
     let cov = coverage(&conn, a.exchange, a.max_gaps)?;
     let n_warnings: usize = cov.iter().map(|c| c.warnings.len()).sum();
     if a.json {

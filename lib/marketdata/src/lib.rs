@@ -15,6 +15,7 @@ pub mod clock;
 pub mod collector;
 pub mod commands;
 pub mod db;
+pub mod import;
 pub mod live;
 pub mod pipeline;
 pub mod replay;

@@ -26,9 +26,11 @@ pub struct BenchWfoArgs {
         default_value = "ma_period=10|14|20|30|50,atr_start=1..4:0.5,atr_step=0.5..2:0.5,levels=1..5:1"
     )]
     pub grid: String,
-    #[arg(long, default_value_t = 5)]
+    /// Number of derived assets (>= 1; five distinct series, then they repeat).
+    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
     pub assets: usize,
-    #[arg(long, default_value_t = 20)]
+    /// Walk-forward windows per asset (>= 1).
+    #[arg(long, default_value_t = 20, value_parser = at_least_one)]
     pub windows: usize,
     #[arg(long, default_value_t = 90.0)]
     pub is_days: f64,
@@ -36,6 +38,15 @@ pub struct BenchWfoArgs {
     pub oos_days: f64,
     #[arg(long)]
     pub json: bool,
+}
+
+/// A count that must be at least 1 (`--assets 0` used to panic).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number >= 1")),
+    }
 }
 
 /// Derived asset `k` (0–4): the original series, its price inverse (1e8/p, high and low
@@ -92,6 +103,12 @@ pub fn bench_wfo_cmd(cfg: &Config, a: &BenchWfoArgs, out: &mut dyn Write) -> any
     grid.validate(&a.strategy, spec_s.params)
         .map_err(|e| anyhow!("{e}"))?;
     let src = scalp_core::csvdata::read_candles_csv(&a.data)?;
+    if src.len() < 2 {
+        bail!(
+            "{}: no candles to derive the bench assets from",
+            a.data.display()
+        );
+    }
     // The benchmark's windows are sized for hourly candles: verified, never assumed.
     let tf = Timeframe::H1;
     scalp_core::series::verify_timeframe(&a.data.display().to_string(), &src, tf)?;

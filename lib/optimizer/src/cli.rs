@@ -5,9 +5,11 @@ use crate::grid::{Grid, fmt_kv};
 use crate::sweep::{self, ComboResult, EnginePath, RankBy};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use scalp_backtest::{BacktestConfig, EndFill, FillMode, Sizing};
 use scalp_core::config::Config;
 use scalp_core::{Candle, Timeframe};
+use std::io::IsTerminal;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,16 +19,16 @@ use std::time::Instant;
 #[derive(Args, Debug, Clone, Default)]
 pub struct ExecArgs {
     /// Initial capital (default `[backtest].initial_capital`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub capital: Option<f64>,
     /// Leverage (default: the strategy's in strategies.toml, else `[backtest].leverage`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub leverage: Option<f64>,
-    /// One fee rate for maker and taker fills (e.g. 0.001 = 0.1 %).
-    #[arg(long)]
+    /// One fee rate for maker and taker fills (e.g. 0.001 = 0.1 %); >= 0.
+    #[arg(long, allow_negative_numbers = true, value_parser = scalp_backtest::cli::parse_fraction)]
     pub fee: Option<f64>,
     /// Slippage of taker fills, fraction of price.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = scalp_backtest::cli::parse_fraction)]
     pub slippage: Option<f64>,
     /// Market orders fill at the next candle's open (`next_open`) or the signal close (`close`).
     #[arg(long)]
@@ -36,13 +38,13 @@ pub struct ExecArgs {
     pub size: Option<Sizing>,
     /// Lot step override: quantities are rounded down to a multiple of it (0 = no rounding).
     /// Default: the asset's contract lot step (assets.toml [contracts], docs/BACKTEST.md).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lot: Option<f64>,
     /// Where a position still open at the end is closed: last_close or last_open.
     #[arg(long)]
     pub end: Option<EndFill>,
-    /// Funding rate per 8 h when no history covers a settlement.
-    #[arg(long)]
+    /// Funding rate per 8 h when no history covers a settlement (may be negative).
+    #[arg(long, allow_negative_numbers = true)]
     pub funding_rate: Option<f64>,
     /// No funding payments at all.
     #[arg(long)]
@@ -278,8 +280,44 @@ pub fn run_sweep(
     grid.validate(strategy, spec.params)
         .map_err(|e| anyhow!("{e}"))?;
     let full = rank_by != RankBy::Equity;
+    // Size first (stderr: stdout is the data), then a progress bar when stderr is a terminal.
+    let work = grid.len() as f64 * candles.len() as f64;
+    let kernel = sweep::uses_kernel(strategy, bt, candles);
+    if std::env::var_os("SCALP_OPTIMIZE_QUIET").is_none() {
+        eprintln!(
+            "sweep {strategy}: {} combos × {} candles = {work:.3e} candle·combos ({} engine)",
+            grid.len(),
+            candles.len(),
+            if kernel { "fast kernel" } else { "event" }
+        );
+    }
+    let pb = if std::io::stderr().is_terminal() {
+        if kernel {
+            let pb = ProgressBar::new_spinner();
+            pb.set_message(format!("{} combos (fast kernel)", grid.len()));
+            pb.enable_steady_tick(std::time::Duration::from_millis(200));
+            pb
+        } else {
+            let pb = ProgressBar::new(grid.len() as u64);
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} combos, {per_sec}, eta {eta}",
+                )
+                .expect("template")
+                .progress_chars("=> "),
+            );
+            pb.set_prefix(format!("sweep {strategy}"));
+            pb
+        }
+    } else {
+        ProgressBar::hidden()
+    };
     let t0 = Instant::now();
-    let (mut res, path) = sweep::evaluate(strategy, asset, candles, tf, grid, base, bt, full)?;
+    let done = || pb.inc(1);
+    let r =
+        sweep::evaluate_with_progress(strategy, asset, candles, tf, grid, base, bt, full, &done);
+    pb.finish_and_clear();
+    let (mut res, path) = r?;
     let secs = t0.elapsed().as_secs_f64();
     sweep::rank(&mut res, rank_by);
     Ok((res, path, secs))

@@ -15,6 +15,18 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     scalp_store::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// Opens an existing local database for a read-only command (`grades`): never creates or
+/// migrates it, so a mistyped `--db-path` is an error naming the file, not a new empty database.
+pub fn open_readonly(path: &Path) -> anyhow::Result<Connection> {
+    if !path.is_file() {
+        anyhow::bail!(
+            "{}: database does not exist (check --db-path or `[optimize].db`; `optimize run` creates it)",
+            path.display()
+        );
+    }
+    scalp_store::open_readonly(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// ISO-8601 UTC with milliseconds (`2026-11-21T20:06:15.123Z`).
 pub fn iso_now() -> String {
     iso_ms(scalp_core::types::now_ms())
@@ -122,6 +134,40 @@ pub fn fail_run(conn: &Connection, run_id: i64, error: &str, secs: f64) -> rusql
         params![run_id, now, error, secs],
     )?;
     Ok(())
+}
+
+/// Marks failed every `running` row whose progress (`updated_at`) is older than `stale_secs`
+/// before `now_ms`: its process is gone (killed without a chance to say so). Returns their ids.
+pub fn fail_stale_runs(
+    conn: &Connection,
+    now_ms: i64,
+    stale_secs: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut st =
+        conn.prepare("SELECT id, updated_at FROM optimization_runs WHERE status = 'running'")?;
+    let rows: Vec<(i64, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut failed = Vec::new();
+    for (id, updated) in rows {
+        let Some(ns) = scalp_sync::payload::parse_created_at(&updated) else {
+            continue;
+        };
+        let age_ms = now_ms - ns.div_euclid(1_000_000) as i64;
+        if age_ms > stale_secs * 1000 {
+            conn.execute(
+                "UPDATE optimization_runs SET status = 'failed', finished_at = ?2, \
+                 error = ?3 WHERE id = ?1 AND status = 'running'",
+                params![
+                    id,
+                    iso_now(),
+                    format!("stale: no progress since {updated} (the process was killed)")
+                ],
+            )?;
+            failed.push(id);
+        }
+    }
+    Ok(failed)
 }
 
 /// Writes the windows and every combination tested (one transaction).
@@ -346,5 +392,36 @@ mod tests {
         let old = iso_ms(1_600_000_000_000);
         let now = iso_now_after(&old);
         assert!(now > old && ms(&now) >= i128::from(scalp_core::types::now_ms()) - 1_000);
+    }
+
+    #[test]
+    fn stale_running_rows_are_marked_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("o.db")).unwrap();
+        let s = serde_json::json!({});
+        let old = start_run(&conn, "sma_cross", "BTC", "1h", "binance", &s).unwrap();
+        let live = start_run(&conn, "sma_cross", "ETH", "1h", "binance", &s).unwrap();
+        let done = start_run(&conn, "sma_cross", "SOL", "1h", "binance", &s).unwrap();
+        finish_run(&conn, done, "x", "r.json", 1.0).unwrap();
+        let now = scalp_core::types::now_ms();
+        conn.execute(
+            "UPDATE optimization_runs SET updated_at = ?2 WHERE id IN (?1, ?3)",
+            params![old, iso_ms(now - 7_200_000), done],
+        )
+        .unwrap();
+        assert_eq!(fail_stale_runs(&conn, now, 3600).unwrap(), vec![old]);
+        let status = |id: i64| -> (String, Option<String>) {
+            conn.query_row(
+                "SELECT status, error FROM optimization_runs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        };
+        let (st, err) = status(old);
+        assert_eq!(st, "failed");
+        assert!(err.unwrap().starts_with("stale: no progress since"));
+        assert_eq!(status(live).0, "running");
+        assert_eq!(status(done).0, "completed");
     }
 }

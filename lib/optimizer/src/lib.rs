@@ -20,6 +20,7 @@ pub mod cli;
 pub mod db;
 pub mod grade;
 pub mod grid;
+pub mod interrupt;
 pub mod kernels;
 pub mod run;
 pub mod series;

@@ -107,7 +107,7 @@ pub fn wfo_spec(cfg: &Config, strategy: &str) -> anyhow::Result<WfoSpec> {
         .grids
         .get(strategy)
         .ok_or_else(|| anyhow!("param_grids.toml has no [{strategy}] section"))?;
-    WfoSpec::from_table(strategy, t)
+    Ok(WfoSpec::from_table(strategy, t)?)
 }
 
 /// Local optimize database path (`[optimize].db`, relative to the config dir).
@@ -528,8 +528,11 @@ pub fn save(
     if let (Some(id), Some(w)) = (run_id, w_for_db) {
         db::save_windows(conn, id, w).context("save windows")?;
     }
+    // A skipped push (sync disabled, no server URL) was said once when the run started.
     let outcome = scalp_sync::push_result(cfg, &row.to_payload());
-    tracing_like(&format!("push: {outcome:?}"));
+    if !matches!(outcome, scalp_sync::PushOutcome::Skipped(_)) {
+        tracing_like(&format!("push: {outcome:?}"));
+    }
     Ok(file)
 }
 
@@ -546,6 +549,20 @@ fn apply_options(a: &RunArgs, dry_run: bool) -> crate::apply::ApplyOptions {
         accept_weak: a.accept_weak,
         dry_run,
     }
+}
+
+/// A series `optimize run` needed and found no candles of.
+struct MissingSeries {
+    asset: String,
+    strategies: Vec<String>,
+    /// Days of history the walk-forward of these strategies can use.
+    days: f64,
+}
+
+/// Days of history a walk-forward uses: its in-sample window plus `max_windows` steps (the
+/// last window's out-of-sample part included).
+fn history_days(w: &WfoSpec) -> f64 {
+    w.is_days + w.oos_days + w.step_days * (w.max_windows.max(1) - 1) as f64
 }
 
 /// `optimize run`.
@@ -637,8 +654,32 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         }
         return Ok(());
     }
+    if let Some(reason) = scalp_sync::SyncClient::from_config(cfg).skip_reason() {
+        // Once, before any progress bar (not once per result inside it).
+        tracing::info!("results are kept locally, not pushed: {reason}");
+    }
     let mut conn = db::open(&dbp)?;
+    let stale = db::fail_stale_runs(
+        &conn,
+        scalp_core::types::now_ms(),
+        crate::interrupt::STALE_AFTER_SECS,
+    )?;
+    if !stale.is_empty() {
+        writeln!(
+            out,
+            "marked {} stale run(s) failed (running without progress for over {} min: their process was killed): id {}",
+            stale.len(),
+            crate::interrupt::STALE_AFTER_SECS / 60,
+            stale
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
     let mut failures = 0usize;
+    let mut missing: std::collections::BTreeMap<(String, String), MissingSeries> =
+        std::collections::BTreeMap::new();
     for j in &jobs {
         let tfs = j.tf.to_string();
         if a.resume && db::has_latest(&conn, &j.strategy, &j.asset, &tfs)? {
@@ -676,14 +717,17 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             (c, (!v.is_empty()).then_some(v))
         };
         if candles.is_empty() {
-            writeln!(
-                out,
-                "{} {} {}: FAILED: no {exchange} {symbol} {tfs} candles in {} (run `optimize data fetch-history` first)",
-                j.strategy,
-                j.asset,
-                tfs,
-                dbp.display()
-            )?;
+            // Said once per series after the loop, with the command that fetches it.
+            let days = wfo_spec(cfg, &j.strategy).map_or(365.0, |w| history_days(&w));
+            let m = missing
+                .entry((symbol.clone(), tfs.clone()))
+                .or_insert_with(|| MissingSeries {
+                    asset: j.asset.clone(),
+                    strategies: Vec::new(),
+                    days: 0.0,
+                });
+            m.strategies.push(j.strategy.clone());
+            m.days = m.days.max(days);
             failures += 1;
             continue;
         }
@@ -708,6 +752,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         }
         let settings = json!({"exchange": exchange, "candles": candles.len(), "spec": wfo_spec(cfg, &j.strategy).ok()});
         let run_id = db::start_run(&conn, &j.strategy, &j.asset, &tfs, &exchange, &settings)?;
+        crate::interrupt::set_current(&dbp, run_id);
         let pb = ProgressBar::new(100);
         pb.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos:>3}% {msg}")
@@ -732,33 +777,56 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             validation.as_deref(),
             &prog,
         );
-        match res {
+        pb.finish_and_clear();
+        let done = match res {
             Ok(mut o) => {
                 add_warnings(&mut o, &data_warnings);
-                let file = save(cfg, &mut conn, Some(run_id), &o, o.wfo.as_ref())?;
-                db::finish_run(
-                    &conn,
-                    run_id,
-                    o.payload["created_at"].as_str().unwrap_or(""),
-                    &file.display().to_string(),
-                    t0.elapsed().as_secs_f64(),
-                )?;
-                pb.finish_and_clear();
-                if a.json {
-                    writeln!(out, "{}", o.payload)?;
-                } else {
-                    print_outcome(out, &o, a.verbose)?;
-                    writeln!(out, "  report: {}", file.display())?;
+                let mut finish = || -> anyhow::Result<()> {
+                    let file = save(cfg, &mut conn, Some(run_id), &o, o.wfo.as_ref())?;
+                    db::finish_run(
+                        &conn,
+                        run_id,
+                        o.payload["created_at"].as_str().unwrap_or(""),
+                        &file.display().to_string(),
+                        t0.elapsed().as_secs_f64(),
+                    )?;
+                    if a.json {
+                        writeln!(out, "{}", o.payload)?;
+                    } else {
+                        print_outcome(out, &o, a.verbose)?;
+                        writeln!(out, "  report: {}", file.display())?;
+                    }
+                    Ok(())
+                };
+                let r = finish();
+                if let Err(e) = &r {
+                    // Never leave the row `running`: the result could not be stored.
+                    let _ =
+                        db::fail_run(&conn, run_id, &format!("{e:#}"), t0.elapsed().as_secs_f64());
                 }
+                r
             }
             Err(e) => {
-                pb.finish_and_clear();
                 let msg = format!("{e:#}");
                 db::fail_run(&conn, run_id, &msg, t0.elapsed().as_secs_f64())?;
                 writeln!(out, "{} {} {}: FAILED: {msg}", j.strategy, j.asset, tfs)?;
                 failures += 1;
+                Ok(())
             }
-        }
+        };
+        crate::interrupt::clear_current();
+        done?;
+    }
+    for ((symbol, tf), m) in &missing {
+        writeln!(
+            out,
+            "no {exchange} {symbol} {tf} candles in {}: {} job(s) not run ({}); fetch them with: optimize fetch-history --exchange {exchange} --symbols {} --timeframe {tf} --days {}",
+            dbp.display(),
+            m.strategies.len(),
+            m.strategies.join(", "),
+            m.asset,
+            m.days.ceil() as u64
+        )?;
     }
     if a.apply {
         let strategies: Vec<String> = jobs
@@ -772,6 +840,13 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         }
     }
     if failures > 0 {
+        let want: usize = missing.values().map(|m| m.strategies.len()).sum();
+        if want > 0 {
+            bail!(
+                "{failures} job(s) failed ({want} for want of candles: {} series, listed above)",
+                missing.len()
+            );
+        }
         bail!("{failures} job(s) failed");
     }
     Ok(())
@@ -903,7 +978,7 @@ pub struct GradesArgs {
 
 pub fn grades_cmd(cfg: &Config, a: &GradesArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let p = a.db_path.clone().unwrap_or_else(|| db_path(cfg));
-    let conn = db::open(&p)?;
+    let conn = db::open_readonly(&p)?;
     let rows = db::latest(&conn, a.strategy.as_deref())?;
     if a.json {
         serde_json::to_writer(&mut *out, &rows)?;

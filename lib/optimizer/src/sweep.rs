@@ -249,6 +249,21 @@ pub fn event_grid(
     base: &Params,
     bt: &BacktestConfig,
 ) -> anyhow::Result<Vec<ComboResult>> {
+    event_grid_with_progress(strategy, asset, candles, tf, grid, base, bt, &|| {})
+}
+
+/// [`event_grid`], calling `done` after each combination (from the worker threads).
+#[allow(clippy::too_many_arguments)]
+pub fn event_grid_with_progress(
+    strategy: &str,
+    asset: &str,
+    candles: &[Candle],
+    tf: Timeframe,
+    grid: &Grid,
+    base: &Params,
+    bt: &BacktestConfig,
+    done: &(dyn Fn() + Sync),
+) -> anyhow::Result<Vec<ComboResult>> {
     let spec =
         scalp_strategy::spec(strategy).ok_or_else(|| anyhow!("unknown strategy `{strategy}`"))?;
     (0..grid.len())
@@ -259,6 +274,7 @@ pub fn event_grid(
                 .with_overrides(strategy, spec.params, &kv)
                 .map_err(|e| anyhow!("{e}"))?;
             let r = event_run(strategy, asset, candles, tf, &p, bt)?;
+            done();
             Ok(ComboResult {
                 idx: k,
                 params: kv,
@@ -280,6 +296,27 @@ pub fn evaluate(
     bt: &BacktestConfig,
     full: bool,
 ) -> anyhow::Result<(Vec<ComboResult>, EnginePath)> {
+    evaluate_with_progress(strategy, asset, candles, tf, grid, base, bt, full, &|| {})
+}
+
+/// Whether [`evaluate`] takes the fast kernel (which reports no per-combination progress).
+pub fn uses_kernel(strategy: &str, bt: &BacktestConfig, candles: &[Candle]) -> bool {
+    strategy == "sma_cross" && kernel_cost(bt, candles).is_some()
+}
+
+/// [`evaluate`], calling `done` after each combination run on the event engine.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_with_progress(
+    strategy: &str,
+    asset: &str,
+    candles: &[Candle],
+    tf: Timeframe,
+    grid: &Grid,
+    base: &Params,
+    bt: &BacktestConfig,
+    full: bool,
+    done: &(dyn Fn() + Sync),
+) -> anyhow::Result<(Vec<ComboResult>, EnginePath)> {
     if strategy == "sma_cross"
         && let Some(cost) = kernel_cost(bt, candles)
     {
@@ -289,7 +326,7 @@ pub fn evaluate(
         ));
     }
     Ok((
-        event_grid(strategy, asset, candles, tf, grid, base, bt)?,
+        event_grid_with_progress(strategy, asset, candles, tf, grid, base, bt, done)?,
         EnginePath::Event,
     ))
 }

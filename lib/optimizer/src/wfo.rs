@@ -137,91 +137,9 @@ pub fn daily_returns(candles: &[Candle], equity: &[f64], tf: Timeframe, capital:
     rets
 }
 
-/// Walk-forward settings of a strategy (`param_grids.toml`, `[<strategy>]`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WfoSpec {
-    pub is_days: f64,
-    pub oos_days: f64,
-    /// Shift between consecutive windows (default: `oos_days`).
-    pub step_days: f64,
-    /// Keep at most this many (most recent) windows.
-    pub max_windows: usize,
-    /// Max combinations of the coarse pass (the full grid is thinned to fit).
-    pub coarse_max: usize,
-    /// Fine pass: ± this many grid steps around the coarse best, per axis.
-    pub fine_radius: usize,
-    /// IS combos with fewer trades are ranked after every combo that has enough.
-    pub min_trades: u32,
-    pub grid: Grid,
-}
-
-fn num(t: &toml::Table, strategy: &str, k: &str, default: Option<f64>) -> anyhow::Result<f64> {
-    match t.get(k) {
-        Some(toml::Value::Integer(i)) => Ok(*i as f64),
-        Some(toml::Value::Float(f)) => Ok(*f),
-        Some(v) => bail!(
-            "param_grids.toml: key `{strategy}.{k}`: expected a number, found {}",
-            v.type_str()
-        ),
-        None => default.ok_or_else(|| anyhow!("param_grids.toml: key `{strategy}.{k}` is missing")),
-    }
-}
-
-const KNOWN_KEYS: &[&str] = &[
-    "is_days",
-    "oos_days",
-    "step_days",
-    "max_windows",
-    "coarse_max",
-    "fine_radius",
-    "min_trades",
-    "grid",
-];
-
-impl WfoSpec {
-    pub fn from_table(strategy: &str, t: &toml::Table) -> anyhow::Result<WfoSpec> {
-        if let Some(k) = t.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
-            bail!(
-                "param_grids.toml: key `{strategy}.{k}`: unknown key (known: {})",
-                KNOWN_KEYS.join(", ")
-            );
-        }
-        let grid_t = t.get("grid").and_then(|v| v.as_table()).ok_or_else(|| {
-            anyhow!("param_grids.toml: key `{strategy}.grid` missing or not a table")
-        })?;
-        let grid = Grid::from_toml(grid_t)
-            .map_err(|e| anyhow!("param_grids.toml: key `{strategy}.grid`: {}", e.0))?;
-        if let Some(spec) = scalp_strategy::spec(strategy) {
-            grid.validate(strategy, spec.params)
-                .map_err(|e| anyhow!("param_grids.toml: key `{strategy}.grid`: {}", e.0))?;
-        }
-        let is_days = num(t, strategy, "is_days", None)?;
-        let oos_days = num(t, strategy, "oos_days", None)?;
-        let s = WfoSpec {
-            is_days,
-            oos_days,
-            step_days: num(t, strategy, "step_days", Some(oos_days))?,
-            max_windows: num(t, strategy, "max_windows", Some(20.0))? as usize,
-            coarse_max: num(t, strategy, "coarse_max", Some(200.0))? as usize,
-            fine_radius: num(t, strategy, "fine_radius", Some(1.0))? as usize,
-            min_trades: num(t, strategy, "min_trades", Some(3.0))? as u32,
-            grid,
-        };
-        for (k, v) in [
-            ("is_days", s.is_days),
-            ("oos_days", s.oos_days),
-            ("step_days", s.step_days),
-        ] {
-            if !(v > 0.0) {
-                bail!("param_grids.toml: key `{strategy}.{k}`: must be > 0, got {v}");
-            }
-        }
-        if s.max_windows == 0 || s.coarse_max == 0 {
-            bail!("param_grids.toml: [{strategy}]: max_windows and coarse_max must be > 0");
-        }
-        Ok(s)
-    }
-}
+/// Walk-forward settings of a strategy (`param_grids.toml`, `[<strategy>]`); the schema is
+/// in scalp-strategy so that every `--check-config` validates it.
+pub use scalp_strategy::grid::{SectionError, WfoSpec};
 
 /// A combination tested in IS: (pass `coarse`/`fine`, params, metrics, capital).
 pub type TestedCombo = (&'static str, Vec<(String, f64)>, KMetrics, f64);

@@ -44,10 +44,11 @@ impl DaemonArgs {
         }
     }
 
-    /// Loads and validates the configuration, then applies the command-line overrides
+    /// Loads and validates the configuration (strategy parameters and grids included, see
+    /// [`scalp_strategy::check::check_config`]), then applies the command-line overrides
     /// (`--log-format`, `--data-dir`).
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let mut cfg = Config::load(&self.config)?;
+        let mut cfg = scalp_strategy::check::load_config(&self.config)?;
         if let Some(f) = self.log_format {
             cfg.main.log.format = f;
         }

@@ -36,6 +36,14 @@ pub trait Daemon: Sized {
         Ok(())
     }
 
+    /// What the process environment must provide to start (secrets), checked at start-up but
+    /// not by `--check-config` (which validates files, and runs where the secrets are not set).
+    /// An error is printed on stderr and the daemon exits 2, like a bad config: the units'
+    /// `RestartPreventExitStatus=2` keeps systemd from restarting it in a loop.
+    fn preflight(_cfg: &Config) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// Opens the DB, loads state, binds sockets. `READY=1` is sent when it returns `Ok`.
     fn init(ctx: &Ctx) -> impl Future<Output = anyhow::Result<Self>>;
 
@@ -44,7 +52,8 @@ pub trait Daemon: Sized {
     fn run(self, ctx: Ctx) -> impl Future<Output = anyhow::Result<()>>;
 }
 
-/// Runs a daemon: config (exit 2 on error, or exit 0 after `--check-config`) → logging →
+/// Runs a daemon: config (exit 2 on error, or exit 0 after `--check-config`) →
+/// [`Daemon::preflight`] (exit 2 on error) → logging →
 /// [`Daemon::init`] → `READY=1` → watchdog task → [`Daemon::run`]; on SIGTERM/SIGINT
 /// `STOPPING=1` and the shutdown flag, then the daemon saves its state and we exit 0.
 /// A second signal during shutdown exits 1 at once.
@@ -65,6 +74,10 @@ pub fn run_daemon<D: Daemon>(args: &DaemonArgs) -> ExitCode {
     if args.check_config {
         println!("{}: ok", cfg.path.display());
         return ExitCode::SUCCESS;
+    }
+    if let Err(e) = D::preflight(&cfg) {
+        eprintln!("{}: refusing to start: {e:#}", D::NAME);
+        return ExitCode::from(EXIT_CONFIG);
     }
     init_logging(&cfg.main.log, None);
     let rt = match tokio::runtime::Builder::new_multi_thread()

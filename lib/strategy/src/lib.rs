@@ -10,6 +10,8 @@
 //! capital used as margin for that order; notional = margin × leverage. The engine converts it
 //! to a quantity with the exchange's lot step.
 
+pub mod check;
+pub mod grid;
 pub mod params;
 pub mod registry;
 pub mod strategies;

@@ -153,7 +153,11 @@ impl SyncClient {
             PushOutcome::AlreadyExists => {
                 tracing::info!(result = %what, "sync push: already on server")
             }
-            PushOutcome::Skipped(m) | PushOutcome::Failed(m) => {
+            // Not a problem: the caller says once why nothing is pushed.
+            PushOutcome::Skipped(m) => {
+                tracing::debug!(result = %what, "sync push skipped: {m}")
+            }
+            PushOutcome::Failed(m) => {
                 tracing::warn!(result = %what, "sync push not done: {m} (the run continues; `optimize sync` retries later)")
             }
         }

@@ -7,6 +7,7 @@
 //! so `WATCHDOG=1` stops if the database thread wedges.
 
 use crate::server::{App, DbHandle, serve};
+use crate::state::{STATE_FILE, STATE_VERSION, SyncdState};
 use scalp_core::config::{Config, ConfigError};
 use scalp_core::secrets;
 use scalp_runtime::{Ctx, Daemon, DaemonArgs, run_daemon};
@@ -19,6 +20,49 @@ pub struct Syncd {
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     db_thread: std::thread::JoinHandle<()>,
+    state: StateFile,
+}
+
+/// `state/syncd.json` and what goes in it (one writer: this daemon).
+struct StateFile {
+    writer: scalp_statefile::StateWriter<SyncdState>,
+    state: SyncdState,
+}
+
+impl StateFile {
+    fn write(&mut self) {
+        if let Err(e) = self.writer.write(&self.state) {
+            tracing::warn!("cannot write {}: {e}", self.writer.path().display());
+        }
+    }
+
+    /// Records a self-check: row counts, or why the database did not answer.
+    fn checked(&mut self, r: Result<(i64, i64), String>) {
+        match r {
+            Ok((results, portfolio)) => {
+                self.state.healthy = true;
+                self.state.optimization_results = results;
+                self.state.portfolio_backtests = portfolio;
+                self.state.last_error = None;
+            }
+            Err(e) => {
+                self.state.healthy = false;
+                self.state.last_error = Some(e);
+            }
+        }
+        self.write();
+    }
+}
+
+/// The database's row counts within `timeout` (the self-check).
+async fn counts(db: &crate::server::DbHandle, timeout: Duration) -> Result<(i64, i64), String> {
+    match tokio::time::timeout(timeout, db.counts()).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "database thread did not answer within {} s",
+            timeout.as_secs()
+        )),
+    }
 }
 
 fn invalid(cfg: &Config, key: &str, msg: String) -> anyhow::Error {
@@ -60,6 +104,17 @@ impl Daemon for Syncd {
         Ok(())
     }
 
+    fn preflight(_cfg: &Config) -> anyhow::Result<()> {
+        if secrets::from_env(secrets::SYNC_API_KEY).is_none() {
+            anyhow::bail!(
+                "{} is not set (or empty): without the shared key every push would be refused; \
+                 set it in /etc/scalp-radar/secrets.env (docs/OPERATIONS.md, docs/SYNC.md)",
+                secrets::SYNC_API_KEY
+            );
+        }
+        Ok(())
+    }
+
     async fn init(ctx: &Ctx) -> anyhow::Result<Self> {
         let cfg = &ctx.config;
         let db_path = cfg.db_path();
@@ -71,13 +126,8 @@ impl Daemon for Syncd {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ([syncd].listen): {e}"))?;
+        // preflight refused to start without it; App still refuses every POST if it is absent.
         let key = secrets::from_env(secrets::SYNC_API_KEY);
-        if key.is_none() {
-            tracing::warn!(
-                "{} is empty: sync is disabled on this server, every POST is answered 401",
-                secrets::SYNC_API_KEY
-            );
-        }
         let local = listener.local_addr()?;
         if !local.ip().is_loopback() {
             tracing::info!(
@@ -90,14 +140,33 @@ impl Daemon for Syncd {
             cfg.main.syncd.max_body_bytes
         );
         let app = App::new(key.as_ref(), cfg.main.syncd.max_body_bytes, db);
-        // First beat now: the DB answered during init.
-        if app.db().ping(Duration::from_secs(10)).await {
+        let state_path = cfg.state_dir().join(STATE_FILE);
+        let writer = scalp_statefile::StateWriter::new(&state_path, STATE_VERSION)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", state_path.display()))?;
+        let mut state = StateFile {
+            writer,
+            state: SyncdState {
+                pid: std::process::id(),
+                started_at: scalp_core::types::fmt_ms(scalp_core::types::now_ms()),
+                listen: local.to_string(),
+                healthy: false,
+                optimization_results: 0,
+                portfolio_backtests: 0,
+                last_error: None,
+                stopped: false,
+            },
+        };
+        // First beat now, if the DB answers during init.
+        let first = counts(app.db(), Duration::from_secs(10)).await;
+        if first.is_ok() {
             ctx.heartbeat.beat();
         }
+        state.checked(first);
         Ok(Syncd {
             listener,
             app,
             db_thread,
+            state,
         })
     }
 
@@ -106,7 +175,10 @@ impl Daemon for Syncd {
             listener,
             app,
             db_thread,
+            state,
         } = self;
+        let state = Arc::new(std::sync::Mutex::new(state));
+        let st = state.clone();
         let period = check_period(&ctx);
         let db = app.db().clone();
         let hb = ctx.heartbeat.clone();
@@ -116,7 +188,9 @@ impl Daemon for Syncd {
             let mut was_ok = true;
             loop {
                 tick.tick().await;
-                let ok = db.ping(Duration::from_secs(10)).await;
+                let r = counts(&db, Duration::from_secs(10)).await;
+                let ok = r.is_ok();
+                st.lock().unwrap_or_else(|e| e.into_inner()).checked(r);
                 hb.set_healthy(ok);
                 if ok {
                     hb.beat();
@@ -133,10 +207,19 @@ impl Daemon for Syncd {
                 }
             }
         });
+        let final_db = app.db().clone();
         let shutdown = ctx.shutdown.clone();
         let res = serve(listener, app, async move { shutdown.wait().await }).await;
         selfcheck.abort();
         let _ = selfcheck.await;
+        // Last word: the final counts, stopped cleanly (the self-check task is gone).
+        let last = counts(&final_db, Duration::from_secs(5)).await;
+        drop(final_db);
+        {
+            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+            st.state.stopped = true;
+            st.checked(last);
+        }
         // Every DbHandle is gone now: the DB thread finishes its queue and closes the database.
         tokio::task::spawn_blocking(move || db_thread.join())
             .await

@@ -5,7 +5,8 @@
 //!   `portfolio_backtests`) and the reads `optimize sync` needs;
 //! - [`client`]: the `optimize` side — best-effort [`push_result`] (portable: Windows too);
 //! - [`cli`]: `optimize sync [--only wfo|portfolio] [--dry-run]`;
-//! - `server` (feature `server`): the scalp-syncd HTTP server.
+//! - `server` (feature `server`): the scalp-syncd HTTP server;
+//! - [`state`]: `state/syncd.json`, scalp-syncd's state file.
 
 pub mod cli;
 pub mod client;
@@ -15,6 +16,7 @@ pub mod db;
 pub mod payload;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod state;
 
 pub use client::{PushOutcome, SyncClient, push_portfolio, push_result};
 pub use db::{InsertOutcome, Source};

@@ -86,6 +86,18 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// Best-effort line of a dotted key (`a.b.c`) in a TOML text: finds the table header for the
 /// prefix and then the last segment as a key. Used for post-parse validation errors.
 pub fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    // A key inside an inline table (`grid = { fast = .. }`) has no line of its own: fall back
+    // to the line of the closest enclosing key that has one.
+    let mut k = key;
+    loop {
+        if let Some(l) = find_exact_key_line(text, k) {
+            return Some(l);
+        }
+        k = k.rsplit_once('.')?.0;
+    }
+}
+
+fn find_exact_key_line(text: &str, key: &str) -> Option<usize> {
     let parts: Vec<&str> = key.split('.').collect();
     let last = *parts.last()?;
     let table = parts[..parts.len() - 1].join(".");
@@ -94,10 +106,10 @@ pub fn find_key_line(text: &str, key: &str) -> Option<usize> {
         let l = raw.trim();
         if l.starts_with('[') {
             let name = l.trim_start_matches('[').trim_end_matches(']').trim();
-            in_table = name == table;
-            if !in_table && !table.is_empty() && name == key {
+            if name == key {
                 return Some(i + 1);
             }
+            in_table = name == table;
             continue;
         }
         if in_table {
@@ -175,6 +187,25 @@ pub struct Config {
     pub assets: AssetsConfig,
     pub strategies: StrategiesConfig,
     pub param_grids: ParamGridsConfig,
+    /// The text of `strategies.toml` and its name, for errors found after parsing (strategy
+    /// parameters are validated by scalp-strategy, which names file, line and key).
+    pub strategies_source: Source,
+    /// The text of `param_grids.toml` and its name (see `strategies_source`).
+    pub param_grids_source: Source,
+}
+
+/// A config file's name (as shown in errors) and its text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Source {
+    pub file: String,
+    pub text: String,
+}
+
+impl Source {
+    /// An error about `key` (dotted) in this file, at the key's line when it can be found.
+    pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::invalid(&self.file, Some(&self.text), key, message)
+    }
 }
 
 impl Config {
@@ -223,6 +254,8 @@ impl Config {
             assets: AssetsConfig::default(),
             strategies: StrategiesConfig::default(),
             param_grids: ParamGridsConfig::default(),
+            strategies_source: Source::default(),
+            param_grids_source: Source::default(),
         };
         let (assets, atext): (AssetsConfig, String) =
             load_toml(&cfg.resolve(&cfg.main.paths.assets))?;
@@ -230,17 +263,26 @@ impl Config {
         assets.validate(&afile, &atext)?;
         validate_sources(&cfg.main, &assets, &afile, &atext)?;
         cfg.assets = assets;
-        let (strategies, stext): (StrategiesConfig, String) = load_toml(&cfg.strategies_path())?;
+        let spath = cfg.strategies_path();
+        let (strategies, stext): (StrategiesConfig, String) = load_toml(&spath)?;
         validate_leverage(
             &cfg.assets,
             &strategies,
-            &cfg.strategies_path().display().to_string(),
+            &spath.display().to_string(),
             &stext,
         )?;
         cfg.strategies = strategies;
-        let (grids, _): (ParamGridsConfig, String) =
-            load_toml(&cfg.resolve(&cfg.main.paths.param_grids))?;
+        cfg.strategies_source = Source {
+            file: spath.display().to_string(),
+            text: stext,
+        };
+        let gpath = cfg.resolve(&cfg.main.paths.param_grids);
+        let (grids, gtext): (ParamGridsConfig, String) = load_toml(&gpath)?;
         cfg.param_grids = grids;
+        cfg.param_grids_source = Source {
+            file: gpath.display().to_string(),
+            text: gtext,
+        };
         Ok(cfg)
     }
 
@@ -265,6 +307,14 @@ impl Config {
             assets: assets_cfg,
             strategies: strategies_cfg,
             param_grids: parse_toml(grids, "param_grids.toml")?,
+            strategies_source: Source {
+                file: "strategies.toml".into(),
+                text: strategies.into(),
+            },
+            param_grids_source: Source {
+                file: "param_grids.toml".into(),
+                text: grids.into(),
+            },
         })
     }
 }
@@ -405,7 +455,10 @@ mod tests {
         let t = "# c\n[a]\nx = 1\n[b]\nx = 2\ny = 3\n";
         assert_eq!(find_key_line(t, "b.x"), Some(5));
         assert_eq!(find_key_line(t, "a.x"), Some(3));
-        assert_eq!(find_key_line(t, "b.z"), None);
+        assert_eq!(find_key_line(t, "b.z"), Some(4), "falls back to the table");
+        assert_eq!(find_key_line(t, "c.z"), None);
+        let t = "[s]\ngrid = { fast = \"2..4:1\" }\n";
+        assert_eq!(find_key_line(t, "s.grid.fast"), Some(2));
     }
 
     fn load_main(text: &str) -> Result<ScalpConfig, ConfigError> {

@@ -66,8 +66,9 @@ impl StrategyEntry {
     }
 }
 
-/// `param_grids.toml`: per strategy, the optimizer's grid and walk-forward windows. Owned and
-/// validated by the optimizer crate; kept as raw tables here.
+/// `param_grids.toml`: per strategy, the optimizer's grid and walk-forward windows. Kept as raw
+/// tables here; the schema and its validation are `scalp_strategy::grid::WfoSpec` and
+/// `scalp_strategy::check`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ParamGridsConfig {

@@ -1,0 +1,41 @@
+//! What every command-line program shares when it reports a failure.
+
+use std::error::Error;
+
+/// The report of a user error: `Error: <message>` and, when the error has causes, the
+/// `Caused by:` list (the layout of `anyhow`'s report), never a backtrace: a bad argument or a
+/// missing file is not a bug, so `RUST_BACKTRACE=1` must not print build paths at the user.
+pub fn error_report(e: &(dyn Error + 'static)) -> String {
+    let mut out = format!("Error: {e}");
+    let mut causes = Vec::new();
+    let mut next = e.source();
+    while let Some(c) = next {
+        causes.push(c.to_string());
+        next = c.source();
+    }
+    if !causes.is_empty() {
+        out.push_str("\n\nCaused by:");
+        for (i, c) in causes.iter().enumerate() {
+            out.push_str(&format!("\n    {i}: {c}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn chain_without_backtrace() {
+        let e = Outer(std::io::Error::other("inner"));
+        assert_eq!(
+            super::error_report(&e),
+            "Error: outer\n\nCaused by:\n    0: inner"
+        );
+        let e = std::io::Error::other("alone");
+        assert_eq!(super::error_report(&e), "Error: alone");
+    }
+}

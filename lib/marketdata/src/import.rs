@@ -1,0 +1,124 @@
+//! `optimize import --exchange E --symbol S --timeframe TF FILE.csv`: loads a candle CSV into the
+//! local optimize database as the series (E, S, TF), so that `run`, `backtest` and `check-data`
+//! work without an exchange.
+//!
+//! The file is verified before anything is written: the CSV rules of
+//! [`scalp_core::csvdata::read_candles_csv`] (exact header, strictly increasing open times, sane
+//! OHLC; a bad row is an error naming its line), then the timeframe against the timestamps:
+//! every open time on the timeframe's grid and the smallest spacing equal to the timeframe
+//! (a file of daily candles is refused as `1h`, never relabelled). Gaps are allowed and counted.
+
+use scalp_core::{Candle, Timeframe};
+use std::path::Path;
+
+/// What the timestamps say about the asked timeframe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeframeCheck {
+    /// Missing candles between the first and the last (holes of whole timeframes).
+    pub missing: i64,
+}
+
+/// `1h`, `1d`, `90s`, ...: a spacing in a human unit.
+fn fmt_spacing(ms: i64) -> String {
+    if let Some(tf) = Timeframe::ALL.iter().find(|t| t.ms() == ms) {
+        return tf.to_string();
+    }
+    match ms {
+        m if m % 86_400_000 == 0 => format!("{}d", m / 86_400_000),
+        m if m % 3_600_000 == 0 => format!("{}h", m / 3_600_000),
+        m if m % 60_000 == 0 => format!("{}m", m / 60_000),
+        m if m % 1000 == 0 => format!("{}s", m / 1000),
+        m => format!("{m} ms"),
+    }
+}
+
+/// Verifies that `candles` (read from `file`, data rows from line 2) are candles of `tf`.
+pub fn check_timeframe(
+    file: &Path,
+    candles: &[Candle],
+    tf: Timeframe,
+) -> anyhow::Result<TimeframeCheck> {
+    let f = file.display();
+    let step = tf.ms();
+    let Some(first) = candles.first() else {
+        anyhow::bail!("{f}: no candles");
+    };
+    let seconds_hint = if first.open_time.abs() < 100_000_000_000 {
+        " (the timestamps look like seconds: ts_ms must be in milliseconds)"
+    } else {
+        ""
+    };
+    for (i, c) in candles.iter().enumerate() {
+        if tf.align(c.open_time) != c.open_time {
+            anyhow::bail!(
+                "{f}:{}: open time {} is not on the {tf} grid{seconds_hint}",
+                i + 2,
+                c.open_time
+            );
+        }
+    }
+    let min_gap = candles
+        .windows(2)
+        .map(|w| w[1].open_time - w[0].open_time)
+        .min();
+    if let Some(g) = min_gap
+        && g != step
+    {
+        anyhow::bail!(
+            "{f}: the candles are {} apart, not {tf}: the file is not {tf} data (give --timeframe {}; a coarser timeframe is never made by relabelling)",
+            fmt_spacing(g),
+            fmt_spacing(g)
+        );
+    }
+    let last = candles.last().map_or(first.open_time, |c| c.open_time);
+    let missing = (last - first.open_time) / step + 1 - candles.len() as i64;
+    Ok(TimeframeCheck { missing })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(t: i64) -> Candle {
+        Candle {
+            open_time: t,
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 1.0,
+        }
+    }
+
+    #[test]
+    fn timeframe_is_checked_against_the_timestamps() {
+        let h = 3_600_000;
+        let p = Path::new("x.csv");
+        let hourly: Vec<Candle> = [0, 1, 2, 5]
+            .iter()
+            .map(|k| c(1_600_000_000_000 / h * h + k * h))
+            .collect();
+        assert_eq!(
+            check_timeframe(p, &hourly, Timeframe::H1).unwrap().missing,
+            2
+        );
+        let e = check_timeframe(p, &hourly, Timeframe::M5)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1h apart, not 5m"), "{e}");
+        let e = check_timeframe(p, &hourly, Timeframe::D1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("x.csv:2: open time") && e.contains("not on the 1d grid"),
+            "{e}"
+        );
+        let secs: Vec<Candle> = (0..3)
+            .map(|k| c(1_600_000_000 / 3600 * 3600 + k * 3600))
+            .collect();
+        let e = check_timeframe(p, &secs, Timeframe::H1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("look like seconds"), "{e}");
+    }
+}

@@ -135,6 +135,29 @@ pub struct Summary {
 struct Stats {
     st: StreamState,
     connected_at: Option<i64>,
+    /// The newest stored candles (at most the data-quality look-back), for the live
+    /// data-quality pass.
+    recent: std::collections::VecDeque<Candle>,
+}
+
+/// Candles kept per stream for the data-quality pass: the ATR look-back plus the candle judged.
+const QUALITY_LOOKBACK: usize = scalp_core::quality::WICK_ATR_PERIOD + 1;
+
+/// The data-quality pass (`scalp_core::quality`, the one shared by every reader) over candles
+/// just stored: outlier wicks among `new`, judged against the stored candles before them
+/// (`recent`). The pass is causal — a candle's verdict depends only on the candles before it —
+/// so the difference of two passes counts exactly the new candles' findings.
+fn quality_findings(
+    recent: &std::collections::VecDeque<Candle>,
+    new: &[Candle],
+    tf: scalp_core::Timeframe,
+) -> usize {
+    let old: Vec<Candle> = recent.iter().copied().collect();
+    let mut all = old.clone();
+    all.extend_from_slice(new);
+    let q_all = scalp_core::quality::check(&all, tf);
+    let q_old = scalp_core::quality::check(&old, tf);
+    q_all.outlier_wicks.saturating_sub(q_old.outlier_wicks)
 }
 
 /// Rate limiter for the per-candle `CANDLE CLOSED` lines.
@@ -252,10 +275,12 @@ impl Pipeline {
                 last_error: None,
                 failed: None,
                 corrections: 0,
+                quality_warnings: 0,
                 unhealthy_since: None,
                 finished: false,
             },
             connected_at: None,
+            recent: std::collections::VecDeque::new(),
         })
     }
 
@@ -485,6 +510,40 @@ impl Pipeline {
                 }
             }
             let (first, last) = (items[0].0.open_time, items[items.len() - 1].0.open_time);
+            // The shared data-quality pass on what the live sources stored (the replay file is
+            // checked as a whole when it is opened).
+            if series.exchange != Exchange::Replay {
+                let mut fresh: Vec<Candle> = items.iter().map(|(c, _)| *c).collect();
+                fresh.sort_by_key(|c| c.open_time);
+                fresh.dedup_by_key(|c| c.open_time);
+                let stats = self.stats(&series);
+                let newest_known = stats.recent.back().map(|c| c.open_time);
+                // only candles after the ones already judged (a repair fills older holes)
+                let judged: Vec<Candle> = fresh
+                    .into_iter()
+                    .filter(|c| newest_known.is_none_or(|t| c.open_time > t))
+                    .collect();
+                let n = quality_findings(&stats.recent, &judged, series.timeframe);
+                for c in &judged {
+                    stats.recent.push_back(*c);
+                    if stats.recent.len() > QUALITY_LOOKBACK {
+                        stats.recent.pop_front();
+                    }
+                }
+                if n > 0 {
+                    stats.st.quality_warnings += n as u64;
+                    tracing::warn!(
+                        "DATA QUALITY exchange={} symbol={} tf={}: {n} outlier wick(s) (range > {} × ATR{}) among the candles stored from {} to {}",
+                        series.exchange,
+                        series.symbol,
+                        series.timeframe,
+                        scalp_core::quality::WICK_ATR_K,
+                        scalp_core::quality::WICK_ATR_PERIOD,
+                        fmt_ms(first),
+                        fmt_ms(last)
+                    );
+                }
+            }
             for (c, origin) in &items {
                 match origin {
                     Origin::Stream | Origin::Replay => log_each.push(*c),
@@ -714,6 +773,55 @@ mod tests {
             close: 100.75,
             volume: 12.5,
         }
+    }
+
+    /// The shared data-quality pass runs on live candles as they are stored: an outlier wick is
+    /// counted in `quality_warnings` (once, also across batches) and the candles are still stored.
+    #[tokio::test]
+    async fn live_candles_go_through_the_data_quality_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("t.db");
+        let p = db_path.clone();
+        let (db, join) = DbActor::spawn("db", move || db::open(&p)).unwrap();
+        let state = dir.path().join("state/collector.json");
+        let opts = PipelineOptions {
+            state_path: Some(state.clone()),
+            sources: vec![Exchange::Binance],
+            ..PipelineOptions::default()
+        };
+        let s = Series::new(Exchange::Binance, "BTCUSDT", Timeframe::M1);
+        let pipe = Pipeline::new(db.clone(), opts, vec![(s.clone(), None)]).unwrap();
+        let (tx, rx) = mpsc::channel(64);
+        let stop = Stop::new();
+        let h = tokio::spawn(pipe.run(rx, stop.clone(), ()));
+        let forming = Timeframe::M1.align(now_ms());
+        let mut all: Vec<Candle> = (1..=40)
+            .map(|i| candle(forming - i * 60_000))
+            .rev()
+            .collect();
+        // one candle whose range is ~100× the others' (a bad print)
+        all[30].low = 1.0;
+        // two batches: the look-back carries over between them
+        for chunk in [&all[..25], &all[25..]] {
+            tx.send(Event::Closed {
+                series: s.clone(),
+                candles: chunk.to_vec(),
+                origin: Origin::Backfill,
+            })
+            .await
+            .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        stop.trigger();
+        h.await.unwrap().unwrap();
+        let env = scalp_statefile::read::<CollectorState>(&state, STATE_VERSION)
+            .ok()
+            .unwrap();
+        let st = &env.payload.streams[0];
+        assert_eq!(st.quality_warnings, 1, "{st:?}");
+        assert_eq!(st.candles_stored, 40);
+        drop(db);
+        join.join().unwrap();
     }
 
     #[tokio::test]

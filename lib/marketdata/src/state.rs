@@ -62,6 +62,10 @@ pub struct StreamState {
     /// the last pushed ones and replaced them, since start.
     #[serde(default)]
     pub corrections: u64,
+    /// Live: data-quality findings (outlier wicks, `scalp_core::quality`) among the candles
+    /// stored since start, each also logged as `DATA QUALITY …`.
+    #[serde(default)]
+    pub quality_warnings: u64,
     /// Since when (ms) this stream is unhealthy (disconnected or no closed candle overdue).
     pub unhealthy_since: Option<i64>,
     /// Replay only: every candle of the file was emitted (no `repeat`).

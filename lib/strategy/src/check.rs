@@ -30,6 +30,21 @@ pub fn load_config(path: &std::path::Path) -> Result<Config, ConfigError> {
 
 fn check_strategies(cfg: &Config) -> Result<(), ConfigError> {
     let src = &cfg.strategies_source;
+    // A per-asset table must be of an asset the system trades: `--apply` once wrote tables
+    // named after a CSV file (`[envelope_dca.per_asset.coinbase_btcusd_1h]`).
+    for (name, entry) in &cfg.strategies.strategies {
+        for asset in entry.per_asset.keys() {
+            if !cfg.assets.assets.iter().any(|a| a == asset) {
+                return Err(src.error(
+                    &format!("{name}.per_asset.{asset}"),
+                    format!(
+                        "`{asset}` is not an asset of assets.toml ({})",
+                        cfg.assets.assets.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     if registry::validate_config(&cfg.strategies).is_ok() {
         return Ok(());
     }
@@ -101,6 +116,19 @@ mod tests {
     #[test]
     fn shipped_defaults_pass() {
         check_config(&cfg(defaults::STRATEGIES_TOML, defaults::PARAM_GRIDS_TOML).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn per_asset_tables_must_be_known_assets() {
+        let e = err(
+            "[envelope_dca]\ntimeframe = \"1h\"\n[envelope_dca.per_asset.coinbase_btcusd_1h]\nma_period = 7\n",
+            "",
+        );
+        assert!(
+            e.starts_with("strategies.toml:3: key `envelope_dca.per_asset.coinbase_btcusd_1h`: ")
+                && e.contains("not an asset of assets.toml"),
+            "{e}"
+        );
     }
 
     #[test]

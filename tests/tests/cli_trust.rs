@@ -220,7 +220,6 @@ fn an_interrupted_run_marks_its_row_failed() {
             assert!(child.try_wait().unwrap().is_none(), "the run ended early");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
         let st = Command::new("kill")
             .args([signal, &child.id().to_string()])
             .status()

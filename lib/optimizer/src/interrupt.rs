@@ -24,10 +24,17 @@ struct Current {
 static CURRENT: Mutex<Option<Current>> = Mutex::new(None);
 static INSTALL: Once = Once::new();
 
-/// Marks `run_id` of `db` as the run in progress (the one a signal marks failed), installing
-/// the signal handlers the first time.
-pub fn set_current(db: &Path, run_id: i64) {
+/// Installs the SIGINT/SIGTERM handlers (once); returns when they are registered, so a signal
+/// from then on is never the default "die at once". `optimize run` calls it before it writes
+/// its first `running` row.
+pub fn watch_signals() {
     INSTALL.call_once(install);
+}
+
+/// Marks `run_id` of `db` as the run in progress (the one a signal marks failed), installing
+/// the signal handlers if that was not done yet.
+pub fn set_current(db: &Path, run_id: i64) {
+    watch_signals();
     *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some(Current {
         db: db.to_path_buf(),
         run_id,
@@ -40,10 +47,12 @@ pub fn clear_current() {
     *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
+/// Registers the handlers on a thread of their own and waits until they are registered.
 fn install() {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new()
         .name("signals".into())
-        .spawn(|| {
+        .spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -51,37 +60,67 @@ fn install() {
                 Ok(rt) => rt,
                 Err(e) => {
                     tracing::warn!("cannot watch for Ctrl-C: {e}");
+                    let _ = ready_tx.send(());
                     return;
                 }
             };
-            let (name, code) = rt.block_on(wait_for_signal());
+            let (name, code) = rt.block_on(async move {
+                // creating the streams registers the handlers; only then is the caller released
+                let signals = Signals::register();
+                let _ = ready_tx.send(());
+                match signals {
+                    Ok(s) => s.recv().await,
+                    Err(e) => {
+                        tracing::warn!("cannot watch for Ctrl-C: {e}");
+                        std::future::pending().await
+                    }
+                }
+            });
             on_signal(name, code);
         });
-    if let Err(e) = spawned {
-        tracing::warn!("cannot watch for Ctrl-C: {e}");
+    match spawned {
+        Ok(_) => {
+            let _ = ready_rx.recv();
+        }
+        Err(e) => tracing::warn!("cannot watch for Ctrl-C: {e}"),
     }
 }
 
 #[cfg(unix)]
-async fn wait_for_signal() -> (&'static str, i32) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return ("SIGINT", 130);
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn register() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+    async fn recv(mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.int.recv() => ("SIGINT", 130),
+            _ = self.term.recv() => ("SIGTERM", 143),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => ("SIGINT", 130),
-        _ = term.recv() => ("SIGTERM", 143),
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() -> (&'static str, i32) {
-    let _ = tokio::signal::ctrl_c().await;
-    ("SIGINT", 130)
+struct Signals(tokio::signal::windows::CtrlC);
+
+#[cfg(not(unix))]
+impl Signals {
+    fn register() -> std::io::Result<Self> {
+        Ok(Signals(tokio::signal::windows::ctrl_c()?))
+    }
+    async fn recv(mut self) -> (&'static str, i32) {
+        let _ = self.0.recv().await;
+        ("SIGINT", 130)
+    }
 }
 
 fn on_signal(name: &str, code: i32) -> ! {

@@ -658,6 +658,8 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         // Once, before any progress bar (not once per result inside it).
         tracing::info!("results are kept locally, not pushed: {reason}");
     }
+    // before any row is `running`: from here a signal marks the run in progress failed
+    crate::interrupt::watch_signals();
     let mut conn = db::open(&dbp)?;
     let stale = db::fail_stale_runs(
         &conn,

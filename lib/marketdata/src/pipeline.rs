@@ -787,6 +787,8 @@ mod tests {
         let opts = PipelineOptions {
             state_path: Some(state.clone()),
             sources: vec![Exchange::Binance],
+            // each batch below is flushed (stored and judged) on its own
+            batch_max: 25,
             ..PipelineOptions::default()
         };
         let s = Series::new(Exchange::Binance, "BTCUSDT", Timeframe::M1);
@@ -801,8 +803,8 @@ mod tests {
             .collect();
         // one candle whose range is ~100× the others' (a bad print)
         all[30].low = 1.0;
-        // two batches: the look-back carries over between them
-        for chunk in [&all[..25], &all[25..]] {
+        // two batches of ≥ batch_max: two flushes; the look-back carries over between them
+        for chunk in [&all[..25], &all[15..]] {
             tx.send(Event::Closed {
                 series: s.clone(),
                 candles: chunk.to_vec(),
@@ -810,7 +812,6 @@ mod tests {
             })
             .await
             .unwrap();
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         }
         stop.trigger();
         h.await.unwrap().unwrap();

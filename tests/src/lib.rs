@@ -31,3 +31,33 @@ pub fn repo_root() -> PathBuf {
         .unwrap()
         .to_path_buf()
 }
+
+/// A copy of the shipped `config/` (scalp.toml, assets.toml, strategies.toml, param_grids.toml)
+/// in `<dir>/config`, with `data_dir = "../var"` so that nothing is written into the checkout.
+/// Returns the path of the copied `scalp.toml`.
+pub fn shipped_config_copy(dir: &std::path::Path) -> PathBuf {
+    let cfg = dir.join("config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    for f in [
+        "scalp.toml",
+        "assets.toml",
+        "strategies.toml",
+        "param_grids.toml",
+    ] {
+        std::fs::copy(repo_root().join("config").join(f), cfg.join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string(cfg.join("scalp.toml")).unwrap();
+    let text = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("data_dir") {
+                "data_dir = \"../var\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(cfg.join("scalp.toml"), text).unwrap();
+    cfg.join("scalp.toml")
+}

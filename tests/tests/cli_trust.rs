@@ -9,30 +9,8 @@ use std::process::{Command, Output};
 /// A copy of the shipped config in a temporary directory, data under `../var`.
 fn setup() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config");
-    std::fs::create_dir_all(&cfg).unwrap();
-    for f in [
-        "scalp.toml",
-        "assets.toml",
-        "strategies.toml",
-        "param_grids.toml",
-    ] {
-        std::fs::copy(repo_root().join("config").join(f), cfg.join(f)).unwrap();
-    }
-    let text = std::fs::read_to_string(cfg.join("scalp.toml")).unwrap();
-    let text = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("data_dir") {
-                "data_dir = \"../var\"".to_string()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(cfg.join("scalp.toml"), text).unwrap();
-    (dir, cfg.join("scalp.toml"))
+    let cfg = scalp_e2e::shipped_config_copy(dir.path());
+    (dir, cfg)
 }
 
 fn run(name: &str, args: &[&str]) -> Output {

@@ -10,31 +10,9 @@ use std::process::{Command, Output};
 
 fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config");
-    std::fs::create_dir_all(&cfg).unwrap();
-    for f in [
-        "scalp.toml",
-        "assets.toml",
-        "strategies.toml",
-        "param_grids.toml",
-    ] {
-        std::fs::copy(repo_root().join("config").join(f), cfg.join(f)).unwrap();
-    }
-    let text = std::fs::read_to_string(cfg.join("scalp.toml")).unwrap();
-    let text = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("data_dir") {
-                "data_dir = \"../var\"".to_string()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(cfg.join("scalp.toml"), text).unwrap();
+    let cfg = scalp_e2e::shipped_config_copy(dir.path());
     let data = repo_root().join("data/coinbase_btcusd_1h.csv");
-    (dir, cfg.join("scalp.toml"), data)
+    (dir, cfg, data)
 }
 
 fn optimize(cfg: &Path, args: &[&str]) -> Output {

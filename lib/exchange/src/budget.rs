@@ -72,11 +72,7 @@ pub struct BudgetStats {
 impl RateBudget {
     /// Binance: `weight_limit_per_minute * weight_safety` weight per minute.
     pub fn binance(cfg: &BinanceConfig) -> Self {
-        let safety = if cfg.weight_safety.is_finite() {
-            cfg.weight_safety.clamp(0.05, 1.0)
-        } else {
-            0.8
-        };
+        let safety = binance_safety(cfg);
         let limit = ((cfg.weight_limit_per_minute as f64) * safety)
             .floor()
             .max(1.0) as u32;
@@ -111,12 +107,7 @@ impl RateBudget {
     /// requests per 5 minutes per IP, apart from the weight budget; we use at most
     /// `weight_safety` of it in any rolling 5 minutes.
     pub fn binance_funding(cfg: &BinanceConfig) -> Self {
-        let safety = if cfg.weight_safety.is_finite() {
-            cfg.weight_safety.clamp(0.05, 1.0)
-        } else {
-            0.8
-        };
-        let limit = ((cfg.funding_requests_per_5min as f64) * safety)
+        let limit = ((cfg.funding_requests_per_5min as f64) * binance_safety(cfg))
             .floor()
             .max(1.0) as u32;
         Self::sliding(Exchange::Binance, limit, Duration::from_secs(300))
@@ -307,6 +298,15 @@ impl RateBudget {
             pauses: st.pauses,
             waited_ms: st.waited.as_millis() as u64,
         }
+    }
+}
+
+/// The share of Binance's limits we allow ourselves (`weight_safety`, clamped to 5–100 %).
+fn binance_safety(cfg: &BinanceConfig) -> f64 {
+    if cfg.weight_safety.is_finite() {
+        cfg.weight_safety.clamp(0.05, 1.0)
+    } else {
+        0.8
     }
 }
 

@@ -179,7 +179,7 @@ impl BacktestConfig {
             maker_fee: c.maker_fee,
             taker_fee: c.taker_fee,
             slippage: c.slippage,
-            maintenance_margin: 0.004,
+            maintenance_margin: c.maintenance_margin,
             funding_rate: Some(c.default_funding_rate),
             fill: FillMode::NextOpen,
             sizing: Sizing::MarginFrac,

@@ -15,6 +15,9 @@ pub struct BacktestConfig {
     pub default_funding_rate: f64,
     pub initial_capital: f64,
     pub leverage: f64,
+    /// Maintenance-margin rate of the isolated-margin liquidation price (Bitget's first tier
+    /// for BTCUSDT is 0.4 %).
+    pub maintenance_margin: f64,
 }
 
 impl Default for BacktestConfig {
@@ -26,7 +29,23 @@ impl Default for BacktestConfig {
             default_funding_rate: 0.0001,
             initial_capital: 1000.0,
             leverage: 3.0,
+            maintenance_margin: 0.004,
         }
+    }
+}
+
+impl BacktestConfig {
+    pub fn validate(&self, file: &str, text: &str) -> Result<(), super::ConfigError> {
+        let m = self.maintenance_margin;
+        if !(m.is_finite() && (0.0..0.5).contains(&m)) {
+            return Err(super::ConfigError::invalid(
+                file,
+                Some(text),
+                "backtest.maintenance_margin",
+                format!("must be in [0, 0.5), got {m}"),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -13,6 +13,7 @@ mod assets;
 mod backtest;
 mod collector;
 pub mod contracts;
+pub mod simulator;
 mod exchanges;
 mod paths;
 mod strategies;
@@ -25,6 +26,7 @@ pub use contracts::{ContractOverride, ContractSpec};
 pub use exchanges::{BinanceConfig, BitgetConfig, ExchangesConfig};
 pub use paths::{LogConfig, LogFormat, PathsConfig};
 pub use strategies::{ParamGridsConfig, StrategiesConfig, StrategyEntry};
+pub use simulator::{RiskConfig, SimulatorConfig};
 pub use sync::{SyncConfig, SyncdConfig};
 
 use serde::de::DeserializeOwned;
@@ -176,6 +178,8 @@ pub struct ScalpConfig {
     pub syncd: SyncdConfig,
     pub backtest: BacktestConfig,
     pub optimize: OptimizeConfig,
+    pub simulator: SimulatorConfig,
+    pub risk: RiskConfig,
 }
 
 /// The whole configuration: `scalp.toml` plus its sibling files.
@@ -326,6 +330,9 @@ impl ScalpConfig {
         self.replay.validate(file, text)?;
         self.exchanges.validate(file, text)?;
         self.sync.validate(file, text)?;
+        self.simulator.validate(file, text)?;
+        self.risk.validate(file, text)?;
+        self.backtest.validate(file, text)?;
         Ok(())
     }
 }

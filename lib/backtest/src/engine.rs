@@ -2,7 +2,7 @@
 //! The fill rules implemented here are written out in `docs/BACKTEST.md`; keep both in step.
 
 use crate::config::{BacktestConfig, EndFill, FillMode, Sizing};
-use crate::input::BacktestInput;
+use crate::input::{BacktestInput, FundingPoint};
 use crate::metrics::{Metrics, compute_metrics};
 use crate::regime::{Regime, classify};
 use scalp_core::{Candle, Timeframe};
@@ -139,37 +139,43 @@ pub enum BacktestError {
     },
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Level {
-    id: LevelId,
-    side: Side,
-    price: f64,
-    margin_frac: f64,
+/// A resting limit entry (grid level).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    pub id: LevelId,
+    pub side: Side,
+    pub price: f64,
+    pub margin_frac: f64,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Pending {
+/// A market order queued at a close, filled at the next open.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Pending {
     Entry { side: Side, margin_frac: f64 },
     Close { reason: ExitReason },
 }
 
-#[derive(Debug, Clone, Copy)]
-struct OpenPos {
-    side: Side,
-    qty: f64,
-    avg: f64,
-    entries: u32,
-    opened_at: i64,
-    entry_index: usize,
-    entry_time: i64,
-    margin: f64,
-    max_margin: f64,
-    fees: f64,
-    funding: f64,
-    slippage: f64,
+/// The open position of a runner.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OpenPos {
+    pub side: Side,
+    pub qty: f64,
+    /// Volume-weighted average entry price.
+    pub avg: f64,
+    pub entries: u32,
+    /// Open time of the candle of the first entry.
+    pub opened_at: i64,
+    pub entry_index: usize,
+    pub entry_time: i64,
+    /// Isolated margin held now.
+    pub margin: f64,
+    pub max_margin: f64,
+    pub fees: f64,
+    pub funding: f64,
+    pub slippage: f64,
     /// Liquidation price (±∞ when it cannot be reached).
-    liq: f64,
-    regime: Regime,
+    pub liq: f64,
+    pub regime: Regime,
 }
 
 /// A trigger found on the candle's path.
@@ -191,28 +197,109 @@ enum FeeKind {
 /// candle).
 #[derive(Clone, Copy)]
 struct At {
+    /// Step number of the current candle (its index in a backtest).
     index: usize,
     time: i64,
-    /// Index of the last closed candle at this moment.
-    signal: usize,
+    /// Open time of the current candle.
+    open: i64,
+    /// The last closed candle at this moment is the previous one (fills at the open and inside
+    /// the candle), not the current one (fills at its close).
+    signal_prev: bool,
 }
 
-struct Runner<'c> {
-    cfg: &'c BacktestConfig,
-    cash: f64,
-    pos: Option<OpenPos>,
-    stop: Option<f64>,
-    tp: Option<f64>,
-    levels: Vec<Level>,
-    pending: Vec<Pending>,
+/// Everything of a runner that must survive a restart, and nothing else: with the strategy's
+/// own state ([`Strategy::save_state`]) it resumes bit-identically ([`Engine::resume`]).
+/// Serialize it with a bit-exact codec (CBOR): `liq` may be ±∞.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineState {
+    /// Candles processed (the step number of the next candle).
+    pub step: usize,
+    /// Open time of the last candle processed.
+    pub last_open_time: Option<i64>,
+    pub cash: f64,
+    pub pos: Option<OpenPos>,
+    pub stop: Option<f64>,
+    pub tp: Option<f64>,
+    pub levels: Vec<Level>,
+    pub pending: Vec<Pending>,
+    pub consecutive_losses: u32,
+    pub skipped_entries: u32,
+    pub skipped_min_order: u32,
+    pub funding: FundingStats,
+    /// Set by an entry skipped for the minimum while flat (the reason the runner stops).
+    pub halt: Option<String>,
+    pub stopped: Option<KillEvent>,
+    pub killed: Option<KillEvent>,
+    /// Highest equity at a close (the kill switch's drawdown reference).
+    pub peak: f64,
+    /// Next funding settlement time (ms).
+    pub next_funding: i64,
+    /// New entries refused (market entries dropped, resting levels do not fill): the global
+    /// kill switch of the simulator. Exits still happen.
+    pub entries_blocked: bool,
+    /// Trades closed so far (their sequence numbers are 1..=trades).
+    pub trades: u64,
+}
+
+/// One closed primary candle as the engine sees it.
+pub struct Bar<'a> {
+    /// Closed primary candles, oldest first; the last one is the candle being processed. A
+    /// bounded window is enough: the strategy's `history_needed()` and the regime window + 1.
+    pub candles: &'a [Candle],
+    /// The strategy's higher timeframes in its declared order, each cut to the candles closed at
+    /// or before this candle's close.
+    pub higher: &'a [(Timeframe, &'a [Candle])],
+    /// Funding history, ascending, covering at least the settlements inside this candle and the
+    /// 8 h before them (a longer slice is fine).
+    pub funding: &'a [FundingPoint],
+    /// Latest funding rate and open interest at or before this candle's close.
+    pub extras: MarketExtras,
+}
+
+/// A fill or order change, recorded when [`Engine::record_events`] is on (paper and live
+/// outboxes; the backtest leaves it off).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EngineEvent {
+    /// An entry filled (`level`: the resting level that filled; `None`: a market entry).
+    Entry {
+        step: usize,
+        time: i64,
+        side: Side,
+        price: f64,
+        qty: f64,
+        level: Option<LevelId>,
+        /// Position after the fill.
+        position_qty: f64,
+        avg_entry: f64,
+    },
+    /// The position was closed (the trade is in [`Engine::trades`]).
+    Exit { step: usize, time: i64, seq: u64 },
+    /// The runner's kill switch tripped.
+    KillSwitch {
+        step: usize,
+        time: i64,
+        reason: String,
+    },
+    /// The runner stopped: its equity cannot place the minimum order.
+    Stopped {
+        step: usize,
+        time: i64,
+        reason: String,
+    },
+}
+
+/// The steppable engine: one runner advanced one closed primary candle at a time, with the
+/// simulated fill model of `docs/BACKTEST.md`. [`run_backtest`] is a loop over [`Engine::step`];
+/// paper trading steps it on live candles and persists [`Engine::state`] after every step.
+pub struct Engine {
+    cfg: BacktestConfig,
+    tf_ms: i64,
+    ks_on: bool,
+    s: EngineState,
     trades: Vec<Trade>,
-    consecutive_losses: u32,
-    skipped_entries: u32,
-    funding: FundingStats,
-    skipped_min_order: u32,
-    /// Set by an entry skipped for the minimum while flat when even the whole balance could not
-    /// pay for the minimum order: the reason the runner stops.
-    halt: Option<String>,
+    record_events: bool,
+    events: Vec<EngineEvent>,
+    out: Vec<Intent>,
 }
 
 /// Runs `strategy` over `input` with `cfg`. Deterministic: the same input, strategy state and
@@ -236,27 +323,107 @@ pub fn run_backtest(
             });
         }
     }
+    let higher = check_timeframes(strategy, input.timeframe, &input.higher)?;
+
+    let mut e = Engine::new(cfg.clone(), input.timeframe, candles[0].open_time)?;
+    let tf_ms = e.tf_ms;
+    let mut equity: Vec<f64> = Vec::with_capacity(n);
+    let mut intents_log: Vec<(usize, Intent)> = Vec::new();
+    let mut hidx = [0usize; MAX_HIGHER_TF];
+    let mut hs: [(Timeframe, &[Candle]); MAX_HIGHER_TF] = [(input.timeframe, &[]); MAX_HIGHER_TF];
+    let nh = higher.len();
+    for (k, h) in higher.iter().enumerate() {
+        hs[k].0 = h.0;
+    }
+    let mut f_idx = 0usize; // funding history cursor (for extras)
+    let mut oi_idx = 0usize;
+
+    for i in 0..n {
+        let close_time = candles[i].open_time + tf_ms;
+        // Higher timeframes and extras are only read when the strategy is asked.
+        if e.will_ask() {
+            for k in 0..nh {
+                let h = higher[k].1;
+                let mut j = hidx[k];
+                while j < h.len() && h[j].open_time + hs[k].0.ms() <= close_time {
+                    j += 1;
+                }
+                hidx[k] = j;
+                hs[k].1 = &h[..j];
+            }
+        }
+        let extras = if e.will_ask() {
+            MarketExtras {
+                funding_rate: latest_at(input.funding, &mut f_idx, close_time, |f| {
+                    (f.time, f.rate)
+                }),
+                open_interest: latest_at(input.open_interest, &mut oi_idx, close_time, |o| {
+                    (o.time, o.value)
+                }),
+            }
+        } else {
+            MarketExtras::default()
+        };
+        let bar = Bar {
+            candles: &candles[..=i],
+            higher: &hs[..nh],
+            funding: input.funding,
+            extras,
+        };
+        let log = if cfg.record_intents {
+            Some(&mut intents_log)
+        } else {
+            None
+        };
+        equity.push(e.step(&bar, &input.asset, strategy, log)?);
+    }
+
+    // End of data: pending market orders are dropped; an open position is closed.
+    if let Some(eq) = e.finish(&candles[n - 1], strategy) {
+        *equity.last_mut().expect("n > 0") = eq;
+    }
+    let s = e.s;
+    let metrics = compute_metrics(&e.trades, &equity, candles, input.timeframe, cfg.capital);
+    Ok(BacktestResult {
+        trades: e.trades,
+        equity,
+        metrics,
+        killed: s.killed,
+        skipped_entries: s.skipped_entries,
+        skipped_min_order: s.skipped_min_order,
+        stopped: s.stopped,
+        intents: intents_log,
+        funding: s.funding,
+    })
+}
+
+/// The strategy's higher timeframes, checked against the primary and found in `available`, in
+/// its declared order.
+pub fn check_timeframes<'h>(
+    strategy: &dyn Strategy,
+    primary: Timeframe,
+    available: &'h [(Timeframe, Vec<Candle>)],
+) -> Result<Vec<(Timeframe, &'h [Candle])>, BacktestError> {
     let tfs = strategy.timeframes();
     if let Some(&p) = tfs.first()
-        && p != input.timeframe
+        && p != primary
     {
         return Err(BacktestError::Timeframe {
             strategy: strategy.name().into(),
             declared: p,
-            input: input.timeframe,
+            input: primary,
         });
     }
-    // Higher timeframes in the strategy's declared order.
     let mut higher: Vec<(Timeframe, &[Candle])> = Vec::new();
     for &tf in tfs.iter().skip(1) {
-        if !(tf.ms() > input.timeframe.ms() && tf.ms() % input.timeframe.ms() == 0) {
+        if !(tf.ms() > primary.ms() && tf.ms() % primary.ms() == 0) {
             return Err(BacktestError::NotHigher {
                 strategy: strategy.name().into(),
-                primary: input.timeframe,
+                primary,
                 higher: tf,
             });
         }
-        let h = input.higher.iter().find(|(t, _)| *t == tf).ok_or_else(|| {
+        let h = available.iter().find(|(t, _)| *t == tf).ok_or_else(|| {
             BacktestError::MissingHigher {
                 strategy: strategy.name().into(),
                 tf,
@@ -269,65 +436,165 @@ pub fn run_backtest(
             "at most {MAX_HIGHER_TF} higher timeframes"
         )));
     }
-    let tf_ms = input.timeframe.ms();
+    Ok(higher)
+}
 
-    let mut r = Runner {
-        cfg,
-        cash: cfg.capital,
-        pos: None,
-        stop: None,
-        tp: None,
-        levels: Vec::with_capacity(16),
-        pending: Vec::with_capacity(4),
-        trades: Vec::new(),
-        consecutive_losses: 0,
-        skipped_entries: 0,
-        funding: FundingStats {
-            assumed_rate: cfg.funding_rate,
-            ..FundingStats::default()
-        },
-        skipped_min_order: 0,
-        halt: None,
-    };
-    let mut stopped: Option<KillEvent> = None;
-    let mut equity: Vec<f64> = Vec::with_capacity(n);
-    let mut intents_log: Vec<(usize, Intent)> = Vec::new();
-    let mut out: Vec<Intent> = Vec::with_capacity(16);
-    let mut hidx = [0usize; MAX_HIGHER_TF];
-    let mut hs: [(Timeframe, &[Candle]); MAX_HIGHER_TF] = [(input.timeframe, &[]); MAX_HIGHER_TF];
-    let nh = higher.len();
-    for (k, h) in higher.iter().enumerate() {
-        hs[k].0 = h.0;
+impl Engine {
+    /// A fresh runner at `cfg.capital` whose first candle opens at `first_open` (it sets the
+    /// first funding settlement).
+    pub fn new(
+        cfg: BacktestConfig,
+        timeframe: Timeframe,
+        first_open: i64,
+    ) -> Result<Engine, BacktestError> {
+        cfg.validate().map_err(BacktestError::Config)?;
+        let s = EngineState {
+            step: 0,
+            last_open_time: None,
+            cash: cfg.capital,
+            pos: None,
+            stop: None,
+            tp: None,
+            levels: Vec::with_capacity(16),
+            pending: Vec::with_capacity(4),
+            consecutive_losses: 0,
+            skipped_entries: 0,
+            skipped_min_order: 0,
+            funding: FundingStats {
+                assumed_rate: cfg.funding_rate,
+                ..FundingStats::default()
+            },
+            halt: None,
+            stopped: None,
+            killed: None,
+            peak: cfg.capital,
+            next_funding: first_open.div_euclid(FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS,
+            entries_blocked: false,
+            trades: 0,
+        };
+        Engine::resume(cfg, timeframe, s)
     }
-    let mut f_idx = 0usize; // funding history cursor (for extras)
-    let mut oi_idx = 0usize;
-    let mut next_funding = {
-        let t0 = candles[0].open_time;
-        t0.div_euclid(FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS
-    };
-    let mut fund_cursor = 0usize; // funding history cursor (for payments)
-    let mut peak = cfg.capital;
-    let mut killed: Option<KillEvent> = None;
-    let ks_on = cfg.kill_switch.max_drawdown_pct.is_some()
-        || cfg.kill_switch.max_consecutive_losses.is_some();
 
-    for i in 0..n {
-        let c = &candles[i];
-        let close_time = c.open_time + tf_ms;
+    /// A runner continuing from a saved state (its strategy restored separately).
+    pub fn resume(
+        cfg: BacktestConfig,
+        timeframe: Timeframe,
+        state: EngineState,
+    ) -> Result<Engine, BacktestError> {
+        cfg.validate().map_err(BacktestError::Config)?;
+        let ks_on = cfg.kill_switch.max_drawdown_pct.is_some()
+            || cfg.kill_switch.max_consecutive_losses.is_some();
+        Ok(Engine {
+            tf_ms: timeframe.ms(),
+            ks_on,
+            cfg,
+            s: state,
+            trades: Vec::new(),
+            record_events: false,
+            events: Vec::new(),
+            out: Vec::with_capacity(16),
+        })
+    }
+
+    /// Record [`EngineEvent`]s (taken with [`Engine::take_events`]).
+    pub fn record_events(&mut self, on: bool) {
+        self.record_events = on;
+    }
+
+    pub fn config(&self) -> &BacktestConfig {
+        &self.cfg
+    }
+
+    pub fn state(&self) -> &EngineState {
+        &self.s
+    }
+
+    /// Trades closed since the last [`Engine::take_trades`] (all of them in a backtest).
+    pub fn trades(&self) -> &[Trade] {
+        &self.trades
+    }
+
+    pub fn take_trades(&mut self) -> Vec<Trade> {
+        std::mem::take(&mut self.trades)
+    }
+
+    pub fn take_events(&mut self) -> Vec<EngineEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Whether the next step asks the strategy (not killed, not stopped).
+    #[inline]
+    pub fn will_ask(&self) -> bool {
+        self.s.killed.is_none() && self.s.stopped.is_none()
+    }
+
+    /// Equity at `price`: balance + unrealised P&L.
+    pub fn equity_at(&self, price: f64) -> f64 {
+        self.s.cash
+            + self
+                .s
+                .pos
+                .map_or(0.0, |p| p.qty * (price - p.avg) * p.side.sign())
+    }
+
+    /// Refuses (or allows again) new entries: the simulator's global kill switch.
+    pub fn block_entries(&mut self, blocked: bool) {
+        self.s.entries_blocked = blocked;
+    }
+
+    /// Clears the runner's kill switch: it trades again, its drawdown measured from `equity`.
+    pub fn reset_kill_switch(&mut self, equity: f64) {
+        self.s.killed = None;
+        self.s.peak = equity;
+        self.s.consecutive_losses = 0;
+    }
+
+    /// The strategy's view of the position (what `Context::position` holds).
+    pub fn position(&self) -> PositionView {
+        self.view()
+    }
+
+    /// Advances by one closed primary candle (`bar.candles.last()`): funding → pending market
+    /// orders at the open → resting orders along the candle's path → mark to the close → kill
+    /// switch → the strategy's intents. Returns the equity at the close. `intents` records every
+    /// intent with its step (for `optimize lookahead`).
+    #[inline]
+    pub fn step(
+        &mut self,
+        bar: &Bar<'_>,
+        asset: &str,
+        strategy: &mut dyn Strategy,
+        intents: Option<&mut Vec<(usize, Intent)>>,
+    ) -> Result<f64, BacktestError> {
+        let candles = bar.candles;
+        let c = candles.last().ok_or(BacktestError::Empty)?;
+        let i = self.s.step;
+        if let Some(t) = self.s.last_open_time
+            && c.open_time <= t
+        {
+            return Err(BacktestError::Unordered {
+                index: i,
+                time: c.open_time,
+            });
+        }
+        let cfg = &self.cfg;
+        let close_time = c.open_time + self.tf_ms;
         let at_open = At {
             index: i,
             time: c.open_time,
-            signal: i.saturating_sub(1),
+            open: c.open_time,
+            signal_prev: i > 0,
         };
 
         // 1. Funding settlements inside this candle, on the position held at its open.
-        while next_funding < close_time {
+        while self.s.next_funding < close_time {
+            let next_funding = self.s.next_funding;
+            let r = &mut self.s;
             if next_funding >= c.open_time
                 && let Some(p) = r.pos.as_mut()
                 && let Some(default_rate) = cfg.funding_rate
             {
-                let (rate, historical) =
-                    funding_rate_at(input.funding, &mut fund_cursor, next_funding, default_rate);
+                let (rate, historical) = funding_rate_at(bar.funding, next_funding, default_rate);
                 // A payment never takes more than the account holds (its isolated margin is all
                 // that is left once the free balance is gone).
                 let pay = (p.qty * c.close * rate * p.side.sign()).min(r.cash.max(0.0));
@@ -347,50 +614,50 @@ pub fn run_backtest(
                     p.liq = liq_price(p, cfg.maintenance_margin);
                 }
             }
-            next_funding += FUNDING_INTERVAL_MS;
+            self.s.next_funding += FUNDING_INTERVAL_MS;
         }
 
         // 2. Market orders queued at the previous close fill at this open.
-        if !r.pending.is_empty() {
-            let pend = std::mem::take(&mut r.pending);
+        if !self.s.pending.is_empty() {
+            let pend = std::mem::take(&mut self.s.pending);
             for p in &pend {
-                r.market(*p, c.open, at_open, candles, strategy);
+                self.market(*p, c.open, at_open, candles, strategy);
             }
-            r.pending = pend;
-            r.pending.clear();
+            self.s.pending = pend;
+            self.s.pending.clear();
         }
 
         // 3. Resting orders along the candle's path.
-        let active = !r.levels.is_empty()
-            || r.pos.is_some_and(|p| {
+        let active = !self.s.levels.is_empty()
+            || self.s.pos.is_some_and(|p| {
                 // A liquidation price the candle reaches, or one already passed (a gap through
                 // it): the position is liquidated at it and never loses more than its margin.
-                r.stop.is_some()
-                    || r.tp.is_some()
+                self.s.stop.is_some()
+                    || self.s.tp.is_some()
                     || match p.side {
                         Side::Long => p.liq >= c.low,
                         Side::Short => p.liq <= c.high,
                     }
             });
         if active {
-            r.walk_path(c, at_open, candles, strategy);
+            self.walk_path(c, at_open, candles, strategy);
         }
-        if stopped.is_none() && r.halt.is_some() {
-            stopped = Some(r.stop_trading(i, c.open_time));
+        if self.s.stopped.is_none() && self.s.halt.is_some() {
+            self.s.stopped = Some(self.stop_trading(i, c.open_time));
         }
 
         // 4. Mark to the close.
-        let eq = r.cash
-            + r.pos
-                .map_or(0.0, |p| p.qty * (c.close - p.avg) * p.side.sign());
-        equity.push(eq);
-        if eq > peak {
-            peak = eq;
+        let mut eq = self.equity_at(c.close);
+        if eq > self.s.peak {
+            self.s.peak = eq;
         }
+        self.s.step = i + 1;
+        self.s.last_open_time = Some(c.open_time);
 
         // 5. Kill switch (checked at the close, before the strategy is asked).
-        if killed.is_none() && stopped.is_none() && (eq <= 0.0 || ks_on) {
-            let ks = &cfg.kill_switch;
+        if self.s.killed.is_none() && self.s.stopped.is_none() && (eq <= 0.0 || self.ks_on) {
+            let ks = &self.cfg.kill_switch;
+            let peak = self.s.peak;
             let reason = if eq <= 0.0 {
                 Some("equity <= 0".to_string())
             } else if let Some(d) = ks.max_drawdown_pct
@@ -401,134 +668,126 @@ pub fn run_backtest(
                     (1.0 - eq / peak) * 100.0
                 ))
             } else if let Some(m) = ks.max_consecutive_losses
-                && r.consecutive_losses >= m
+                && self.s.consecutive_losses >= m
             {
                 Some(format!(
                     "{} consecutive losses >= {m}",
-                    r.consecutive_losses
+                    self.s.consecutive_losses
                 ))
             } else {
                 None
             };
             if let Some(reason) = reason {
-                killed = Some(KillEvent {
+                if self.record_events {
+                    self.events.push(EngineEvent::KillSwitch {
+                        step: i,
+                        time: close_time,
+                        reason: reason.clone(),
+                    });
+                }
+                self.s.killed = Some(KillEvent {
                     index: i,
                     time: c.open_time,
                     reason,
                 });
-                r.levels.clear();
-                r.pending.clear();
-                if r.pos.is_some() {
+                self.s.levels.clear();
+                self.s.pending.clear();
+                if self.s.pos.is_some() {
                     let close = Pending::Close {
                         reason: ExitReason::KillSwitch,
                     };
-                    match cfg.fill {
-                        FillMode::NextOpen => r.pending.push(close),
+                    match self.cfg.fill {
+                        FillMode::NextOpen => self.s.pending.push(close),
                         FillMode::Close => {
                             let at = At {
                                 index: i,
                                 time: close_time,
-                                signal: i,
+                                open: c.open_time,
+                                signal_prev: false,
                             };
-                            r.market(close, c.close, at, candles, strategy);
-                            *equity.last_mut().expect("pushed above") = r.cash;
+                            self.market(close, c.close, at, candles, strategy);
+                            eq = self.s.cash;
                         }
                     }
                 }
-                r.stop = None;
-                r.tp = None;
+                self.s.stop = None;
+                self.s.tp = None;
             }
         }
-        if killed.is_some() || stopped.is_some() {
-            continue;
+        if !self.will_ask() {
+            return Ok(eq);
         }
 
         // 6. Ask the strategy.
-        for k in 0..nh {
-            let h = higher[k].1;
-            let mut j = hidx[k];
-            while j < h.len() && h[j].open_time + hs[k].0.ms() <= close_time {
-                j += 1;
-            }
-            hidx[k] = j;
-            hs[k].1 = &h[..j];
-        }
-        let extras = MarketExtras {
-            funding_rate: latest_at(input.funding, &mut f_idx, close_time, |f| (f.time, f.rate)),
-            open_interest: latest_at(input.open_interest, &mut oi_idx, close_time, |o| {
-                (o.time, o.value)
-            }),
-        };
         let ctx = Context {
-            asset: &input.asset,
-            candles: &candles[..=i],
-            higher: &hs[..nh],
-            position: r.view(),
-            extras,
+            asset,
+            candles,
+            higher: bar.higher,
+            position: self.view(),
+            extras: bar.extras,
         };
+        let mut out = std::mem::take(&mut self.out);
         out.clear();
         strategy.on_candle(&ctx, &mut out);
         if !out.is_empty() {
-            if cfg.record_intents {
-                intents_log.extend(out.iter().map(|x| (i, x.clone())));
+            if let Some(log) = intents {
+                log.extend(out.iter().map(|x| (i, x.clone())));
             }
             let at_close = At {
                 index: i,
                 time: close_time,
-                signal: i,
+                open: c.open_time,
+                signal_prev: false,
             };
+            let mut res = Ok(());
             for intent in out.drain(..) {
-                r.apply(intent, c, at_close, candles, strategy)?;
+                res = self.apply(intent, c, at_close, candles, strategy);
+                if res.is_err() {
+                    break;
+                }
             }
-            if stopped.is_none() && r.halt.is_some() {
-                stopped = Some(r.stop_trading(i, c.open_time));
+            self.out = out;
+            res?;
+            if self.s.stopped.is_none() && self.s.halt.is_some() {
+                self.s.stopped = Some(self.stop_trading(i, c.open_time));
             }
-            if matches!(cfg.fill, FillMode::Close) {
-                *equity.last_mut().expect("pushed above") = r.cash
-                    + r.pos
-                        .map_or(0.0, |p| p.qty * (c.close - p.avg) * p.side.sign());
+            if matches!(self.cfg.fill, FillMode::Close) {
+                eq = self.equity_at(c.close);
             }
+        } else {
+            self.out = out;
         }
+        Ok(eq)
     }
 
-    // End of data: pending market orders are dropped; an open position is closed.
-    r.pending.clear();
-    if r.pos.is_some() {
-        let last = n - 1;
-        let c = &candles[last];
-        let (price, time) = match cfg.end_fill {
-            EndFill::LastClose => (c.close, c.open_time + tf_ms),
-            EndFill::LastOpen => (c.open, c.open_time),
+    /// End of data (backtest): pending market orders are dropped and an open position is closed
+    /// at the last candle's close or open (`end_fill`). Returns the balance after the close, or
+    /// `None` when flat.
+    pub fn finish(&mut self, last: &Candle, strategy: &mut dyn Strategy) -> Option<f64> {
+        self.s.pending.clear();
+        self.s.pos?;
+        let index = self.s.step.saturating_sub(1);
+        let (price, time) = match self.cfg.end_fill {
+            EndFill::LastClose => (last.close, last.open_time + self.tf_ms),
+            EndFill::LastOpen => (last.open, last.open_time),
         };
         let at = At {
-            index: last,
+            index,
             time,
-            signal: last,
+            open: last.open_time,
+            signal_prev: false,
         };
-        r.market(
+        self.market(
             Pending::Close {
                 reason: ExitReason::EndOfData,
             },
             price,
             at,
-            candles,
+            std::slice::from_ref(last),
             strategy,
         );
-        *equity.last_mut().expect("n > 0") = r.cash;
+        Some(self.s.cash)
     }
-
-    let metrics = compute_metrics(&r.trades, &equity, candles, input.timeframe, cfg.capital);
-    Ok(BacktestResult {
-        trades: r.trades,
-        equity,
-        metrics,
-        killed,
-        skipped_entries: r.skipped_entries,
-        skipped_min_order: r.skipped_min_order,
-        stopped,
-        intents: intents_log,
-        funding: r.funding,
-    })
 }
 
 /// Isolated margin: the price at which the unrealised loss reaches margin − maintenance
@@ -546,17 +805,10 @@ fn liq_price(p: &OpenPos, mmr: f64) -> f64 {
 
 /// Rate of the settlement at `t`: the latest history point at or before `t` if it is less than
 /// 8 h old (`true`: historical), else `default` (`false`: assumed).
-fn funding_rate_at(
-    hist: &[crate::input::FundingPoint],
-    cursor: &mut usize,
-    t: i64,
-    default: f64,
-) -> (f64, bool) {
-    while *cursor < hist.len() && hist[*cursor].time <= t {
-        *cursor += 1;
-    }
-    if *cursor > 0 {
-        let p = hist[*cursor - 1];
+fn funding_rate_at(hist: &[crate::input::FundingPoint], t: i64, default: f64) -> (f64, bool) {
+    let k = hist.partition_point(|p| p.time <= t);
+    if k > 0 {
+        let p = hist[k - 1];
         if t - p.time < FUNDING_INTERVAL_MS {
             return (p.rate, true);
         }
@@ -572,12 +824,12 @@ fn latest_at<T>(xs: &[T], cursor: &mut usize, t: i64, f: impl Fn(&T) -> (i64, f6
     (*cursor > 0).then(|| f(&xs[*cursor - 1]).1)
 }
 
-impl Runner<'_> {
+impl Engine {
     fn view(&self) -> PositionView {
-        match &self.pos {
+        match &self.s.pos {
             None => PositionView {
-                stop: self.stop,
-                take_profit: self.tp,
+                stop: self.s.stop,
+                take_profit: self.s.tp,
                 ..PositionView::default()
             },
             Some(p) => PositionView {
@@ -586,8 +838,8 @@ impl Runner<'_> {
                 avg_entry: p.avg,
                 entries: p.entries,
                 opened_at: p.opened_at,
-                stop: self.stop,
-                take_profit: self.tp,
+                stop: self.s.stop,
+                take_profit: self.s.tp,
             },
         }
     }
@@ -630,13 +882,13 @@ impl Runner<'_> {
                     price,
                     margin_frac,
                 };
-                match self.levels.iter_mut().find(|l| l.id == id) {
+                match self.s.levels.iter_mut().find(|l| l.id == id) {
                     Some(l) => *l = lv,
-                    None => self.levels.push(lv),
+                    None => self.s.levels.push(lv),
                 }
             }
-            Intent::CancelLevel { id } => self.levels.retain(|l| l.id != id),
-            Intent::CancelAllLevels => self.levels.clear(),
+            Intent::CancelLevel { id } => self.s.levels.retain(|l| l.id != id),
+            Intent::CancelAllLevels => self.s.levels.clear(),
             Intent::MarketEntry { side, margin_frac } => {
                 if !frac_ok(margin_frac) {
                     return Err(bad("margin_frac must be in (0, 1]", &intent, strategy));
@@ -656,16 +908,16 @@ impl Runner<'_> {
                 if !price_ok(price) {
                     return Err(bad("stop price must be > 0", &intent, strategy));
                 }
-                self.stop = Some(price);
+                self.s.stop = Some(price);
             }
             Intent::SetTakeProfit { price } => {
                 if !price_ok(price) {
                     return Err(bad("take-profit price must be > 0", &intent, strategy));
                 }
-                self.tp = Some(price);
+                self.s.tp = Some(price);
             }
-            Intent::ClearStop => self.stop = None,
-            Intent::ClearTakeProfit => self.tp = None,
+            Intent::ClearStop => self.s.stop = None,
+            Intent::ClearTakeProfit => self.s.tp = None,
         }
         Ok(())
     }
@@ -679,7 +931,7 @@ impl Runner<'_> {
         strategy: &mut dyn Strategy,
     ) {
         match self.cfg.fill {
-            FillMode::NextOpen => self.pending.push(p),
+            FillMode::NextOpen => self.s.pending.push(p),
             FillMode::Close => self.market(p, c.close, at, candles, strategy),
         }
     }
@@ -695,12 +947,12 @@ impl Runner<'_> {
     ) {
         match p {
             Pending::Close { reason } => {
-                if self.pos.is_some() {
+                if self.s.pos.is_some() {
                     self.close(px, FeeKind::Taker, true, reason, at, strategy);
                 }
             }
             Pending::Entry { side, margin_frac } => {
-                if let Some(pos) = &self.pos
+                if let Some(pos) = &self.s.pos
                     && pos.side != side
                 {
                     self.close(px, FeeKind::Taker, true, ExitReason::Signal, at, strategy);
@@ -729,10 +981,10 @@ impl Runner<'_> {
 
     /// Quantity for an entry at `price` (see docs/BACKTEST.md "Position sizing").
     fn entry_qty(&self, price: f64, fee: f64, margin_frac: f64) -> f64 {
-        let cfg = self.cfg;
+        let cfg = &self.cfg;
         let lev = cfg.leverage;
-        let used = self.pos.map_or(0.0, |p| p.margin);
-        let free = (self.cash - used).max(0.0);
+        let used = self.s.pos.map_or(0.0, |p| p.margin);
+        let free = (self.s.cash - used).max(0.0);
         let lot = cfg.lot_step;
         // Largest notional whose margin plus fee fits in the free balance:
         // notional × (1/lev + fee) ≤ free  ⇔  notional ≤ free × lev / (1 + fee × lev).
@@ -744,7 +996,7 @@ impl Runner<'_> {
         };
         let want_units = match cfg.sizing {
             Sizing::AllCash => max_units,
-            Sizing::MarginFrac => (margin_frac * self.cash.max(0.0) * lev / unit).min(max_units),
+            Sizing::MarginFrac => (margin_frac * self.s.cash.max(0.0) * lev / unit).min(max_units),
             Sizing::Fixed(q) => (if lot > 0.0 { q / lot } else { q }).min(max_units),
         };
         if lot > 0.0 {
@@ -763,7 +1015,7 @@ impl Runner<'_> {
     }
 
     fn min_order_text(&self, price: f64) -> String {
-        let c = self.cfg;
+        let c = &self.cfg;
         let mut parts = Vec::new();
         if c.min_notional > 0.0 {
             parts.push(format!("min notional {} USDT", c.min_notional));
@@ -780,14 +1032,14 @@ impl Runner<'_> {
     /// Stops the runner (its equity cannot place the minimum order): resting orders, stop and
     /// take-profit are cancelled; it is flat, so nothing is closed.
     fn stop_trading(&mut self, index: usize, time: i64) -> KillEvent {
-        self.levels.clear();
-        self.pending.clear();
-        self.stop = None;
-        self.tp = None;
+        self.s.levels.clear();
+        self.s.pending.clear();
+        self.s.stop = None;
+        self.s.tp = None;
         KillEvent {
             index,
             time,
-            reason: self.halt.clone().unwrap_or_default(),
+            reason: self.s.halt.clone().unwrap_or_default(),
         }
     }
 
@@ -804,7 +1056,7 @@ impl Runner<'_> {
         candles: &[Candle],
         strategy: &mut dyn Strategy,
     ) -> bool {
-        if let Some(p) = &self.pos
+        if let Some(p) = &self.s.pos
             && p.side != side
         {
             return false;
@@ -815,23 +1067,23 @@ impl Runner<'_> {
             ref_px
         };
         let fee_rate = self.fee_rate(kind);
-        if self.halt.is_some() {
+        if self.s.halt.is_some() || self.s.entries_blocked {
             return false;
         }
         let qty = self.entry_qty(price, fee_rate, margin_frac);
         let zero = qty <= 0.0 || !qty.is_finite();
         if zero || self.below_min(qty, price) {
             if zero {
-                self.skipped_entries += 1;
+                self.s.skipped_entries += 1;
             } else {
-                self.skipped_min_order += 1;
+                self.s.skipped_min_order += 1;
             }
             // Flat, the balance no longer changes: every later entry of this size would be
             // below the minimum too, so the runner stops trading (docs/BACKTEST.md).
-            if self.pos.is_none() && self.cfg.has_min_order() {
-                self.halt = Some(format!(
+            if self.s.pos.is_none() && self.cfg.has_min_order() {
+                self.s.halt = Some(format!(
                     "stopped: equity {:.2} below the minimum order ({}; the order was {:.8} = {:.2} USDT)",
-                    self.cash,
+                    self.s.cash,
                     self.min_order_text(price),
                     qty,
                     qty * price
@@ -842,8 +1094,8 @@ impl Runner<'_> {
         let fee = qty * price * fee_rate;
         let slip_cost = qty * (price - ref_px).abs();
         let margin = qty * price / self.cfg.leverage;
-        self.cash -= fee;
-        match self.pos.as_mut() {
+        self.s.cash -= fee;
+        match self.s.pos.as_mut() {
             Some(p) => {
                 p.avg = (p.avg * p.qty + price * qty) / (p.qty + qty);
                 p.qty += qty;
@@ -854,13 +1106,14 @@ impl Runner<'_> {
                 p.slippage += slip_cost;
             }
             None => {
-                let regime = classify(&candles[..=at.signal], &self.cfg.regime);
-                self.pos = Some(OpenPos {
+                let signal = &candles[..candles.len() - usize::from(at.signal_prev)];
+                let regime = classify(signal, &self.cfg.regime);
+                self.s.pos = Some(OpenPos {
                     side,
                     qty,
                     avg: price,
                     entries: 1,
-                    opened_at: candles[at.index].open_time,
+                    opened_at: at.open,
                     entry_index: at.index,
                     entry_time: at.time,
                     margin,
@@ -873,8 +1126,21 @@ impl Runner<'_> {
                 });
             }
         }
-        let p = self.pos.as_mut().expect("set above");
+        let p = self.s.pos.as_mut().expect("set above");
         p.liq = liq_price(p, self.cfg.maintenance_margin);
+        if self.record_events {
+            let (position_qty, avg_entry) = (p.qty, p.avg);
+            self.events.push(EngineEvent::Entry {
+                step: at.index,
+                time: at.time,
+                side,
+                price,
+                qty,
+                level,
+                position_qty,
+                avg_entry,
+            });
+        }
         strategy.on_fill(&FillView {
             level,
             side,
@@ -896,7 +1162,7 @@ impl Runner<'_> {
         at: At,
         strategy: &mut dyn Strategy,
     ) {
-        let Some(p) = self.pos.take() else { return };
+        let Some(p) = self.s.pos.take() else { return };
         let s = p.side.sign();
         let (price, fee) = if reason == ExitReason::Liquidation {
             let price = p.liq;
@@ -917,13 +1183,21 @@ impl Runner<'_> {
         } else {
             0.0
         };
-        self.cash += gross - fee;
+        self.s.cash += gross - fee;
         let fees = p.fees + fee;
         let net = gross - fees - p.funding;
         if net < 0.0 {
-            self.consecutive_losses += 1;
+            self.s.consecutive_losses += 1;
         } else {
-            self.consecutive_losses = 0;
+            self.s.consecutive_losses = 0;
+        }
+        self.s.trades += 1;
+        if self.record_events {
+            self.events.push(EngineEvent::Exit {
+                step: at.index,
+                time: at.time,
+                seq: self.s.trades,
+            });
         }
         self.trades.push(Trade {
             side: p.side,
@@ -944,8 +1218,8 @@ impl Runner<'_> {
             exit_reason: reason,
             regime: p.regime,
         });
-        self.stop = None;
-        self.tp = None;
+        self.s.stop = None;
+        self.s.tp = None;
         strategy.on_fill(&FillView {
             level: None,
             side: p.side.opposite(),
@@ -978,7 +1252,7 @@ impl Runner<'_> {
                 strategy,
             ),
             Trig::Level(k) => {
-                let lv = self.levels.remove(k);
+                let lv = self.s.levels.remove(k);
                 self.enter(
                     lv.side,
                     px,
@@ -999,20 +1273,23 @@ impl Runner<'_> {
     /// Each trigger comes with its priority key for ties at the same price: stop, then
     /// liquidation, then take-profit, then levels by ascending level id.
     fn for_each_trigger(&self, mut f: impl FnMut(Trig, f64, bool, u64)) {
-        if let Some(p) = &self.pos {
+        if let Some(p) = &self.s.pos {
             let long = p.side == Side::Long;
-            if let Some(s) = self.stop {
+            if let Some(s) = self.s.stop {
                 f(Trig::Stop, s, long, 0);
             }
             if p.liq.is_finite() {
                 f(Trig::Liq, p.liq, long, 1);
             }
-            if let Some(t) = self.tp {
+            if let Some(t) = self.s.tp {
                 f(Trig::Tp, t, !long, 2);
             }
         }
-        let pos_side = self.pos.map(|p| p.side);
-        for (k, l) in self.levels.iter().enumerate() {
+        if self.s.entries_blocked {
+            return;
+        }
+        let pos_side = self.s.pos.map(|p| p.side);
+        for (k, l) in self.s.levels.iter().enumerate() {
             if pos_side.is_none_or(|s| s == l.side) {
                 f(
                     Trig::Level(k),
@@ -1085,7 +1362,7 @@ impl Runner<'_> {
         for b in [c.open, x1, x2, c.close] {
             // Bounded: each firing removes a level or closes the position; an entry can make
             // at most the stop, liquidation and take-profit reachable once more.
-            for _ in 0..(4 * self.levels.len() + 8) {
+            for _ in 0..(4 * self.s.levels.len() + 8) {
                 match self.next_trigger(p, b) {
                     Some((t, px)) => {
                         self.fire(t, px, at, candles, strategy);

@@ -18,7 +18,10 @@ pub mod store;
 pub mod synth;
 
 pub use config::{BacktestConfig, EndFill, FillMode, KillSwitch, RegimeConfig, Sizing};
-pub use engine::{BacktestError, BacktestResult, KillEvent, Trade, run_backtest};
+pub use engine::{
+    BacktestError, BacktestResult, Bar, Engine, EngineEvent, EngineState, KillEvent, Trade,
+    check_timeframes, run_backtest,
+};
 pub use input::{BacktestInput, FundingPoint, OiPoint};
 pub use metrics::{Metrics, TradeStats, compute_metrics};
 pub use regime::Regime;

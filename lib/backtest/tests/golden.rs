@@ -186,5 +186,10 @@ fn every_strategy_matches_its_golden_result() {
         }
     }
     assert_eq!(want.lines().count(), now.lines().count(), "case count");
-    assert!(bad.is_empty(), "{} cases differ:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} cases differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }

@@ -13,9 +13,9 @@ mod assets;
 mod backtest;
 mod collector;
 pub mod contracts;
-pub mod simulator;
 mod exchanges;
 mod paths;
+pub mod simulator;
 mod strategies;
 mod sync;
 
@@ -25,8 +25,8 @@ pub use collector::{CollectorConfig, ReplayConfig};
 pub use contracts::{ContractOverride, ContractSpec};
 pub use exchanges::{BinanceConfig, BitgetConfig, ExchangesConfig};
 pub use paths::{LogConfig, LogFormat, PathsConfig};
-pub use strategies::{ParamGridsConfig, StrategiesConfig, StrategyEntry};
 pub use simulator::{RiskConfig, SimulatorConfig};
+pub use strategies::{ParamGridsConfig, StrategiesConfig, StrategyEntry};
 pub use sync::{SyncConfig, SyncdConfig};
 
 use serde::de::DeserializeOwned;

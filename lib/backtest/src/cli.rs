@@ -529,8 +529,12 @@ pub fn engine_config(
     if a.no_funding {
         c.funding_rate = None;
     }
-    c.kill_switch.max_drawdown_pct = a.kill_dd;
-    c.kill_switch.max_consecutive_losses = a.kill_losses;
+    // The per-runner kill switch of `[risk]` unless given on the command line (as in paper).
+    let risk = BacktestConfig::for_runner(cfg, None, None).map_err(|e| anyhow!("{e}"))?;
+    c.kill_switch.max_drawdown_pct = a.kill_dd.or(risk.kill_switch.max_drawdown_pct);
+    c.kill_switch.max_consecutive_losses = a
+        .kill_losses
+        .or(risk.kill_switch.max_consecutive_losses);
     c.validate()
         .map_err(|e| anyhow!("backtest settings: {e}"))?;
     Ok(c)

@@ -193,6 +193,42 @@ impl BacktestConfig {
         }
     }
 
+    /// Defaults of a runner from the whole config: `[backtest]`, the per-runner kill switch of
+    /// `[risk]` (0 = off), and, when given, the strategy's leverage from strategies.toml and the
+    /// asset's contract (lot step, minimums; a leverage above its maximum is an error). The one
+    /// resolver of `optimize backtest` and scalp-simulator, so that paper trades are the
+    /// backtest's trades.
+    pub fn for_runner(
+        cfg: &scalp_core::config::Config,
+        strategy: Option<&str>,
+        asset: Option<&str>,
+    ) -> Result<BacktestConfig, String> {
+        let mut c = BacktestConfig::from_core(&cfg.main.backtest);
+        let risk = &cfg.main.risk;
+        if risk.max_drawdown_pct > 0.0 {
+            c.kill_switch.max_drawdown_pct = Some(risk.max_drawdown_pct);
+        }
+        if risk.max_consecutive_losses > 0 {
+            c.kill_switch.max_consecutive_losses = Some(risk.max_consecutive_losses);
+        }
+        if let Some(e) = strategy.and_then(|s| cfg.strategies.strategies.get(s)) {
+            c.leverage = e.leverage;
+        }
+        if let Some(asset) = asset {
+            let (spec, src) = cfg.assets.contract(asset);
+            c.lot_step = spec.lot_step;
+            c.min_qty = spec.min_qty;
+            c.min_notional = spec.min_notional;
+            if c.leverage > spec.max_leverage {
+                return Err(format!(
+                    "leverage {} exceeds {asset}'s maximum leverage {} ({src})",
+                    c.leverage, spec.max_leverage
+                ));
+            }
+        }
+        Ok(c)
+    }
+
     /// Whether an exchange minimum order applies (`min_qty` or `min_notional` > 0).
     pub fn has_min_order(&self) -> bool {
         self.min_qty > 0.0 || self.min_notional > 0.0

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS sim_runners (
     params            TEXT    NOT NULL,          -- JSON object (resolved, per-asset overrides applied)
     params_hash       TEXT    NOT NULL,          -- of params + engine settings + capital; a change restarts the runner
     capital           REAL    NOT NULL,          -- initial paper capital of this epoch
-    origin_open_time  INTEGER NOT NULL,          -- open time of the first candle this epoch traded
+    warmup_from       INTEGER NOT NULL,          -- open time of the first candle fed (entries blocked before origin)
+    origin_open_time  INTEGER NOT NULL,          -- open time of the first candle this epoch trades
     last_open_time    INTEGER,                   -- open time of the last candle processed (NULL: none yet)
     steps             INTEGER NOT NULL DEFAULT 0,-- candles processed this epoch
     snapshot_version  INTEGER NOT NULL,          -- format of the two blobs
@@ -67,4 +68,12 @@ CREATE TABLE IF NOT EXISTS sim_events (
     asset       TEXT,
     kind        TEXT    NOT NULL,
     detail      TEXT    NOT NULL                 -- JSON object
+);
+
+-- The simulator's own small records: `global_kill` (the global kill switch), `equity_window`
+-- (the summed-equity highs of the last `[risk].window_hours`), `control_acks` (the last control
+-- request applied per control file). JSON values, written with the runners' snapshots.
+CREATE TABLE IF NOT EXISTS sim_meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
 );

@@ -1036,10 +1036,18 @@ impl Engine {
         self.s.pending.clear();
         self.s.stop = None;
         self.s.tp = None;
+        let reason = self.s.halt.clone().unwrap_or_default();
+        if self.record_events {
+            self.events.push(EngineEvent::Stopped {
+                step: index,
+                time,
+                reason: reason.clone(),
+            });
+        }
         KillEvent {
             index,
             time,
-            reason: self.s.halt.clone().unwrap_or_default(),
+            reason,
         }
     }
 

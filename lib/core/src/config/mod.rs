@@ -25,7 +25,7 @@ pub use collector::{CollectorConfig, ReplayConfig};
 pub use contracts::{ContractOverride, ContractSpec};
 pub use exchanges::{BinanceConfig, BitgetConfig, ExchangesConfig};
 pub use paths::{LogConfig, LogFormat, PathsConfig};
-pub use simulator::{RiskConfig, SimulatorConfig};
+pub use simulator::{RiskConfig, SimulatorConfig, StartMode};
 pub use strategies::{ParamGridsConfig, StrategiesConfig, StrategyEntry};
 pub use sync::{SyncConfig, SyncdConfig};
 

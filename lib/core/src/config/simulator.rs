@@ -13,6 +13,11 @@ pub struct SimulatorConfig {
     /// Relative weight of each strategy in the split (missing: 1.0). Each runner gets
     /// `capital × w(strategy) / Σ w(runner's strategy)` over all runners.
     pub weights: BTreeMap<String, f64>,
+    /// Where a new runner (or a new epoch) starts trading: `now` (default: it warms its
+    /// indicators on the stored history with entries blocked and trades from the next candle)
+    /// or `first_candle` (it paper-trades the whole stored history first, then live — the
+    /// bundled replay demo, and the backtest-parity check).
+    pub start: StartMode,
     /// Minimum interval between two writes of `state/simulator.json` (coalesced).
     pub state_interval_ms: u64,
     /// Fallback poll of the database when no file notification arrives.
@@ -27,6 +32,7 @@ impl Default for SimulatorConfig {
         SimulatorConfig {
             capital: 10_000.0,
             weights: BTreeMap::new(),
+            start: StartMode::Now,
             state_interval_ms: 1000,
             poll_interval_ms: 1000,
             max_lag_s: 120,
@@ -68,6 +74,15 @@ impl SimulatorConfig {
         }
         Ok(())
     }
+}
+
+/// `[simulator].start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartMode {
+    #[default]
+    Now,
+    FirstCandle,
 }
 
 /// `[risk]`: kill switches, the same for backtest, paper and live (docs/SIMULATOR.md).

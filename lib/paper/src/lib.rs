@@ -5,4 +5,10 @@
 //!   their acknowledgements in the state file.
 
 pub mod control;
+pub mod db;
+pub mod runner;
+pub mod sim;
 pub mod state;
+
+#[cfg(target_os = "linux")]
+pub mod daemon;

@@ -1,11 +1,12 @@
 //! Rolling maximum/minimum (TA-Lib MAX/MIN) and Donchian channels.
 
 use scalp_core::Candle;
+use serde::{Deserialize, Serialize};
 
 /// Rolling extreme over the last `n` values (including the current one), amortised O(1)
 /// with a monotonic deque in a fixed ring (no allocation after `new`). First value at `n-1`.
 /// `MAX = true` gives the maximum, `false` the minimum.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RollingExtreme<const MAX: bool> {
     n: usize,
     idx: Box<[u64]>,
@@ -86,14 +87,14 @@ pub fn rolling_min(xs: &[f64], n: usize) -> Vec<f64> {
 /// Donchian channel over the last `n` bars *including* the current one: up = max(high),
 /// low = min(low), mid = (up+low)/2. First value at index `n-1`. A breakout rule compares the
 /// current close with the channel of the *previous* bar (see `docs/STRATEGIES.md`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Donchian {
     hi: RollingMax,
     lo: RollingMin,
 }
 
 /// One Donchian value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Channel {
     pub up: f64,
     pub low: f64,
@@ -121,7 +122,7 @@ impl Donchian {
 }
 
 /// Batch Donchian columns (`NaN` in warm-up).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChannelSeries {
     pub up: Vec<f64>,
     pub low: Vec<f64>,

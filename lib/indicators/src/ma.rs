@@ -1,10 +1,12 @@
 //! Moving averages: SMA and EMA (TA-Lib conventions and operation order).
 
+use serde::{Deserialize, Serialize};
+
 /// Simple moving average over `n` values; first value at index `n-1`.
 ///
 /// Arithmetic in TA-Lib's order: the running sum of the last `n` values is formed by adding
 /// the new value, the mean is taken, then the value leaving the window is subtracted.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sma {
     n: usize,
     buf: Box<[f64]>,
@@ -71,7 +73,7 @@ pub fn sma(xs: &[f64], n: usize) -> Vec<f64> {
 
 /// Exponential moving average, k = 2/(n+1), seeded with the SMA of the first `n` values at
 /// index `n-1`; then `e = (x − e)·k + e` (TA-Lib).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ema {
     n: usize,
     k: f64,

@@ -1,10 +1,12 @@
 //! RSI (Wilder) and ROC.
 
+use serde::{Deserialize, Serialize};
+
 /// RSI with Wilder's smoothing (TA-Lib): d = diff(close); first value at index `n` from the
 /// means of gains and losses of d[1..=n]; then `avg = (avg·(n−1) + x)/n`;
 /// RSI = 100·AG/(AG+AL). When AG+AL is exactly 0 (flat prices) the value is 50 (TA-Lib
 /// returns 0 when |AG+AL| < 1e-8, which is wrong for low-priced assets; see docs/INDICATORS.md).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rsi {
     n: usize,
     count: usize,
@@ -86,7 +88,7 @@ pub fn rsi(xs: &[f64], n: usize) -> Vec<f64> {
 
 /// Rate of change in percent (TA-Lib ROC): `(x / x[i−n] − 1)·100`, first value at index `n`;
 /// 0 when `x[i−n]` is 0.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Roc {
     n: usize,
     buf: Box<[f64]>,

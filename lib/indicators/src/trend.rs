@@ -2,6 +2,7 @@
 
 use crate::volatility::{Atr, true_range};
 use scalp_core::Candle;
+use serde::{Deserialize, Serialize};
 
 /// Directional movement index (TA-Lib ADX, PLUS_DI, MINUS_DI arithmetic).
 ///
@@ -11,7 +12,7 @@ use scalp_core::Candle;
 /// DX = 100·|+DI − −DI|/(+DI + −DI); the first ADX (index `2n−1`, 27 for n = 14) is the mean
 /// of the DX of bars n..2n−1, then `ADX = (ADX·(n−1) + DX)/n`. A bar whose S(TR) or DI sum is
 /// exactly 0 contributes no DX (TA-Lib uses |x| < 1e-8; see docs/INDICATORS.md).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Adx {
     n: usize,
     /// Bars seen.
@@ -27,7 +28,7 @@ pub struct Adx {
 }
 
 /// One DMI value. `adx` is `None` until index `2n−1`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Dmi {
     pub plus_di: f64,
     pub minus_di: f64,
@@ -122,7 +123,7 @@ impl Adx {
 }
 
 /// Batch DMI columns (`NaN` in warm-up).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DmiSeries {
     pub adx: Vec<f64>,
     pub plus_di: Vec<f64>,
@@ -152,7 +153,7 @@ pub fn adx(candles: &[Candle], n: usize) -> DmiSeries {
 ///   it was up it turns down when `close < low`, else stays up. Ties (close equal to the
 ///   band) never flip.
 /// * Value: `low` in an uptrend, `up` in a downtrend. First value at index `n` (ATR warm-up).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Supertrend {
     atr: Atr,
     mult: f64,
@@ -165,7 +166,7 @@ pub struct Supertrend {
 
 /// One Supertrend value: `dir` is +1 (uptrend, value = lower band) or −1 (downtrend, value
 /// = upper band); `flipped` is true on the bar where the direction changed.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SupertrendValue {
     pub value: f64,
     pub dir: i8,
@@ -229,7 +230,7 @@ impl Supertrend {
 }
 
 /// Batch Supertrend columns (`NaN` in warm-up; `dir` as ±1.0).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SupertrendSeries {
     pub value: Vec<f64>,
     pub dir: Vec<f64>,

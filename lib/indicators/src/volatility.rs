@@ -2,10 +2,11 @@
 
 use crate::ma::Ema;
 use scalp_core::Candle;
+use serde::{Deserialize, Serialize};
 
 /// True range: `max(h−l, |h−c₋₁|, |l−c₋₁|)`; the first bar has no previous close and yields
 /// `None` (TA-Lib TRANGE).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrueRange {
     prev_close: Option<f64>,
 }
@@ -38,7 +39,7 @@ pub fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
 
 /// ATR with Wilder's smoothing (TA-Lib): first value at index `n` = mean(TR[1..=n]); then
 /// `ATR = (ATR·(n−1) + TR)/n`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Atr {
     n: usize,
     tr: TrueRange,
@@ -99,7 +100,7 @@ pub fn atr(candles: &[Candle], n: usize) -> Vec<f64> {
 
 /// Rolling mean and population variance over `n` values, TA-Lib arithmetic (running sums of
 /// x and x², variance = E[x²] − mean²; a non-positive variance is 0).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RollingStats {
     n: usize,
     buf: Box<[f64]>,
@@ -110,7 +111,7 @@ pub struct RollingStats {
 }
 
 /// Mean and population standard deviation of a window.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MeanStd {
     pub mean: f64,
     pub std: f64,
@@ -156,14 +157,14 @@ impl RollingStats {
 }
 
 /// Bollinger bands: mid = SMA(n), bands = mid ± k·σ with the population σ (ddof = 0).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Bollinger {
     stats: RollingStats,
     k: f64,
 }
 
 /// One Bollinger value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bands {
     pub mid: f64,
     pub up: f64,
@@ -198,7 +199,7 @@ impl Bollinger {
 }
 
 /// Columns of a batch band indicator (`NaN` in warm-up).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BandSeries {
     pub mid: Vec<f64>,
     pub up: Vec<f64>,
@@ -237,7 +238,7 @@ pub fn bollinger(xs: &[f64], n: usize, k: f64) -> BandSeries {
 
 /// Rolling z-score `(x − mean)/σ` over the last `n` values including `x` (population σ);
 /// 0 when σ is 0. First value at index `n-1`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ZScore {
     stats: RollingStats,
 }
@@ -269,7 +270,7 @@ pub fn zscore(xs: &[f64], n: usize) -> Vec<f64> {
 
 /// Keltner channels: mid = EMA(close, `ema_n`), bands = mid ± `mult`·ATR(`atr_n`) (Wilder ATR
 /// as above). First value when both the EMA and the ATR exist (index `max(ema_n−1, atr_n)`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Keltner {
     ema: Ema,
     atr: Atr,

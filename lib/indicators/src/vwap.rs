@@ -1,11 +1,12 @@
 //! Volume-weighted average price on the typical price `(h+l+c)/3`.
 
 use scalp_core::Candle;
+use serde::{Deserialize, Serialize};
 
 const DAY_MS: i64 = 86_400_000;
 
 /// Where the VWAP accumulation starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VwapAnchor {
     /// Cumulative from the first bar fed.
     Cumulative,
@@ -16,7 +17,7 @@ pub enum VwapAnchor {
 
 /// VWAP = Σ(tp·v)/Σ(v) over the session, `tp = (h+l+c)/3`. `None` while the session volume
 /// is exactly 0 (no trade yet: the average is undefined).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Vwap {
     anchor: VwapAnchor,
     day: i64,

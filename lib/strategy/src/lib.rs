@@ -14,10 +14,12 @@ pub mod check;
 pub mod grid;
 pub mod params;
 pub mod registry;
+pub mod state;
 pub mod strategies;
 
 pub use params::{ParamError, ParamKind, ParamSpec, Params};
 pub use registry::{Input, STRATEGY_NAMES, StrategySpec, build, spec};
+pub use state::{Fingerprint, StateError};
 
 use scalp_core::{Candle, Timeframe};
 use serde::{Deserialize, Serialize};
@@ -186,6 +188,29 @@ impl Context<'_> {
 }
 
 /// A strategy instance for one asset.
+///
+/// # State and restarts
+///
+/// [`save_state`](Strategy::save_state) snapshots the whole strategy value (indicators,
+/// level book, cursors, counters, cached values) and [`load_state`](Strategy::load_state)
+/// replaces the whole value with a snapshot, so that a paper runner killed after any closed
+/// candle continues with bit-identical intents: the engine saves after `on_candle` (and the
+/// fills of the next candle, if any, are reported to the restored instance). A snapshot
+/// carries a header (format version, registry name, [`Fingerprint`] of name + timeframe +
+/// params, body length and checksum); `load_state` refuses with a [`StateError`], never a
+/// panic, bytes that are corrupt or truncated, of another strategy, or of the same strategy
+/// built with other params or another timeframe. See [`state`] and `docs/STRATEGIES.md`.
+///
+/// # Bounded history
+///
+/// The engine may cut older candles from the front of [`Context::candles`] (and of every
+/// higher timeframe's slice in [`Context::higher`]). A strategy must emit the same intents
+/// whatever is cut, as long as at least [`history_needed`](Strategy::history_needed) trailing
+/// primary candles and [`higher_history_needed`](Strategy::higher_history_needed) trailing
+/// candles of each higher timeframe are present. So it must not depend on `candles.len()`,
+/// on absolute indices into the slices, or on how much older history happens to be there
+/// (indicator state lives in the strategy, fed one candle at a time). A fresh instance still
+/// needs [`warmup`](Strategy::warmup) candles fed through `on_candle` before its first intent.
 pub trait Strategy: Send {
     /// Registry name (`grid_atr`, `sma_cross`, ...).
     fn name(&self) -> &'static str;
@@ -193,9 +218,22 @@ pub trait Strategy: Send {
     fn timeframes(&self) -> Vec<Timeframe>;
     /// Closed candles of the primary timeframe needed before the first intent can be emitted.
     fn warmup(&self) -> usize;
+    /// Trailing primary candles `on_candle` reads from `Context::candles` (≥ 1: the closed
+    /// candle). Any older candle may be cut without changing the intents.
+    fn history_needed(&self) -> usize;
+    /// Trailing candles of each higher timeframe `on_candle` reads from `Context::higher`
+    /// (0 when it declares none). Any older higher candle may be cut without changing the
+    /// intents.
+    fn higher_history_needed(&self) -> usize;
     /// Called once per closed primary candle, in order. Push intents into `out`
     /// (cleared by the caller).
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>);
     /// Called for every fill of this strategy's orders, before the next `on_candle`.
     fn on_fill(&mut self, _fill: &FillView) {}
+    /// A snapshot of the whole strategy state (header + CBOR body; bit-exact for `f64`).
+    fn save_state(&self) -> Result<Vec<u8>, StateError>;
+    /// Replaces the whole strategy value with the snapshot `bytes`. Refuses (leaving `self`
+    /// untouched) corrupt or truncated bytes, a snapshot of another strategy, and a snapshot
+    /// of this strategy built with other params or another timeframe.
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), StateError>;
 }

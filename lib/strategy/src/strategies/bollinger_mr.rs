@@ -4,9 +4,11 @@
 use super::common::{self, MARGIN_FRAC, SIDES, choice, float, int};
 use crate::params::Params;
 use crate::registry::StrategySpec;
+use crate::state::Fingerprint;
 use crate::{Context, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::Bollinger;
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "bollinger_mr",
@@ -40,7 +42,10 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(BollingerMr::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct BollingerMr {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     n: usize,
     bb: Bollinger,
@@ -53,6 +58,7 @@ pub struct BollingerMr {
 impl BollingerMr {
     pub fn new(p: &Params, tf: Timeframe) -> BollingerMr {
         BollingerMr {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             n: p.usize("bb_period"),
             bb: Bollinger::new(p.usize("bb_period"), p.get("bb_std")),
@@ -74,6 +80,13 @@ impl Strategy for BollingerMr {
     fn warmup(&self) -> usize {
         self.n
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last();
         let Some(b) = self.bb.update(c.close) else {

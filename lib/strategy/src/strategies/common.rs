@@ -4,6 +4,7 @@
 use crate::params::{ParamKind, ParamSpec, Params};
 use crate::{Context, ExitReason, Intent, LevelId, Side, Sides};
 use scalp_core::{Candle, Timeframe};
+use serde::{Deserialize, Serialize};
 
 pub const fn int(
     name: &'static str,
@@ -156,7 +157,7 @@ pub fn pct_stop(side: Side, avg_entry: f64, sl_pct: f64) -> f64 {
 
 /// Tracks which grid levels (by side) were placed so they can be cancelled, and places the
 /// unfilled ones. Levels `i < position.entries` of the position's side count as filled.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LevelBook {
     placed_long: u64,
     placed_short: u64,
@@ -231,29 +232,29 @@ impl LevelBook {
 }
 
 /// Follows a higher timeframe's closed candles across calls: returns the candles that closed
-/// since the previous call (normally zero or one), oldest first.
-#[derive(Debug, Clone, Default)]
+/// since the previous call (normally zero or one), oldest first, at most `max` of them (the
+/// most recent). The cap makes the result independent of how much older history the slice
+/// holds: on the first call (nothing seen yet) it takes the last `max` candles, not all of
+/// them, so a strategy fed a slice cut to its last `max` candles (bounded history) sees
+/// exactly what it sees with the full history. It depends on open times only, never on
+/// indices or lengths.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HtfCursor {
     last_open: Option<i64>,
 }
 
 impl HtfCursor {
-    pub fn new_closed<'a>(&mut self, candles: &'a [Candle]) -> &'a [Candle] {
-        let start = match self.last_open {
-            None => 0,
-            Some(t) => {
-                // scan back from the end: usually only the last candle is new
-                let mut k = candles.len();
-                while k > 0 && candles[k - 1].open_time > t {
-                    k -= 1;
-                }
-                k
-            }
-        };
+    pub fn new_closed<'a>(&mut self, candles: &'a [Candle], max: usize) -> &'a [Candle] {
+        // scan back from the end: usually only the last candle is new
+        let mut k = candles.len();
+        let floor = candles.len().saturating_sub(max);
+        while k > floor && self.last_open.is_none_or(|t| candles[k - 1].open_time > t) {
+            k -= 1;
+        }
         if let Some(c) = candles.last() {
             self.last_open = Some(c.open_time);
         }
-        &candles[start..]
+        &candles[k..]
     }
 }
 

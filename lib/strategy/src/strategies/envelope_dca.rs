@@ -4,9 +4,11 @@
 use super::common::{self, LevelBook, MARGIN_TOTAL, MAX_LEVELS, float, int};
 use crate::params::{ParamSpec, Params};
 use crate::registry::StrategySpec;
+use crate::state::Fingerprint;
 use crate::{Context, Intent, Side, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::Sma;
+use serde::{Deserialize, Serialize};
 
 const PARAMS: &[ParamSpec] = &[
     int(
@@ -57,7 +59,10 @@ pub const SPEC_SHORT: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(EnvelopeDca::new(p, tf, Side::Short)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct EnvelopeDca {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     side: Side,
     ma_n: usize,
@@ -74,6 +79,14 @@ impl EnvelopeDca {
     pub fn new(p: &Params, tf: Timeframe, side: Side) -> EnvelopeDca {
         let levels = p.usize("levels");
         EnvelopeDca {
+            fp: Fingerprint::of(
+                match side {
+                    Side::Long => SPEC.name,
+                    Side::Short => SPEC_SHORT.name,
+                },
+                p,
+                tf,
+            ),
             tf,
             side,
             ma_n: p.usize("ma_period"),
@@ -106,6 +119,13 @@ impl Strategy for EnvelopeDca {
     fn warmup(&self) -> usize {
         self.ma_n
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let Some(m) = self.sma.update(ctx.last().close) else {
             return;

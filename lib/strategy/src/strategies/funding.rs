@@ -5,9 +5,11 @@
 use super::common::{self, MARGIN_FRAC, SIDES, float, int};
 use crate::params::Params;
 use crate::registry::{Input, StrategySpec};
+use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::Ema;
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "funding",
@@ -62,7 +64,10 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(Funding::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct Funding {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     ema_n: usize,
     ema: Ema,
@@ -78,6 +83,7 @@ pub struct Funding {
 impl Funding {
     pub fn new(p: &Params, tf: Timeframe) -> Funding {
         Funding {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             ema_n: p.usize("ema_period"),
             ema: Ema::new(p.usize("ema_period")),
@@ -102,6 +108,13 @@ impl Strategy for Funding {
     fn warmup(&self) -> usize {
         self.ema_n
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last();
         let Some(e) = self.ema.update(c.close) else {

@@ -4,9 +4,11 @@
 use super::common::{self, LevelBook, MARGIN_TOTAL, MAX_LEVELS, float, int};
 use crate::params::Params;
 use crate::registry::StrategySpec;
+use crate::state::Fingerprint;
 use crate::{Context, Intent, Side, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::{Atr, Sma};
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_atr",
@@ -48,7 +50,10 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(GridAtr::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct GridAtr {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     warm: usize,
     sma: Sma,
@@ -65,6 +70,7 @@ impl GridAtr {
     pub fn new(p: &Params, tf: Timeframe) -> GridAtr {
         let levels = p.usize("levels");
         GridAtr {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             warm: p.usize("ma_period").max(p.usize("atr_period") + 1),
             sma: Sma::new(p.usize("ma_period")),
@@ -89,6 +95,13 @@ impl Strategy for GridAtr {
     fn warmup(&self) -> usize {
         self.warm
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last();
         let m = self.sma.update(c.close);

@@ -5,9 +5,11 @@
 use super::common::{self, LevelBook, MARGIN_TOTAL, MAX_LEVELS, SIDES, float, int};
 use crate::params::Params;
 use crate::registry::StrategySpec;
+use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::{Bands, Bollinger, Sma};
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_boltrend",
@@ -56,7 +58,10 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(GridBoltrend::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct GridBoltrend {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     warm: usize,
     bb: Bollinger,
@@ -76,6 +81,7 @@ impl GridBoltrend {
     pub fn new(p: &Params, tf: Timeframe) -> GridBoltrend {
         let levels = p.usize("levels");
         GridBoltrend {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             warm: p.usize("bb_period").max(p.usize("trend_period")) + 1,
             bb: Bollinger::new(p.usize("bb_period"), p.get("bb_std")),
@@ -110,6 +116,13 @@ impl Strategy for GridBoltrend {
     fn warmup(&self) -> usize {
         self.warm
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last();
         let b = self.bb.update(c.close);

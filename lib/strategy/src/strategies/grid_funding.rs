@@ -5,9 +5,11 @@
 use super::common::{self, LevelBook, MARGIN_TOTAL, MAX_LEVELS, SIDES, float, int};
 use crate::params::Params;
 use crate::registry::{Input, StrategySpec};
+use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::Sma;
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_funding",
@@ -56,7 +58,10 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(GridFunding::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct GridFunding {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     ma_n: usize,
     sma: Sma,
@@ -74,6 +79,7 @@ impl GridFunding {
     pub fn new(p: &Params, tf: Timeframe) -> GridFunding {
         let levels = p.usize("levels");
         GridFunding {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             ma_n: p.usize("ma_period"),
             sma: Sma::new(p.usize("ma_period")),
@@ -99,6 +105,13 @@ impl Strategy for GridFunding {
     fn warmup(&self) -> usize {
         self.ma_n
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let Some(m) = self.sma.update(ctx.last().close) else {
             return;

@@ -7,9 +7,11 @@ use super::common::{
 };
 use crate::params::Params;
 use crate::registry::StrategySpec;
+use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::{Atr, Sma, Supertrend};
+use serde::{Deserialize, Serialize};
 
 pub const HTF_CHOICES: &[&str] = &["2h", "4h", "6h", "12h", "1d"];
 
@@ -74,12 +76,17 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(GridMultiTf::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct GridMultiTf {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     htf: Timeframe,
     warm: usize,
     st: Supertrend,
     cursor: HtfCursor,
+    /// Higher candles the Supertrend is fed at most per call (its warm-up, `st_period + 1`).
+    higher_n: usize,
     dir: Option<Side>,
     sma: Sma,
     atr: Atr,
@@ -99,6 +106,7 @@ impl GridMultiTf {
             .parse()
             .expect("declared timeframe");
         GridMultiTf {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             htf,
             // primary candles covering the Supertrend's warm-up on the higher timeframe too
@@ -108,6 +116,7 @@ impl GridMultiTf {
                 .max((p.usize("st_period") + 1) * (htf.ms() / tf.ms()).max(1) as usize),
             st: Supertrend::new(p.usize("st_period"), p.get("st_mult")),
             cursor: HtfCursor::default(),
+            higher_n: p.usize("st_period") + 1,
             dir: None,
             sma: Sma::new(p.usize("ma_period")),
             atr: Atr::new(p.usize("atr_period")),
@@ -132,9 +141,16 @@ impl Strategy for GridMultiTf {
     fn warmup(&self) -> usize {
         self.warm
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        self.higher_n
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         if let Some(h) = common::higher(ctx, self.htf) {
-            for hc in self.cursor.new_closed(h) {
+            for hc in self.cursor.new_closed(h, self.higher_n) {
                 if let Some(v) = self.st.update(hc) {
                     self.dir = Some(if v.dir > 0 { Side::Long } else { Side::Short });
                 }

@@ -4,9 +4,11 @@
 use super::common::{self, LevelBook, MARGIN_TOTAL, MAX_LEVELS, SIDES, choice, float, int};
 use crate::params::Params;
 use crate::registry::StrategySpec;
+use crate::state::Fingerprint;
 use crate::{Context, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::{Adx, Atr, Sma};
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_range_atr",
@@ -63,14 +65,17 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(GridRangeAtr::new(p, tf)),
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum TpMode {
     Sma,
     Step,
     Pct,
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct GridRangeAtr {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     warm: usize,
     sma: Sma,
@@ -91,6 +96,7 @@ impl GridRangeAtr {
     pub fn new(p: &Params, tf: Timeframe) -> GridRangeAtr {
         let levels = p.usize("levels");
         GridRangeAtr {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             warm: p
                 .usize("ma_period")
@@ -126,6 +132,13 @@ impl Strategy for GridRangeAtr {
     fn warmup(&self) -> usize {
         self.warm
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last();
         let m = self.sma.update(c.close);

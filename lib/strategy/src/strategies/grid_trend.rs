@@ -5,9 +5,11 @@
 use super::common::{self, LevelBook, MARGIN_TOTAL, MAX_LEVELS, SIDES, float, int};
 use crate::params::Params;
 use crate::registry::StrategySpec;
+use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::{Atr, Ema};
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "grid_trend",
@@ -57,7 +59,10 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(GridTrend::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct GridTrend {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     warm: usize,
     fast: Ema,
@@ -76,6 +81,7 @@ impl GridTrend {
     pub fn new(p: &Params, tf: Timeframe) -> GridTrend {
         let levels = p.usize("levels");
         GridTrend {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             warm: p
                 .usize("ema_fast")
@@ -105,6 +111,13 @@ impl Strategy for GridTrend {
     fn warmup(&self) -> usize {
         self.warm
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last();
         let f = self.fast.update(c.close);

@@ -5,9 +5,11 @@
 use super::common::{self, MARGIN_FRAC, SIDES, float, int};
 use crate::params::Params;
 use crate::registry::{Input, StrategySpec};
+use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::Sma;
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "liquidation",
@@ -70,7 +72,10 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(Liquidation::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct Liquidation {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     lookback: usize,
     /// Last `lookback + 1` (close, open interest) pairs; OI is NaN when unknown.
@@ -93,6 +98,7 @@ impl Liquidation {
     pub fn new(p: &Params, tf: Timeframe) -> Liquidation {
         let lb = p.usize("lookback");
         Liquidation {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             lookback: lb,
             ring: vec![(0.0, f64::NAN); lb + 1].into_boxed_slice(),
@@ -122,6 +128,13 @@ impl Strategy for Liquidation {
     fn warmup(&self) -> usize {
         self.vol_n.max(self.lookback + 1)
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last();
         let oi = ctx.extras.open_interest.unwrap_or(f64::NAN);

@@ -4,9 +4,11 @@
 use super::common::{self, MARGIN_FRAC, SIDES, float, int};
 use crate::params::Params;
 use crate::registry::StrategySpec;
+use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::{Adx, Atr, Channel, Donchian};
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "momentum",
@@ -43,7 +45,10 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(Momentum::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct Momentum {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     warm: usize,
     entry: Donchian,
@@ -70,6 +75,7 @@ impl Momentum {
             p.usize("atr_period"),
         );
         Momentum {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             warm: ch.max(ex).max(2 * an).max(tn + 1),
             entry: Donchian::new(ch),
@@ -97,6 +103,13 @@ impl Strategy for Momentum {
     fn warmup(&self) -> usize {
         self.warm
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last();
         // channels of the bars *before* this one

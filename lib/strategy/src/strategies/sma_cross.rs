@@ -5,9 +5,11 @@
 
 use crate::params::{ParamKind, ParamSpec, Params};
 use crate::registry::StrategySpec;
+use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::Sma;
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "sma_cross",
@@ -45,7 +47,10 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(SmaCross::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct SmaCross {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     slow_n: usize,
     fast: Sma,
@@ -58,6 +63,7 @@ pub struct SmaCross {
 impl SmaCross {
     pub fn new(p: &Params, tf: Timeframe) -> SmaCross {
         SmaCross {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             slow_n: p.usize("slow"),
             fast: Sma::new(p.usize("fast")),
@@ -78,6 +84,13 @@ impl Strategy for SmaCross {
     fn warmup(&self) -> usize {
         self.slow_n
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last().close;
         let (f, s) = (self.fast.update(c), self.slow.update(c));

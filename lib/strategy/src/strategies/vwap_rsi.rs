@@ -4,9 +4,11 @@
 use super::common::{self, MARGIN_FRAC, SIDES, float, int};
 use crate::params::Params;
 use crate::registry::StrategySpec;
+use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;
 use scalp_indicators::{Rsi, Vwap};
+use serde::{Deserialize, Serialize};
 
 pub const SPEC: StrategySpec = StrategySpec {
     name: "vwap_rsi",
@@ -49,7 +51,10 @@ pub const SPEC: StrategySpec = StrategySpec {
     build: |p, tf| Box::new(VwapRsi::new(p, tf)),
 };
 
+#[derive(Serialize, Deserialize)]
 pub struct VwapRsi {
+    /// Name, timeframe and params this instance was built with (checked by `load_state`).
+    fp: Fingerprint,
     tf: Timeframe,
     rsi_n: usize,
     rsi: Rsi,
@@ -66,6 +71,7 @@ pub struct VwapRsi {
 impl VwapRsi {
     pub fn new(p: &Params, tf: Timeframe) -> VwapRsi {
         VwapRsi {
+            fp: Fingerprint::of(SPEC.name, p, tf),
             tf,
             rsi_n: p.usize("rsi_period"),
             rsi: Rsi::new(p.usize("rsi_period")),
@@ -91,6 +97,13 @@ impl Strategy for VwapRsi {
     fn warmup(&self) -> usize {
         self.rsi_n + 1
     }
+    fn history_needed(&self) -> usize {
+        1
+    }
+    fn higher_history_needed(&self) -> usize {
+        0
+    }
+    crate::persisted_state!();
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last();
         let r = self.rsi.update(c.close);

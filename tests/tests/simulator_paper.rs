@@ -23,7 +23,8 @@ fn body(cps: f64) -> String {
 
 /// The shipped strategies.toml with exactly the three parity strategies enabled on BTC.
 fn strategies(dir: &Path) {
-    let text = std::fs::read_to_string(scalp_e2e::repo_root().join("config/strategies.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(scalp_e2e::repo_root().join("config/strategies.toml")).unwrap();
     let mut out = String::new();
     let mut section = String::new();
     for l in text.lines() {
@@ -83,8 +84,10 @@ fn start(env: &Env, bin: &str, log: &str) -> Proc {
 }
 
 fn csv() -> Vec<scalp_core::Candle> {
-    scalp_core::csvdata::read_candles_csv(&scalp_e2e::repo_root().join("data/coinbase_btcusd_1h.csv"))
-        .unwrap()
+    scalp_core::csvdata::read_candles_csv(
+        &scalp_e2e::repo_root().join("data/coinbase_btcusd_1h.csv"),
+    )
+    .unwrap()
 }
 
 fn sim_state(env: &Env) -> Option<serde_json::Value> {
@@ -97,8 +100,12 @@ fn wait_done(env: &Env, secs: u64, last_open: i64, logs: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(s) = sim_state(env) {
-            let rs = s["payload"]["runners"].as_array().cloned().unwrap_or_default();
-            if rs.len() == 3 && rs.iter().all(|r| r["last_open_time"].as_i64() == Some(last_open)) {
+            let rs = s["runners"].as_array().cloned().unwrap_or_default();
+            if rs.len() == 3
+                && rs
+                    .iter()
+                    .all(|r| r["last_open_time"].as_i64() == Some(last_open))
+            {
                 return;
             }
         }
@@ -107,7 +114,10 @@ fn wait_done(env: &Env, secs: u64, last_open: i64, logs: &[&str]) {
                 .iter()
                 .map(|l| std::fs::read_to_string(env.log(l)).unwrap_or_default())
                 .collect();
-            panic!("runners did not reach the last candle; state {:?}\n{text}", sim_state(env));
+            panic!(
+                "runners did not reach the last candle; state {:?}\n{text}",
+                sim_state(env)
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -170,7 +180,11 @@ fn paper_trades_equal_the_backtest_and_survive_kill_9() {
     let data = scalp_e2e::repo_root().join("data/coinbase_btcusd_1h.csv");
     let a = uninterrupted();
     let log = std::fs::read_to_string(a.log("sim.log")).unwrap();
-    assert!(log.contains("PAPER ENTRY"), "{}", &log[..log.len().min(3000)]);
+    assert!(
+        log.contains("PAPER ENTRY"),
+        "{}",
+        &log[..log.len().min(3000)]
+    );
     assert!(log.contains("PAPER EXIT"));
     assert!(log.contains("GRID LEVEL"));
 
@@ -179,25 +193,61 @@ fn paper_trades_equal_the_backtest_and_survive_kill_9() {
         let out = Command::new(scalp_e2e::bin("optimize"))
             .args(["backtest", "--config"])
             .arg(a.config())
-            .args(["--strategy", s, "--symbol", "BTC", "--no-store", "--json", "--data"])
+            .args([
+                "--strategy",
+                s,
+                "--symbol",
+                "BTC",
+                "--no-store",
+                "--json",
+                "--data",
+            ])
             .arg(&data)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let mut want: Vec<serde_json::Value> = rep["trades"].as_array().unwrap().clone();
-        if want.last().is_some_and(|t| t["exit_reason"] == "end_of_data") {
+        if want
+            .last()
+            .is_some_and(|t| t["exit_reason"] == "end_of_data")
+        {
             want.pop();
         }
         let got = paper_trades(&a.db(), s);
-        assert!(want.len() > 10, "{s}: the backtest must trade ({})", want.len());
+        assert!(
+            want.len() > 10,
+            "{s}: the backtest must trade ({})",
+            want.len()
+        );
         assert_eq!(got.len(), want.len(), "{s}: trade count");
         for (k, (g, w)) in got.iter().zip(&want).enumerate() {
             assert_eq!(g["seq"], k as i64 + 1);
-            for f in ["side", "entry_time", "exit_time", "entries", "exit_reason", "regime"] {
+            for f in [
+                "side",
+                "entry_time",
+                "exit_time",
+                "entries",
+                "exit_reason",
+                "regime",
+            ] {
                 assert_eq!(g[f], w[f], "{s} trade {k}: {f}");
             }
-            for f in ["entry_price", "exit_price", "qty", "margin", "fees", "funding", "slippage", "gross_pnl", "net_pnl"] {
+            for f in [
+                "entry_price",
+                "exit_price",
+                "qty",
+                "margin",
+                "fees",
+                "funding",
+                "slippage",
+                "gross_pnl",
+                "net_pnl",
+            ] {
                 let (x, y) = (g[f].as_f64().unwrap(), w[f].as_f64().unwrap());
                 assert!(close(x, y), "{s} trade {k}: {f} paper {x} backtest {y}");
             }
@@ -228,11 +278,18 @@ fn paper_trades_equal_the_backtest_and_survive_kill_9() {
     // Let the last commit land, then compare.
     std::thread::sleep(Duration::from_millis(300));
     for s in STRATEGIES {
-        assert_eq!(paper_trades(&b.db(), s), paper_trades(&a.db(), s), "{s}: trades after {kills} kills");
+        assert_eq!(
+            paper_trades(&b.db(), s),
+            paper_trades(&a.db(), s),
+            "{s}: trades after {kills} kills"
+        );
     }
     let (sa, sb) = (snapshots(&a.db()), snapshots(&b.db()));
     assert_eq!(sa.len(), 3);
-    assert_eq!(sa, sb, "runner snapshots (engine and strategy state) byte-identical");
+    assert_eq!(
+        sa, sb,
+        "runner snapshots (engine and strategy state) byte-identical"
+    );
     let blog = std::fs::read_to_string(b.log("sim.log")).unwrap();
     assert!(
         blog.matches("SIMULATOR RESTORED").count() >= 50,
@@ -245,21 +302,39 @@ fn corrupt_snapshot_is_rebuilt_by_replay_with_a_warning() {
     let a = uninterrupted();
     let last = csv().last().unwrap().open_time;
     let before = snapshots(&a.db());
-    let trades_before: Vec<_> = STRATEGIES.iter().map(|s| paper_trades(&a.db(), s)).collect();
+    let trades_before: Vec<_> = STRATEGIES
+        .iter()
+        .map(|s| paper_trades(&a.db(), s))
+        .collect();
     // Corrupt one snapshot and remove another.
     {
         let c = rusqlite::Connection::open(a.db()).unwrap();
-        c.execute("UPDATE sim_runners SET engine_state = x'deadbeef' WHERE strategy = 'grid_atr'", []).unwrap();
-        c.execute("UPDATE sim_runners SET strategy_state = NULL WHERE strategy = 'sma_cross'", []).unwrap();
+        c.execute(
+            "UPDATE sim_runners SET engine_state = x'deadbeef' WHERE strategy = 'grid_atr'",
+            [],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE sim_runners SET strategy_state = NULL WHERE strategy = 'sma_cross'",
+            [],
+        )
+        .unwrap();
     }
     std::fs::write(a.data_dir().join("state/simulator.json"), b"{not json").unwrap();
     let _sim = start(&a, "scalp-simulator", "sim2.log");
     wait_done(&a, 120, last, &["sim2.log"]);
     std::thread::sleep(Duration::from_millis(300));
     let log = std::fs::read_to_string(a.log("sim2.log")).unwrap();
-    assert_eq!(log.matches("rebuilding it by replaying").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("rebuilding it by replaying").count(),
+        2,
+        "{log}"
+    );
     let after = snapshots(&a.db());
     assert_eq!(before, after, "the replay rebuilds bit-identical snapshots");
-    let trades_after: Vec<_> = STRATEGIES.iter().map(|s| paper_trades(&a.db(), s)).collect();
+    let trades_after: Vec<_> = STRATEGIES
+        .iter()
+        .map(|s| paper_trades(&a.db(), s))
+        .collect();
     assert_eq!(trades_before, trades_after, "no trade lost or duplicated");
 }

@@ -532,9 +532,8 @@ pub fn engine_config(
     // The per-runner kill switch of `[risk]` unless given on the command line (as in paper).
     let risk = BacktestConfig::for_runner(cfg, None, None).map_err(|e| anyhow!("{e}"))?;
     c.kill_switch.max_drawdown_pct = a.kill_dd.or(risk.kill_switch.max_drawdown_pct);
-    c.kill_switch.max_consecutive_losses = a
-        .kill_losses
-        .or(risk.kill_switch.max_consecutive_losses);
+    c.kill_switch.max_consecutive_losses =
+        a.kill_losses.or(risk.kill_switch.max_consecutive_losses);
     c.validate()
         .map_err(|e| anyhow!("backtest settings: {e}"))?;
     Ok(c)

@@ -225,6 +225,22 @@ impl scalp_strategy::Strategy for Leaky {
     fn warmup(&self) -> usize {
         0
     }
+    fn history_needed(&self) -> usize {
+        usize::MAX
+    }
+    fn higher_history_needed(&self) -> usize {
+        usize::MAX
+    }
+    fn save_state(&self) -> Result<Vec<u8>, scalp_strategy::state::StateError> {
+        Err(scalp_strategy::state::StateError::Encode(
+            "test strategy".into(),
+        ))
+    }
+    fn load_state(&mut self, _: &[u8]) -> Result<(), scalp_strategy::state::StateError> {
+        Err(scalp_strategy::state::StateError::Encode(
+            "test strategy".into(),
+        ))
+    }
     fn on_candle(
         &mut self,
         ctx: &scalp_strategy::Context<'_>,

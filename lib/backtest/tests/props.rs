@@ -24,6 +24,22 @@ impl Strategy for TestGrid {
     fn warmup(&self) -> usize {
         0
     }
+    fn history_needed(&self) -> usize {
+        usize::MAX
+    }
+    fn higher_history_needed(&self) -> usize {
+        usize::MAX
+    }
+    fn save_state(&self) -> Result<Vec<u8>, scalp_strategy::state::StateError> {
+        Err(scalp_strategy::state::StateError::Encode(
+            "test strategy".into(),
+        ))
+    }
+    fn load_state(&mut self, _: &[u8]) -> Result<(), scalp_strategy::state::StateError> {
+        Err(scalp_strategy::state::StateError::Encode(
+            "test strategy".into(),
+        ))
+    }
     fn on_candle(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
         let c = ctx.last().close;
         // Uses the higher timeframe too: only trade in the direction of the last closed 4h candle.

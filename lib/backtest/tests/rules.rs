@@ -20,6 +20,22 @@ impl Strategy for Script {
     fn warmup(&self) -> usize {
         0
     }
+    fn history_needed(&self) -> usize {
+        usize::MAX
+    }
+    fn higher_history_needed(&self) -> usize {
+        usize::MAX
+    }
+    fn save_state(&self) -> Result<Vec<u8>, scalp_strategy::state::StateError> {
+        Err(scalp_strategy::state::StateError::Encode(
+            "test strategy".into(),
+        ))
+    }
+    fn load_state(&mut self, _: &[u8]) -> Result<(), scalp_strategy::state::StateError> {
+        Err(scalp_strategy::state::StateError::Encode(
+            "test strategy".into(),
+        ))
+    }
     fn on_candle(&mut self, _ctx: &Context<'_>, out: &mut Vec<Intent>) {
         for (k, v) in &self.at {
             if *k == self.i {

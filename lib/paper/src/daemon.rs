@@ -140,7 +140,9 @@ fn watch_dirs(cfg: &Config, tx: mpsc::Sender<()>) -> Option<notify::RecommendedW
     let db = cfg.db_path();
     let wal_name = format!(
         "{}-wal",
-        db.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        db.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     );
     let control = cfg.control_dir();
     let _ = std::fs::create_dir_all(&control);
@@ -149,7 +151,8 @@ fn watch_dirs(cfg: &Config, tx: mpsc::Sender<()>) -> Option<notify::RecommendedW
         if let Ok(ev) = ev {
             let hit = ev.paths.iter().any(|p| {
                 p.starts_with(&ctl)
-                    || p.file_name().is_some_and(|n| n.to_string_lossy() == wal_name)
+                    || p.file_name()
+                        .is_some_and(|n| n.to_string_lossy() == wal_name)
             });
             if hit {
                 let _ = tx.send(());

@@ -4,7 +4,7 @@
 //! ([`scalp_core::resample::Resampler`], as `optimize backtest` does).
 
 use scalp_backtest::{
-    Bar, BacktestConfig, BacktestError, Engine, EngineEvent, EngineState, FundingPoint, OiPoint,
+    BacktestConfig, BacktestError, Bar, Engine, EngineEvent, EngineState, FundingPoint, OiPoint,
     Trade,
 };
 use scalp_core::config::Config;
@@ -198,7 +198,10 @@ pub struct StepOut {
     pub n_trades: usize,
     pub events: Vec<EngineEvent>,
     /// Resting levels before and after the step, when they changed.
-    pub levels_changed: Option<(Vec<scalp_backtest::engine::Level>, Vec<scalp_backtest::engine::Level>)>,
+    pub levels_changed: Option<(
+        Vec<scalp_backtest::engine::Level>,
+        Vec<scalp_backtest::engine::Level>,
+    )>,
     pub equity: f64,
     pub close_time: i64,
 }

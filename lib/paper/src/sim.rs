@@ -131,7 +131,9 @@ impl Simulator {
         match db::load_meta(&self.conn, "global_kill") {
             Ok(Some(v)) => match serde_json::from_str(&v) {
                 Ok(g) => self.global = g,
-                Err(e) => tracing::warn!("sim_meta global_kill is unreadable ({e}): starting with the global kill switch off"),
+                Err(e) => tracing::warn!(
+                    "sim_meta global_kill is unreadable ({e}): starting with the global kill switch off"
+                ),
             },
             Ok(None) => {}
             Err(e) => tracing::warn!("sim_meta: {e}"),
@@ -158,7 +160,10 @@ impl Simulator {
         let row = match db::load_runner(&self.conn, &plan.id) {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!("{}: its sim_runners row is unreadable ({e}): starting it afresh", plan.id);
+                tracing::warn!(
+                    "{}: its sim_runners row is unreadable ({e}): starting it afresh",
+                    plan.id
+                );
                 None
             }
         };
@@ -273,7 +278,12 @@ impl Simulator {
         stats: RunnerStats,
     ) -> anyhow::Result<Runner> {
         let last = row.last_open_time.unwrap_or(row.warmup_from);
-        let mut r = Runner::new(plan.clone(), row.epoch, row.warmup_from, row.origin_open_time)?;
+        let mut r = Runner::new(
+            plan.clone(),
+            row.epoch,
+            row.warmup_from,
+            row.origin_open_time,
+        )?;
         r.log_events(false);
         let tf = plan.timeframe.ms();
         let mut from = row.warmup_from;
@@ -515,7 +525,11 @@ impl Simulator {
                     g.highs.pop_back();
                 }
                 g.highs.push_back((minute, total));
-                while g.highs.front().is_some_and(|&(t, _)| t < minute - window_ms) {
+                while g
+                    .highs
+                    .front()
+                    .is_some_and(|&(t, _)| t < minute - window_ms)
+                {
                     g.highs.pop_front();
                 }
                 let high = g.highs.front().map_or(total, |&(_, v)| v);
@@ -532,7 +546,9 @@ impl Simulator {
                         self.cfg.main.risk.window_hours
                     );
                     g.reason = Some(reason.clone());
-                    logs.push(format!("KILL SWITCH global: {reason}: new entries stopped on every runner"));
+                    logs.push(format!(
+                        "KILL SWITCH global: {reason}: new entries stopped on every runner"
+                    ));
                     events.push(EventRow {
                         time: out.close_time,
                         runner_id: None,
@@ -611,8 +627,10 @@ impl Simulator {
                 strategy_state,
             });
         }
-        b.meta.push(("global_kill", serde_json::to_string(&self.global)?));
-        b.meta.push(("control_acks", serde_json::to_string(&self.acks)?));
+        b.meta
+            .push(("global_kill", serde_json::to_string(&self.global)?));
+        b.meta
+            .push(("control_acks", serde_json::to_string(&self.acks)?));
         b.events = events;
         let n_trades = b.trades.len() as u64;
         let n_events = b.events.len() as u64;
@@ -726,7 +744,11 @@ impl Simulator {
 
     fn concerned(&self, strategy: &Option<String>) -> Vec<usize> {
         (0..self.slots.len())
-            .filter(|&k| strategy.as_ref().is_none_or(|s| *s == self.slots[k].plan.strategy))
+            .filter(|&k| {
+                strategy
+                    .as_ref()
+                    .is_none_or(|s| *s == self.slots[k].plan.strategy)
+            })
             .collect()
     }
 
@@ -744,7 +766,12 @@ impl Simulator {
                     .filter_map(|&k| {
                         let r = self.slots[k].runner.as_ref()?;
                         let p = r.engine.state().pos?;
-                        Some(format!("{} ({} {:.6})", r.plan.id, db::side_str(p.side), p.qty))
+                        Some(format!(
+                            "{} ({} {:.6})",
+                            r.plan.id,
+                            db::side_str(p.side),
+                            p.qty
+                        ))
                     })
                     .collect();
                 if !open.is_empty() && !force {
@@ -902,7 +929,11 @@ fn describe(
                 avg_entry,
                 ..
             } => {
-                let kind = if level.is_some() { "level_filled" } else { "entry" };
+                let kind = if level.is_some() {
+                    "level_filled"
+                } else {
+                    "entry"
+                };
                 if log {
                     logs.push(format!(
                         "{} {} {} {} qty {qty:.6} at {price:.6} (position {position_qty:.6} avg {avg_entry:.6}){}",
@@ -934,11 +965,19 @@ fn describe(
             }
             EngineEvent::KillSwitch { time, reason, .. } => {
                 logs.push(format!("KILL SWITCH {}: {reason}", plan.id));
-                events.push(ev("kill_switch", *time, serde_json::json!({ "reason": reason })));
+                events.push(ev(
+                    "kill_switch",
+                    *time,
+                    serde_json::json!({ "reason": reason }),
+                ));
             }
             EngineEvent::Stopped { time, reason, .. } => {
                 logs.push(format!("PAPER STOPPED {}: {reason}", plan.id));
-                events.push(ev("stopped", *time, serde_json::json!({ "reason": reason })));
+                events.push(ev(
+                    "stopped",
+                    *time,
+                    serde_json::json!({ "reason": reason }),
+                ));
             }
         }
     }

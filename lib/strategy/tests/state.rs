@@ -187,8 +187,9 @@ fn every_strategy_with_defaults_survives_restarts_over_all_the_data() {
             forgetful_same.push(spec.name);
         }
     }
-    // losing the state changes the intents of (nearly) every strategy: the comparison above
-    // can fail
+    // losing the state changes the intents of (nearly) every strategy, so the comparison above
+    // can fail (liquidation re-warms within `vol_period` candles and happens to have no signal
+    // near these restart points)
     assert!(forgetful_same.len() <= 1, "{forgetful_same:?}");
 }
 

@@ -3,17 +3,19 @@
 //!
 //! Layout of a snapshot (`save_state`):
 //!
-//! 1. a CBOR header [`Header`]: [`FORMAT`], the strategy's registry name, its params
-//!    [`Fingerprint`] (registry name + primary timeframe + every parameter value, hashed when
-//!    the strategy is built), the length and an FNV-1a 64 checksum of the body;
-//! 2. the body: the whole strategy struct in CBOR (serde derive; `ciborium` writes an `f64` as
+//! 1. 16 bytes of framing: [`MAGIC`] `SRST`, [`FORMAT`] (u32 LE), an FNV-1a 64 checksum (u64 LE)
+//!    of everything after the framing (so a truncated or altered snapshot is refused even
+//!    where the change would still decode);
+//! 2. a CBOR [`Header`]: the strategy's registry name and its params [`Fingerprint`] (registry
+//!    name + primary timeframe + every parameter value, hashed when the strategy is built);
+//! 3. the body: the whole strategy struct in CBOR (serde derive; `ciborium` writes an `f64` as
 //!    a half/single float only when that is bit-exact, so NaN, ±inf, −0.0 and subnormals come
 //!    back with identical `to_bits()`).
 //!
 //! `load_state` refuses, with a [`StateError`] and without touching `self`: bytes that do not
 //! decode, a format version it does not know, a snapshot of another strategy, a snapshot of the
-//! same strategy built with other params or another timeframe, a body whose length or
-//! checksum is wrong (truncated or corrupt), and trailing bytes. Only then does it replace the
+//! same strategy built with other params or another timeframe, a wrong checksum (truncated or
+//! corrupt), and trailing bytes. Only then does it replace the
 //! whole strategy value with the decoded one.
 //!
 //! A strategy gets both methods with one line in its `impl Strategy`: [`crate::persisted_state!`]
@@ -94,14 +96,18 @@ fn fnv64(b: &[u8]) -> u64 {
     h.0
 }
 
-/// The header in front of every snapshot.
+/// First bytes of every snapshot.
+pub const MAGIC: [u8; 4] = *b"SRST";
+
+/// Fixed framing in front of the CBOR: [`MAGIC`], [`FORMAT`] (u32 LE), FNV-1a 64 (u64 LE) of
+/// everything after it.
+const FRAME: usize = 16;
+
+/// The CBOR header after the framing, in front of the body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
-    pub format: u32,
     pub strategy: String,
     pub fingerprint: u64,
-    pub body_len: u64,
-    pub body_fnv: u64,
 }
 
 /// CBOR of `value`, bit-exact for `f64`.
@@ -123,46 +129,56 @@ pub fn from_cbor<T: DeserializeOwned>(mut bytes: &[u8]) -> Result<T, StateError>
     Ok(v)
 }
 
-/// A snapshot of `state` (a strategy named `name` with fingerprint `fp`): header + body.
+/// A snapshot of `state` (a strategy named `name` with fingerprint `fp`): framing, header,
+/// body.
 pub fn encode<T: Serialize + ?Sized>(
     name: &str,
     fp: Fingerprint,
     state: &T,
 ) -> Result<Vec<u8>, StateError> {
-    let body = to_cbor(state)?;
     let header = Header {
-        format: FORMAT,
         strategy: name.to_string(),
         fingerprint: fp.0,
-        body_len: body.len() as u64,
-        body_fnv: fnv64(&body),
     };
-    let mut out = to_cbor(&header)?;
-    out.extend_from_slice(&body);
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    ciborium::into_writer(&header, &mut out).map_err(|e| StateError::Encode(e.to_string()))?;
+    ciborium::into_writer(state, &mut out).map_err(|e| StateError::Encode(e.to_string()))?;
+    let sum = fnv64(&out[FRAME..]);
+    out[8..FRAME].copy_from_slice(&sum.to_le_bytes());
     Ok(out)
 }
 
-/// Reads and checks the header of a snapshot; returns it and the body.
+/// Checks the framing (magic, format, checksum) and reads the header; returns it and the
+/// body.
 pub fn split(bytes: &[u8]) -> Result<(Header, &[u8]), StateError> {
-    let mut rest = bytes;
-    let header: Header =
-        ciborium::from_reader(&mut rest).map_err(|e| StateError::Corrupt(e.to_string()))?;
-    if header.format != FORMAT {
+    if bytes.len() < FRAME {
+        return Err(StateError::Corrupt(format!(
+            "{} bytes is too short for a snapshot",
+            bytes.len()
+        )));
+    }
+    if bytes[..4] != MAGIC {
+        return Err(StateError::Corrupt("not a strategy snapshot".into()));
+    }
+    let format = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    if format != FORMAT {
         return Err(StateError::Format {
-            found: header.format,
+            found: format,
             expected: FORMAT,
         });
     }
-    if rest.len() as u64 != header.body_len {
-        return Err(StateError::Corrupt(format!(
-            "body is {} bytes, header says {}",
-            rest.len(),
-            header.body_len
-        )));
+    let sum = u64::from_le_bytes(bytes[8..FRAME].try_into().expect("8 bytes"));
+    if fnv64(&bytes[FRAME..]) != sum {
+        return Err(StateError::Corrupt(
+            "checksum mismatch (truncated or altered)".into(),
+        ));
     }
-    if fnv64(rest) != header.body_fnv {
-        return Err(StateError::Corrupt("body checksum mismatch".into()));
-    }
+    let mut rest = &bytes[FRAME..];
+    let header: Header =
+        ciborium::from_reader(&mut rest).map_err(|e| StateError::Corrupt(e.to_string()))?;
     Ok((header, rest))
 }
 
@@ -283,6 +299,21 @@ mod tests {
         *flipped.last_mut().unwrap() ^= 1;
         assert!(matches!(
             decode_into(&mut t, &flipped, id),
+            Err(StateError::Corrupt(_))
+        ));
+        let mut v2 = bytes.clone();
+        v2[4] = 2;
+        assert_eq!(
+            decode_into(&mut t, &v2, id),
+            Err(StateError::Format {
+                found: 2,
+                expected: FORMAT
+            })
+        );
+        let mut magic = bytes.clone();
+        magic[0] = b'X';
+        assert!(matches!(
+            decode_into(&mut t, &magic, id),
             Err(StateError::Corrupt(_))
         ));
         assert_eq!(t, (1.5, 2), "untouched by refused snapshots");

@@ -148,24 +148,77 @@ pub fn run(
     tf: Timeframe,
     extras: fn(usize, &Candle) -> MarketExtras,
 ) -> Run {
-    let highers: Vec<(Timeframe, Vec<Candle>)> = s
-        .timeframes()
-        .into_iter()
-        .skip(1)
-        .map(|h| (h, resample(cs, tf, h)))
-        .collect();
-    let mut sim = Sim {
-        pos: PositionView::default(),
-        levels: BTreeMap::new(),
-        market: None,
-        close: false,
-    };
-    let mut run = Run::default();
-    let mut out = Vec::new();
-    for (i, c) in cs.iter().enumerate() {
+    let mut d = Driver::new(&*s, cs, tf, extras);
+    for i in 0..cs.len() {
+        d.step(s, i);
+    }
+    d.run
+}
+
+/// The stepping form of [`run`]: one candle at a time, so that a test can swap the strategy
+/// instance between two candles (save, rebuild, restore) or cut the history it is shown.
+pub struct Driver<'a> {
+    cs: &'a [Candle],
+    tf: Timeframe,
+    highers: Vec<(Timeframe, Vec<Candle>)>,
+    extras: fn(usize, &Candle) -> MarketExtras,
+    sim: Sim,
+    out: Vec<Intent>,
+    /// `Some((primary, higher))`: `Context::candles` holds only the last `primary` candles and
+    /// every higher slice only its last `higher` candles.
+    pub keep: Option<(usize, usize)>,
+    pub run: Run,
+}
+
+impl<'a> Driver<'a> {
+    /// Higher timeframes of `s` resampled from `cs`.
+    pub fn new(
+        s: &dyn Strategy,
+        cs: &'a [Candle],
+        tf: Timeframe,
+        extras: fn(usize, &Candle) -> MarketExtras,
+    ) -> Driver<'a> {
+        let highers = s
+            .timeframes()
+            .into_iter()
+            .skip(1)
+            .map(|h| (h, resample(cs, tf, h)))
+            .collect();
+        Driver::with_highers(cs, tf, highers, extras)
+    }
+
+    /// With the given higher-timeframe candles (they may start before `cs`).
+    pub fn with_highers(
+        cs: &'a [Candle],
+        tf: Timeframe,
+        highers: Vec<(Timeframe, Vec<Candle>)>,
+        extras: fn(usize, &Candle) -> MarketExtras,
+    ) -> Driver<'a> {
+        Driver {
+            cs,
+            tf,
+            highers,
+            extras,
+            sim: Sim {
+                pos: PositionView::default(),
+                levels: BTreeMap::new(),
+                market: None,
+                close: false,
+            },
+            out: Vec::new(),
+            keep: None,
+            run: Run::default(),
+        }
+    }
+
+    /// Candle `i`: fills of the resting orders, then `s.on_candle`, then its intents applied.
+    pub fn step(&mut self, s: &mut dyn Strategy, i: usize) {
+        let (cs, tf) = (self.cs, self.tf);
+        let (sim, run, out) = (&mut self.sim, &mut self.run, &mut self.out);
+        let c = &cs[i];
         // 1. market orders at the open
         if std::mem::take(&mut sim.close) && sim.pos.side.is_some() {
-            sim.exit(s, c.open, c.open_time, ExitReason::Signal, &mut run);
+            sim.exit(s, c.open, c.open_time, ExitReason::Signal, run);
         }
         if let Some((side, frac)) = sim.market.take()
             && sim.pos.side.is_none_or(|p| p == side)
@@ -202,31 +255,33 @@ pub fn run(
                 Side::Short => c.low <= tp,
             });
             if let Some(st) = stop_hit {
-                sim.exit(s, st, c.open_time, ExitReason::StopLoss, &mut run);
+                sim.exit(s, st, c.open_time, ExitReason::StopLoss, run);
             } else if let Some(tp) = tp_hit {
-                sim.exit(s, tp, c.open_time, ExitReason::TakeProfit, &mut run);
+                sim.exit(s, tp, c.open_time, ExitReason::TakeProfit, run);
             }
         }
         // 4. the strategy sees the closed candle
         let close_t = c.open_time + tf.ms();
-        let hs: Vec<(Timeframe, &[Candle])> = highers
+        let (keep, keep_h) = self.keep.unwrap_or((usize::MAX, usize::MAX));
+        let hs: Vec<(Timeframe, &[Candle])> = self
+            .highers
             .iter()
             .map(|(h, v)| {
                 let n = v.partition_point(|x| x.open_time + h.ms() <= close_t);
-                (*h, &v[..n])
+                (*h, &v[n.saturating_sub(keep_h)..n])
             })
             .collect();
         let ctx = Context {
             asset: "BTC",
-            candles: &cs[..=i],
+            candles: &cs[(i + 1).saturating_sub(keep)..=i],
             higher: &hs,
             position: sim.pos,
-            extras: extras(i, c),
+            extras: (self.extras)(i, c),
         };
         out.clear();
-        s.on_candle(&ctx, &mut out);
+        s.on_candle(&ctx, out);
         // 5. apply intents in order
-        for it in &out {
+        for it in out.iter() {
             match *it {
                 Intent::PlaceLevel {
                     id,
@@ -264,5 +319,4 @@ pub fn run(
             });
         }
     }
-    run
 }

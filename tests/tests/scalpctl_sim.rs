@@ -68,12 +68,25 @@ fn setup() -> Env {
     let cfg = scalp_e2e::shipped_config_copy(dir.path());
     let var = dir.path().join("var");
     let c = scalp_store::open(&var.join("scalp.db")).unwrap();
+    // a later schema adds `warmup_from INTEGER NOT NULL`: give it when the table has it
+    let has_warmup: bool = c
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('sim_runners') WHERE name = 'warmup_from'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+        > 0;
     for (runner, epoch) in [("grid_atr:BTCUSDT", 1), ("envelope_dca:ETHUSDT", 0)] {
         let (s, a) = runner.split_once(':').unwrap();
         c.execute(
-            "INSERT INTO sim_runners (runner_id, strategy, asset, exchange, timeframe, epoch, params,
-             params_hash, capital, origin_open_time, snapshot_version, updated_at)
-             VALUES (?1, ?2, ?3, 'replay', '1h', ?4, '{}', 'h', 5000, 0, 1, 0)",
+            &format!(
+                "INSERT INTO sim_runners (runner_id, strategy, asset, exchange, timeframe, epoch, params,
+                 params_hash, capital, origin_open_time, snapshot_version, updated_at{})
+                 VALUES (?1, ?2, ?3, 'replay', '1h', ?4, '{{}}', 'h', 5000, 0, 1, 0{})",
+                if has_warmup { ", warmup_from" } else { "" },
+                if has_warmup { ", 0" } else { "" }
+            ),
             rusqlite::params![runner, s, a, epoch],
         )
         .unwrap();

@@ -471,10 +471,20 @@ mod tests {
     #[test]
     fn current_epoch_newest_first_filters() {
         let (_d, p, c) = db();
+        // later schema versions add NOT NULL columns (warmup_from): fill every one with 0
+        let extra: Vec<String> = table_columns(&c, "sim_runners")
+            .unwrap()
+            .into_iter()
+            .filter(|k| k == "warmup_from")
+            .collect();
         c.execute(
-            "INSERT INTO sim_runners (runner_id, strategy, asset, exchange, timeframe, epoch, params,
-             params_hash, capital, origin_open_time, snapshot_version, updated_at)
-             VALUES ('a:BTC', 'a', 'BTC', 'replay', '1h', 1, '{}', 'h', 1000, 0, 1, 0)",
+            &format!(
+                "INSERT INTO sim_runners (runner_id, strategy, asset, exchange, timeframe, epoch, params,
+                 params_hash, capital, origin_open_time, snapshot_version, updated_at{})
+                 VALUES ('a:BTC', 'a', 'BTC', 'replay', '1h', 1, '{{}}', 'h', 1000, 0, 1, 0{})",
+                extra.iter().map(|k| format!(", {k}")).collect::<String>(),
+                ", 0".repeat(extra.len())
+            ),
             [],
         )
         .unwrap();

@@ -49,6 +49,23 @@ apt_quiet() {  # apt ... ; prints apt's interesting lines, fails on error
         /var/tmp/systest-apt.log | sed 's/^/    apt: /' || true
     [ "$rc" = 0 ] || fail "$* exited with $rc"
 }
+# scalp-simulator (when the package ships it): its state file through `scalpctl arena --json`
+SIM=scalp-simulator.service
+case " $SERVICES " in *" $SIM "*) HAVE_SIM=1 ;; *) HAVE_SIM=0 ;; esac
+SIM_STATE=$STATE/state/simulator.json
+arena_field() {  # top-level number of `scalpctl arena --json` (two-space indent), empty if none
+    { scalpctl arena --json 2>/dev/null || true; } | sed -n "s/^  \"$1\": \([0-9][0-9]*\),*\$/\1/p"
+}
+sim_seq() { local v; v=$(arena_field seq); echo "${v:-0}"; }
+sim_runners() { local v; v=$(arena_field runners); echo "${v:-0}"; }
+sim_seq_above() { [ "$(sim_seq)" -gt "$1" ]; }
+sim_has_runners() { [ "$(sim_runners)" -gt 0 ]; }
+json_array() {  # $1 = text: a JSON array (of objects with exit_time/source), or []
+    local t; t=$(printf '%s' "$1" | tr -d '\n' | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+    case "$t" in \[*\]) ;; *) return 1 ;; esac
+    [ "$(printf '%s\n' "$1" | grep -c '"exit_time": "[0-9-]*T[0-9:.]*Z"' || true)" \
+      = "$(printf '%s\n' "$1" | grep -c '"source": "\(paper\|live\)"' || true)" ]
+}
 candle_rows() {  # total rows of every series in `scalpctl status --json`
     scalpctl status --json | sed -n 's/^ *"rows": \([0-9]*\),*$/\1/p' | awk '{s+=$1} END {print s+0}'
 }
@@ -120,6 +137,31 @@ log "  candle rows: $r1 -> $r2 two seconds later"
 scalpctl status | sed 's/^/    /'
 scalpctl status --json | grep -F '"heartbeat_age_ms"' >/dev/null || fail "no state file heartbeat in status"
 
+if [ "$HAVE_SIM" = 1 ]; then
+step "scalp-simulator: state/simulator.json, scalpctl arena / trades / reset kill-switch"
+wait_for 120 "$SIM_STATE written" test -s "$SIM_STATE"
+[ "$(stat -c %U "$SIM_STATE")" = scalp ] || fail "$SIM_STATE owned by $(stat -c %U "$SIM_STATE")"
+wait_for 120 "runners in $SIM_STATE" sim_has_runners
+s1=$(sim_seq)
+wait_for 60 "simulator.json seq growing past $s1" sim_seq_above "$s1"
+log "  simulator.json: seq $s1 -> $(sim_seq), $(sim_runners) runners"
+scalpctl arena | sed 's/^/    /'
+scalpctl status | grep -F 'Simulator (' >/dev/null || fail "scalpctl status does not show the simulator"
+out=$(scalpctl trades --json) || fail "scalpctl trades --json failed"
+json_array "$out" || fail "scalpctl trades --json is not a JSON array of trades: $(printf '%s' "$out" | head -c 400)"
+scalpctl trades --limit 5 | sed 's/^/    /'
+out=$(scalpctl trades --source live) || fail "scalpctl trades --source live failed"
+printf '%s\n' "$out" | grep -F 'the executor has not run' >/dev/null || fail "trades --source live: $out"
+out=$(scalpctl trades --source live --json) || fail "scalpctl trades --source live --json failed"
+[ "$(printf '%s' "$out" | tr -d '[:space:]')" = '[]' ] || fail "trades --source live --json: $out"
+# the running simulator reads scalpctl's control file (written as root, handed to scalp) and acks
+out=$(scalpctl reset kill-switch --wait 30) || fail "scalpctl reset kill-switch: $out"
+printf '%s\n' "$out" | sed 's/^/    /'
+printf '%s\n' "$out" | grep -F 'scalp-simulator answered request' >/dev/null \
+    || fail "reset kill-switch not acknowledged by the running simulator: $out"
+[ "$(stat -c %U $STATE/control/simulator-scalpctl.json)" = scalp ] || fail "control file not owned by scalp"
+fi
+
 step "scalpctl checkpoint + backup (by hand and through scalp-backup.service)"
 scalpctl checkpoint | sed 's/^/    /'
 scalpctl backup --keep 3 | sed 's/^/    /'
@@ -142,6 +184,15 @@ for s in $SERVICES; do
     journal_has "$s" "status=9/KILL" || fail "$s: no KILL record in the journal"
     log "  $s: pid ${OLD[$s]} -> $(mainpid "$s"), NRestarts=$n1"
 done
+if [ "$HAVE_SIM" = 1 ]; then
+    # the restarted simulator restores its runners and continues the state file's seq
+    s1=$(sim_seq)
+    wait_for 60 "simulator.json seq growing past $s1 after the restart" sim_seq_above "$s1"
+    wait_for 60 "runners in $SIM_STATE after the restart" sim_has_runners
+    scalpctl trades --json > /var/tmp/systest-trades.json || fail "scalpctl trades --json after the restart"
+    json_array "$(cat /var/tmp/systest-trades.json)" || fail "trades --json after the restart is not an array"
+    log "  $SIM: seq $s1 -> $(sim_seq), $(sim_runners) runners after kill -9"
+fi
 
 step "kill -STOP of every daemon -> watchdog timeout -> restart"
 for s in $SERVICES; do OLD[$s]=$(mainpid "$s"); kill -STOP "${OLD[$s]}"; done

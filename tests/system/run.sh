@@ -118,6 +118,14 @@ SERVICES=${SERVICES% }
 [ -n "$SERVICES" ] || die "the package ships no daemon"
 MAIN_SERVICE=scalp-collector.service
 case " $SERVICES " in *" $MAIN_SERVICE "*) ;; *) die "the package has no $MAIN_SERVICE";; esac
+# every daemon of the workspace is under test (guest-test.sh has extra checks for scalp-simulator)
+if [ -z "${SYSTEST_BINS:-}" ]; then
+    for d in "$ROOT"/bins/scalp-*/; do
+        u="$(basename "$d").service"
+        [ -f "$ROOT/units/$u" ] || continue
+        case " $SERVICES " in *" $u "*) ;; *) die "bins/$(basename "$d") is in the workspace but $u is not in the package";; esac
+    done
+fi
 log "$(basename "$DEB"): $(du -k "$DEB" | cut -f1) KiB, installed $(dpkg-deb -f "$DEB" Installed-Size) KiB; services: $SERVICES"
 log "Depends: $(dpkg-deb -f "$DEB" Depends)"
 

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 #[command(
     name = "scalpctl",
     version,
-    about = "Scalp Radar administration: status, online backup, WAL checkpoint, config check",
+    about = "Scalp Radar administration: status, online backup, WAL checkpoint, config check, paper trades, arena, simulator resets",
     long_about = "Scalp Radar administration. Reads the daemons' unit states (systemd), state files and \
 database; `backup` is what scalp-backup.timer runs daily. Run as root or as the scalp user."
 )]
@@ -61,7 +61,78 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Closed trades from the database (read-only), newest first.
+    Trades {
+        /// paper = scalp-simulator's sim_trades; live = the executor's live_trades.
+        #[arg(long, value_enum, default_value = "paper")]
+        source: Source,
+        /// Only this strategy.
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Only this asset (e.g. BTCUSDT).
+        #[arg(long)]
+        asset: Option<String>,
+        /// Trades closed at or after this time: YYYY-MM-DD (UTC) or RFC 3339.
+        #[arg(long, value_parser = scalp_admin::trades::parse_since)]
+        since: Option<i64>,
+        /// At most this many trades.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+        /// Paper: also the trades of the epochs before each runner's last reset.
+        #[arg(long)]
+        all_epochs: bool,
+        /// Machine-readable output (an array of trades).
+        #[arg(long)]
+        json: bool,
+    },
+    /// The paper-trading ranking from state/simulator.json.
+    Arena {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask scalp-simulator for a reset (control/simulator-scalpctl.json) and wait for its answer.
+    Reset {
+        #[command(subcommand)]
+        what: ResetWhat,
+    },
 }
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Source {
+    Paper,
+    Live,
+}
+
+#[derive(Subcommand)]
+enum ResetWhat {
+    /// A fresh start at the initial capital (a new epoch) for the runners of a strategy, or all.
+    /// Refused while a concerned runner holds a position, unless --force (the position is then
+    /// dropped from paper accounting, not closed at a price).
+    Simulator {
+        /// Only the runners of this strategy (default: every runner).
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Reset even runners that hold a position.
+        #[arg(long)]
+        force: bool,
+        /// Seconds to wait for scalp-simulator's acknowledgement.
+        #[arg(long, default_value_t = 10.0)]
+        wait: f64,
+    },
+    /// Clear the global kill switch, or with --strategy the kill switch of that strategy's runners.
+    KillSwitch {
+        /// The strategy whose runners' kill switch is cleared (default: the global kill switch).
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Seconds to wait for scalp-simulator's acknowledgement.
+        #[arg(long, default_value_t = 10.0)]
+        wait: f64,
+    },
+}
+
+/// Exit status for a refused or invalid request given by the admin (like clap's usage errors).
+const EXIT_USAGE: u8 = 2;
 
 fn print_json<T: serde::Serialize>(v: &T) {
     println!(
@@ -174,7 +245,124 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Trades {
+            source,
+            strategy,
+            asset,
+            since,
+            limit,
+            all_epochs,
+            json,
+        } => {
+            use scalp_admin::trades::{TradeQuery, TradeSource};
+            let c = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let q = TradeQuery {
+                source: match source {
+                    Source::Paper => TradeSource::Paper,
+                    Source::Live => TradeSource::Live,
+                },
+                strategy,
+                asset,
+                since_ms: since,
+                limit,
+                all_epochs,
+            };
+            let r = scalp_admin::trades::trades(&c.db_path(), &q).map_err(|e| e.to_string())?;
+            if json {
+                if let Some(n) = &r.note {
+                    eprintln!("scalpctl: {n}");
+                }
+                print_json(&r.to_json());
+            } else {
+                print!("{}", r.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Arena { json } => {
+            let c = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let s = scalp_admin::simulator::read_state(&c.state_dir(), scalp_core::types::now_ms())
+                .map_err(|e| e.to_string())?;
+            let a = scalp_admin::simulator::arena(&s);
+            if json {
+                print_json(&a);
+            } else {
+                print!("{}", a.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Reset { what } => reset(&cli.config, what),
     }
+}
+
+fn reset(config: &std::path::Path, what: ResetWhat) -> Result<ExitCode, String> {
+    use scalp_admin::simulator::{ResetKind, ResetOutcome, ResetRequest};
+    let (kind, strategy, wait) = match what {
+        ResetWhat::Simulator {
+            strategy,
+            force,
+            wait,
+        } => (ResetKind::Simulator { force }, strategy, wait),
+        ResetWhat::KillSwitch { strategy, wait } => (ResetKind::KillSwitch, strategy, wait),
+    };
+    if !(wait.is_finite() && wait >= 0.0) {
+        eprintln!("scalpctl: --wait must be a number of seconds >= 0");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    let c = Config::load(config).map_err(|e| e.to_string())?;
+    let known: Vec<String> = c.strategies.strategies.keys().cloned().collect();
+    if let Err(e) = scalp_admin::simulator::check_strategy(strategy.as_deref(), &known) {
+        eprintln!("scalpctl: {e}");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    let what_txt = match (&kind, &strategy) {
+        (ResetKind::Simulator { .. }, Some(s)) => format!("reset of the {s} runners"),
+        (ResetKind::Simulator { .. }, None) => "reset of every runner".to_string(),
+        (ResetKind::KillSwitch, Some(s)) => format!("kill-switch reset of the {s} runners"),
+        (ResetKind::KillSwitch, None) => "reset of the global kill switch".to_string(),
+    };
+    let req = ResetRequest {
+        kind,
+        strategy,
+        wait: std::time::Duration::from_secs_f64(wait),
+    };
+    let out = scalp_admin::simulator::reset(&c.state_dir(), &c.control_dir(), &known, &req)
+        .map_err(|e| e.to_string())?;
+    match &out {
+        ResetOutcome::Refused { positions } => {
+            eprintln!(
+                "scalpctl: {what_txt} refused: {} runner(s) hold a position: {} (use --force to drop them from paper accounting)",
+                positions.len(),
+                positions
+                    .iter()
+                    .map(|(r, p)| format!("{r} {p}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        ResetOutcome::Acknowledged {
+            request_id,
+            applied_at,
+            result,
+        } => {
+            println!(
+                "{what_txt}: scalp-simulator answered request {request_id} at {applied_at}: {result}"
+            );
+        }
+        ResetOutcome::Queued { request_id } => {
+            println!(
+                "{what_txt}: request {request_id} written to {}; no answer within {wait}s",
+                c.control_dir()
+                    .join(scalp_admin::simulator::SCALPCTL_CONTROL_FILE)
+                    .display()
+            );
+            println!("queued: scalp-simulator applies it at its next start");
+        }
+    }
+    Ok(if out.refused() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn main() -> ExitCode {

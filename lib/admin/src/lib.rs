@@ -7,16 +7,22 @@
 //!   copy, atomic rename, retention of the newest N copies. What `scalp-backup.timer` runs.
 //! - [`checkpoint`]: `PRAGMA wal_checkpoint(TRUNCATE)` with the WAL size before and after.
 //! - [`check_config`]: loads every config file; errors name `file:line:col: key`.
+//! - [`trades`]: paper (`sim_trades`) and live (`live_trades`) trades, database opened read-only.
+//! - [`simulator`]: `state/simulator.json` (arena, status) and the control requests of
+//!   `scalpctl reset` (`control/simulator-scalpctl.json`, scalpctl is its only writer).
 //!
-//! Everything here only reads the daemons' files, except `backup` (writes into the backups dir)
-//! and `checkpoint` (which moves WAL pages into the database, like any SQLite writer does).
+//! Everything here only reads the daemons' files, except `backup` (writes into the backups dir),
+//! `checkpoint` (which moves WAL pages into the database, like any SQLite writer does) and
+//! `reset` (writes scalpctl's own control file).
 
 pub mod backup;
 pub mod checkconfig;
 pub mod checkpoint;
 pub mod dbinfo;
+pub mod simulator;
 pub mod statefiles;
 pub mod status;
+pub mod trades;
 pub mod units;
 
 pub use backup::{BackupReport, backup};

@@ -1,6 +1,7 @@
 //! `scalpctl status`: units, state files, database — one report, printable as text or JSON.
 
 use crate::dbinfo::{self, DbInfo};
+use crate::simulator::{self, SimulatorSummary};
 use crate::statefiles::{self, StateFileInfo};
 use crate::units::{self, UnitState};
 use crate::{fmt_age, fmt_ms};
@@ -21,6 +22,8 @@ pub struct StatusReport {
     pub state_files: Vec<StateFileInfo>,
     /// Why the state directory could not be read (permissions: run as root or scalp).
     pub state_error: Option<String>,
+    /// scalp-simulator's `state/simulator.json` read with its schema (`None`: never written).
+    pub simulator: Option<SimulatorSummary>,
     pub db: Option<DbInfo>,
     /// Why there is no database information (not created yet, unreadable...).
     pub db_error: Option<String>,
@@ -53,6 +56,18 @@ impl StatusReport {
                     )),
                 }
             }
+        }
+        if let Some(sim) = &self.simulator {
+            // an unparsable file is already reported above with the other state files
+            let reported = self
+                .state_files
+                .iter()
+                .any(|s| s.file == scalp_simulator::state::STATE_FILE && s.problem.is_some());
+            p.extend(
+                sim.problems()
+                    .into_iter()
+                    .filter(|x| !(reported && sim.problem.as_deref() == Some(x.as_str()))),
+            );
         }
         p
     }
@@ -133,6 +148,10 @@ impl StatusReport {
                     }
                 }
             }
+        }
+        if let Some(sim) = &self.simulator {
+            let _ = writeln!(o, "\nSimulator ({}):", sim.state_file);
+            o.push_str(&sim.to_text());
         }
         let _ = writeln!(o, "\nDatabase:");
         match (&self.db, &self.db_error) {
@@ -215,6 +234,7 @@ pub fn status(state_dir: &Path, db: &Path, query_units: bool) -> StatusReport {
         Ok(s) => (s, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
+    let simulator = simulator::summary(state_dir, now_ms);
     let mut db_error = None;
     let db_info = match std::fs::metadata(db) {
         Ok(_) => match dbinfo::inspect(db, now_ms) {
@@ -248,6 +268,7 @@ pub fn status(state_dir: &Path, db: &Path, query_units: bool) -> StatusReport {
         state_dir: state_dir.display().to_string(),
         state_files,
         state_error,
+        simulator,
         db: db_info,
         db_error,
     }
@@ -285,6 +306,7 @@ mod tests {
                 ..statefiles::inspect("collector.json", "{}", 0)
             }],
             state_error: None,
+            simulator: None,
             db: None,
             db_error: None,
         };

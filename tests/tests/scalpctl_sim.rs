@@ -3,8 +3,8 @@
 //! tests write the simulator's rows and state file themselves, and play its acknowledgement).
 //! Build first: `cargo build -p scalpctl`.
 
-use scalp_simulator::control::{Action, CONTROL_VERSION, ControlRequest};
-use scalp_simulator::state::{
+use scalp_paper::control::{Action, CONTROL_VERSION, ControlRequest};
+use scalp_paper::state::{
     ControlAck, GlobalKillSwitch, PositionState, RankEntry, RunnerState, STATE_VERSION,
     SimulatorState,
 };

@@ -150,7 +150,10 @@ fn paper_trades(db: &Path, strategy: &str) -> Vec<serde_json::Value> {
     .collect()
 }
 
-fn snapshots(db: &Path) -> Vec<(String, Option<i64>, Vec<u8>, Vec<u8>)> {
+/// (runner_id, last_open_time, engine_state, strategy_state)
+type Snapshot = (String, Option<i64>, Vec<u8>, Vec<u8>);
+
+fn snapshots(db: &Path) -> Vec<Snapshot> {
     let c = rusqlite::Connection::open(db).unwrap();
     let mut st = c
         .prepare("SELECT runner_id, last_open_time, engine_state, strategy_state FROM sim_runners ORDER BY runner_id")

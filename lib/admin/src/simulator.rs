@@ -7,8 +7,8 @@
 //! running applies the request at its next start, so no answer is not an error ("queued").
 
 use crate::{AdminError, fmt_age};
-use scalp_simulator::control::{Action, CONTROL_VERSION, ControlRequest};
-use scalp_simulator::state::{STATE_FILE, STATE_VERSION, SimulatorState};
+use scalp_paper::control::{Action, CONTROL_VERSION, ControlRequest};
+use scalp_paper::state::{STATE_FILE, STATE_VERSION, SimulatorState};
 use scalp_statefile::{Envelope, ReadOutcome};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -502,7 +502,7 @@ pub fn wait_for_ack(
     state_dir: &Path,
     request_id: &str,
     wait: Duration,
-) -> Option<scalp_simulator::state::ControlAck> {
+) -> Option<scalp_paper::state::ControlAck> {
     let path = state_path(state_dir);
     let end = Instant::now() + wait;
     loop {
@@ -556,9 +556,7 @@ pub fn reset(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scalp_simulator::state::{
-        ControlAck, GlobalKillSwitch, PositionState, RankEntry, RunnerState,
-    };
+    use scalp_paper::state::{ControlAck, GlobalKillSwitch, PositionState, RankEntry, RunnerState};
 
     fn runner(id: &str, pos: bool) -> RunnerState {
         let (s, a) = id.split_once(':').unwrap();

@@ -62,7 +62,7 @@ impl StatusReport {
             let reported = self
                 .state_files
                 .iter()
-                .any(|s| s.file == scalp_simulator::state::STATE_FILE && s.problem.is_some());
+                .any(|s| s.file == scalp_paper::state::STATE_FILE && s.problem.is_some());
             p.extend(
                 sim.problems()
                     .into_iter()

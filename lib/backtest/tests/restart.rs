@@ -5,14 +5,15 @@
 
 use proptest::prelude::*;
 use scalp_backtest::{
-    Bar, BacktestConfig, BacktestInput, Engine, EngineState, FillMode, FundingPoint, run_backtest,
+    BacktestConfig, BacktestInput, Bar, Engine, EngineState, FillMode, FundingPoint, run_backtest,
 };
 use scalp_core::{Candle, Timeframe};
 use scalp_strategy::{MarketExtras, Params, Strategy};
 use std::sync::LazyLock;
 
 static DATA: LazyLock<Vec<Candle>> = LazyLock::new(|| {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/coinbase_btcusd_1h.csv");
+    let p =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/coinbase_btcusd_1h.csv");
     scalp_core::csvdata::read_candles_csv(&p).unwrap()
 });
 
@@ -105,7 +106,17 @@ fn check(name: &str, offset: usize, n: usize, cut: f64, v: u8) {
     let mut s1 = (spec.build)(&params, Timeframe::H1);
     let mut e1 = Engine::new(cfg.clone(), Timeframe::H1, candles[0].open_time).unwrap();
     let mut equity = Vec::new();
-    drive(&mut e1, s1.as_mut(), candles, &higher, &fund, 0, k, usize::MAX, &mut equity);
+    drive(
+        &mut e1,
+        s1.as_mut(),
+        candles,
+        &higher,
+        &fund,
+        0,
+        k,
+        usize::MAX,
+        &mut equity,
+    );
     let mut blob = Vec::new();
     ciborium::into_writer(e1.state(), &mut blob).unwrap();
     let sblob = s1.save_state().unwrap();
@@ -119,7 +130,17 @@ fn check(name: &str, offset: usize, n: usize, cut: f64, v: u8) {
     s2.load_state(&sblob).unwrap();
     assert_eq!(s2.timeframes(), tfs);
     let window = s2.history_needed().max(cfg.regime.window + 1);
-    drive(&mut e2, s2.as_mut(), candles, &higher, &fund, k, n, window, &mut equity);
+    drive(
+        &mut e2,
+        s2.as_mut(),
+        candles,
+        &higher,
+        &fund,
+        k,
+        n,
+        window,
+        &mut equity,
+    );
     if let Some(eq) = e2.finish(&candles[n - 1], s2.as_mut()) {
         *equity.last_mut().unwrap() = eq;
     }
@@ -131,7 +152,11 @@ fn check(name: &str, offset: usize, n: usize, cut: f64, v: u8) {
         "{name} v{v} offset {offset} n {n} cut at {k}: trades"
     );
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&equity), bits(&full.equity), "{name} v{v} cut at {k}: equity bits");
+    assert_eq!(
+        bits(&equity),
+        bits(&full.equity),
+        "{name} v{v} cut at {k}: equity bits"
+    );
     assert_eq!(e2.state().killed, full.killed, "{name}: kill switch");
 }
 

@@ -25,11 +25,18 @@ const DAYS: usize = 30;
 
 fn setup(dir: &Path) -> (Config, Vec<Vec<scalp_core::Candle>>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    std::fs::copy(root.join("config/param_grids.toml"), dir.join("param_grids.toml")).unwrap();
+    std::fs::copy(
+        root.join("config/param_grids.toml"),
+        dir.join("param_grids.toml"),
+    )
+    .unwrap();
     let q: Vec<String> = ASSETS.iter().map(|a| format!("\"{a}\"")).collect();
     std::fs::write(
         dir.join("assets.toml"),
-        format!("quote = \"USDT\"\nassets = [{}]\ntimeframes = [\"1m\"]\n", q.join(", ")),
+        format!(
+            "quote = \"USDT\"\nassets = [{}]\ntimeframes = [\"1m\"]\n",
+            q.join(", ")
+        ),
     )
     .unwrap();
     let mut st = String::new();
@@ -46,8 +53,8 @@ fn setup(dir: &Path) -> (Config, Vec<Vec<scalp_core::Candle>>) {
     )
     .unwrap();
     let cfg = Config::load(&dir.join("scalp.toml")).unwrap();
-    let hours = scalp_core::csvdata::read_candles_csv(&root.join("data/coinbase_btcusd_1h.csv"))
-        .unwrap();
+    let hours =
+        scalp_core::csvdata::read_candles_csv(&root.join("data/coinbase_btcusd_1h.csv")).unwrap();
     let n = DAYS * 1440;
     let conn = scalp_store::open(&cfg.db_path()).unwrap();
     let mut all = Vec::new();
@@ -74,7 +81,11 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
     let (cfg, all) = setup(dir.path());
-    println!("setup: {} candles stored in {:.1} s", ASSETS.len() * DAYS * 1440, t.elapsed().as_secs_f64());
+    println!(
+        "setup: {} candles stored in {:.1} s",
+        ASSETS.len() * DAYS * 1440,
+        t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let mut sim = Simulator::open(cfg.clone()).unwrap();
@@ -121,10 +132,16 @@ fn main() {
         serde_json::from_str(&std::fs::read_to_string(&state).ok()?).ok()
     };
     while read_state().is_none_or(|s| s["pid"].as_u64() != Some(u64::from(child.id()))) {
-        assert!(t.elapsed() < Duration::from_secs(60), "the simulator did not start");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the simulator did not start"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
-    println!("whole process: start to first state file {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "whole process: start to first state file {:.0} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     std::thread::sleep(Duration::from_secs(3));
     let rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
         .unwrap()
@@ -132,7 +149,10 @@ fn main() {
         .find(|l| l.starts_with("VmRSS:"))
         .unwrap()
         .to_string();
-    println!("whole process idle, {} runners: {rss}", ASSETS.len() * scalp_strategy::STRATEGY_NAMES.len());
+    println!(
+        "whole process idle, {} runners: {rss}",
+        ASSETS.len() * scalp_strategy::STRATEGY_NAMES.len()
+    );
 
     // Latency: one candle at a time on BTC (grid_atr moves its levels on every candle: one
     // `levels` event per candle at least).
@@ -144,7 +164,10 @@ fn main() {
     };
     let reader = rusqlite::Connection::open(cfg.db_path()).unwrap();
     let max_id = |c: &rusqlite::Connection| -> i64 {
-        c.query_row("SELECT coalesce(max(id), 0) FROM sim_events", [], |r| r.get(0)).unwrap()
+        c.query_row("SELECT coalesce(max(id), 0) FROM sim_events", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
     };
     let n = DAYS * 1440;
     let mut lat = Vec::new();
@@ -157,7 +180,10 @@ fn main() {
             if max_id(&reader) > before {
                 break;
             }
-            assert!(t.elapsed() < Duration::from_secs(10), "no sim_events row for candle {i}");
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "no sim_events row for candle {i}"
+            );
             std::thread::sleep(Duration::from_micros(100));
         }
         lat.push((t.elapsed() - committed).as_secs_f64() * 1e3);
@@ -167,6 +193,8 @@ fn main() {
         "latency commit → sim_events row over 1000 candles: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         lat[500], lat[989], lat[999]
     );
-    let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
     let _ = child.wait();
 }

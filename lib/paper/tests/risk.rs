@@ -8,9 +8,13 @@ use scalp_paper::control::{Action, CONTROL_VERSION, ControlRequest};
 use scalp_paper::sim::Simulator;
 use std::path::Path;
 
-fn setup(dir: &Path, n: usize) -> Config {
+fn setup(dir: &Path, n: usize, global_pct: f64) -> Config {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    std::fs::copy(root.join("config/param_grids.toml"), dir.join("param_grids.toml")).unwrap();
+    std::fs::copy(
+        root.join("config/param_grids.toml"),
+        dir.join("param_grids.toml"),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("assets.toml"),
         "quote = \"USDT\"\nassets = [\"BTC\"]\ntimeframes = [\"1h\"]\n",
@@ -25,14 +29,16 @@ fn setup(dir: &Path, n: usize) -> Config {
     .unwrap();
     std::fs::write(
         dir.join("scalp.toml"),
-        "[paths]\ndata_dir = \"data\"\n\n[collector]\nsources = [\"replay\"]\n\n\
+        format!(
+            "[paths]\ndata_dir = \"data\"\n\n[collector]\nsources = [\"replay\"]\n\n\
          [simulator]\ncapital = 2000.0\nstart = \"first_candle\"\n\n\
-         [risk]\nglobal_kill_switch_pct = 4.0\nwindow_hours = 48.0\n",
+         [risk]\nglobal_kill_switch_pct = {global_pct:.1}\nwindow_hours = 48.0\n"
+        ),
     )
     .unwrap();
     let cfg = Config::load(&dir.join("scalp.toml")).unwrap();
-    let candles = scalp_core::csvdata::read_candles_csv(&root.join("data/coinbase_btcusd_1h.csv"))
-        .unwrap();
+    let candles =
+        scalp_core::csvdata::read_candles_csv(&root.join("data/coinbase_btcusd_1h.csv")).unwrap();
     let conn = scalp_store::open(&cfg.db_path()).unwrap();
     let key = scalp_store::SeriesKey {
         exchange: Exchange::Replay,
@@ -71,7 +77,7 @@ fn request(cfg: &Config, id: &str, actions: Vec<Action>) {
 #[test]
 fn global_kill_switch_trips_blocks_entries_persists_and_resets_by_request() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = setup(dir.path(), 6000);
+    let cfg = setup(dir.path(), 6000, 4.0);
     let mut sim = Simulator::open(cfg.clone()).unwrap();
     sim.log_trades = false;
     sim.poll().unwrap();
@@ -88,10 +94,19 @@ fn global_kill_switch_trips_blocks_entries_persists_and_resets_by_request() {
         .iter()
         .filter(|e| e.0 > trip.0 && (e.2 == "entry" || e.2 == "level_filled"))
         .collect();
-    assert!(after.is_empty(), "no entry after the global kill switch: {after:?}");
+    assert!(
+        after.is_empty(),
+        "no entry after the global kill switch: {after:?}"
+    );
     let s = sim.summary(true);
     assert!(s.global_kill_switch.active);
-    assert!(s.global_kill_switch.reason.as_deref().unwrap().contains("below its 48h high"));
+    assert!(
+        s.global_kill_switch
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("below its 48h high")
+    );
     drop(sim);
 
     // Still tripped after a restart, and still blocking.
@@ -104,29 +119,62 @@ fn global_kill_switch_trips_blocks_entries_persists_and_resets_by_request() {
     sim.poll().unwrap();
     let s = sim.summary(true);
     assert!(!s.global_kill_switch.active);
-    let ack = s.control_acks.iter().find(|a| a.file == "simulator-scalpctl.json").unwrap();
+    let ack = s
+        .control_acks
+        .iter()
+        .find(|a| a.file == "simulator-scalpctl.json")
+        .unwrap();
     assert_eq!((ack.request_id.as_str(), ack.result.as_str()), ("r1", "ok"));
     sim.poll().unwrap();
     drop(sim);
     let mut sim = Simulator::open(cfg.clone()).unwrap();
     sim.poll().unwrap();
-    let resets = events(&cfg).iter().filter(|e| e.2 == "kill_switch_reset").count();
+    let resets = events(&cfg)
+        .iter()
+        .filter(|e| e.2 == "kill_switch_reset")
+        .count();
     assert_eq!(resets, 1, "a request is applied once, across restarts too");
 
     // A reset of an unknown strategy is refused; a forced reset starts epoch 1.
-    request(&cfg, "r2", vec![Action::Reset { strategy: Some("nope".into()), force: false }]);
+    request(
+        &cfg,
+        "r2",
+        vec![Action::Reset {
+            strategy: Some("nope".into()),
+            force: false,
+        }],
+    );
     sim.poll().unwrap();
     let s = sim.summary(true);
-    let ack = s.control_acks.iter().find(|a| a.request_id == "r2").unwrap();
-    assert!(ack.result.starts_with("refused: no paper runner"), "{}", ack.result);
-    request(&cfg, "r3", vec![Action::Reset { strategy: Some("grid_atr".into()), force: true }]);
+    let ack = s
+        .control_acks
+        .iter()
+        .find(|a| a.request_id == "r2")
+        .unwrap();
+    assert!(
+        ack.result.starts_with("refused: no paper runner"),
+        "{}",
+        ack.result
+    );
+    request(
+        &cfg,
+        "r3",
+        vec![Action::Reset {
+            strategy: Some("grid_atr".into()),
+            force: true,
+        }],
+    );
     sim.poll().unwrap();
     let s = sim.summary(true);
     let r = s.runners.iter().find(|r| r.strategy == "grid_atr").unwrap();
     assert_eq!(r.epoch, 1);
     assert_eq!(r.trades, 0);
     assert_eq!(r.equity, r.capital);
-    let sma = s.runners.iter().find(|r| r.strategy == "sma_cross").unwrap();
+    let sma = s
+        .runners
+        .iter()
+        .find(|r| r.strategy == "sma_cross")
+        .unwrap();
     assert_eq!(sma.epoch, 0, "the other strategy is untouched");
     assert!(events(&cfg).iter().any(|e| e.2 == "reset"));
 }
@@ -134,10 +182,10 @@ fn global_kill_switch_trips_blocks_entries_persists_and_resets_by_request() {
 #[test]
 fn reset_is_refused_while_a_position_is_open_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = setup(dir.path(), 200);
+    let cfg = setup(dir.path(), 200, 0.0);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candles = scalp_core::csvdata::read_candles_csv(&root.join("data/coinbase_btcusd_1h.csv"))
-        .unwrap();
+    let candles =
+        scalp_core::csvdata::read_candles_csv(&root.join("data/coinbase_btcusd_1h.csv")).unwrap();
     let key = scalp_store::SeriesKey {
         exchange: Exchange::Replay,
         symbol: "BTCUSDT",
@@ -151,22 +199,58 @@ fn reset_is_refused_while_a_position_is_open_unless_forced() {
     loop {
         sim.poll().unwrap();
         let s = sim.summary(true);
-        if s.runners.iter().any(|r| r.strategy == "sma_cross" && r.position.is_some()) {
+        if s.runners
+            .iter()
+            .any(|r| r.strategy == "sma_cross" && r.position.is_some())
+        {
             break;
         }
         assert!(n < 5000, "sma_cross never held a position");
         scalp_store::candles::upsert(&conn, &key, &candles[n..n + 10]).unwrap();
         n += 10;
     }
-    request(&cfg, "q1", vec![Action::Reset { strategy: Some("sma_cross".into()), force: false }]);
+    request(
+        &cfg,
+        "q1",
+        vec![Action::Reset {
+            strategy: Some("sma_cross".into()),
+            force: false,
+        }],
+    );
     sim.poll().unwrap();
     let s = sim.summary(true);
-    let ack = s.control_acks.iter().find(|a| a.request_id == "q1").unwrap();
-    assert!(ack.result.contains("positions open on sma_cross:BTC"), "{}", ack.result);
-    assert_eq!(s.runners.iter().find(|r| r.strategy == "sma_cross").unwrap().epoch, 0);
-    request(&cfg, "q2", vec![Action::Reset { strategy: Some("sma_cross".into()), force: true }]);
+    let ack = s
+        .control_acks
+        .iter()
+        .find(|a| a.request_id == "q1")
+        .unwrap();
+    assert!(
+        ack.result.contains("positions open on sma_cross:BTC"),
+        "{}",
+        ack.result
+    );
+    assert_eq!(
+        s.runners
+            .iter()
+            .find(|r| r.strategy == "sma_cross")
+            .unwrap()
+            .epoch,
+        0
+    );
+    request(
+        &cfg,
+        "q2",
+        vec![Action::Reset {
+            strategy: Some("sma_cross".into()),
+            force: true,
+        }],
+    );
     sim.poll().unwrap();
     let s = sim.summary(true);
-    let r = s.runners.iter().find(|r| r.strategy == "sma_cross").unwrap();
+    let r = s
+        .runners
+        .iter()
+        .find(|r| r.strategy == "sma_cross")
+        .unwrap();
     assert_eq!((r.epoch, r.position.is_none()), (1, true));
 }

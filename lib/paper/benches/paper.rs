@@ -95,6 +95,12 @@ fn main() {
     let st = sim.poll().unwrap();
     let dt = t.elapsed().as_secs_f64();
     println!(
+        "  of which reading {:.2} s, stepping {:.2} s, committing {:.2} s",
+        st.read_ns as f64 / 1e9,
+        st.step_ns as f64 / 1e9,
+        st.commit_ns as f64 / 1e9
+    );
+    println!(
         "catch-up: {} runners, {} runner-candles in {dt:.2} s = {:.2} M runner-candles/s ({} trades, {} events, {} commits; first open {:.0} ms)",
         sim.runner_count(),
         st.runner_candles,
@@ -105,6 +111,24 @@ fn main() {
         open1.as_secs_f64() * 1e3
     );
     drop(sim);
+    {
+        let c = rusqlite::Connection::open(cfg.db_path()).unwrap();
+        let mut q = c
+            .prepare("SELECT kind, count(*) FROM sim_events GROUP BY kind ORDER BY 2 DESC")
+            .unwrap();
+        let kinds: Vec<String> = q
+            .query_map([], |r| {
+                Ok(format!(
+                    "{} {}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        println!("  events: {}", kinds.join(", "));
+    }
     let t = Instant::now();
     let sim = Simulator::open(cfg.clone()).unwrap();
     println!(
@@ -115,7 +139,7 @@ fn main() {
     drop(sim);
 
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/scalp-simulator");
-    if !bin.exists() {
+    if !bin.exists() || std::env::var_os("PAPER_BENCH_IN_PROCESS_ONLY").is_some() {
         println!("whole-process figures skipped: build target/release/scalp-simulator first");
         return;
     }
@@ -154,8 +178,8 @@ fn main() {
         ASSETS.len() * scalp_strategy::STRATEGY_NAMES.len()
     );
 
-    // Latency: one candle at a time on BTC (grid_atr moves its levels on every candle: one
-    // `levels` event per candle at least).
+    // Latency: one candle at a time on BTC, from its commit to the commit of the simulator's
+    // batch for it (the runners' rows, in the same transaction as its trades and events).
     let conn = scalp_store::open(&cfg.db_path()).unwrap();
     let key = scalp_store::SeriesKey {
         exchange: Exchange::Binance,
@@ -163,26 +187,28 @@ fn main() {
         timeframe: Timeframe::M1,
     };
     let reader = rusqlite::Connection::open(cfg.db_path()).unwrap();
-    let max_id = |c: &rusqlite::Connection| -> i64 {
-        c.query_row("SELECT coalesce(max(id), 0) FROM sim_events", [], |r| {
-            r.get(0)
-        })
+    let processed = |c: &rusqlite::Connection| -> i64 {
+        c.query_row(
+            "SELECT coalesce(min(last_open_time), 0) FROM sim_runners WHERE asset = 'BTC'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap()
     };
     let n = DAYS * 1440;
     let mut lat = Vec::new();
     for i in 0..1000 {
-        let before = max_id(&reader);
+        let want = all[0][n + i].open_time;
         let t = Instant::now();
         scalp_store::candles::upsert(&conn, &key, &all[0][n + i..n + i + 1]).unwrap();
         let committed = t.elapsed();
         loop {
-            if max_id(&reader) > before {
+            if processed(&reader) >= want {
                 break;
             }
             assert!(
                 t.elapsed() < Duration::from_secs(10),
-                "no sim_events row for candle {i}"
+                "candle {i} not processed"
             );
             std::thread::sleep(Duration::from_micros(100));
         }
@@ -190,7 +216,7 @@ fn main() {
     }
     lat.sort_by(f64::total_cmp);
     println!(
-        "latency commit → sim_events row over 1000 candles: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "latency candle commit → the simulator's commit of it (14 runners) over 1000 candles: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         lat[500], lat[989], lat[999]
     );
     let _ = std::process::Command::new("kill")

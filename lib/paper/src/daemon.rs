@@ -56,9 +56,33 @@ impl Daemon for SimDaemon {
 
 fn work_loop(mut sim: Simulator, ctx: &Ctx) -> anyhow::Result<()> {
     let cfg = ctx.config.clone();
+    let hb = ctx.heartbeat.clone();
+    sim.on_commit = Some(Box::new(move || hb.beat()));
     let state_path = cfg.state_dir().join(STATE_FILE);
-    let mut writer = scalp_statefile::StateWriter::new(&state_path, STATE_VERSION)
+    let writer = scalp_statefile::StateWriter::new(&state_path, STATE_VERSION)
         .map_err(|e| anyhow::anyhow!("{}: {e}", state_path.display()))?;
+    // The state file is serialized and fsynced on its own thread: a slow disk never delays
+    // the next candle. Only the newest summary matters (a bounded channel of one).
+    let (state_tx, state_rx) = mpsc::sync_channel::<crate::state::SimulatorState>(1);
+    let state_thread = std::thread::Builder::new()
+        .name("simulator-state".into())
+        .spawn(move || {
+            let mut w = writer;
+            while let Ok(s) = state_rx.recv() {
+                if let Err(e) = w.write(&s) {
+                    tracing::warn!("{}: {e}", w.path().display());
+                }
+            }
+        })?;
+    let send_state = |sim: &Simulator, healthy: bool, wait: bool| {
+        let s = sim.summary(healthy);
+        if wait {
+            let _ = state_tx.send(s);
+        } else {
+            // Busy writer: this summary is dropped, the next one (≤ state_interval) follows.
+            let _ = state_tx.try_send(s);
+        }
+    };
     let interval = Duration::from_millis(cfg.main.simulator.state_interval_ms);
     let poll = Duration::from_millis(cfg.main.simulator.poll_interval_ms);
     let max_lag = Duration::from_secs(cfg.main.simulator.max_lag_s.max(1));
@@ -89,7 +113,7 @@ fn work_loop(mut sim: Simulator, ctx: &Ctx) -> anyhow::Result<()> {
         }
         let due = last_write.is_none_or(|t| t.elapsed() >= interval);
         if dirty && due {
-            write_state(&mut writer, &sim, healthy);
+            send_state(&sim, healthy, last_write.is_none());
             last_write = Some(Instant::now());
             dirty = false;
         }
@@ -113,7 +137,9 @@ fn work_loop(mut sim: Simulator, ctx: &Ctx) -> anyhow::Result<()> {
             break;
         }
     }
-    write_state(&mut writer, &sim, true);
+    send_state(&sim, true, true);
+    drop(state_tx);
+    let _ = state_thread.join();
     tracing::info!(
         "SIMULATOR STOPPED runner_candles={} trades={} events={} commits={}",
         sim.totals.runner_candles,
@@ -122,16 +148,6 @@ fn work_loop(mut sim: Simulator, ctx: &Ctx) -> anyhow::Result<()> {
         sim.totals.commits
     );
     Ok(())
-}
-
-fn write_state(
-    w: &mut scalp_statefile::StateWriter<crate::state::SimulatorState>,
-    sim: &Simulator,
-    healthy: bool,
-) {
-    if let Err(e) = w.write(&sim.summary(healthy)) {
-        tracing::warn!("{}: {e}", w.path().display());
-    }
 }
 
 /// Watches the database directory (WAL commits) and the control directory. Events are hints:

@@ -431,8 +431,12 @@ impl Runner {
             }
             self.closed.push((first_seq + k as u64, t));
         }
+        // A change of the set of resting levels (placed or removed; a level moved to a new
+        // price is not a change: the state file shows the current prices).
         if let Some(b) = before
-            && b != self.engine.state().levels
+            && (b.len() != self.engine.state().levels.len()
+                || b.iter()
+                    .any(|l| !self.engine.state().levels.iter().any(|a| a.id == l.id)))
         {
             out.levels_changed = Some((b, self.engine.state().levels.clone()));
         }

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 
 /// Candles loaded and committed per batch while catching up.
-pub const CHUNK: usize = 2000;
+pub const CHUNK: usize = 5000;
 
 /// What goes into `sim_runners.engine_state`: the engine's state and the runner's own counters
 /// that are not derivable from `sim_trades`.
@@ -62,6 +62,11 @@ pub struct PollStats {
     pub commits: u64,
     pub trades: u64,
     pub events: u64,
+    /// Time spent reading candles / funding / open interest, stepping the runners (events
+    /// included), and committing (snapshots encoded, rows inserted).
+    pub read_ns: u64,
+    pub step_ns: u64,
+    pub commit_ns: u64,
 }
 
 pub struct Simulator {
@@ -77,6 +82,8 @@ pub struct Simulator {
     pub totals: PollStats,
     /// Emit log lines (`PAPER ENTRY`, …); off for benches.
     pub log_trades: bool,
+    /// Called after every commit (the daemon beats its watchdog: a long catch-up is progress).
+    pub on_commit: Option<Box<dyn FnMut() + Send>>,
 }
 
 impl Simulator {
@@ -87,6 +94,10 @@ impl Simulator {
         let db_path = cfg.db_path();
         let conn = scalp_store::open(&db_path)
             .map_err(|e| anyhow::anyhow!("{}: {e}", db_path.display()))?;
+        // A checkpoint must never delay a paper step: this connection does not checkpoint
+        // (the collector's commits and `scalpctl checkpoint` do; docs/SIMULATOR.md).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|e| anyhow::anyhow!("{}: wal_autocheckpoint: {e}", db_path.display()))?;
         let plans = runner::plan(&cfg)?;
         let control_dir = cfg.control_dir();
         let mut sim = Simulator {
@@ -100,6 +111,7 @@ impl Simulator {
             db_error: None,
             totals: PollStats::default(),
             log_trades: true,
+            on_commit: None,
         };
         sim.load_meta();
         for plan in plans {
@@ -458,6 +470,7 @@ impl Simulator {
                     .max(floor);
                 let plan = self.slots[ks[0]].plan.clone();
                 let to = cursor.saturating_add(CHUNK as i64 * tf.ms());
+                let t_read = std::time::Instant::now();
                 let candles =
                     scalp_store::candles::load(&self.conn, &Self::key(&plan), cursor, to)?;
                 if candles.is_empty() {
@@ -471,8 +484,13 @@ impl Simulator {
                     }
                 }
                 let (funding, oi) = self.market(&plan, cursor, to)?;
+                let t_step = std::time::Instant::now();
+                st.read_ns += (t_step - t_read).as_nanos() as u64;
                 let (events, logs) = self.step_group(&ks, &candles, &funding, &oi, &mut st)?;
+                let t_commit = std::time::Instant::now();
+                st.step_ns += (t_commit - t_step).as_nanos() as u64;
                 self.commit(events, logs, &mut st)?;
+                st.commit_ns += t_commit.elapsed().as_nanos() as u64;
                 if candles.len() < CHUNK {
                     break;
                 }
@@ -649,6 +667,9 @@ impl Simulator {
             s.dirty = false;
         }
         st.commits += 1;
+        if let Some(f) = self.on_commit.as_mut() {
+            f();
+        }
         st.trades += n_trades;
         st.events += n_events;
         for l in logs {
@@ -984,7 +1005,7 @@ fn describe(
     if let Some((before, after)) = &out.levels_changed {
         let placed: Vec<_> = after
             .iter()
-            .filter(|l| !before.contains(l))
+            .filter(|l| !before.iter().any(|b| b.id == l.id))
             .map(|l| serde_json::json!({ "id": l.id, "side": db::side_str(l.side), "price": l.price }))
             .collect();
         let removed: Vec<_> = before
@@ -994,7 +1015,7 @@ fn describe(
             .collect();
         if log {
             logs.push(format!(
-                "GRID LEVEL {} {}: {} placed/moved, {} removed, {} resting",
+                "GRID LEVEL {} {}: {} placed, {} removed, {} resting",
                 plan.id,
                 fmt_ms(out.close_time),
                 placed.len(),

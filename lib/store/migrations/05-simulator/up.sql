@@ -57,10 +57,11 @@ CREATE TABLE IF NOT EXISTS sim_trades (
 CREATE INDEX IF NOT EXISTS sim_trades_exit ON sim_trades (exit_time);
 
 -- Monotonic outbox of what happened (the watchdog turns it into alerts; it remembers the last id
--- it sent). kind: entry | exit | level_filled | levels | kill_switch | global_kill_switch |
+-- it sent). Rows are never deleted, so the rowid alone is monotonic (no AUTOINCREMENT and its
+-- per-insert sqlite_sequence update). kind: entry | exit | level_filled | levels | kill_switch | global_kill_switch |
 -- kill_switch_reset | reset | stopped | runner_started.
 CREATE TABLE IF NOT EXISTS sim_events (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          INTEGER PRIMARY KEY,
     time        INTEGER NOT NULL,                -- market time of the event (fill / candle close)
     created_at  INTEGER NOT NULL,                -- wall clock of the commit
     runner_id   TEXT,                            -- NULL for events of the whole simulator

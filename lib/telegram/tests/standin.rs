@@ -351,6 +351,7 @@ async fn token_absent_from_every_error_path_and_the_logs() {
     errors.push(e);
 
     for e in &errors {
+        eprintln!("{e}");
         assert_no_token(e, &token);
     }
     let logs = cap.text();
@@ -441,4 +442,125 @@ async fn offset_is_persisted_across_restarts() {
         tg2.push_update(CHAT, "/health")
     });
     assert_eq!(got.unwrap()[0].command, Command::Health);
+}
+
+#[tokio::test]
+async fn a_message_telegram_refuses_is_set_aside_not_blocking() {
+    let tg = TelegramStandIn::start(TgConfig::default());
+    let b = bot(&tg);
+    let d = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open(d.path(), OutboxConfig::default()).unwrap();
+    ob.push(OutMessage::low(CHAT, "<blink>unsupported tag</blink>"))
+        .unwrap();
+    ob.push(OutMessage::low(CHAT, "after")).unwrap();
+    let done = ob.deliver(&b).await.unwrap();
+    assert_eq!((done.sent, done.rejected), (1, 1));
+    assert_eq!(tg.texts(), ["after"]);
+    assert_eq!(
+        std::fs::read_dir(d.path().join("rejected"))
+            .unwrap()
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn default_limits_space_sends_to_one_chat() {
+    let tg = TelegramStandIn::start(TgConfig::default());
+    let mut cfg = fast_cfg(&tg);
+    cfg.limits = RateLimits::default(); // 1 s per chat, 30/s overall
+    let b = Bot::new(cfg, Secret::new(tg.token())).unwrap();
+    let t0 = Instant::now();
+    for i in 0..3 {
+        b.send_message(&ChatId::Id(CHAT), &format!("n{i}"))
+            .await
+            .unwrap();
+    }
+    b.send_message(&ChatId::Id(CHAT + 1), "other chat")
+        .await
+        .unwrap();
+    let el = t0.elapsed();
+    assert!(el >= Duration::from_secs(2), "{el:?}");
+    assert!(
+        el < Duration::from_millis(2900),
+        "another chat is not held back: {el:?}"
+    );
+    let at: Vec<Instant> = tg.messages().iter().map(|m| m.at).collect();
+    assert!(at[1].duration_since(at[0]) >= Duration::from_millis(990));
+    assert!(at[2].duration_since(at[1]) >= Duration::from_millis(990));
+}
+
+#[test]
+fn split_holds_on_many_random_texts() {
+    const FRAGS: &[&str] = &[
+        "<b>",
+        "</b>",
+        "<i>",
+        "</i>",
+        "<code>",
+        "</code>",
+        "<pre>",
+        "</pre>",
+        "<a href=\"https://x.invalid/?a=1&amp;b=2\">",
+        "</a>",
+        "&amp;",
+        "&lt;",
+        "&#128512;",
+        "😀",
+        "é",
+        "word",
+        " ",
+        "\n",
+        "x",
+        "long_word_without_breaks_",
+    ];
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..300 {
+        // a balanced random document: tags are opened and closed properly
+        let mut s = String::new();
+        let mut open: Vec<&str> = Vec::new();
+        let n = 20 + (next() % 300) as usize;
+        for _ in 0..n {
+            let f = FRAGS[(next() % FRAGS.len() as u64) as usize];
+            if let Some(name) = f.strip_prefix("</") {
+                let name = name.trim_end_matches('>');
+                if open.last() == Some(&name) {
+                    open.pop();
+                    s.push_str(f);
+                }
+            } else if let Some(rest) = f.strip_prefix('<') {
+                let name = rest.split([' ', '>']).next().unwrap();
+                if !open.contains(&name) {
+                    open.push(name);
+                    s.push_str(f);
+                }
+            } else {
+                s.push_str(f);
+            }
+        }
+        while let Some(t) = open.pop() {
+            s.push_str(&format!("</{t}>"));
+        }
+        let limit = 3 + (next() % 60) as usize;
+        let parts = split_html(&s, limit);
+        let (whole, _) = parse_html(&s).unwrap();
+        let mut joined = String::new();
+        for p in &parts {
+            assert!(telegram_len(p) <= limit, "round {round}: {p:?} > {limit}");
+            let (plain, _) = parse_html(p).unwrap_or_else(|e| panic!("round {round}: {e}: {p:?}"));
+            joined.push_str(&plain);
+        }
+        let squash = |s: &str| {
+            s.chars()
+                .filter(|c| *c != '\n' && *c != ' ')
+                .collect::<String>()
+        };
+        assert_eq!(squash(&joined), squash(&whole), "round {round}: {s:?}");
+    }
 }

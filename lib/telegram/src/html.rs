@@ -160,6 +160,14 @@ pub fn split_html(text: &str, limit: usize) -> Vec<String> {
     let mut stack: Stack = Vec::new();
     let mut i = 0;
     while i < toks.len() {
+        // closing tags right after a cut were already written at the end of the last part
+        while i < toks.len() && toks[i].kind == Kind::Close && !parts.is_empty() {
+            apply(&mut stack, &toks[i]);
+            i += 1;
+        }
+        if i == toks.len() {
+            break;
+        }
         let start_stack = stack.clone();
         let mut cur = stack.clone();
         let mut units = 0;
@@ -249,6 +257,11 @@ mod tests {
     fn cuts_at_newline_and_reopens_tags() {
         let t = "<b>aaaa\nbbbb</b>";
         assert_eq!(split_html(t, 6), vec!["<b>aaaa</b>", "<b>bbbb</b>"]);
+        // no empty `<b></b>` at the start of a part
+        let t = "<b>aaaa</b>\nbbbb";
+        assert_eq!(split_html(t, 6), vec!["<b>aaaa</b>", "bbbb"]);
+        let t = "<b>aaaa\n</b>bbbb";
+        assert_eq!(split_html(t, 6), vec!["<b>aaaa</b>", "bbbb"]);
         let t = "<a href=\"x\">aaaa bbbb</a>";
         assert_eq!(
             split_html(t, 6),

@@ -564,3 +564,70 @@ fn split_holds_on_many_random_texts() {
         assert_eq!(squash(&joined), squash(&whole), "round {round}: {s:?}");
     }
 }
+
+#[tokio::test]
+async fn server_errors_are_retried_with_backoff() {
+    let tg = TelegramStandIn::start(TgConfig::default());
+    let b = bot(&tg);
+    tg.inject(TgFault::Http {
+        status: 500,
+        count: 2,
+    });
+    b.send_message(&ChatId::Id(CHAT), "third time lucky")
+        .await
+        .unwrap();
+    let reqs = tg.requests();
+    assert_eq!(
+        reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [500, 500, 200]
+    );
+    // never below min_backoff (20 ms)
+    assert!(reqs[1].at.duration_since(reqs[0].at) >= Duration::from_millis(20));
+    assert!(reqs[2].at.duration_since(reqs[1].at) >= Duration::from_millis(20));
+    assert_eq!(tg.texts(), ["third time lucky"]);
+}
+
+#[tokio::test]
+async fn full_outbox_sends_one_drop_notice() {
+    let tg = TelegramStandIn::start(TgConfig::default());
+    let b = bot(&tg);
+    let d = tempfile::tempdir().unwrap();
+    let cfg = OutboxConfig {
+        capacity: 3,
+        ..OutboxConfig::default()
+    };
+    let mut ob = Outbox::open(d.path(), cfg).unwrap();
+    tg.inject(TgFault::Outage(Outage::Refused));
+    ob.push(OutMessage::high(CHAT, "kill switch")).unwrap();
+    for i in 0..5 {
+        ob.push(OutMessage::low(CHAT, format!("fill {i}"))).unwrap();
+    }
+    assert!(ob.deliver(&b).await.is_err());
+    tg.inject(TgFault::Restore);
+    ob.deliver(&b).await.unwrap();
+    assert_eq!(
+        tg.texts(),
+        [
+            "kill switch",
+            "⚠️ 3 messages dropped (Telegram outbox full)",
+            "fill 3",
+            "fill 4"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_second_poller_gets_409() {
+    let tg = TelegramStandIn::start(TgConfig::default());
+    let b = bot(&tg);
+    let (first, second) = tokio::join!(b.get_updates(0, 1), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        b.get_updates(0, 1).await
+    });
+    assert!(first.unwrap().is_empty());
+    let e = second.unwrap_err();
+    assert!(
+        matches!(e, TelegramError::Conflict { .. }) && e.is_permanent(),
+        "{e}"
+    );
+}

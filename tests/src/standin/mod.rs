@@ -56,6 +56,7 @@
 pub mod binance;
 pub mod bitget;
 pub mod market;
+pub mod telegram;
 pub mod tls;
 
 use market::Series;

@@ -23,6 +23,17 @@ impl Daemon for SimDaemon {
     const NAME: &'static str = "scalp-simulator";
 
     fn check(cfg: &Config) -> anyhow::Result<()> {
+        for name in cfg.main.simulator.weights.keys() {
+            if !cfg.strategies.strategies.contains_key(name) {
+                return Err(scalp_core::config::ConfigError::invalid(
+                    &cfg.path.display().to_string(),
+                    std::fs::read_to_string(&cfg.path).ok().as_deref(),
+                    &format!("simulator.weights.{name}"),
+                    format!("`{name}` is not a strategy of strategies.toml"),
+                )
+                .into());
+            }
+        }
         let plans = crate::runner::plan(cfg)?;
         for p in &plans {
             // Every runner must build and accept its timeframes.

@@ -340,4 +340,53 @@ fn corrupt_snapshot_is_rebuilt_by_replay_with_a_warning() {
         .map(|s| paper_trades(&a.db(), s))
         .collect();
     assert_eq!(trades_before, trades_after, "no trade lost or duplicated");
+
+    // `scalpctl reset simulator --force` against the running daemon: a new epoch at the
+    // initial capital for sma_cross; the other runners go on untouched.
+    let out = Command::new(scalp_e2e::bin("scalpctl"))
+        .arg("--config")
+        .arg(a.config())
+        .args([
+            "reset",
+            "simulator",
+            "--strategy",
+            "sma_cross",
+            "--force",
+            "--wait",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = sim_state(&a).unwrap_or_default();
+        let r = s["runners"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["strategy"] == "sma_cross").cloned());
+        if let Some(r) = r
+            && r["epoch"] == 1
+        {
+            assert_eq!(r["trades"], 0);
+            assert_eq!(r["equity"], r["capital"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no new epoch: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let c = rusqlite::Connection::open(a.db()).unwrap();
+    let resets: i64 = c
+        .query_row(
+            "SELECT count(*) FROM sim_events WHERE kind = 'reset'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(resets, 1);
+    assert_eq!(paper_trades(&a.db(), "grid_atr"), trades_before[1]);
 }

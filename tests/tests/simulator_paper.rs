@@ -1,5 +1,6 @@
 //! The real `scalp-simulator` and `scalp-collector` binaries on the bundled BTC 1h data:
-//! - parity: the paper trades of sma_cross (10/30), grid_atr and envelope_dca equal, trade for
+//! - parity: the paper trades of sma_cross (10/30), grid_atr, envelope_dca and grid_multi_tf
+//!   (4h resampled from 1h) equal, trade for
 //!   trade, the trades of `optimize backtest --config <same> --data <same CSV>` (the backtest's
 //!   final end-of-data close aside: paper holds that position open);
 //! - crash safety: ≥ 100 `kill -9` at random moments while the collector replays at full speed,
@@ -13,11 +14,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::Env;
 
-const STRATEGIES: [&str; 3] = ["sma_cross", "grid_atr", "envelope_dca"];
+const STRATEGIES: [&str; 4] = ["sma_cross", "grid_atr", "envelope_dca", "grid_multi_tf"];
 
 fn body(cps: f64) -> String {
     format!(
-        "[collector]\nsources = [\"replay\"]\nstate_interval_s = 1\n\n[replay]\nfile = \"coinbase_btcusd_1h.csv\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1h\"\ncandles_per_second = {cps:.1}\n\n[simulator]\ncapital = 3000.0\nstart = \"first_candle\"\nstate_interval_ms = 200\npoll_interval_ms = 200\n"
+        "[collector]\nsources = [\"replay\"]\nstate_interval_s = 1\n\n[replay]\nfile = \"coinbase_btcusd_1h.csv\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1h\"\ncandles_per_second = {cps:.1}\n\n[simulator]\ncapital = 4000.0\nstart = \"first_candle\"\nstate_interval_ms = 200\npoll_interval_ms = 200\n"
     )
 }
 
@@ -101,7 +102,7 @@ fn wait_done(env: &Env, secs: u64, last_open: i64, logs: &[&str]) {
     loop {
         if let Some(s) = sim_state(env) {
             let rs = s["runners"].as_array().cloned().unwrap_or_default();
-            if rs.len() == 3
+            if rs.len() == STRATEGIES.len()
                 && rs
                     .iter()
                     .all(|r| r["last_open_time"].as_i64() == Some(last_open))
@@ -288,7 +289,7 @@ fn paper_trades_equal_the_backtest_and_survive_kill_9() {
         );
     }
     let (sa, sb) = (snapshots(&a.db()), snapshots(&b.db()));
-    assert_eq!(sa.len(), 3);
+    assert_eq!(sa.len(), STRATEGIES.len());
     assert_eq!(
         sa, sb,
         "runner snapshots (engine and strategy state) byte-identical"

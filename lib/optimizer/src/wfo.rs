@@ -268,7 +268,16 @@ pub fn windows(candles: &[Candle], spec: &WfoSpec) -> Vec<(usize, usize, usize)>
         (spec.step_days * day) as i64,
     );
     let mut out = Vec::new();
-    let mut t = first.open_time;
+    // Anchored to the end of the data: the last OOS window ends at the last candle, so the
+    // most recent history is always tested; the (span − IS − OOS) mod step days left over are
+    // at the start, before the first IS window (docs/OPTIMIZER.md "Windows").
+    let span = last.open_time + 1 - first.open_time;
+    let spare = if step > 0 && span >= is + oos {
+        (span - is - oos) % step
+    } else {
+        0
+    };
+    let mut t = first.open_time + spare;
     while t + is + oos <= last.open_time + 1 {
         out.push((idx(t), idx(t + is), idx(t + is + oos)));
         t += step;

@@ -356,6 +356,15 @@ impl WfoSpec {
                 return Err(fail(k, format!("must be > 0, got {v}")));
             }
         }
+        if s.step_days < s.oos_days {
+            return Err(fail(
+                "step_days",
+                format!(
+                    "must be >= oos_days ({}), got {}: overlapping out-of-sample windows count the same days twice in the stitched record",
+                    s.oos_days, s.step_days
+                ),
+            ));
+        }
         if s.max_windows == 0 {
             return Err(fail("max_windows", "must be > 0".into()));
         }

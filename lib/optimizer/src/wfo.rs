@@ -271,14 +271,22 @@ pub fn windows(candles: &[Candle], spec: &WfoSpec) -> Vec<(usize, usize, usize)>
     // Anchored to the end of the data: the last OOS window ends at the last candle, so the
     // most recent history is always tested; the (span − IS − OOS) mod step days left over are
     // at the start, before the first IS window (docs/OPTIMIZER.md "Windows").
-    let span = last.open_time + 1 - first.open_time;
+    // The data end at the last candle's close (its open + the candle spacing).
+    let tf = candles
+        .windows(2)
+        .map(|w| w[1].open_time - w[0].open_time)
+        .filter(|d| *d > 0)
+        .min()
+        .unwrap_or(1);
+    let end = last.open_time + tf;
+    let span = end - first.open_time;
     let spare = if step > 0 && span >= is + oos {
         (span - is - oos) % step
     } else {
         0
     };
     let mut t = first.open_time + spare;
-    while t + is + oos <= last.open_time + 1 {
+    while t + is + oos <= end {
         out.push((idx(t), idx(t + is), idx(t + is + oos)));
         t += step;
     }
@@ -501,4 +509,58 @@ pub fn run_wfo(
         trial_sharpe_var: if tv.n > 1 { tv.std * tv.std } else { 0.0 },
         periods_per_year: ppy,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scalp_strategy::grid::Grid;
+
+    fn spec(is: f64, oos: f64, step: f64, max: usize) -> WfoSpec {
+        WfoSpec {
+            is_days: is,
+            oos_days: oos,
+            step_days: step,
+            max_windows: max,
+            coarse_max: 200,
+            fine_radius: 1,
+            min_trades: 3,
+            grid: Grid::from_toml(&toml::from_str("fast = \"2..4:1\"").unwrap()).unwrap(),
+        }
+    }
+
+    fn hours(days: i64) -> Vec<Candle> {
+        (0..days * 24)
+            .map(|i| Candle {
+                open_time: 1_600_000_000_000 + i * 3_600_000,
+                open: 1.0,
+                high: 1.0,
+                low: 1.0,
+                close: 1.0,
+                volume: 1.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn windows_end_at_the_last_candle_and_keep_the_most_recent() {
+        // 100 days, IS 30 + OOS 10, step 10: (100 − 40) mod 10 = 0 → windows from the start.
+        let c = hours(100);
+        let w = windows(&c, &spec(30.0, 10.0, 10.0, 50));
+        assert_eq!(w.len(), 7);
+        assert_eq!(w[0].0, 0);
+        assert_eq!(w.last().unwrap().2, c.len());
+        // 103 days: 3 spare days go to the start, the last OOS still ends at the last candle.
+        let c = hours(103);
+        let w = windows(&c, &spec(30.0, 10.0, 10.0, 50));
+        assert_eq!(w.len(), 7);
+        assert_eq!(w[0].0, 3 * 24);
+        assert_eq!(w.last().unwrap().2, c.len());
+        for pair in w.windows(2) {
+            assert_eq!(pair[0].2, pair[1].1, "OOS windows abut without overlap");
+        }
+        // max_windows keeps the most recent.
+        let w2 = windows(&c, &spec(30.0, 10.0, 10.0, 3));
+        assert_eq!(w2, w[w.len() - 3..].to_vec());
+    }
 }

@@ -280,6 +280,11 @@ impl LatestRow {
             mc_underpowered: self.mc_underpowered,
             transfer_ratio: transfer,
             oos_trades,
+            stitched_return_pct: self
+                .monte_carlo_summary
+                .as_ref()
+                .and_then(|v| v.get("stitched_return_pct"))
+                .and_then(Value::as_f64),
         }
     }
 }

@@ -21,6 +21,9 @@ pub struct GradeInputs {
     pub transfer_ratio: Option<f64>,
     /// OOS trades over all windows.
     pub oos_trades: usize,
+    /// Return of the stitched OOS record, percent (`None`: not recorded, results stored before
+    /// it was).
+    pub stitched_return_pct: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,7 +68,8 @@ pub fn grade(i: &GradeInputs) -> Grade {
     comp.insert("monte_carlo".to_string(), 10.0 * mc);
     comp.insert(
         "validation".to_string(),
-        i.transfer_ratio.map_or(2.5, |t| 5.0 * c01(t)),
+        // A skipped validation earns nothing (it is evidence not gathered).
+        i.transfer_ratio.map_or(0.0, |t| 5.0 * c01(t)),
     );
     let total: f64 = comp.values().sum();
     let total = (total * 100.0).round() / 100.0;
@@ -76,6 +80,14 @@ pub fn grade(i: &GradeInputs) -> Grade {
         g = "F".into();
     } else if i.oos_trades < 10 && matches!(g.as_str(), "A" | "B" | "C") {
         caps.push(format!("{} OOS trades (< 10): at most D", i.oos_trades));
+        g = "D".into();
+    } else if let Some(r) = i.stitched_return_pct
+        && r < 0.0
+        && matches!(g.as_str(), "A" | "B" | "C")
+    {
+        // The record of all OOS windows stitched together lost money: whatever the window mean
+        // says, this is not an edge.
+        caps.push(format!("stitched OOS return {r:.2}% < 0: at most D"));
         g = "D".into();
     }
     let live_eligible = live_gate_failures(i, &g).is_empty();
@@ -141,6 +153,7 @@ mod tests {
             mc_underpowered: false,
             transfer_ratio: Some(1.0),
             oos_trades: 100,
+            stitched_return_pct: None,
         }
     }
 
@@ -164,10 +177,11 @@ mod tests {
             mc_underpowered: true,
             transfer_ratio: None,
             oos_trades: 40,
+            stitched_return_pct: None,
         };
-        // 12.5 + 12 + 7.5 + 12 + 7 + 10×0.5×0.5 + 2.5 = 56
+        // 12.5 + 12 + 7.5 + 12 + 7 + 10×0.5×0.5 + 0 (validation skipped) = 53.5
         let g = grade(&i);
-        assert_eq!(g.total_score, 56.0);
+        assert_eq!(g.total_score, 53.5);
         assert_eq!(g.grade, "C");
         assert!(!g.live_eligible);
     }
@@ -185,6 +199,18 @@ mod tests {
         let g = grade(&i);
         assert_eq!(g.grade, "A");
         assert!(!g.live_eligible);
+        let mut i = good();
+        i.stitched_return_pct = Some(-18.0); // a losing stitched record caps at D
+        let g = grade(&i);
+        assert_eq!(g.grade, "D");
+        assert!(
+            g.caps[0].contains("stitched OOS return -18.00%"),
+            "{:?}",
+            g.caps
+        );
+        let mut i = good();
+        i.stitched_return_pct = Some(3.0);
+        assert_eq!(grade(&i).grade, "A");
         let mut i = good();
         i.dsr = 0.9;
         assert!(!grade(&i).live_eligible);

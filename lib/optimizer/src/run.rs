@@ -362,6 +362,10 @@ pub fn optimize_one(
         mc_underpowered: mc.underpowered,
         transfer_ratio: transfer,
         oos_trades: w.oos_n_trades,
+        stitched_return_pct: w
+            .oos_total_return_pct
+            .is_finite()
+            .then_some(w.oos_total_return_pct),
     };
     let g = grade::grade(&gi);
     let created_at = db::iso_now();
@@ -387,6 +391,7 @@ pub fn optimize_one(
         "shuffled_max_dd_p50": mc.shuffled_max_dd_p50, "shuffled_max_dd_p95": mc.shuffled_max_dd_p95,
         "psr": psr, "dsr": dsr, "n_trials": w.n_distinct_combos, "trial_sharpe_var_daily": w.trial_sharpe_var,
         "oos_days": w.oos_daily_returns.len(), "skew": fin(m.skew), "kurtosis": fin(m.kurt),
+        "stitched_return_pct": fin(w.oos_total_return_pct),
     });
     let windows_json: Vec<Value> = w
         .windows
@@ -1122,6 +1127,7 @@ mod tests {
                 mc_underpowered: true,
                 transfer_ratio: None,
                 oos_trades: 0,
+                stitched_return_pct: None,
             }),
             wfo: None,
         };

@@ -255,6 +255,27 @@ fn key_of(params: &[(String, f64)]) -> Vec<u64> {
     params.iter().map(|(_, v)| v.to_bits()).collect()
 }
 
+/// Stability of one axis: `clamp(1 − std(winners) / std_random, 0, 1)`, `std_random` being the
+/// population standard deviation of the axis's grid values (winners drawn at random score ≈ 0,
+/// identical winners 1; docs/OPTIMIZER.md "Parameter stability").
+pub fn axis_stability(winners: &[f64], axis_values: &[f64]) -> f64 {
+    let (lo, hi) = axis_values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
+    let m = stats::moments(winners);
+    let sd = if winners.len() > 1 { m.std } else { 0.0 };
+    let k = axis_values.len() as f64;
+    let mean = axis_values.iter().sum::<f64>() / k;
+    let sd_random = (axis_values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / k).sqrt();
+    if hi - lo > 0.0 && sd_random > 0.0 {
+        (1.0 - sd / sd_random).clamp(0.0, 1.0)
+    } else {
+        1.0
+    }
+}
+
 /// Window boundaries `(is_start_idx, is_end_idx, oos_end_idx)` (half-open index ranges).
 pub fn windows(candles: &[Candle], spec: &WfoSpec) -> Vec<(usize, usize, usize)> {
     let day = 86_400_000.0;
@@ -428,13 +449,7 @@ pub fn run_wfo(
                 (l.min(x), h.max(x))
             });
         let range = hi - lo;
-        let m = stats::moments(&vals);
-        let sd = if vals.len() > 1 { m.std } else { 0.0 };
-        let stab = if range > 0.0 {
-            (1.0 - sd / range).clamp(0.0, 1.0)
-        } else {
-            1.0
-        };
+        let stab = axis_stability(&vals, &axis.values);
         per_param_stability.insert(axis.name.clone(), stab);
         let mut sorted = vals.clone();
         sorted.sort_by(f64::total_cmp);
@@ -450,11 +465,7 @@ pub fn run_wfo(
             divergent.push(axis.name.clone());
         }
     }
-    let param_stability = if per_param_stability.is_empty() {
-        1.0
-    } else {
-        per_param_stability.values().sum::<f64>() / per_param_stability.len() as f64
-    };
+
     let within_one_step = |v: &[f64]| {
         spec.grid.axes.iter().enumerate().all(|(ai, axis)| {
             let r = recommended[&axis.name];
@@ -472,6 +483,24 @@ pub fn run_wfo(
         .filter(|nm| out_w.iter().any(|w| w.cliff.contains(nm)))
         .cloned()
         .collect();
+    // The score's stability: per axis, halved for a cliff parameter, 0 for a divergent one.
+    let param_stability = if per_param_stability.is_empty() {
+        1.0
+    } else {
+        per_param_stability
+            .iter()
+            .map(|(name, st)| {
+                if divergent.contains(name) {
+                    0.0
+                } else if cliff_params.contains(name) {
+                    0.5 * st
+                } else {
+                    *st
+                }
+            })
+            .sum::<f64>()
+            / per_param_stability.len() as f64
+    };
     let mut regime_analysis: BTreeMap<String, RegimeStats> = BTreeMap::new();
     for w in &out_w {
         let e = regime_analysis.entry(w.regime.to_string()).or_default();
@@ -540,6 +569,29 @@ mod tests {
                 volume: 1.0,
             })
             .collect()
+    }
+
+    #[test]
+    fn stability_of_random_winners_is_near_zero_and_of_identical_ones_one() {
+        let axis: Vec<f64> = (2..=40).map(f64::from).collect();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut total = 0.0;
+        let trials = 2000;
+        for _ in 0..trials {
+            let picks: Vec<f64> = (0..10)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    axis[(x % axis.len() as u64) as usize]
+                })
+                .collect();
+            total += axis_stability(&picks, &axis);
+        }
+        let mean = total / trials as f64;
+        assert!(mean < 0.15, "random winners must score ≈ 0, got {mean}");
+        assert_eq!(axis_stability(&[10.0; 10], &axis), 1.0);
+        assert!(axis_stability(&[10.0, 11.0, 10.0, 12.0, 11.0], &axis) > 0.8);
     }
 
     #[test]

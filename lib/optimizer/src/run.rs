@@ -438,7 +438,8 @@ pub fn optimize_one(
         "candles": candles.len(),
         "wfo": {
             "spec": spec, "avg_is_sharpe": fin(w.avg_is_sharpe), "avg_oos_sharpe": fin(w.avg_oos_sharpe),
-            "stitched_oos_sharpe": fin(w.stitched_oos_sharpe), "oos_total_return_pct": fin(w.oos_total_return_pct),
+            "stitched_oos_sharpe": fin(w.stitched_oos_sharpe), "stitched_oos_sharpe_lo": fin(w.stitched_oos_sharpe_lo),
+            "oos_total_return_pct": fin(w.oos_total_return_pct),
             "oos_n_trades": w.oos_n_trades, "convergence": w.convergence, "per_param_stability": w.per_param_stability,
             "cliff_params": w.cliff_params, "divergent_params": w.divergent_params, "recommended": w.recommended,
         },

@@ -173,6 +173,35 @@ pub fn sharpe(xs: &[f64]) -> f64 {
     }
 }
 
+/// Lags of the autocorrelation sum in [`lo_annualisation`].
+pub const LO_MAX_LAG: usize = 10;
+
+/// Lo's (2002, "The Statistics of Sharpe Ratios", eq. 17) annualisation factor for serially
+/// correlated returns: `η(q) = q / √(q + 2 Σ_{k=1}^{q−1} (q − k) ρ_k)`, `ρ_k` the sample
+/// autocorrelation at lag k. The sum is truncated at [`LO_MAX_LAG`] lags (ρ_k of longer lags are
+/// taken as 0: their estimates are noise on a few hundred days). For IID returns η(q) = √q;
+/// positively autocorrelated returns (a smoothed P&L) get less. Returns √q when it cannot be
+/// estimated (fewer than 3 × the lags).
+pub fn lo_annualisation(xs: &[f64], q: f64) -> f64 {
+    let n = xs.len();
+    let lags = LO_MAX_LAG.min((q as usize).saturating_sub(1));
+    if n < 3 * lags.max(1) {
+        return q.sqrt();
+    }
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    let c0: f64 = xs.iter().map(|x| (x - mean).powi(2)).sum();
+    if !(c0 > 0.0) {
+        return q.sqrt();
+    }
+    let mut sum = 0.0;
+    for k in 1..=lags {
+        let ck: f64 = (k..n).map(|t| (xs[t] - mean) * (xs[t - k] - mean)).sum();
+        sum += (q - k as f64) * (ck / c0);
+    }
+    let d = q + 2.0 * sum;
+    if d > 0.0 { q / d.sqrt() } else { q.sqrt() }
+}
+
 /// Probabilistic Sharpe Ratio: probability that the true (per-period) Sharpe exceeds
 /// `sr_star`, given an observed per-period `sr` over `n_obs` observations with skewness `skew`
 /// and (non-excess) kurtosis `kurt`:
@@ -403,5 +432,44 @@ mod tests {
         let (lo, hi) = bootstrap_sharpe_ci(&xs, 1000, 0.95, 7);
         let s = sharpe(&xs);
         assert!(lo < s && s < hi, "{lo} {s} {hi}");
+    }
+}
+
+#[cfg(test)]
+mod lo_tests {
+    use super::*;
+
+    #[test]
+    fn lo_factor_is_sqrt_q_for_iid_and_smaller_for_positive_autocorrelation() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut u = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let iid: Vec<f64> = (0..20_000).map(|_| u()).collect();
+        let f = lo_annualisation(&iid, 365.0);
+        assert!((f / 365f64.sqrt() - 1.0).abs() < 0.1, "{f}");
+        // AR(1) with φ = 0.5: ρ_k = 0.5^k, η = 365 / √(365 + 2 Σ_{k≤10} (365 − k) 0.5^k).
+        let mut prev = 0.0;
+        let ar: Vec<f64> = (0..200_000)
+            .map(|_| {
+                prev = 0.5 * prev + u();
+                prev
+            })
+            .collect();
+        let want = 365.0
+            / (365.0
+                + 2.0
+                    * (1..=10)
+                        .map(|k| (365.0 - k as f64) * 0.5f64.powi(k))
+                        .sum::<f64>())
+            .sqrt();
+        let got = lo_annualisation(&ar, 365.0);
+        assert!((got / want - 1.0).abs() < 0.03, "got {got}, want {want}");
+        assert!(got < 0.6 * 365f64.sqrt());
+        // Too short: √q.
+        assert_eq!(lo_annualisation(&[0.1, 0.2], 365.0), 365f64.sqrt());
     }
 }

@@ -200,6 +200,9 @@ pub struct WfoResult {
     pub recommended: BTreeMap<String, f64>,
     /// Stitched OOS: annualised Sharpe of the concatenated daily OOS returns.
     pub stitched_oos_sharpe: f64,
+    /// The same Sharpe annualised with Lo's (2002) correction for autocorrelated daily returns
+    /// instead of √365 ([`crate::stats::lo_annualisation`]).
+    pub stitched_oos_sharpe_lo: f64,
     pub oos_total_return_pct: f64,
     pub oos_n_trades: usize,
     #[serde(skip)]
@@ -531,6 +534,8 @@ pub fn run_wfo(
         regime_analysis,
         recommended,
         stitched_oos_sharpe: stitched,
+        stitched_oos_sharpe_lo: stats::sharpe(&oos_daily_returns)
+            * stats::lo_annualisation(&oos_daily_returns, ppy),
         oos_total_return_pct: (total - 1.0) * 100.0,
         oos_n_trades: oos_trade_returns.len(),
         oos_trade_returns,

@@ -9,6 +9,10 @@
 //! (c) Telegram down (connection refused) while the watchdog is restarted → every queued
 //!     message delivered once, in queue order, when it is back;
 //! (e) the token appears in no log line and no file under the data directory.
+//!
+//! And without Telegram (no token, no chat id): alerts only logged as `ALERT …`; a disk threshold
+//! above the free space → disk_low; the replay SIGSTOPped → one data_stale (and daemon_down for
+//! the collector), SIGCONT → one resolved each; READY=1 / WATCHDOG=1 / STOPPING=1, exit 0.
 
 #[path = "collector_support/mod.rs"]
 mod support;
@@ -385,4 +389,105 @@ fn watchdog_alerts_trades_outages_commands_and_keeps_the_token_secret() {
             f.display()
         );
     }
+}
+
+#[test]
+fn without_telegram_alerts_are_logged_replay_stall_and_disk_low() {
+    let body = "[collector]\nsources = [\"replay\"]\nstate_interval_s = 1\n\n[replay]\nfile = \"coinbase_btcusd_1h.csv\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1h\"\ncandles_per_second = 8.0\n\n[watchdog]\ncheck_interval_s = 1\ncooldown_s = 2\nmin_free_disk_pct = 100.0\ncheckpoint_interval_s = 2\n";
+    let env = Env::new(body, &["BTC"], &["1h"]);
+    let notify = support::NotifySocket::bind(env.dir.path());
+    let collector = start(&env, "scalp-collector", "");
+    let f = std::fs::File::create(env.log("scalp-watchdog.log")).unwrap();
+    let mut wd = Proc {
+        child: Command::new(scalp_e2e::bin("scalp-watchdog"))
+            .arg("--config")
+            .arg(env.config())
+            .env("NOTIFY_SOCKET", &notify.path)
+            .env("WATCHDOG_USEC", "4000000")
+            .env_remove("WATCHDOG_PID")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("SCALP_TELEGRAM_TOKEN")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(f)
+            .spawn()
+            .unwrap(),
+        name: "scalp-watchdog",
+    };
+    notify.wait_for(30, "READY=1");
+    notify.wait_for(10, "WATCHDOG=1");
+    // keep reading the notify socket (a full socket buffer would block the daemon's sends)
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop_reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (seen, stop) = (seen.clone(), stop_reading.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Some(m) = notify.recv() {
+                    seen.lock().unwrap().push(m);
+                }
+            }
+        })
+    };
+    let wlog = || std::fs::read_to_string(env.log("scalp-watchdog.log")).unwrap_or_default();
+    let n = |needle: &str| {
+        wlog()
+            .lines()
+            .filter(|l| l.contains("ALERT") && l.contains(needle))
+            .count()
+    };
+    wait_for(&env, 20, "disk_low logged", || n("disk_low data_dir") == 1);
+    assert!(wlog().contains("telegram disabled"));
+    // the collector runs: its state file is fresh, no data_stale
+    wait_for(&env, 20, "the collector seen", || {
+        wlog().contains("WATCHING scalp-collector")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(n("data_stale"), 0, "{}", wlog());
+    collector.signal("STOP");
+    wait_for(&env, 30, "data_stale logged", || {
+        n("data_stale replay BTCUSDT 1h") == 1 && n("daemon_down scalp-collector") == 1
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(n("data_stale replay BTCUSDT 1h"), 1);
+    collector.signal("CONT");
+    wait_for(&env, 30, "resolved logged", || {
+        n("resolved: data_stale replay BTCUSDT 1h") == 1
+            && n("resolved: daemon_down scalp-collector") == 1
+    });
+    wait_for(&env, 20, "a checkpoint", || {
+        wlog().contains("CHECKPOINT wal_bytes_before=")
+    });
+    assert!(
+        !env.data_dir()
+            .join("watchdog/outbox")
+            .read_dir()
+            .unwrap()
+            .any(|e| e.unwrap().path().extension().is_some_and(|x| x == "msg")),
+        "nothing queued without Telegram"
+    );
+    assert_eq!(wd.terminate().code(), Some(0), "{}", wlog());
+    std::thread::sleep(Duration::from_millis(500));
+    stop_reading.store(true, std::sync::atomic::Ordering::SeqCst);
+    reader.join().unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|m| m.lines().any(|l| l == "WATCHDOG=1")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|m| m.lines().any(|l| l == "STOPPING=1")),
+        "{seen:?}"
+    );
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.data_dir().join("state/watchdog.json")).unwrap())
+            .unwrap();
+    assert_eq!(st["telegram"], "disabled");
+    assert!(
+        st["anomalies"]["active"]["disk_low:data_dir"].is_object(),
+        "{st}"
+    );
+    assert!(st["last_checkpoint"]["result"].is_string(), "{st}");
+    drop(collector);
 }

@@ -37,6 +37,9 @@ pub struct DaemonStatus {
     pub age_s: Option<f64>,
     /// Why it is down (None: up, or never seen).
     pub down: Option<String>,
+    /// Its systemd unit as `systemctl show` reports it, when systemctl exists and the unit is
+    /// loaded (`active/running, 0 restarts`).
+    pub unit: Option<String>,
 }
 
 /// What one round found.
@@ -116,13 +119,21 @@ impl Checker {
 
         // daemon_down
         for (name, file, interval) in daemons(&cfg) {
-            let st = daemon_status(
+            let unit = systemd_unit(name);
+            let enabled = unit.as_ref().is_some_and(|u| u.enabled);
+            let mut st = daemon_status(
                 name,
                 &state_dir.join(file),
                 interval,
                 wd.state_stale_factor,
-                self.seen.contains(name),
+                self.seen.contains(name) || enabled,
             );
+            if let Some(u) = unit {
+                if st.down.is_none() && u.seen_down() && (st.seen || enabled) {
+                    st.down = Some(format!("unit {}", u.summary()));
+                }
+                st.unit = Some(u.summary());
+            }
             if st.present && self.seen.insert(name.to_string()) {
                 tracing::info!("WATCHING {name} (its state file exists)");
             }
@@ -267,6 +278,84 @@ impl Checker {
     }
 }
 
+/// A unit as `systemctl show -p LoadState,ActiveState,SubState,NRestarts,UnitFileState` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitState {
+    pub active: String,
+    pub sub: String,
+    pub restarts: u64,
+    pub enabled: bool,
+}
+
+impl UnitState {
+    pub fn summary(&self) -> String {
+        format!("{}/{}, {} restarts", self.active, self.sub, self.restarts)
+    }
+    /// `failed`, or `inactive` while enabled (a daemon of scalp.target that should run).
+    pub fn seen_down(&self) -> bool {
+        self.active == "failed" || (self.active == "inactive" && self.enabled)
+    }
+    /// Parses `KEY=value` lines; None unless `LoadState=loaded`.
+    pub fn parse(out: &str) -> Option<UnitState> {
+        let get = |k: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        if get("LoadState") != "loaded" {
+            return None;
+        }
+        Some(UnitState {
+            active: get("ActiveState"),
+            sub: get("SubState"),
+            restarts: get("NRestarts").parse().unwrap_or(0),
+            enabled: get("UnitFileState") == "enabled",
+        })
+    }
+}
+
+/// `systemctl show` of `<name>.service` (no root needed); None unless the system runs systemd
+/// (`/run/systemd/system`, libsystemd's `sd_booted` rule) and the unit is installed. Killed after
+/// 5 s: a hung systemctl never stalls a round.
+pub fn systemd_unit(name: &str) -> Option<UnitState> {
+    if !Path::new("/run/systemd/system").is_dir() {
+        return None;
+    }
+    let mut child = std::process::Command::new("systemctl")
+        .args([
+            "show",
+            "--no-pager",
+            "-p",
+            "LoadState,ActiveState,SubState,NRestarts,UnitFileState",
+            &format!("{name}.service"),
+        ])
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) if st.success() => break,
+            Ok(Some(_)) | Err(_) => return None,
+            Ok(None) if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                tracing::warn!("systemctl show {name}.service did not answer within 5 s");
+                return None;
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take()?, &mut out).ok()?;
+    UnitState::parse(&out)
+}
+
 fn read_typed<T: serde::de::DeserializeOwned>(path: &Path, version: u32) -> Option<T> {
     match scalp_statefile::try_read::<T>(path, version) {
         ReadOutcome::Ok(env) => Some(env.payload),
@@ -297,6 +386,7 @@ pub fn daemon_status(
         pid: None,
         age_s: None,
         down: None,
+        unit: None,
     };
     let Some(meta) = meta else {
         if seen_before {
@@ -392,6 +482,17 @@ mod tests {
         let me = std::fs::read_to_string("/proc/self/comm").unwrap();
         let me: &'static str = Box::leak(me.trim().to_string().into_boxed_str());
         assert_eq!(daemon_status(me, &p, Some(100.0), 3.0, false).down, None);
+    }
+
+    #[test]
+    fn unit_state_parse() {
+        let u = UnitState::parse(
+            "LoadState=loaded\nActiveState=failed\nSubState=failed\nNRestarts=3\nUnitFileState=enabled\n",
+        )
+        .unwrap();
+        assert!(u.seen_down());
+        assert_eq!(u.summary(), "failed/failed, 3 restarts");
+        assert!(UnitState::parse("LoadState=not-found\nActiveState=inactive\n").is_none());
     }
 
     #[test]

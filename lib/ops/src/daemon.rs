@@ -156,6 +156,7 @@ struct Loop {
     snap: Snapshot,
     read_event_id: i64,
     next_checkpoint_ms: i64,
+    ckpt: Option<std::thread::JoinHandle<CheckpointResult>>,
 }
 
 impl Loop {
@@ -239,6 +240,7 @@ impl Loop {
             }
         }
         // WAL checkpoint
+        self.collect_checkpoint();
         if wd.checkpoint_interval_s > 0 && now >= self.next_checkpoint_ms {
             self.next_checkpoint_ms = now + wd.checkpoint_interval_s as i64 * 1000;
             self.checkpoint(now);
@@ -247,40 +249,64 @@ impl Loop {
         self.state.rss_kb = scalp_marketdata::state::rss_kb();
     }
 
+    /// Starts a checkpoint on its own thread (it may wait up to the busy timeout for a writer,
+    /// and must never stall the rounds); a checkpoint still running when the next is due is not
+    /// doubled. Its result is collected by a later round.
     fn checkpoint(&mut self, now: i64) {
+        if self.ckpt.as_ref().is_some_and(|h| !h.is_finished()) {
+            tracing::info!("CHECKPOINT still running, not started again");
+            return;
+        }
+        self.collect_checkpoint();
         let db = self.cfg.db_path();
         if !db.exists() {
             return;
         }
-        let res = scalp_store::open(&db).and_then(|c| scalp_store::checkpoint(&c));
-        let r = match res {
-            Ok(s) => {
-                tracing::info!(
-                    "CHECKPOINT wal_bytes_before={} wal_bytes_after={} busy={} frames={} checkpointed={}",
-                    s.wal_bytes_before,
-                    s.wal_bytes_after,
-                    s.busy,
-                    s.log_frames,
-                    s.checkpointed_frames
-                );
-                CheckpointResult {
-                    at_ms: now,
-                    result: if s.busy { "busy" } else { "ok" }.into(),
-                    wal_bytes_before: s.wal_bytes_before,
-                    wal_bytes_after: s.wal_bytes_after,
+        let wal = self.snap.wal_bytes.unwrap_or(0);
+        let h = std::thread::Builder::new()
+            .name("watchdog-checkpoint".into())
+            .spawn(move || {
+                match scalp_store::open(&db).and_then(|c| scalp_store::checkpoint(&c)) {
+                    Ok(s) => {
+                        tracing::info!(
+                            "CHECKPOINT wal_bytes_before={} wal_bytes_after={} busy={} frames={} checkpointed={}",
+                            s.wal_bytes_before,
+                            s.wal_bytes_after,
+                            s.busy,
+                            s.log_frames,
+                            s.checkpointed_frames
+                        );
+                        CheckpointResult {
+                            at_ms: now,
+                            result: if s.busy { "busy" } else { "ok" }.into(),
+                            wal_bytes_before: s.wal_bytes_before,
+                            wal_bytes_after: s.wal_bytes_after,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("CHECKPOINT FAILED: {e}");
+                        CheckpointResult {
+                            at_ms: now,
+                            result: format!("error: {e}"),
+                            wal_bytes_before: wal,
+                            wal_bytes_after: wal,
+                        }
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::warn!("CHECKPOINT FAILED: {e}");
-                CheckpointResult {
-                    at_ms: now,
-                    result: format!("error: {e}"),
-                    wal_bytes_before: self.snap.wal_bytes.unwrap_or(0),
-                    wal_bytes_after: self.snap.wal_bytes.unwrap_or(0),
-                }
-            }
-        };
-        self.state.last_checkpoint = Some(r);
+            });
+        match h {
+            Ok(h) => self.ckpt = Some(h),
+            Err(e) => tracing::warn!("CHECKPOINT not started: {e}"),
+        }
+    }
+
+    fn collect_checkpoint(&mut self) {
+        if self.ckpt.as_ref().is_some_and(|h| h.is_finished())
+            && let Some(h) = self.ckpt.take()
+            && let Ok(r) = h.join()
+        {
+            self.state.last_checkpoint = Some(r);
+        }
     }
 
     fn answer(&mut self, p: &mut Pending, inc: &Incoming) {
@@ -394,6 +420,7 @@ async fn work_loop(wd: Watchdog, ctx: Ctx) -> anyhow::Result<()> {
         state,
         checker,
         snap: Snapshot::default(),
+        ckpt: None,
     };
     let mut p = Pending::default();
     lp.round(&mut p);

@@ -284,11 +284,15 @@ pub fn status_message(snap: &Snapshot, st: &WatchdogState) -> String {
     for d in &snap.daemons {
         if d.seen {
             t.push_str(&format!(
-                "{}: {}\n",
+                "{}: {}{}\n",
                 d.name,
                 d.down
                     .as_deref()
-                    .map_or("up".to_string(), |w| format!("DOWN ({})", esc(w)))
+                    .map_or("up".to_string(), |w| format!("DOWN ({})", esc(w))),
+                d.unit
+                    .as_deref()
+                    .map(|u| format!(" [unit {}]", esc(u)))
+                    .unwrap_or_default()
             ));
         }
     }

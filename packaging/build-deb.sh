@@ -112,7 +112,7 @@ install -m 0644 data/*.csv data/NOTICE.md "$R/usr/share/scalp-radar/data/"
 install -m 0644 debian/copyright "$DOC/copyright"
 install -m 0644 data/NOTICE.md "$DOC/NOTICE"
 install -m 0644 packaging/secrets.env.example "$DOC/secrets.env.example"
-for f in docs/OPERATIONS.md docs/PACKAGING.md; do [ -f "$f" ] && install -m 0644 "$f" "$DOC/"; done
+for f in docs/OPERATIONS.md docs/PACKAGING.md docs/WATCHDOG.md; do [ -f "$f" ] && install -m 0644 "$f" "$DOC/"; done
 CHANGELOG="$STAGE/changelog"
 if ! head -n1 debian/changelog | grep -qF "($VERSION)"; then
     # a version bump without a changelog entry (CI upgrade test): generate the entry

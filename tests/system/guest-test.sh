@@ -162,6 +162,17 @@ printf '%s\n' "$out" | grep -F 'scalp-simulator answered request' >/dev/null \
 [ "$(stat -c %U $STATE/control/simulator-scalpctl.json)" = scalp ] || fail "control file not owned by scalp"
 fi
 
+WD=scalp-watchdog.service
+case " $SERVICES " in *" $WD "*)
+step "scalp-watchdog: state/watchdog.json, alerts logged without a token"
+wait_for 120 "$STATE/state/watchdog.json written" test -s "$STATE/state/watchdog.json"
+[ "$(stat -c %U "$STATE/state/watchdog.json")" = scalp ] || fail "watchdog.json owned by $(stat -c %U "$STATE/state/watchdog.json")"
+wait_for 60 "ALERT lines in the watchdog's journal" journal_has "$WD" "ALERT "
+grep -F '"telegram": "disabled"' "$STATE/state/watchdog.json" >/dev/null \
+    || grep -F '"telegram":"disabled"' "$STATE/state/watchdog.json" >/dev/null \
+    || fail "watchdog.json: telegram not disabled without a token"
+;; esac
+
 step "scalpctl checkpoint + backup (by hand and through scalp-backup.service)"
 scalpctl checkpoint | sed 's/^/    /'
 scalpctl backup --keep 3 | sed 's/^/    /'

@@ -18,6 +18,7 @@ mod paths;
 pub mod simulator;
 mod strategies;
 mod sync;
+pub mod watchdog;
 
 pub use assets::AssetsConfig;
 pub use backtest::{BacktestConfig, OptimizeConfig};
@@ -28,6 +29,7 @@ pub use paths::{LogConfig, LogFormat, PathsConfig};
 pub use simulator::{RiskConfig, SimulatorConfig, StartMode};
 pub use strategies::{ParamGridsConfig, StrategiesConfig, StrategyEntry};
 pub use sync::{SyncConfig, SyncdConfig};
+pub use watchdog::WatchdogConfig;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -180,6 +182,7 @@ pub struct ScalpConfig {
     pub optimize: OptimizeConfig,
     pub simulator: SimulatorConfig,
     pub risk: RiskConfig,
+    pub watchdog: WatchdogConfig,
 }
 
 /// The whole configuration: `scalp.toml` plus its sibling files.
@@ -332,6 +335,7 @@ impl ScalpConfig {
         self.sync.validate(file, text)?;
         self.simulator.validate(file, text)?;
         self.risk.validate(file, text)?;
+        self.watchdog.validate(file, text)?;
         self.backtest.validate(file, text)?;
         Ok(())
     }

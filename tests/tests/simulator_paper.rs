@@ -279,8 +279,7 @@ fn paper_trades_equal_the_backtest_and_survive_kill_9() {
     let _sim = start(&b, "scalp-simulator", "sim.log");
     wait_done(&b, 240, last, &["sim.log", "collector.log"]);
     drop(col);
-    // Let the last commit land, then compare.
-    std::thread::sleep(Duration::from_millis(300));
+    // The state file is written after the commit it reports: the rows are there.
     for s in STRATEGIES {
         assert_eq!(
             paper_trades(&b.db(), s),
@@ -327,7 +326,6 @@ fn corrupt_snapshot_is_rebuilt_by_replay_with_a_warning() {
     std::fs::write(a.data_dir().join("state/simulator.json"), b"{not json").unwrap();
     let _sim = start(&a, "scalp-simulator", "sim2.log");
     wait_done(&a, 120, last, &["sim2.log"]);
-    std::thread::sleep(Duration::from_millis(300));
     let log = std::fs::read_to_string(a.log("sim2.log")).unwrap();
     assert_eq!(
         log.matches("rebuilding it by replaying").count(),

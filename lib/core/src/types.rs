@@ -282,6 +282,14 @@ pub fn fmt_ms(ts_ms: i64) -> String {
         .unwrap_or_else(|| ts_ms.to_string())
 }
 
+/// Resident set size of this process in kB (`VmRSS` of `/proc/self/status`), Linux only.
+pub fn rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

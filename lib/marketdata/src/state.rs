@@ -72,10 +72,4 @@ pub struct StreamState {
     pub finished: bool,
 }
 
-/// Resident set size of this process in kB (`VmRSS` of `/proc/self/status`), Linux only.
-pub fn rss_kb() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
+pub use scalp_core::types::rss_kb;

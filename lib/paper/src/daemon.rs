@@ -36,18 +36,9 @@ impl Daemon for SimDaemon {
         }
         let plans = crate::runner::plan(cfg)?;
         for p in &plans {
-            // Every runner must build and accept its timeframes.
-            let s = p.build_strategy();
-            let tfs = s.timeframes();
-            for h in tfs.iter().skip(1) {
-                if !(h.ms() > p.timeframe.ms() && h.ms() % p.timeframe.ms() == 0) {
-                    anyhow::bail!(
-                        "{}: higher timeframe {h} is not a coarser multiple of {}",
-                        p.id,
-                        p.timeframe
-                    );
-                }
-            }
+            // Every runner must build: its settings and its timeframes are checked.
+            crate::runner::Runner::new(p.clone(), 0, 0, 0)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.id))?;
         }
         Ok(())
     }

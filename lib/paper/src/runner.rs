@@ -273,13 +273,18 @@ impl Runner {
         mut engine: Engine,
         strategy: Box<dyn Strategy>,
     ) -> Result<Runner, BacktestError> {
-        let higher_tfs = scalp_backtest::check_timeframes(strategy.as_ref(), plan.timeframe, &[])
-            .err()
-            .map_or(Ok(Vec::new()), |e| match e {
-                // Missing is expected here: the runner makes its higher candles itself.
-                BacktestError::MissingHigher { .. } => Ok(strategy.timeframes()[1..].to_vec()),
-                other => Err(other),
-            })?;
+        // The runner makes its higher candles itself (resampled): only the rule is checked.
+        let higher_tfs: Vec<Timeframe> = strategy.timeframes().into_iter().skip(1).collect();
+        if let Some(&h) = higher_tfs
+            .iter()
+            .find(|h| !(h.ms() > plan.timeframe.ms() && h.ms() % plan.timeframe.ms() == 0))
+        {
+            return Err(BacktestError::NotHigher {
+                strategy: strategy.name().into(),
+                primary: plan.timeframe,
+                higher: h,
+            });
+        }
         if higher_tfs.len() > MAX_HIGHER {
             return Err(BacktestError::Config(format!(
                 "at most {MAX_HIGHER} higher timeframes"
@@ -473,15 +478,4 @@ impl Runner {
 fn latest<T>(xs: &[T], t: i64, f: impl Fn(&T) -> (i64, f64)) -> Option<f64> {
     let k = xs.partition_point(|x| f(x).0 <= t);
     (k > 0).then(|| f(&xs[k - 1]).1)
-}
-
-/// Bit-exact encoding of the engine state (CBOR keeps every f64 bit, ±∞ included).
-pub fn encode_state(s: &EngineState) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
-    ciborium::into_writer(s, &mut out).expect("in-memory CBOR encoding cannot fail");
-    out
-}
-
-pub fn decode_state(b: &[u8]) -> Result<EngineState, String> {
-    ciborium::from_reader(b).map_err(|e| format!("engine state: {e}"))
 }

@@ -908,7 +908,7 @@ impl Simulator {
             ranking,
             control_acks: self.acks.values().cloned().collect(),
             db_error: self.db_error.clone(),
-            rss_kb: rss_kb(),
+            rss_kb: scalp_core::types::rss_kb(),
         }
     }
 
@@ -1137,15 +1137,4 @@ fn rank(runners: &[RunnerState], slots: &[Slot]) -> Vec<RankEntry> {
         e.rank = i as u32 + 1;
     }
     v
-}
-
-/// Resident memory (`VmRSS`, kB) on Linux.
-pub fn rss_kb() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }

@@ -35,4 +35,9 @@ pub enum Action {
     /// Clears the global kill switch (`strategy: None`) or the kill switch of `strategy`'s
     /// runners.
     ResetKillSwitch { strategy: Option<String> },
+    /// Halts new entries for every runner of `strategy` (open positions keep being managed: stops,
+    /// take-profits and exits go on). Persisted across restarts until a `start`.
+    Stop { strategy: String },
+    /// Lifts a `stop` of `strategy`.
+    Start { strategy: String },
 }

@@ -222,6 +222,8 @@ pub struct Runner {
     pub equity: f64,
     /// Global kill switch (entries blocked everywhere).
     pub global_block: bool,
+    /// The strategy is stopped by a control request (entries blocked, exits go on).
+    pub halted: bool,
     /// Trades closed and not yet taken for the database, with their sequence numbers.
     closed: Vec<(u64, Trade)>,
 }
@@ -318,6 +320,7 @@ impl Runner {
             },
             equity,
             global_block: false,
+            halted: false,
             closed: Vec::new(),
         })
     }
@@ -409,7 +412,7 @@ impl Runner {
             extras,
         };
         self.engine
-            .block_entries(c.open_time < self.origin || self.global_block);
+            .block_entries(c.open_time < self.origin || self.global_block || self.halted);
         let before = want_levels.then(|| self.engine.state().levels.clone());
         let eq = self
             .engine

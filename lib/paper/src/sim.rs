@@ -18,7 +18,7 @@ use scalp_core::types::{fmt_ms, now_ms};
 use scalp_core::{Candle, Exchange, Timeframe};
 use scalp_store::SeriesKey;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 
 /// Candles loaded and committed per batch while catching up.
@@ -75,6 +75,8 @@ pub struct Simulator {
     slots: Vec<Slot>,
     global: Global,
     acks: BTreeMap<String, ControlAck>,
+    /// Strategies stopped by a control request (persisted in `sim_meta` `halted`).
+    halted: BTreeSet<String>,
     control_dir: PathBuf,
     started_at: String,
     pub db_error: Option<String>,
@@ -106,6 +108,7 @@ impl Simulator {
             slots: Vec::new(),
             global: Global::default(),
             acks: BTreeMap::new(),
+            halted: BTreeSet::new(),
             control_dir,
             started_at: fmt_ms(now_ms()),
             db_error: None,
@@ -118,11 +121,10 @@ impl Simulator {
             let slot = sim.restore(plan)?;
             sim.slots.push(slot);
         }
-        if sim.global.active {
-            for s in &mut sim.slots {
-                if let Some(r) = s.runner.as_mut() {
-                    r.global_block = true;
-                }
+        for s in &mut sim.slots {
+            if let Some(r) = s.runner.as_mut() {
+                r.global_block = sim.global.active;
+                r.halted = sim.halted.contains(&s.plan.strategy);
             }
         }
         tracing::info!(
@@ -149,6 +151,12 @@ impl Simulator {
             },
             Ok(None) => {}
             Err(e) => tracing::warn!("sim_meta: {e}"),
+        }
+        if let Ok(Some(v)) = db::load_meta(&self.conn, "halted") {
+            match serde_json::from_str(&v) {
+                Ok(h) => self.halted = h,
+                Err(e) => tracing::warn!("sim_meta halted is unreadable ({e})"),
+            }
         }
         if let Ok(Some(v)) = db::load_meta(&self.conn, "control_acks") {
             match serde_json::from_str(&v) {
@@ -400,6 +408,7 @@ impl Simulator {
         let plan = self.slots[k].plan.clone();
         let mut r = Runner::new(plan.clone(), epoch, warmup_from, origin)?;
         r.global_block = self.global.active;
+        r.halted = self.halted.contains(&plan.strategy);
         tracing::info!(
             "PAPER RUNNER {} epoch {epoch}: {} {} {} capital {:.2} leverage {}, warm-up from {}, trading from {}",
             plan.id,
@@ -649,6 +658,8 @@ impl Simulator {
             .push(("global_kill", serde_json::to_string(&self.global)?));
         b.meta
             .push(("control_acks", serde_json::to_string(&self.acks)?));
+        b.meta
+            .push(("halted", serde_json::to_string(&self.halted)?));
         b.events = events;
         let n_trades = b.trades.len() as u64;
         let n_events = b.events.len() as u64;
@@ -874,6 +885,48 @@ impl Simulator {
                 }
                 Ok("ok".into())
             }
+            Action::Stop { strategy } | Action::Start { strategy } => {
+                let stop = matches!(a, Action::Stop { .. });
+                let ks = self.concerned(&Some(strategy.clone()));
+                if ks.is_empty() {
+                    return Ok(format!("refused: no paper runner of strategy `{strategy}`"));
+                }
+                let changed = if stop {
+                    self.halted.insert(strategy.clone())
+                } else {
+                    self.halted.remove(strategy)
+                };
+                for k in ks {
+                    let slot = &mut self.slots[k];
+                    if let Some(r) = slot.runner.as_mut() {
+                        r.halted = stop;
+                    }
+                    if changed {
+                        events.push(EventRow {
+                            time: now_ms(),
+                            runner_id: Some(slot.plan.id.clone()),
+                            strategy: Some(slot.plan.strategy.clone()),
+                            asset: Some(slot.plan.asset.clone()),
+                            kind: if stop {
+                                "strategy_stopped"
+                            } else {
+                                "strategy_started"
+                            },
+                            detail: serde_json::json!({ "by": "control" }),
+                        });
+                    }
+                }
+                tracing::info!(
+                    "STRATEGY {strategy} {} (paper entries {})",
+                    if stop { "STOPPED" } else { "STARTED" },
+                    if stop {
+                        "blocked, exits go on"
+                    } else {
+                        "allowed"
+                    }
+                );
+                Ok("ok".into())
+            }
         }
     }
 
@@ -907,6 +960,7 @@ impl Simulator {
             runners,
             ranking,
             control_acks: self.acks.values().cloned().collect(),
+            halted_strategies: self.halted.iter().cloned().collect(),
             db_error: self.db_error.clone(),
             rss_kb: scalp_core::types::rss_kb(),
         }
@@ -1092,6 +1146,7 @@ fn runner_state(s: &Slot) -> RunnerState {
         kill_switch: kill,
         last_open_time: last,
         origin_open_time: origin,
+        halted: s.runner.as_ref().is_some_and(|r| r.halted),
     }
 }
 

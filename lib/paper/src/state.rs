@@ -27,6 +27,9 @@ pub struct SimulatorState {
     pub ranking: Vec<RankEntry>,
     /// The last control request applied from each control file.
     pub control_acks: Vec<ControlAck>,
+    /// Strategies stopped by a control request (`stop`), sorted.
+    #[serde(default)]
+    pub halted_strategies: Vec<String>,
     /// Last database error, cleared by the next successful commit.
     pub db_error: Option<String>,
     pub rss_kb: Option<u64>,
@@ -73,6 +76,9 @@ pub struct RunnerState {
     pub last_open_time: Option<i64>,
     /// Open time of the first candle of this epoch.
     pub origin_open_time: i64,
+    /// The strategy is stopped by a control request: no new entries, exits go on.
+    #[serde(default)]
+    pub halted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

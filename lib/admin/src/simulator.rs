@@ -591,6 +591,7 @@ mod tests {
             kill_switch: None,
             last_open_time: None,
             origin_open_time: 0,
+            halted: false,
         }
     }
 
@@ -615,6 +616,7 @@ mod tests {
                 win_rate: 0.66,
             }],
             control_acks: acks,
+            halted_strategies: Vec::new(),
             db_error: None,
             rss_kb: None,
         }

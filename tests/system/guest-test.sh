@@ -205,6 +205,16 @@ if [ "$HAVE_SIM" = 1 ]; then
     log "  $SIM: seq $s1 -> $(sim_seq), $(sim_runners) runners after kill -9"
 fi
 
+case " $SERVICES " in *" $WD "*)
+step "kill -STOP of the collector -> its systemd watchdog restarts it, scalp-watchdog reports it"
+C=scalp-collector.service
+OLDC=$(mainpid "$C"); kill -STOP "$OLDC"
+wait_for 200 "$C restart by its systemd watchdog" restarted "$C" "$OLDC"
+journal_has "$C" "Watchdog timeout" || fail "$C: no 'Watchdog timeout' in the journal"
+wait_for 120 "scalp-watchdog reports the restart" journal_has "$WD" "RESTARTED scalp-collector by systemd"
+log "  $(journalctl -u "$WD" --no-pager -o cat | grep -F 'RESTARTED scalp-collector' | tail -n1)"
+;; esac
+
 step "kill -STOP of every daemon -> watchdog timeout -> restart"
 for s in $SERVICES; do OLD[$s]=$(mainpid "$s"); kill -STOP "${OLD[$s]}"; done
 for s in $SERVICES; do

@@ -352,7 +352,11 @@ fn watchdog_alerts_trades_outages_commands_and_keeps_the_token_secret() {
         outbox_texts(&env).is_empty()
     });
 
-    // the state file
+    // the state file (written after the delivery that emptied the outbox returned)
+    wait_for(&env, 30, "watchdog.json: telegram ok, queue empty", || {
+        let st = wd_state();
+        st["telegram"] == "ok" && st["outbox_depth"] == 0
+    });
     let st = wd_state();
     assert!(st["last_event_id"].as_i64().unwrap() > 0, "{st}");
     assert_eq!(st["telegram"], "ok", "{st}");
@@ -490,4 +494,100 @@ fn without_telegram_alerts_are_logged_replay_stall_and_disk_low() {
     );
     assert!(st["last_checkpoint"]["result"].is_string(), "{st}");
     drop(collector);
+}
+
+/// The keeping-up, silent-strategy and backup checks, and a systemd-free run of each: the
+/// simulator SIGSTOPped while the replay goes on → one `lagging` (its process is alive, so no
+/// daemon_down: only the stored candles it does not process show it), SIGCONT → resolved; a
+/// strategy without an entry or exit for 2 h of market time → `strategy_silent`; the newest
+/// backup older than `max_backup_age_h` → `backup_failed`, a fresh `scalpctl backup` → resolved.
+#[test]
+fn watchdog_sees_a_stopped_simulator_a_silent_strategy_and_an_old_backup() {
+    let body = "[collector]\nsources = [\"replay\"]\nstate_interval_s = 1\n\n[replay]\nfile = \"coinbase_btcusd_1h.csv\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1h\"\ncandles_per_second = 8.0\n\n[simulator]\ncapital = 3000.0\nstart = \"first_candle\"\nstate_interval_ms = 200\npoll_interval_ms = 200\nmax_lag_s = 3\n\n[watchdog]\ncheck_interval_s = 1\ncooldown_s = 2\nmin_free_disk_pct = 0.0\ncheckpoint_interval_s = 0\nsilent_after_h = 2\nmax_backup_age_h = 1\n";
+    let env = Env::new(body, &["BTC"], &["1h"]);
+    strategies(env.dir.path());
+    // an old backup (its mtime 30 h ago): backup_failed from the first round
+    let backups = env.data_dir().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let old = backups.join("scalp-20261101T000000000Z.db");
+    std::fs::write(&old, b"").unwrap();
+    assert!(
+        Command::new("touch")
+            .args(["-d", "30 hours ago"])
+            .arg(&old)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _collector = start(&env, "scalp-collector", "");
+    let sim = start(&env, "scalp-simulator", "");
+    let mut wd = start(&env, "scalp-watchdog", "");
+    let wlog = || std::fs::read_to_string(env.log("scalp-watchdog.log")).unwrap_or_default();
+    let n = |needle: &str| {
+        wlog()
+            .lines()
+            .filter(|l| l.contains("ALERT") && l.contains(needle))
+            .count()
+    };
+    wait_for(&env, 30, "backup_failed", || {
+        n("backup_failed backups") == 1
+    });
+    assert!(wlog().contains("is 30.0 h old (maximum 1 h)"), "{}", wlog());
+
+    // the simulator keeps up: no lagging while it runs
+    wait_for(&env, 60, "paper trades", || {
+        rusqlite::Connection::open(env.db())
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*) FROM sim_trades", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .unwrap_or(0)
+            >= 2
+    });
+    assert_eq!(n("lagging"), 0, "{}", wlog());
+    sim.signal("STOP");
+    wait_for(&env, 30, "lagging", || n("lagging scalp-simulator") == 1);
+    assert!(
+        wlog().contains("not keeping up (limit 3 s): sma_cross:BTC stuck"),
+        "{}",
+        wlog()
+    );
+    assert_eq!(n("daemon_down scalp-simulator"), 0, "{}", wlog());
+    sim.signal("CONT");
+    wait_for(&env, 30, "lagging resolved", || {
+        n("resolved: lagging scalp-simulator") == 1
+    });
+
+    // sma_cross on 1h candles goes more than 2 h without a trade at some point
+    wait_for(&env, 90, "strategy_silent", || {
+        n("strategy_silent sma_cross") >= 1
+    });
+    assert!(wlog().contains("no entry or exit for"), "{}", wlog());
+
+    // a fresh backup clears backup_failed
+    let st = Command::new(scalp_e2e::bin("scalpctl"))
+        .arg("--config")
+        .arg(env.config())
+        .args(["backup", "--keep", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    wait_for(&env, 30, "backup_failed resolved", || {
+        n("resolved: backup_failed backups") == 1
+    });
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.data_dir().join("state/watchdog.json")).unwrap())
+            .unwrap();
+    assert!(state["db_bytes"].as_u64().unwrap() > 0, "{state}");
+    let newest = state["last_backup"]["name"].as_str().unwrap();
+    assert!(
+        newest.starts_with("scalp-") && newest != "scalp-20261101T000000000Z.db",
+        "{state}"
+    );
+    assert_eq!(wd.terminate().code(), Some(0), "{}", wlog());
 }

@@ -22,6 +22,18 @@ pub enum Anomaly {
     DiskLow,
     /// `scalp.db-wal` above `max_wal_mb`.
     WalGrowing,
+    /// Every live stream of one exchange's connection reported disconnected in two rounds in a
+    /// row (one blip between two rounds is not alerted).
+    WsDisconnected { exchange: String },
+    /// A paper (later: live) daemon is behind the stored candles and not catching up: a runner
+    /// whose newest stored candle it has not processed for longer than `[simulator].max_lag_s`.
+    Lagging { daemon: String },
+    /// No entry and no exit by any runner of the strategy for `[watchdog].silent_after_h`
+    /// hours of market time.
+    StrategySilent { strategy: String },
+    /// The newest backup is older than `[watchdog].max_backup_age_h`, or the last
+    /// `scalp-backup.service` run failed.
+    BackupFailed,
 }
 
 impl Anomaly {
@@ -33,6 +45,10 @@ impl Anomaly {
             Anomaly::AllStrategiesStopped => "all_strategies_stopped",
             Anomaly::DiskLow => "disk_low",
             Anomaly::WalGrowing => "wal_growing",
+            Anomaly::WsDisconnected { .. } => "ws_disconnected",
+            Anomaly::Lagging { .. } => "lagging",
+            Anomaly::StrategySilent { .. } => "strategy_silent",
+            Anomaly::BackupFailed => "backup_failed",
         }
     }
     pub fn subject(&self) -> &str {
@@ -43,6 +59,10 @@ impl Anomaly {
             Anomaly::AllStrategiesStopped => "simulator",
             Anomaly::DiskLow => "data_dir",
             Anomaly::WalGrowing => "scalp.db-wal",
+            Anomaly::WsDisconnected { exchange } => exchange,
+            Anomaly::Lagging { daemon } => daemon,
+            Anomaly::StrategySilent { strategy } => strategy,
+            Anomaly::BackupFailed => "backups",
         }
     }
     /// `kind:subject`, the cooldown key.
@@ -58,6 +78,9 @@ impl Anomaly {
                 | Anomaly::KillSwitch { .. }
                 | Anomaly::AllStrategiesStopped
                 | Anomaly::DiskLow
+                | Anomaly::WsDisconnected { .. }
+                | Anomaly::Lagging { .. }
+                | Anomaly::BackupFailed
         )
     }
 }

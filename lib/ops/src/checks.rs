@@ -7,7 +7,7 @@ use scalp_core::{Exchange, Timeframe};
 use scalp_marketdata::state::CollectorState;
 use scalp_paper::state::SimulatorState;
 use scalp_statefile::ReadOutcome;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -23,6 +23,7 @@ pub fn daemons(cfg: &Config) -> Vec<(&'static str, &'static str, Option<f64>)> {
         ),
         ("scalp-simulator", scalp_paper::state::STATE_FILE, None),
         ("scalp-syncd", "syncd.json", Some(5.0)),
+        ("scalp-api", "api.json", Some(5.0)),
     ]
 }
 
@@ -51,6 +52,12 @@ pub struct Snapshot {
     pub daemons: Vec<DaemonStatus>,
     pub disk_free_pct: Option<f64>,
     pub wal_bytes: Option<u64>,
+    /// Size of `scalp.db` (the main file, WAL excluded).
+    pub db_bytes: Option<u64>,
+    /// The newest backup in `[paths].backups_dir`: (file name, age in seconds).
+    pub last_backup: Option<(String, f64)>,
+    /// Daemons systemd restarted since the previous round: (name, restarts before, after).
+    pub restarts: Vec<(&'static str, u64, u64)>,
     pub observed: Vec<(Anomaly, String)>,
 }
 
@@ -59,6 +66,19 @@ pub struct Checker {
     cfg: std::sync::Arc<Config>,
     conn: Option<rusqlite::Connection>,
     pub seen: BTreeSet<String>,
+    /// Exchanges whose live streams were all disconnected in the previous round.
+    prev_disconnected: BTreeSet<String>,
+    /// Runners behind their newest stored candle: id → (last open time processed, since when
+    /// (wall ms) it has not moved).
+    behind: BTreeMap<String, (Option<i64>, i64)>,
+    /// Since when (wall ms) the simulator reports `healthy: false`.
+    sim_unhealthy_since: Option<i64>,
+    /// `NRestarts` of each unit at the previous round (persisted in `state/watchdog.json`, so
+    /// restarts that happened while the watchdog itself was down are reported too).
+    pub unit_restarts: BTreeMap<String, u64>,
+    /// Runner id → its stored series (from the paper plan; None until planned or if the
+    /// configuration plans none).
+    series: Option<BTreeMap<String, (Exchange, String, Timeframe)>>,
 }
 
 fn wal_path(db: &Path) -> PathBuf {
@@ -68,11 +88,20 @@ fn wal_path(db: &Path) -> PathBuf {
 }
 
 impl Checker {
-    pub fn new(cfg: std::sync::Arc<Config>, seen: impl IntoIterator<Item = String>) -> Checker {
+    pub fn new(
+        cfg: std::sync::Arc<Config>,
+        seen: impl IntoIterator<Item = String>,
+        unit_restarts: BTreeMap<String, u64>,
+    ) -> Checker {
         Checker {
             cfg,
             conn: None,
             seen: seen.into_iter().collect(),
+            prev_disconnected: BTreeSet::new(),
+            behind: BTreeMap::new(),
+            sim_unhealthy_since: None,
+            unit_restarts,
+            series: None,
         }
     }
 
@@ -129,6 +158,11 @@ impl Checker {
                 self.seen.contains(name) || enabled,
             );
             if let Some(u) = unit {
+                if let Some(prev) = self.unit_restarts.insert(name.to_string(), u.restarts)
+                    && u.restarts > prev
+                {
+                    snap.restarts.push((name, prev, u.restarts));
+                }
                 if st.down.is_none() && u.seen_down() && (st.seen || enabled) {
                     st.down = Some(format!("unit {}", u.summary()));
                 }
@@ -195,6 +229,42 @@ impl Checker {
             }
         }
 
+        // ws_disconnected: every live stream of an exchange down, in two rounds in a row
+        let mut disconnected = BTreeSet::new();
+        if let Some(c) = &snap.collector {
+            let mut by_ex: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+            for s in c.streams.iter().filter(|s| s.exchange != Exchange::Replay) {
+                let e = by_ex.entry(s.exchange.to_string()).or_default();
+                e.0 += 1;
+                if !s.connected {
+                    e.1 += 1;
+                }
+            }
+            for (ex, (n, down)) in by_ex {
+                if n > 0 && down == n {
+                    if self.prev_disconnected.contains(&ex) {
+                        snap.observed.push((
+                            Anomaly::WsDisconnected {
+                                exchange: ex.clone(),
+                            },
+                            format!("all {n} {ex} streams disconnected (the collector reconnects)"),
+                        ));
+                    }
+                    disconnected.insert(ex);
+                }
+            }
+        }
+        self.prev_disconnected = disconnected;
+
+        // lagging: the simulator keeping up with the stored candles
+        if let Some(sim) = snap.simulator.clone() {
+            self.check_lagging(&sim, now_ms, &mut snap);
+            self.check_silent(&sim, &mut snap);
+        } else {
+            self.behind.clear();
+            self.sim_unhealthy_since = None;
+        }
+
         // kill switches, all strategies stopped
         if let Some(sim) = &snap.simulator {
             if sim.global_kill_switch.active {
@@ -218,10 +288,20 @@ impl Checker {
                     ));
                 }
             }
-            if !sim.runners.is_empty() && sim.runners.iter().all(|r| r.kill_switch.is_some()) {
+            if !sim.runners.is_empty()
+                && sim
+                    .runners
+                    .iter()
+                    .all(|r| r.kill_switch.is_some() || r.halted)
+            {
+                let halted = sim.runners.iter().filter(|r| r.halted).count();
                 snap.observed.push((
                     Anomaly::AllStrategiesStopped,
-                    format!("all {} paper runners are stopped", sim.runners.len()),
+                    format!(
+                        "all {} paper runners are stopped ({} by a kill switch, {halted} by /stop)",
+                        sim.runners.len(),
+                        sim.runners.len() - halted
+                    ),
                 ));
             }
         }
@@ -245,6 +325,32 @@ impl Checker {
         snap.wal_bytes = std::fs::metadata(wal_path(&cfg.db_path()))
             .ok()
             .map(|m| m.len());
+        snap.db_bytes = std::fs::metadata(cfg.db_path()).ok().map(|m| m.len());
+
+        // backups: the newest copy's age, and the last run of scalp-backup.service
+        let backups = data_dir.join(&cfg.main.paths.backups_dir);
+        snap.last_backup = newest_backup(&backups);
+        if wd.max_backup_age_h > 0.0 {
+            if let Some((name, age)) = &snap.last_backup
+                && *age > wd.max_backup_age_h * 3600.0
+            {
+                snap.observed.push((
+                    Anomaly::BackupFailed,
+                    format!(
+                        "the newest backup {name} is {:.1} h old (maximum {} h)",
+                        age / 3600.0,
+                        wd.max_backup_age_h
+                    ),
+                ));
+            } else if let Some(u) = systemd_unit("scalp-backup")
+                && u.active == "failed"
+            {
+                snap.observed.push((
+                    Anomaly::BackupFailed,
+                    "the last scalp-backup.service run failed (journalctl -u scalp-backup)".into(),
+                ));
+            }
+        }
         if let Some(w) = snap.wal_bytes
             && w > wd.max_wal_mb * 1024 * 1024
         {
@@ -258,6 +364,155 @@ impl Checker {
             ));
         }
         snap
+    }
+
+    /// A runner is lagging when its stream has a newer stored candle than the last one it
+    /// processed and it has not moved for longer than `[simulator].max_lag_s` (a stuck or
+    /// stopped simulator), or when the simulator itself reports `healthy: false` for that long.
+    fn check_lagging(&mut self, sim: &SimulatorState, now_ms: i64, snap: &mut Snapshot) {
+        let limit_ms = self.cfg.main.simulator.max_lag_s as i64 * 1000;
+        if self.series.is_none() {
+            self.series = scalp_paper::runner::plan(&self.cfg).ok().map(|plans| {
+                plans
+                    .into_iter()
+                    .map(|p| (p.id, (p.exchange, p.symbol, p.timeframe)))
+                    .collect()
+            });
+        }
+        let mut newest_by_stream: BTreeMap<(Exchange, String, Timeframe), Option<i64>> =
+            BTreeMap::new();
+        let mut worst: Vec<String> = Vec::new();
+        let mut still_behind = BTreeSet::new();
+        for r in &sim.runners {
+            let Some((ex, sym, tf)) = self.series.as_ref().and_then(|m| m.get(&r.id)).cloned()
+            else {
+                continue;
+            };
+            let key = (ex, sym.clone(), tf);
+            let newest = match newest_by_stream.get(&key) {
+                Some(n) => *n,
+                None => {
+                    let n = self.newest_open_time(ex, &sym, tf);
+                    newest_by_stream.insert(key, n);
+                    n
+                }
+            };
+            let Some(newest) = newest else { continue };
+            if r.last_open_time.is_some_and(|l| l >= newest) {
+                continue;
+            }
+            still_behind.insert(r.id.clone());
+            let e = self
+                .behind
+                .entry(r.id.clone())
+                .or_insert((r.last_open_time, now_ms));
+            if e.0 != r.last_open_time {
+                *e = (r.last_open_time, now_ms);
+            }
+            if now_ms - e.1 > limit_ms {
+                let candles = r
+                    .last_open_time
+                    .map_or(0, |l| (newest - l) / tf.ms().max(1));
+                worst.push(format!(
+                    "{} stuck {:.0} s, {} candle(s) behind",
+                    r.id,
+                    (now_ms - e.1) as f64 / 1000.0,
+                    candles
+                ));
+            }
+        }
+        self.behind.retain(|k, _| still_behind.contains(k));
+        if sim.healthy {
+            self.sim_unhealthy_since = None;
+        } else {
+            let since = *self.sim_unhealthy_since.get_or_insert(now_ms);
+            if now_ms - since > limit_ms && worst.is_empty() {
+                worst.push(format!(
+                    "the simulator reports healthy: false for {:.0} s",
+                    (now_ms - since) as f64 / 1000.0
+                ));
+            }
+        }
+        if !worst.is_empty() {
+            let n = worst.len();
+            worst.truncate(5);
+            snap.observed.push((
+                Anomaly::Lagging {
+                    daemon: "scalp-simulator".into(),
+                },
+                format!(
+                    "{n} runner(s) not keeping up (limit {} s): {}",
+                    limit_ms / 1000,
+                    worst.join("; ")
+                ),
+            ));
+        }
+    }
+
+    /// A strategy is silent when none of its runners (not halted, no kill switch) entered or
+    /// exited for `[watchdog].silent_after_h` hours of market time (its runners' last candle
+    /// against the latest entry / exit / open position / epoch start).
+    fn check_silent(&mut self, sim: &SimulatorState, snap: &mut Snapshot) {
+        let hours = self.cfg.main.watchdog.silent_after_h;
+        if hours <= 0.0 {
+            return;
+        }
+        let limit = (hours * 3_600_000.0) as i64;
+        let last_trade: BTreeMap<String, i64> = match self.conn() {
+            Some(c) => match last_trade_times(c) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::debug!("sim_trades: {e}");
+                    return;
+                }
+            },
+            None => return,
+        };
+        let mut by_strategy: BTreeMap<&str, (bool, i64)> = BTreeMap::new();
+        for r in &sim.runners {
+            let e = by_strategy.entry(&r.strategy).or_insert((true, 0));
+            if r.halted || r.kill_switch.is_some() {
+                e.0 = false;
+                continue;
+            }
+            let Some(last) = r.last_open_time else {
+                e.0 = false;
+                continue;
+            };
+            let tf = r
+                .timeframe
+                .parse::<Timeframe>()
+                .map(|t| t.ms())
+                .unwrap_or(0);
+            let activity = [
+                last_trade.get(&format!("{}#{}", r.id, r.epoch)).copied(),
+                r.position.as_ref().map(|p| p.opened_at),
+                Some(r.origin_open_time),
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(r.origin_open_time);
+            let quiet = last + tf - activity;
+            if quiet <= limit {
+                e.0 = false;
+            } else {
+                e.1 = e.1.max(quiet);
+            }
+        }
+        for (strategy, (silent, quiet)) in by_strategy {
+            if silent {
+                snap.observed.push((
+                    Anomaly::StrategySilent {
+                        strategy: strategy.into(),
+                    },
+                    format!(
+                        "no entry or exit for {:.0} h of market time (limit {hours} h)",
+                        quiet as f64 / 3_600_000.0
+                    ),
+                ));
+            }
+        }
     }
 
     fn newest_open_time(&mut self, exchange: Exchange, symbol: &str, tf: Timeframe) -> Option<i64> {
@@ -276,6 +531,43 @@ impl Checker {
             }
         }
     }
+}
+
+/// The latest entry or exit time per `<runner_id>#<epoch>` in `sim_trades`.
+fn last_trade_times(conn: &rusqlite::Connection) -> rusqlite::Result<BTreeMap<String, i64>> {
+    let mut st = conn.prepare_cached(
+        "SELECT runner_id, epoch, MAX(exit_time) FROM sim_trades GROUP BY runner_id, epoch",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            format!("{}#{}", r.get::<_, String>(0)?, r.get::<_, i64>(1)?),
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    rows.collect()
+}
+
+/// The newest `scalp-*.db` in `dir` by modification time: (name, age in seconds).
+pub fn newest_backup(dir: &Path) -> Option<(String, f64)> {
+    let mut best: Option<(String, SystemTime)> = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !(name.starts_with("scalp-") && name.ends_with(".db")) {
+            continue;
+        }
+        let Ok(m) = e.metadata().and_then(|m| m.modified()) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(_, t)| m > *t) {
+            best = Some((name, m));
+        }
+    }
+    let (name, t) = best?;
+    let age = SystemTime::now()
+        .duration_since(t)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    Some((name, age))
 }
 
 /// A unit as `systemctl show -p LoadState,ActiveState,SubState,NRestarts,UnitFileState` reports it.

@@ -11,7 +11,10 @@
 use crate::anomaly::Transition;
 use crate::checks::{Checker, Snapshot};
 use crate::messages;
-use crate::state::{CheckpointResult, HeartbeatMark, STATE_FILE, STATE_VERSION, WatchdogState};
+use crate::state::{
+    BackupSeen, CheckpointResult, HeartbeatMark, PendingControl, STATE_FILE, STATE_VERSION,
+    WatchdogState,
+};
 use scalp_core::config::Config;
 use scalp_core::types::now_ms;
 use scalp_runtime::{Ctx, Daemon, DaemonArgs, run_daemon};
@@ -95,7 +98,11 @@ impl Daemon for Watchdog {
         state.pid = std::process::id();
         state.started_at = scalp_statefile::now_rfc3339_ms();
         state.telegram = if tg.is_some() { "ok" } else { "disabled" }.into();
-        let mut checker = Checker::new(cfg.clone(), state.seen_daemons.clone());
+        let mut checker = Checker::new(
+            cfg.clone(),
+            state.seen_daemons.clone(),
+            state.unit_restarts.clone(),
+        );
         if prev.is_none() {
             // First start ever: alert only what happens from now on (not the whole history).
             if let Some(conn) = checker.conn() {
@@ -149,7 +156,15 @@ struct Pending {
     event_id: Option<i64>,
 }
 
+/// A control request's HTTP outcome, back from its task.
+struct CtlDone {
+    command: String,
+    what: String,
+    result: Result<String, String>,
+}
+
 struct Loop {
+    ctl_tx: tokio::sync::mpsc::Sender<CtlDone>,
     cfg: std::sync::Arc<Config>,
     state: WatchdogState,
     checker: Checker,
@@ -195,9 +210,24 @@ impl Loop {
                 }
             }
         }
+        for (name, before, after) in self.snap.restarts.clone() {
+            tracing::warn!("RESTARTED {name} by systemd ({before} → {after} restarts)");
+            self.queue(p, messages::restarted_message(name, before, after), true);
+        }
+        self.state.unit_restarts = self.checker.unit_restarts.clone();
+        self.follow_controls(p, now);
         self.state.seen_daemons = self.checker.seen.iter().cloned().collect();
         self.state.disk_free_pct = self.snap.disk_free_pct;
         self.state.wal_bytes = self.snap.wal_bytes;
+        self.state.db_bytes = self.snap.db_bytes;
+        self.state.last_backup = self
+            .snap
+            .last_backup
+            .as_ref()
+            .map(|(name, age_s)| BackupSeen {
+                name: name.clone(),
+                age_s: *age_s,
+            });
         // sim_events → messages
         let mut events = Vec::new();
         if let Some(conn) = self.checker.conn() {
@@ -319,11 +349,138 @@ impl Loop {
             Command::Daily => messages::daily_message(self.checker.conn(), now),
             Command::Health => messages::health_message(&self.snap, &self.state),
             Command::Help | Command::Unknown(_) => messages::HELP.to_string(),
-            Command::Stop { .. } | Command::ResetKillswitch { .. } => {
-                messages::NEEDS_API.to_string()
+            Command::Stop { .. } | Command::Start { .. } | Command::ResetKillswitch { .. } => {
+                let Some((path, what)) = crate::control::route(&inc.command) else {
+                    return;
+                };
+                let command = command_text(&inc.command);
+                let api = self.cfg.main.watchdog.api_url.trim().to_string();
+                let tx = self.ctl_tx.clone();
+                tokio::spawn(async move {
+                    let key = scalp_core::secrets::from_env(crate::control::API_KEY_ENV);
+                    let result =
+                        crate::control::send(&api, key.as_ref().map(|k| k.expose()), &path).await;
+                    let _ = tx
+                        .send(CtlDone {
+                            command,
+                            what,
+                            result,
+                        })
+                        .await;
+                });
+                return;
             }
         };
         self.queue(p, text, false);
+    }
+
+    /// The API's answer to a control command: accepted (then followed until acknowledged) or
+    /// refused.
+    fn control_done(&mut self, p: &mut Pending, d: CtlDone) {
+        let text = match d.result {
+            Ok(id) => {
+                tracing::info!("CONTROL {} requested through scalp-api: {id}", d.command);
+                self.state.pending_controls.push(PendingControl {
+                    request_id: id.clone(),
+                    command: d.command.clone(),
+                    sent_ms: now_ms(),
+                });
+                format!(
+                    "⏳ <b>{}</b>: requested to {} (request <code>{}</code>); the answer follows when the simulator applies it",
+                    scalp_telegram::escape_html(&d.command),
+                    scalp_telegram::escape_html(&d.what),
+                    scalp_telegram::escape_html(&id)
+                )
+            }
+            Err(why) => {
+                tracing::warn!("CONTROL {} not requested: {why}", d.command);
+                format!(
+                    "⛔ <b>{}</b> not done: {}",
+                    scalp_telegram::escape_html(&d.command),
+                    scalp_telegram::escape_html(&why)
+                )
+            }
+        };
+        self.queue(p, text, false);
+    }
+
+    /// Answers the control requests the simulator acknowledged since the last round (or that
+    /// waited longer than 10 minutes).
+    fn follow_controls(&mut self, p: &mut Pending, now: i64) {
+        if self.state.pending_controls.is_empty() {
+            return;
+        }
+        let acks: Vec<(String, String)> = self
+            .snap
+            .simulator
+            .as_ref()
+            .map(|s| {
+                s.control_acks
+                    .iter()
+                    .filter(|a| a.file == "simulator-api.json")
+                    .map(|a| (a.request_id.clone(), a.result.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A request the API carried into a newer one (it was not acknowledged yet when the next
+        // came) is answered by that newer request's ack (docs/API.md "Control").
+        let carried: std::collections::BTreeMap<String, String> =
+            std::fs::read(self.cfg.state_dir().join("api.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["control_requests"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|r| {
+                    Some((
+                        r["request_id"].as_str()?.to_string(),
+                        r["carried_by"].as_str()?.to_string(),
+                    ))
+                })
+                .collect();
+        let resolve = |id: &str| {
+            let mut id = id.to_string();
+            for _ in 0..200 {
+                match carried.get(&id) {
+                    Some(next) => id = next.clone(),
+                    None => break,
+                }
+            }
+            id
+        };
+        let pending = std::mem::take(&mut self.state.pending_controls);
+        for c in pending {
+            let id = resolve(&c.request_id);
+            if let Some((_, result)) = acks.iter().find(|(a, _)| *a == id) {
+                let icon = if result == "ok" { "✅" } else { "⛔" };
+                let text = format!(
+                    "{icon} <b>{}</b> applied by the simulator: {}",
+                    scalp_telegram::escape_html(&c.command),
+                    scalp_telegram::escape_html(result)
+                );
+                self.queue(p, text, false);
+            } else if now - c.sent_ms > 600_000 {
+                let text = format!(
+                    "⚠️ <b>{}</b>: the simulator has not acknowledged request <code>{}</code> after 10 min (is it running?)",
+                    scalp_telegram::escape_html(&c.command),
+                    scalp_telegram::escape_html(&c.request_id)
+                );
+                self.queue(p, text, true);
+            } else {
+                self.state.pending_controls.push(c);
+            }
+        }
+    }
+}
+
+/// The command as the user typed it (for the answers).
+fn command_text(c: &Command) -> String {
+    match c {
+        Command::Stop { strategy } => format!("/stop {strategy}"),
+        Command::Start { strategy } => format!("/start {strategy}"),
+        Command::ResetKillswitch { strategy: None } => "/reset_killswitch".into(),
+        Command::ResetKillswitch { strategy: Some(s) } => format!("/reset_killswitch {s}"),
+        other => format!("{other:?}"),
     }
 }
 
@@ -413,7 +570,9 @@ async fn work_loop(wd: Watchdog, ctx: Ctx) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let (ctl_tx, mut ctl_rx) = tokio::sync::mpsc::channel::<CtlDone>(16);
     let mut lp = Loop {
+        ctl_tx,
         read_event_id: state.last_event_id,
         next_checkpoint_ms: now_ms() + cfg.main.watchdog.checkpoint_interval_s as i64 * 1000,
         cfg: cfg.clone(),
@@ -456,6 +615,7 @@ async fn work_loop(wd: Watchdog, ctx: Ctx) -> anyhow::Result<()> {
                             next = tokio::time::Instant::now() + interval;
                         }
                         Some(c) = cmd_rx.recv() => lp.answer(&mut p, &c),
+                        Some(d) = ctl_rx.recv() => lp.control_done(&mut p, d),
                         _ = ctx.shutdown.wait() => break None,
                     }
                 }
@@ -492,6 +652,7 @@ async fn work_loop(wd: Watchdog, ctx: Ctx) -> anyhow::Result<()> {
                 delivery_blocked = false;
             }
             Some(c) = cmd_rx.recv() => lp.answer(&mut p, &c),
+            Some(d) = ctl_rx.recv() => lp.control_done(&mut p, d),
             _ = ctx.shutdown.wait() => break 'main,
         }
         push_all(&mut outbox, chat.as_ref(), &mut p, &mut lp.state);

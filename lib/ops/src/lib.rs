@@ -3,6 +3,7 @@
 //! - [`anomaly`]: the [`Anomaly`] enum and the [`Tracker`] (cooldown per kind and subject,
 //!   "resolved" when it clears);
 //! - [`checks`]: one round of checks over the state files, the database and the disk;
+//! - [`control`]: `/stop`, `/start`, `/reset_killswitch` through scalp-api's control endpoint;
 //! - [`messages`]: alert, trade, heartbeat and command-answer texts (Telegram HTML);
 //! - [`state`]: `state/watchdog.json` (this daemon is its only writer);
 //! - `daemon` (Linux): the work loop under `scalp-runtime` (outbox delivery, `getUpdates`,
@@ -10,6 +11,7 @@
 
 pub mod anomaly;
 pub mod checks;
+pub mod control;
 pub mod messages;
 pub mod state;
 

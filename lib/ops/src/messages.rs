@@ -177,6 +177,14 @@ pub fn raised_message(a: &Anomaly, detail: &str) -> String {
     )
 }
 
+pub fn restarted_message(name: &str, before: u64, after: u64) -> String {
+    format!(
+        "🔁 <b>{}</b> was restarted by systemd ({before} → {after} restarts; journalctl -u {})",
+        esc(name),
+        esc(name)
+    )
+}
+
 pub fn resolved_message(a: &Anomaly, since_ms: i64, now_ms: i64) -> String {
     format!(
         "✅ <b>resolved: {}</b> {} (after {})",
@@ -411,8 +419,22 @@ pub fn health_message(snap: &Snapshot, st: &WatchdogState) -> String {
     if let Some(p) = snap.disk_free_pct {
         t.push_str(&format!("disk free {p:.1} %\n"));
     }
-    if let Some(w) = snap.wal_bytes {
-        t.push_str(&format!("WAL {:.1} MiB\n", w as f64 / 1048576.0));
+    match (snap.db_bytes, snap.wal_bytes) {
+        (Some(d), w) => t.push_str(&format!(
+            "database {:.1} MiB, WAL {:.1} MiB\n",
+            d as f64 / 1048576.0,
+            w.unwrap_or(0) as f64 / 1048576.0
+        )),
+        (None, Some(w)) => t.push_str(&format!("WAL {:.1} MiB\n", w as f64 / 1048576.0)),
+        (None, None) => {}
+    }
+    match &snap.last_backup {
+        Some((name, age)) => t.push_str(&format!(
+            "last backup {} ({} ago)\n",
+            esc(name),
+            fmt_duration((*age * 1000.0) as i64)
+        )),
+        None => t.push_str("no backup yet\n"),
     }
     if let Some(c) = &st.last_checkpoint {
         t.push_str(&format!(
@@ -435,9 +457,7 @@ fn active_line(a: &Active) -> String {
     )
 }
 
-pub const HELP: &str = "ℹ️ <b>commands</b>\n/status — paper equity, runners, daemons\n/positions — open paper positions\n/profit [days] — closed trades and P&amp;L\n/daily — P&amp;L per day (7 days)\n/health — anomalies, disk, WAL, checkpoint\n/stop STRATEGY, /reset_killswitch [STRATEGY] — need scalp-api\n/help — this list";
-
-pub const NEEDS_API: &str = "⛔ this command acts through scalp-api's control endpoint, which is not installed yet: use <code>scalpctl reset kill-switch</code> / <code>scalpctl reset simulator</code> on the server";
+pub const HELP: &str = "ℹ️ <b>commands</b>\n/status — paper equity, runners, daemons\n/positions — open paper positions\n/profit [days] — closed trades and P&amp;L\n/daily — P&amp;L per day (7 days)\n/health — anomalies, disk, database, backup, checkpoint\n/stop STRATEGY — no new paper entries (exits go on)\n/start STRATEGY — entries again\n/reset_killswitch [STRATEGY] — global, or one strategy's\n/help — this list";
 
 #[cfg(test)]
 mod tests {

@@ -34,7 +34,30 @@ pub struct WatchdogState {
     pub disk_free_pct: Option<f64>,
     /// Size of `scalp.db-wal` at the last check.
     pub wal_bytes: Option<u64>,
+    /// Size of `scalp.db` at the last check.
+    pub db_bytes: Option<u64>,
+    /// The newest backup (file name) and its age in seconds at the last check.
+    pub last_backup: Option<BackupSeen>,
+    /// Control requests sent to scalp-api by `/stop` and `/reset_killswitch`, not yet seen
+    /// acknowledged in `state/simulator.json` (the answer follows when they are).
+    pub pending_controls: Vec<PendingControl>,
+    /// systemd `NRestarts` per daemon at the last round (a growth is reported as a restart).
+    pub unit_restarts: std::collections::BTreeMap<String, u64>,
     pub rss_kb: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupSeen {
+    pub name: String,
+    pub age_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingControl {
+    pub request_id: String,
+    /// The command as typed (`/stop grid_atr`).
+    pub command: String,
+    pub sent_ms: i64,
 }
 
 /// What the last heartbeat reported (the next one reports the change since).

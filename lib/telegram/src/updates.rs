@@ -23,6 +23,10 @@ pub enum Command {
     Stop {
         strategy: String,
     },
+    /// `/start STRATEGY`: lifts a `/stop` (a bare `/start`, Telegram's greeting, is `Help`)
+    Start {
+        strategy: String,
+    },
     /// `/reset_killswitch [STRATEGY]` (none = the global kill switch)
     ResetKillswitch {
         strategy: Option<String>,
@@ -65,6 +69,9 @@ impl Command {
             ("daily", []) => Command::Daily,
             ("health", []) => Command::Health,
             ("help", []) | ("start", []) => Command::Help,
+            ("start", [s]) => Command::Start {
+                strategy: s.to_string(),
+            },
             ("stop", [s]) => Command::Stop {
                 strategy: s.to_string(),
             },

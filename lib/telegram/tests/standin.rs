@@ -481,13 +481,16 @@ async fn default_limits_space_sends_to_one_chat() {
         .unwrap();
     let el = t0.elapsed();
     assert!(el >= Duration::from_secs(2), "{el:?}");
-    assert!(
-        el < Duration::from_millis(2900),
-        "another chat is not held back: {el:?}"
-    );
     let at: Vec<Instant> = tg.messages().iter().map(|m| m.at).collect();
     assert!(at[1].duration_since(at[0]) >= Duration::from_millis(990));
     assert!(at[2].duration_since(at[1]) >= Duration::from_millis(990));
+    // another chat is not held back by the first one's 1 s spacing (a bound loose enough for
+    // a loaded machine, still well under the 1 s a shared limit would add)
+    let other = at[3].duration_since(at[2]);
+    assert!(
+        other < Duration::from_millis(900),
+        "another chat is held back: {other:?}"
+    );
 }
 
 #[test]

@@ -29,6 +29,16 @@ pub struct WatchdogConfig {
     pub telegram_url: String,
     /// Seconds between two WAL checkpoints (the watchdog is the one checkpointer). 0 = none.
     pub checkpoint_interval_s: u64,
+    /// `strategy_silent` when no runner of a strategy entered or exited for this many hours of
+    /// market time (halted and kill-switched strategies excepted). 0 = not checked.
+    pub silent_after_h: f64,
+    /// `backup_failed` when the newest `scalp-*.db` in `[paths].backups_dir` is older than this
+    /// many hours (the timer runs daily). 0 = not checked. Not judged before a first backup
+    /// exists; a failed `scalp-backup.service` run is reported at once under systemd.
+    pub max_backup_age_h: f64,
+    /// scalp-api's base URL, for `/stop` and `/reset_killswitch` (its control endpoint, with
+    /// `SCALP_API_KEY` from the environment).
+    pub api_url: String,
 }
 
 impl Default for WatchdogConfig {
@@ -43,6 +53,9 @@ impl Default for WatchdogConfig {
             telegram_chat_id: String::new(),
             telegram_url: "https://api.telegram.org".into(),
             checkpoint_interval_s: 3600,
+            silent_after_h: 168.0,
+            max_backup_age_h: 26.0,
+            api_url: "http://127.0.0.1:8000".into(),
         }
     }
 }
@@ -72,6 +85,21 @@ impl WatchdogConfig {
                 "state_stale_factor",
                 format!("must be >= 1, got {}", self.state_stale_factor),
             );
+        }
+        for (key, v) in [
+            ("silent_after_h", self.silent_after_h),
+            ("max_backup_age_h", self.max_backup_age_h),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(
+                    key,
+                    format!("must be a number of hours >= 0 (0 = off), got {v}"),
+                );
+            }
+        }
+        let a = self.api_url.trim();
+        if !(a.starts_with("https://") || a.starts_with("http://")) {
+            return bad("api_url", format!("must be an http(s) URL, got `{a}`"));
         }
         let c = self.telegram_chat_id.trim();
         if !c.is_empty()

@@ -442,7 +442,10 @@ impl Simulator {
     /// batches of [`CHUNK`] candles, each committed with the snapshots of the runners it moved.
     pub fn poll(&mut self) -> anyhow::Result<PollStats> {
         let mut st = PollStats::default();
-        self.apply_controls()?;
+        if self.apply_controls()? {
+            // the acknowledgement must reach state/simulator.json now, not at the next candle
+            st.commits += 1;
+        }
         let mut started = Vec::new();
         for k in 0..self.slots.len() {
             if self.slots[k].runner.is_none()
@@ -707,8 +710,9 @@ impl Simulator {
         Ok(())
     }
 
-    /// Applies the control requests not applied yet (one file per requester).
-    pub fn apply_controls(&mut self) -> anyhow::Result<()> {
+    /// Applies the control requests not applied yet (one file per requester). True when one
+    /// was applied (or refused): the acknowledgement is committed and due in the state file.
+    pub fn apply_controls(&mut self) -> anyhow::Result<bool> {
         let mut changed = false;
         let mut events = Vec::new();
         for file in CONTROL_FILES {
@@ -771,7 +775,7 @@ impl Simulator {
             let mut st = PollStats::default();
             self.commit(events, Vec::new(), &mut st)?;
         }
-        Ok(())
+        Ok(changed)
     }
 
     fn concerned(&self, strategy: &Option<String>) -> Vec<usize> {

@@ -254,3 +254,124 @@ fn reset_is_refused_while_a_position_is_open_unless_forced() {
         .unwrap();
     assert_eq!((r.epoch, r.position.is_none()), (1, true));
 }
+
+fn append(cfg: &Config, from: usize, to: usize) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let candles =
+        scalp_core::csvdata::read_candles_csv(&root.join("data/coinbase_btcusd_1h.csv")).unwrap();
+    let conn = scalp_store::open(&cfg.db_path()).unwrap();
+    let key = scalp_store::SeriesKey {
+        exchange: Exchange::Replay,
+        symbol: "BTCUSDT",
+        timeframe: Timeframe::H1,
+    };
+    scalp_store::candles::upsert(&conn, &key, &candles[from..to]).unwrap();
+}
+
+fn runner_events(cfg: &Config, runner: &str, after_id: i64) -> Vec<String> {
+    let c = rusqlite::Connection::open(cfg.db_path()).unwrap();
+    let mut st = c
+        .prepare("SELECT kind FROM sim_events WHERE runner_id = ?1 AND id > ?2 ORDER BY id")
+        .unwrap();
+    st.query_map(rusqlite::params![runner, after_id], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn stop_blocks_one_strategys_entries_across_a_restart_and_start_lifts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), 2000, 100.0);
+    let mut sim = Simulator::open(cfg.clone()).unwrap();
+    sim.log_trades = false;
+    sim.poll().unwrap();
+    assert!(runner_events(&cfg, "sma_cross:BTC", 0).contains(&"entry".to_string()));
+
+    // an unknown strategy is refused; the ack is committed and due at once (no candle needed)
+    request(
+        &cfg,
+        "s0",
+        vec![Action::Stop {
+            strategy: "nope".into(),
+        }],
+    );
+    assert!(sim.poll().unwrap().commits > 0, "the ack is a change");
+    let ack = &sim.summary(true).control_acks[0];
+    assert_eq!(ack.request_id, "s0");
+    assert!(
+        ack.result.contains("no paper runner of strategy `nope`"),
+        "{ack:?}"
+    );
+
+    request(
+        &cfg,
+        "s1",
+        vec![Action::Stop {
+            strategy: "sma_cross".into(),
+        }],
+    );
+    assert!(sim.poll().unwrap().commits > 0);
+    let s = sim.summary(true);
+    assert_eq!(s.control_acks[0].result, "ok");
+    assert_eq!(s.halted_strategies, vec!["sma_cross".to_string()]);
+    assert!(
+        s.runners
+            .iter()
+            .find(|r| r.id == "sma_cross:BTC")
+            .unwrap()
+            .halted
+    );
+    assert!(
+        !s.runners
+            .iter()
+            .find(|r| r.id == "grid_atr:BTC")
+            .unwrap()
+            .halted
+    );
+    let mark = events(&cfg).last().unwrap().0;
+    assert!(runner_events(&cfg, "sma_cross:BTC", mark - 2).contains(&"strategy_stopped".into()));
+
+    // 2,000 more hours: grid_atr trades on, sma_cross makes no new entry (exits may go on)
+    append(&cfg, 2000, 4000);
+    sim.poll().unwrap();
+    let sma = runner_events(&cfg, "sma_cross:BTC", mark);
+    assert!(!sma.contains(&"entry".to_string()), "{sma:?}");
+    let grid = runner_events(&cfg, "grid_atr:BTC", mark);
+    assert!(
+        grid.iter().any(|k| k == "entry" || k == "level_filled"),
+        "{grid:?}"
+    );
+    drop(sim);
+
+    // still stopped after a restart
+    let mut sim = Simulator::open(cfg.clone()).unwrap();
+    sim.log_trades = false;
+    assert!(
+        sim.summary(true)
+            .runners
+            .iter()
+            .find(|r| r.id == "sma_cross:BTC")
+            .unwrap()
+            .halted
+    );
+    append(&cfg, 4000, 5000);
+    sim.poll().unwrap();
+    assert!(!runner_events(&cfg, "sma_cross:BTC", mark).contains(&"entry".to_string()));
+
+    // start: entries again
+    request(
+        &cfg,
+        "s2",
+        vec![Action::Start {
+            strategy: "sma_cross".into(),
+        }],
+    );
+    sim.poll().unwrap();
+    let mark2 = events(&cfg).last().unwrap().0;
+    assert!(sim.summary(true).halted_strategies.is_empty());
+    append(&cfg, 5000, 8000);
+    sim.poll().unwrap();
+    let sma = runner_events(&cfg, "sma_cross:BTC", mark2);
+    assert!(sma.contains(&"entry".to_string()), "{sma:?}");
+}

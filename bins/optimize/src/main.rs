@@ -37,6 +37,9 @@ enum Cmd {
     Sweep(scalp_optimizer::cli::SweepArgs),
     /// Walk-forward optimization, overfitting statistics, validation and grading.
     Run(scalp_optimizer::run::RunArgs),
+    /// Walk-forward and grading re-run on bar-permuted (no-edge) histories: the null
+    /// distribution of grades and the real result's permutation p-value (read by --apply).
+    NullTest(scalp_optimizer::nulltest::NullTestArgs),
     /// Latest grades from the local database.
     Grades(scalp_optimizer::run::GradesArgs),
     /// Delete older duplicate results (same params and grade as a newer row).
@@ -96,6 +99,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             scalp_optimizer::cli::sweep_cmd(&cfg, &a, &mut std::io::stdout().lock())
         }
         Some(Cmd::Run(a)) => scalp_optimizer::run::run_cmd(&cfg, &a, &mut std::io::stdout().lock()),
+        Some(Cmd::NullTest(a)) => {
+            scalp_optimizer::nulltest::null_test_cmd(&cfg, &a, &mut std::io::stdout().lock())
+        }
         Some(Cmd::Grades(a)) => {
             scalp_optimizer::run::grades_cmd(&cfg, &a, &mut std::io::stdout().lock())
         }

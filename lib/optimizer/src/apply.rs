@@ -22,6 +22,16 @@ pub struct ApplyOptions {
     pub accept_weak: bool,
     /// Print the diff, write nothing.
     pub dry_run: bool,
+    /// Also change a strategy whose `live_eligible = true` in strategies.toml (a human approved
+    /// its parameters for live; without this flag `--apply` never touches it).
+    pub apply_live: bool,
+}
+
+/// A TOML value as written, without its comments and surrounding whitespace.
+fn shown(v: &toml_edit::Value) -> String {
+    let mut v = v.clone();
+    v.decor_mut().clear();
+    v.to_string()
 }
 
 /// Applies the latest A/B results of `strategy`. Refuses results for assets that are not in
@@ -74,7 +84,19 @@ pub fn apply(
     let mut rows = Vec::new();
     for r in candidates {
         let gi = r.grade_inputs();
-        let failed = grade::live_gate_failures(&gi, &r.grade);
+        let mut failed = grade::live_gate_failures(&gi, &r.grade);
+        // The null-test verdict of this strategy × asset × timeframe, when one was run
+        // (docs/OPTIMIZER.md "Null test"): a result indistinguishable from no-edge histories
+        // does not go live.
+        match crate::nulltest::load_verdict(cfg, strategy, &r.asset, &r.timeframe) {
+            Ok(Some(v)) => {
+                if let Some(f) = v.gate_failure() {
+                    failed.push(f);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => failed.push(format!("null-test verdict unreadable: {e:#}")),
+        }
         if failed.is_empty() {
             rows.push(r);
         } else if o.accept_weak {
@@ -101,6 +123,31 @@ pub fn apply(
             "--apply: no live-eligible result for {strategy}; strategies.toml unchanged"
         )?;
         return Ok(0);
+    }
+    // A strategy a human approved for live is never changed silently.
+    let live = cfg
+        .strategies
+        .strategies
+        .get(strategy)
+        .is_some_and(|e| e.live_eligible);
+    if live && !o.apply_live {
+        for r in &rows {
+            writeln!(
+                out,
+                "--apply: {strategy}.per_asset.{} not written: [{strategy}] has live_eligible = true in strategies.toml (its parameters were approved for live); pass --apply-live to change them",
+                r.asset
+            )?;
+        }
+        return Ok(0);
+    }
+    if live {
+        for r in &rows {
+            writeln!(
+                out,
+                "--apply: [{strategy}] has live_eligible = true: {strategy}.per_asset.{} changed because of --apply-live",
+                r.asset
+            )?;
+        }
     }
     let default_tf = cfg
         .strategies
@@ -166,6 +213,16 @@ pub fn apply(
         .get_mut(strategy)
         .and_then(Item::as_table_mut)
         .ok_or_else(|| anyhow!("{}: no [{strategy}] table to apply to", path.display()))?;
+    // The strategy-wide values: what an asset without its own key runs today.
+    let strategy_params: std::collections::BTreeMap<String, String> = st
+        .get("params")
+        .and_then(Item::as_table_like)
+        .map(|t| {
+            t.iter()
+                .filter_map(|(k, v)| v.as_value().map(|v| (k.to_string(), shown(v))))
+                .collect()
+        })
+        .unwrap_or_default();
     if !st.contains_key("per_asset") {
         let mut t = Table::new();
         t.set_implicit(true);
@@ -196,6 +253,7 @@ pub fn apply(
                 r.asset
             )
         })?;
+        let mut changes: Vec<String> = Vec::new();
         for p in spec.params {
             let Some(v) = obj.get(p.name) else { continue };
             let item = match v {
@@ -205,28 +263,60 @@ pub fn apply(
                 serde_json::Value::Number(x) => value(x.as_f64().unwrap_or(0.0)),
                 _ => continue,
             };
+            let new_shown = shown(item.as_value().expect("value"));
             // Keep an existing entry's decoration (comments) when replacing its value.
             match t.get_mut(p.name).and_then(Item::as_value_mut) {
                 Some(old) => {
+                    let old_shown = shown(old);
+                    changes.push(if old_shown == new_shown {
+                        format!("    {}: {old_shown} (unchanged)", p.name)
+                    } else {
+                        format!("    {}: {old_shown} -> {new_shown}", p.name)
+                    });
                     let decor = old.decor().clone();
                     *old = item.into_value().expect("value");
                     *old.decor_mut() = decor;
                 }
                 None => {
+                    changes.push(match strategy_params.get(p.name) {
+                        Some(o) if *o == new_shown => {
+                            format!("    {}: {o} (from [{strategy}.params]) (unchanged)", p.name)
+                        }
+                        Some(o) => {
+                            format!(
+                                "    {}: {o} (from [{strategy}.params]) -> {new_shown}",
+                                p.name
+                            )
+                        }
+                        None => format!("    {}: (strategy default) -> {new_shown}", p.name),
+                    });
                     t.insert(p.name, item);
                 }
             }
         }
+        // The timeframe the asset runs on today (its own key, else the strategy's).
+        let old_tf = t
+            .get("timeframe")
+            .and_then(Item::as_str)
+            .map(str::to_string)
+            .or_else(|| default_tf.clone())
+            .unwrap_or_default();
         if Some(&r.timeframe) != default_tf.as_ref() {
             t.insert("timeframe", value(r.timeframe.as_str()));
         } else {
             t.remove("timeframe");
         }
+        if old_tf != r.timeframe {
+            changes.push(format!("    timeframe: {old_tf} -> {}", r.timeframe));
+        }
         writeln!(
             out,
-            "--apply: {strategy}.per_asset.{} <- grade {} params {}",
-            r.asset, r.grade, r.best_params
+            "--apply: {strategy}.per_asset.{} <- grade {} (old -> new per key):",
+            r.asset, r.grade
         )?;
+        for c in &changes {
+            writeln!(out, "{c}")?;
+        }
         n += 1;
     }
     let new_text = doc.to_string();
@@ -255,4 +345,195 @@ pub fn apply(
     std::fs::rename(&tmp, &path).with_context(|| format!("{}: cannot replace", path.display()))?;
     writeln!(out, "--apply: {n} asset(s) written to {}", path.display())?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    /// A copy of the shipped config (real files) in a temp dir; `[sma_cross]` gets a per-asset
+    /// table with a comment and `live_eligible` as given.
+    fn setup(live: bool) -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        for f in [
+            "scalp.toml",
+            "assets.toml",
+            "strategies.toml",
+            "param_grids.toml",
+        ] {
+            std::fs::copy(src.join(f), d.path().join(f)).unwrap();
+        }
+        let st = d.path().join("strategies.toml");
+        let text = std::fs::read_to_string(&st).unwrap();
+        let text = text.replacen(
+            "[sma_cross]\nenabled = false\nlive_eligible = false\n",
+            &format!("[sma_cross]\nenabled = false\nlive_eligible = {live}\n"),
+            1,
+        );
+        let text = text.replacen(
+            "[sma_cross.params]\nfast = 10\nslow = 30\n",
+            "[sma_cross.params]\nfast = 10\nslow = 30\n\n[sma_cross.per_asset.ETH]\nfast = 8 # hand-tuned in June\n",
+            1,
+        );
+        assert!(text.contains("fast = 8 # hand-tuned"), "fixture drifted");
+        std::fs::write(&st, text).unwrap();
+        (d, st)
+    }
+
+    fn cfg(d: &tempfile::TempDir) -> Config {
+        Config::load(&d.path().join("scalp.toml")).unwrap()
+    }
+
+    /// Stores a result that passes every term of the live gate.
+    fn store_strong(d: &tempfile::TempDir, asset: &str, fast: i64) -> rusqlite::Connection {
+        let mut conn = scalp_store::open(&d.path().join("optimize.db")).unwrap();
+        let p = serde_json::json!({
+            "strategy_name": "sma_cross", "asset": asset, "timeframe": "1h", "created_at": format!("2026-01-01T00:00:{fast:02}Z"),
+            "grade": "A", "total_score": 85.0, "n_windows": 10, "oos_sharpe": 1.5, "dsr": 0.99,
+            "monte_carlo_pvalue": 0.01, "mc_underpowered": false,
+            "validation_summary": {"transfer_ratio": 0.8}, "monte_carlo_summary": {"n_trades": 60},
+            "best_params": {"fast": fast, "slow": 30, "margin_frac": 1.0},
+        });
+        let r = scalp_sync::OptimizationResult::from_payload(&p).unwrap();
+        scalp_sync::db::insert_result(&mut conn, &r, scalp_sync::Source::Local).unwrap();
+        conn
+    }
+
+    fn run(c: &Config, conn: &rusqlite::Connection, o: &ApplyOptions) -> (usize, String) {
+        let mut out = Vec::new();
+        let n = apply(c, conn, "sma_cross", o, &mut out).unwrap();
+        (n, String::from_utf8(out).unwrap())
+    }
+
+    fn keeps_every_line(before: &str, after: &str) {
+        let mut it = after.lines();
+        for l in before.lines().filter(|l| !l.starts_with("fast = 8")) {
+            assert!(it.any(|a| a == l), "line lost: {l}\n{after}");
+        }
+    }
+
+    #[test]
+    fn a_live_strategy_is_never_changed_without_apply_live_and_each_key_shows_old_and_new() {
+        let (d, st) = setup(true);
+        let c = cfg(&d);
+        let conn = store_strong(&d, "ETH", 12);
+        let before = std::fs::read_to_string(&st).unwrap();
+        let (n, out) = run(&c, &conn, &ApplyOptions::default());
+        assert_eq!(n, 0, "{out}");
+        assert!(
+            out.contains("sma_cross.per_asset.ETH not written")
+                && out.contains("live_eligible = true")
+                && out.contains("--apply-live"),
+            "{out}"
+        );
+        assert_eq!(std::fs::read_to_string(&st).unwrap(), before, "changed");
+
+        let (n, out) = run(
+            &c,
+            &conn,
+            &ApplyOptions {
+                apply_live: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(n, 1, "{out}");
+        assert!(out.contains("changed because of --apply-live"), "{out}");
+        // old -> new per key: the asset's own key, then one inherited from [sma_cross.params]
+        assert!(out.contains("    fast: 8 -> 12"), "{out}");
+        assert!(
+            out.contains("    slow: 30 (from [sma_cross.params]) (unchanged)"),
+            "{out}"
+        );
+        let after = std::fs::read_to_string(&st).unwrap();
+        assert!(after.contains("fast = 12 # hand-tuned in June"), "{after}");
+        keeps_every_line(&before, &after);
+    }
+
+    #[test]
+    fn a_strategy_not_live_is_applied_with_old_and_new_values() {
+        let (d, st) = setup(false);
+        let c = cfg(&d);
+        let conn = store_strong(&d, "BTC", 14);
+        let before = std::fs::read_to_string(&st).unwrap();
+        let (n, out) = run(&c, &conn, &ApplyOptions::default());
+        assert_eq!(n, 1, "{out}");
+        assert!(!out.contains("--apply-live"), "{out}");
+        assert!(
+            out.contains("    fast: 10 (from [sma_cross.params]) -> 14"),
+            "{out}"
+        );
+        let after = std::fs::read_to_string(&st).unwrap();
+        assert!(
+            after.contains("[sma_cross.per_asset.BTC]\nfast = 14"),
+            "{after}"
+        );
+        keeps_every_line(&before, &after);
+    }
+
+    #[test]
+    fn a_failed_null_test_keeps_a_result_out_and_a_passed_one_lets_it_in() {
+        let (d, st) = setup(false);
+        let c = cfg(&d);
+        let conn = store_strong(&d, "BTC", 14);
+        let before = std::fs::read_to_string(&st).unwrap();
+        let pt = crate::nulltest::Point {
+            grade: "A".into(),
+            total_score: 85.0,
+            live_eligible: true,
+            stitched_oos_sharpe: 1.0,
+            stitched_return_pct: 10.0,
+            oos_trades: 60,
+        };
+        let write = |real: f64| {
+            let null: Vec<_> = (0..19)
+                .map(|k| crate::nulltest::Point {
+                    total_score: k as f64 * 5.0,
+                    ..pt.clone()
+                })
+                .collect();
+            let v = crate::nulltest::verdict(
+                "sma_cross",
+                "BTC",
+                scalp_core::Timeframe::H1,
+                "test",
+                &[],
+                1,
+                crate::nulltest::Point {
+                    total_score: real,
+                    ..pt.clone()
+                },
+                null,
+            );
+            let p = crate::nulltest::verdict_path(&c, "sma_cross", "BTC", "1h");
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+            v
+        };
+        // 10 of 19 null scores ≥ 45: p = 11/20
+        let v = write(45.0);
+        assert!(!v.pass && (v.p_score - 0.55).abs() < 1e-12);
+        let (n, out) = run(&c, &conn, &ApplyOptions::default());
+        assert_eq!(n, 0, "{out}");
+        assert!(
+            out.contains("not live-eligible: null test p 0.550 > 0.05 (19 permutations"),
+            "{out}"
+        );
+        assert_eq!(std::fs::read_to_string(&st).unwrap(), before);
+        // above every null score: p = 1/20 = 0.05, which passes
+        let v = write(95.0);
+        assert!(v.pass, "{}", v.p_score);
+        let (n, out) = run(&c, &conn, &ApplyOptions::default());
+        assert_eq!(n, 1, "{out}");
+        // an unreadable verdict is a gate failure, never a pass
+        std::fs::write(
+            crate::nulltest::verdict_path(&c, "sma_cross", "BTC", "1h"),
+            "{",
+        )
+        .unwrap();
+        let (n, out) = run(&c, &conn, &ApplyOptions::default());
+        assert_eq!(n, 0, "{out}");
+        assert!(out.contains("null-test verdict unreadable"), "{out}");
+    }
 }

@@ -285,6 +285,11 @@ impl LatestRow {
                 .as_ref()
                 .and_then(|v| v.get("stitched_return_pct"))
                 .and_then(Value::as_f64),
+            stress_return_pct: self
+                .monte_carlo_summary
+                .as_ref()
+                .and_then(|v| v.get("stress_return_pct"))
+                .and_then(Value::as_f64),
         }
     }
 }

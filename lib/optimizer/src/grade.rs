@@ -24,6 +24,10 @@ pub struct GradeInputs {
     /// Return of the stitched OOS record, percent (`None`: not recorded, results stored before
     /// it was).
     pub stitched_return_pct: Option<f64>,
+    /// Return of the stitched OOS record re-run under the cost and fill stress (fees and
+    /// slippage doubled, limit fills must trade through by [`crate::wfo::STRESS_TRADE_THROUGH`]),
+    /// percent (`None`: not recorded).
+    pub stress_return_pct: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,6 +94,16 @@ pub fn grade(i: &GradeInputs) -> Grade {
         caps.push(format!("stitched OOS return {r:.2}% < 0: at most D"));
         g = "D".into();
     }
+    if let Some(r) = i.stress_return_pct
+        && r < 0.0
+        && matches!(g.as_str(), "A" | "B")
+    {
+        // The edge does not survive doubled costs and stricter fills: not deployable.
+        caps.push(format!(
+            "stitched OOS return under cost/fill stress {r:.2}% < 0: at most C"
+        ));
+        g = "C".into();
+    }
     let live_eligible = live_gate_failures(i, &g).is_empty();
     Grade {
         total_score: total,
@@ -154,6 +168,7 @@ mod tests {
             transfer_ratio: Some(1.0),
             oos_trades: 100,
             stitched_return_pct: None,
+            stress_return_pct: None,
         }
     }
 
@@ -178,6 +193,7 @@ mod tests {
             transfer_ratio: None,
             oos_trades: 40,
             stitched_return_pct: None,
+            stress_return_pct: None,
         };
         // 12.5 + 12 + 7.5 + 12 + 7 + 10×0.5×0.5 + 0 (validation skipped) = 53.5
         let g = grade(&i);
@@ -210,6 +226,18 @@ mod tests {
         );
         let mut i = good();
         i.stitched_return_pct = Some(3.0);
+        assert_eq!(grade(&i).grade, "A");
+        let mut i = good();
+        i.stress_return_pct = Some(-2.0); // the edge dies under the cost/fill stress: at most C
+        let g = grade(&i);
+        assert_eq!(g.grade, "C");
+        assert!(!g.live_eligible);
+        assert!(
+            g.caps[0].contains("cost/fill stress -2.00%"),
+            "{:?}",
+            g.caps
+        );
+        i.stress_return_pct = Some(0.5);
         assert_eq!(grade(&i).grade, "A");
         let mut i = good();
         i.dsr = 0.9;

@@ -22,6 +22,7 @@ pub mod grade;
 pub mod grid;
 pub mod interrupt;
 pub mod kernels;
+pub mod nulltest;
 pub mod run;
 pub mod series;
 pub mod stats;

@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// Let --apply write even when assets disagree on the timeframe.
     #[arg(long)]
     pub ignore_tf_conflicts: bool,
+    /// Let --apply change a strategy whose `live_eligible = true` in strategies.toml (never
+    /// done without it; each such change is named).
+    #[arg(long, requires = "apply")]
+    pub apply_live: bool,
     /// Let --apply also write A/B results that fail the live gate (DSR floor, Monte Carlo,
     /// validation); each is named with the terms it fails.
     #[arg(long, requires = "apply")]
@@ -255,6 +259,36 @@ pub fn overfitting(w: &WfoResult) -> (stats::MonteCarlo, f64, f64, stats::Moment
     )
 }
 
+/// The grade inputs of a walk-forward result, its Monte Carlo test and DSR; `transfer`: the
+/// validation's transfer ratio, `None` when validation was skipped. `optimize run` and
+/// `optimize null-test` grade through this one function.
+pub fn grade_inputs_of(
+    w: &WfoResult,
+    mc: &stats::MonteCarlo,
+    dsr: f64,
+    transfer: Option<f64>,
+    stress: Option<&wfo::StressResult>,
+) -> GradeInputs {
+    GradeInputs {
+        oos_sharpe: w.avg_oos_sharpe,
+        consistency: w.consistency,
+        oos_is_ratio: w.oos_is_ratio,
+        dsr,
+        param_stability: w.param_stability,
+        mc_pvalue: mc.p_value,
+        mc_underpowered: mc.underpowered,
+        transfer_ratio: transfer,
+        oos_trades: w.oos_n_trades,
+        stitched_return_pct: w
+            .oos_total_return_pct
+            .is_finite()
+            .then_some(w.oos_total_return_pct),
+        stress_return_pct: stress
+            .map(|s| s.stitched_return_pct)
+            .filter(|r| r.is_finite()),
+    }
+}
+
 /// Runs one strategy × asset end to end (no DB writes; see [`save`]).
 #[allow(clippy::too_many_arguments)]
 pub fn optimize_one(
@@ -284,11 +318,14 @@ pub fn optimize_one(
     })?;
     progress(Phase::Overfitting, 0.0);
     let (mc, psr, dsr, m) = overfitting(&w);
+    let stress = wfo::stress_oos(candles, &spec, &w, &base, &ev)?;
     progress(Phase::Overfitting, 1.0);
     progress(Phase::Validation, 0.0);
     let mut warnings: Vec<String> = Vec::new();
+    // What goes live is what was tested: the last window's IS winner (docs/OPTIMIZER.md
+    // "Deploy what was tested"), also what the validation runs.
     let mut params = base.clone();
-    for (k, v) in &w.recommended {
+    for (k, v) in &w.deployed {
         params.0.insert(k.clone(), *v);
     }
     let validation_summary = match validation {
@@ -352,21 +389,16 @@ pub fn optimize_one(
     let transfer = validation_summary
         .get("transfer_ratio")
         .and_then(Value::as_f64);
-    let gi = GradeInputs {
-        oos_sharpe: w.avg_oos_sharpe,
-        consistency: w.consistency,
-        oos_is_ratio: w.oos_is_ratio,
-        dsr,
-        param_stability: w.param_stability,
-        mc_pvalue: mc.p_value,
-        mc_underpowered: mc.underpowered,
-        transfer_ratio: transfer,
-        oos_trades: w.oos_n_trades,
-        stitched_return_pct: w
-            .oos_total_return_pct
-            .is_finite()
-            .then_some(w.oos_total_return_pct),
-    };
+    let gi = grade_inputs_of(&w, &mc, dsr, transfer, Some(&stress));
+    if stress.stitched_return_pct < 0.0 {
+        warnings.push(format!(
+            "cost/fill stress: the stitched OOS record loses {:.2}% with fees and slippage ×{} and limit fills trading through by {:.2}% (unstressed {:.2}%)",
+            -stress.stitched_return_pct,
+            wfo::STRESS_COST_MULT,
+            wfo::STRESS_TRADE_THROUGH * 100.0,
+            w.oos_total_return_pct
+        ));
+    }
     let g = grade::grade(&gi);
     let created_at = db::iso_now();
     let spec_ps = scalp_strategy::spec(strategy).expect("checked").params;
@@ -392,6 +424,8 @@ pub fn optimize_one(
         "psr": psr, "dsr": dsr, "n_trials": w.n_distinct_combos, "trial_sharpe_var_daily": w.trial_sharpe_var,
         "oos_days": w.oos_daily_returns.len(), "skew": fin(m.skew), "kurtosis": fin(m.kurt),
         "stitched_return_pct": fin(w.oos_total_return_pct),
+        "stress_return_pct": fin(stress.stitched_return_pct),
+        "stress_sharpe": fin(stress.stitched_sharpe),
     });
     let windows_json: Vec<Value> = w
         .windows
@@ -441,7 +475,15 @@ pub fn optimize_one(
             "stitched_oos_sharpe": fin(w.stitched_oos_sharpe), "stitched_oos_sharpe_lo": fin(w.stitched_oos_sharpe_lo),
             "oos_total_return_pct": fin(w.oos_total_return_pct),
             "oos_n_trades": w.oos_n_trades, "convergence": w.convergence, "per_param_stability": w.per_param_stability,
-            "cliff_params": w.cliff_params, "divergent_params": w.divergent_params, "recommended": w.recommended,
+            "cliff_params": w.cliff_params, "divergent_params": w.divergent_params, "median_of_winners": w.median_of_winners,
+            "stress": stress,
+            "deployed": {
+                "rule": "IS winner of the last window (the rule the stitched OOS record measures)",
+                "window": w.deployed_window, "params": w.deployed,
+                "oos_sharpe": w.windows.last().map(|x| fin(x.oos_sharpe)),
+                "oos_return_pct": w.windows.last().map(|x| fin(x.oos_return_pct)),
+                "oos_trades": w.windows.last().map(|x| x.oos_trades),
+            },
         },
         "engine_settings": bt,
     });
@@ -554,6 +596,7 @@ fn apply_options(a: &RunArgs, dry_run: bool) -> crate::apply::ApplyOptions {
         ignore_tf_conflicts: a.ignore_tf_conflicts,
         accept_weak: a.accept_weak,
         dry_run,
+        apply_live: a.apply_live,
     }
 }
 
@@ -1129,6 +1172,7 @@ mod tests {
                 transfer_ratio: None,
                 oos_trades: 0,
                 stitched_return_pct: None,
+                stress_return_pct: None,
             }),
             wfo: None,
         };

@@ -196,8 +196,16 @@ pub struct WfoResult {
     pub cliff_params: Vec<String>,
     pub divergent_params: Vec<String>,
     pub regime_analysis: BTreeMap<String, RegimeStats>,
-    /// Per axis: the median of the windows' best values, snapped to the grid.
-    pub recommended: BTreeMap<String, f64>,
+    /// Per axis: the median of the windows' best values, snapped to the grid. A diagnostic
+    /// only (what `convergence` is measured against): such a combination may have won no window
+    /// and was never tested out of sample, so it is not what is deployed.
+    pub median_of_winners: BTreeMap<String, f64>,
+    /// What is deployed: the IS winner of the last window — the output of the deployment rule
+    /// (“trade the IS winner of the last `is_days`”) whose record is the stitched OOS, tested
+    /// out of sample in the last OOS window (docs/OPTIMIZER.md "Deploy what was tested").
+    pub deployed: BTreeMap<String, f64>,
+    /// Index of the window whose IS winner is deployed (the last).
+    pub deployed_window: usize,
     /// Stitched OOS: annualised Sharpe of the concatenated daily OOS returns.
     pub stitched_oos_sharpe: f64,
     /// The same Sharpe annualised with Lo's (2002) correction for autocorrelated daily returns
@@ -441,7 +449,7 @@ pub fn run_wfo(
     let consistency = out_w.iter().filter(|w| w.oos_return_pct > 0.0).count() as f64 / n;
     // stability, recommendation, divergence
     let mut per_param_stability = BTreeMap::new();
-    let mut recommended = BTreeMap::new();
+    let mut median_of_winners = BTreeMap::new();
     let mut divergent = Vec::new();
     for (ai, axis) in spec.grid.axes.iter().enumerate() {
         let vals: Vec<f64> = best_vals.iter().map(|v| v[ai]).collect();
@@ -462,7 +470,7 @@ pub fn run_wfo(
             .iter()
             .min_by(|x, y| (*x - med).abs().total_cmp(&(*y - med).abs()))
             .expect("non-empty");
-        recommended.insert(axis.name.clone(), snapped);
+        median_of_winners.insert(axis.name.clone(), snapped);
         let span = sorted.last().unwrap_or(&0.0) - sorted.first().unwrap_or(&0.0);
         if range > 0.0 && span > 0.5 * range {
             divergent.push(axis.name.clone());
@@ -471,7 +479,7 @@ pub fn run_wfo(
 
     let within_one_step = |v: &[f64]| {
         spec.grid.axes.iter().enumerate().all(|(ai, axis)| {
-            let r = recommended[&axis.name];
+            let r = median_of_winners[&axis.name];
             let p = axis.values.iter().position(|x| *x == r).unwrap_or(0) as i64;
             let q = axis.values.iter().position(|x| *x == v[ai]).unwrap_or(0) as i64;
             (p - q).abs() <= 1
@@ -518,6 +526,10 @@ pub fn run_wfo(
     let stitched = stats::sharpe(&oos_daily_returns) * ppy.sqrt();
     let total = oos_daily_returns.iter().fold(1.0, |acc, r| acc * (1.0 + r));
     let tv = stats::moments(&trial_sharpes);
+    let deployed = out_w
+        .last()
+        .map(|w| w.best_params.clone())
+        .unwrap_or_default();
     Ok(WfoResult {
         n_windows: out_w.len(),
         windows: out_w,
@@ -532,7 +544,9 @@ pub fn run_wfo(
         cliff_params,
         divergent_params: divergent,
         regime_analysis,
-        recommended,
+        median_of_winners,
+        deployed,
+        deployed_window: n as usize - 1,
         stitched_oos_sharpe: stitched,
         stitched_oos_sharpe_lo: stats::sharpe(&oos_daily_returns)
             * stats::lo_annualisation(&oos_daily_returns, ppy),
@@ -542,6 +556,87 @@ pub fn run_wfo(
         oos_daily_returns,
         trial_sharpe_var: if tv.n > 1 { tv.std * tv.std } else { 0.0 },
         periods_per_year: ppy,
+    })
+}
+
+/// Fees (maker and taker) and slippage multiplier of the cost/fill stress.
+pub const STRESS_COST_MULT: f64 = 2.0;
+/// Trade-through margin of the cost/fill stress: a resting buy (sell) limit at `L` fills only
+/// when the low (high) reaches `L·(1 − m)` (`L·(1 + m)`), not on the touch.
+pub const STRESS_TRADE_THROUGH: f64 = 0.001;
+
+/// The stitched OOS record re-run under the cost and fill stress.
+#[derive(Debug, Clone, Serialize)]
+pub struct StressResult {
+    pub cost_mult: f64,
+    pub trade_through: f64,
+    pub stitched_sharpe: f64,
+    pub stitched_return_pct: f64,
+    pub n_trades: usize,
+}
+
+/// Candles whose wicks are pulled in so that the engine's touch rule becomes a trade-through
+/// rule: `low' = min(low / (1 − m), open, close)`, `high' = max(high / (1 + m), open, close)`.
+/// A buy limit at `L` then fills iff `low ≤ L·(1 − m)` (or the body reaches it: prices the
+/// market traded at); a sell limit likewise with the high.
+pub fn trade_through(candles: &[Candle], m: f64) -> Vec<Candle> {
+    candles
+        .iter()
+        .map(|c| Candle {
+            low: (c.low / (1.0 - m)).min(c.open).min(c.close),
+            high: (c.high / (1.0 + m)).max(c.open).max(c.close),
+            ..*c
+        })
+        .collect()
+}
+
+/// Each window's IS winner re-run on its OOS window with fees and slippage ×
+/// [`STRESS_COST_MULT`] and trade-through fills ([`trade_through`]), the daily returns stitched
+/// as in [`run_wfo`] (docs/OPTIMIZER.md "Cost and fill stress").
+pub fn stress_oos(
+    candles: &[Candle],
+    spec: &WfoSpec,
+    w: &WfoResult,
+    base: &Params,
+    ev: &EvalCtx<'_>,
+) -> anyhow::Result<StressResult> {
+    let mut bt = ev.bt.clone();
+    bt.maker_fee *= STRESS_COST_MULT;
+    bt.taker_fee *= STRESS_COST_MULT;
+    bt.slippage *= STRESS_COST_MULT;
+    let sev = EvalCtx {
+        strategy: ev.strategy,
+        asset: ev.asset,
+        tf: ev.tf,
+        bt: &bt,
+    };
+    let wins = windows(candles, spec);
+    if wins.len() != w.windows.len() {
+        bail!(
+            "stress: {} windows, the walk-forward had {}",
+            wins.len(),
+            w.windows.len()
+        );
+    }
+    let mut daily = Vec::new();
+    let mut n_trades = 0;
+    for (&(_, b, c), win) in wins.iter().zip(&w.windows) {
+        let oos = trade_through(&candles[b..c], STRESS_TRADE_THROUGH);
+        let mut kv = base.clone();
+        for (k, v) in &win.best_params {
+            kv.0.insert(k.clone(), *v);
+        }
+        let det = sev.one(&oos, &kv)?;
+        n_trades += det.trade_returns.len();
+        daily.extend(daily_returns(&oos, &det.equity, ev.tf, bt.capital));
+    }
+    let total = daily.iter().fold(1.0, |acc, r| acc * (1.0 + r));
+    Ok(StressResult {
+        cost_mult: STRESS_COST_MULT,
+        trade_through: STRESS_TRADE_THROUGH,
+        stitched_sharpe: stats::sharpe(&daily) * w.periods_per_year.sqrt(),
+        stitched_return_pct: (total - 1.0) * 100.0,
+        n_trades,
     })
 }
 
@@ -597,6 +692,32 @@ mod tests {
         assert!(mean < 0.15, "random winners must score ≈ 0, got {mean}");
         assert_eq!(axis_stability(&[10.0; 10], &axis), 1.0);
         assert!(axis_stability(&[10.0, 11.0, 10.0, 12.0, 11.0], &axis) > 0.8);
+    }
+
+    #[test]
+    fn trade_through_needs_the_margin_and_keeps_the_body() {
+        let c = [Candle {
+            open_time: 0,
+            open: 100.0,
+            high: 110.0,
+            low: 90.0,
+            close: 105.0,
+            volume: 1.0,
+        }];
+        let t = trade_through(&c, 0.01);
+        // buy limit at 91: the low 90 trades through 91·0.99 = 90.09 → fills (low' ≤ 91);
+        // at 90.5 it was touched but not traded through by 1 % (90 > 89.595) → no fill
+        assert!(t[0].low <= 91.0 && t[0].low > 90.5, "{:?}", t[0]);
+        // sell limit at 108: 110 ≥ 108·1.01 = 109.08 → fills; at 109.5 touched only → no fill
+        assert!(t[0].high >= 108.0 && t[0].high < 109.5, "{:?}", t[0]);
+        // a wick smaller than the margin disappears into the body, never past it
+        let c = [Candle {
+            low: 99.95,
+            high: 105.01,
+            ..c[0]
+        }];
+        let t = trade_through(&c, 0.01);
+        assert_eq!((t[0].low, t[0].high), (100.0, 105.0));
     }
 
     #[test]

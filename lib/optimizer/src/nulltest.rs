@@ -1,0 +1,543 @@
+//! `optimize null-test`: the walk-forward and its grading re-run on bar-permuted histories (Masters'
+//! permutation null, docs/OPTIMIZER.md "Null test"), the real result's permutation p-value, and
+//! the stored verdict the `--apply` gate reads.
+
+use crate::grade;
+use crate::run;
+use crate::wfo::{self, EvalCtx};
+use anyhow::{Context as _, anyhow, bail};
+use clap::Args;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use scalp_core::config::Config;
+use scalp_core::{Candle, Timeframe};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Permutation p-value ceiling of the `--apply` gate.
+pub const NULL_P_MAX: f64 = 0.05;
+
+#[derive(Args, Debug, Clone)]
+pub struct NullTestArgs {
+    /// Strategy (a section of param_grids.toml).
+    #[arg(long)]
+    pub strategy: String,
+    /// Asset from the optimize database (BTC or BTCUSDT); with --data, the name the verdict is
+    /// stored under (default: the file's stem).
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Candle CSV instead of the database (timeframe inferred as in `optimize run`).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Exchange of the history (default `[optimize].exchange`).
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Number of permuted histories.
+    #[arg(long, default_value_t = 40)]
+    pub permutations: usize,
+    /// Seed of the permutations (permutation k uses seed + k).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// One line per permuted history.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// Masters' bar permutation (T. Masters, *Permutation and Randomization Tests for Trading System
+/// Development*, 2018, ch. on price permutation): the log open gap `ln(open_i / close_{i−1})` and
+/// the intrabar shape `(ln(high_i/open_i), ln(low_i/open_i), ln(close_i/open_i))` (with the bar's
+/// volume) of bars 1..n are permuted separately, bar 0 is kept, and prices are rebuilt forward
+/// from it. Each component's multiset is kept (so the distribution of returns and of ranges is
+/// the same), every serial dependence — trend, mean reversion, volatility clustering, the
+/// gap/intrabar link — is destroyed: a history with no edge for any rule that trades on
+/// temporal patterns. Open times are kept. Deterministic by `seed`. Prices must be > 0.
+pub fn permute_bars(candles: &[Candle], seed: u64) -> anyhow::Result<Vec<Candle>> {
+    if let Some((i, c)) = candles
+        .iter()
+        .enumerate()
+        .find(|(_, c)| !(c.open > 0.0 && c.high > 0.0 && c.low > 0.0 && c.close > 0.0))
+    {
+        bail!(
+            "candle {i} (open time {}): prices must be > 0 to be permuted",
+            c.open_time
+        );
+    }
+    if candles.len() < 3 {
+        return Ok(candles.to_vec());
+    }
+    let n = candles.len();
+    let mut gaps: Vec<f64> = (1..n)
+        .map(|i| (candles[i].open / candles[i - 1].close).ln())
+        .collect();
+    let mut bars: Vec<(f64, f64, f64, f64)> = candles[1..]
+        .iter()
+        .map(|c| {
+            (
+                (c.high / c.open).ln(),
+                (c.low / c.open).ln(),
+                (c.close / c.open).ln(),
+                c.volume,
+            )
+        })
+        .collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    gaps.shuffle(&mut rng);
+    bars.shuffle(&mut rng);
+    let mut out = Vec::with_capacity(n);
+    out.push(candles[0]);
+    let mut prev_close = candles[0].close;
+    for i in 1..n {
+        let (h, l, c, v) = bars[i - 1];
+        let open = prev_close * gaps[i - 1].exp();
+        let close = open * c.exp();
+        // exp and the products are monotone up to rounding; the max/min make the OHLC
+        // inequalities exact whatever the last bit does.
+        let high = (open * h.exp()).max(open).max(close);
+        let low = (open * l.exp()).min(open).min(close);
+        out.push(Candle {
+            open_time: candles[i].open_time,
+            open,
+            high,
+            low,
+            close,
+            volume: v,
+        });
+        prev_close = close;
+    }
+    Ok(out)
+}
+
+/// One graded walk-forward (real or permuted history). Validation is left out on both sides: it
+/// runs on another exchange's data, which the permutation does not touch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Point {
+    pub grade: String,
+    pub total_score: f64,
+    pub live_eligible: bool,
+    pub stitched_oos_sharpe: f64,
+    pub stitched_return_pct: f64,
+    pub oos_trades: usize,
+}
+
+/// Grades the walk-forward of `strategy` on `candles` exactly as `optimize run` does (same
+/// windows, passes, statistics and score), without validation.
+pub fn evaluate(
+    cfg: &Config,
+    strategy: &str,
+    asset: &str,
+    tf: Timeframe,
+    candles: &[Candle],
+) -> anyhow::Result<Point> {
+    let spec = run::wfo_spec(cfg, strategy)?;
+    let base = run::base_params_for(cfg, strategy, asset)?;
+    let mut bt = run::engine_settings(cfg, strategy);
+    scalp_backtest::cli::apply_contract(cfg, asset, None, &mut bt)?;
+    let ev = EvalCtx {
+        strategy,
+        asset,
+        tf,
+        bt: &bt,
+    };
+    let w = wfo::run_wfo(candles, &spec, &base, &ev, &|_, _| {})?;
+    let (mc, _psr, dsr, _m) = run::overfitting(&w);
+    let stress = wfo::stress_oos(candles, &spec, &w, &base, &ev)?;
+    let gi = run::grade_inputs_of(&w, &mc, dsr, None, Some(&stress));
+    let g = grade::grade(&gi);
+    Ok(Point {
+        grade: g.grade,
+        total_score: g.total_score,
+        live_eligible: g.live_eligible,
+        stitched_oos_sharpe: if w.stitched_oos_sharpe.is_finite() {
+            w.stitched_oos_sharpe
+        } else {
+            0.0
+        },
+        stitched_return_pct: w.oos_total_return_pct,
+        oos_trades: w.oos_n_trades,
+    })
+}
+
+/// `(1 + #{null ≥ real}) / (1 + N)`: the permutation p-value with the real result counted as
+/// one of the permutations, so it is never 0 and is exact under the null (Phipson & Smyth 2010;
+/// Masters 2018).
+pub fn p_value(real: f64, null: &[f64]) -> f64 {
+    let ge = null.iter().filter(|x| **x >= real).count();
+    (1 + ge) as f64 / (1 + null.len()) as f64
+}
+
+/// The stored result of a null test (`<reports_dir>/null_tests/<strategy>_<asset>_<tf>.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verdict {
+    pub strategy: String,
+    pub asset: String,
+    pub timeframe: String,
+    pub created_at: String,
+    pub data: String,
+    pub candles: usize,
+    pub first_open_time: i64,
+    pub last_open_time: i64,
+    pub permutations: usize,
+    pub seed: u64,
+    pub real: Point,
+    /// p of the total score: the statistic the grade is made of.
+    pub p_score: f64,
+    /// p of the stitched OOS Sharpe.
+    pub p_stitched_sharpe: f64,
+    /// Share of permuted histories graded A or B.
+    pub null_ab_rate: f64,
+    /// Share of permuted histories that pass the live gate's grade terms (validation left out).
+    pub null_live_rate: f64,
+    /// Score quantiles of the null (5 %, 50 %, 95 %).
+    pub null_score_q: [f64; 3],
+    /// Stitched OOS Sharpe quantiles of the null (5 %, 50 %, 95 %).
+    pub null_sharpe_q: [f64; 3],
+    /// `p_score ≤ 0.05`.
+    pub pass: bool,
+    pub null: Vec<Point>,
+}
+
+impl Verdict {
+    /// The `--apply` gate term this verdict fails, if any.
+    pub fn gate_failure(&self) -> Option<String> {
+        (!self.pass).then(|| {
+            format!(
+                "null test p {:.3} > {NULL_P_MAX} ({} permutations, {})",
+                self.p_score, self.permutations, self.created_at
+            )
+        })
+    }
+}
+
+/// Where the verdict of `strategy` × `asset` × `tf` is stored.
+pub fn verdict_path(cfg: &Config, strategy: &str, asset: &str, tf: &str) -> PathBuf {
+    run::reports_dir(cfg)
+        .join("null_tests")
+        .join(format!("{strategy}_{asset}_{tf}.json"))
+}
+
+/// The stored verdict, `None` when no null test was run.
+pub fn load_verdict(
+    cfg: &Config,
+    strategy: &str,
+    asset: &str,
+    tf: &str,
+) -> anyhow::Result<Option<Verdict>> {
+    let p = verdict_path(cfg, strategy, asset, tf);
+    match std::fs::read(&p) {
+        Ok(b) => {
+            Ok(Some(serde_json::from_slice(&b).with_context(|| {
+                format!("{}: not a verdict", p.display())
+            })?))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow!("{}: {e}", p.display())),
+    }
+}
+
+fn quantiles(v: &[f64]) -> [f64; 3] {
+    if v.is_empty() {
+        return [f64::NAN; 3];
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let q = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
+    [q(0.05), q(0.5), q(0.95)]
+}
+
+/// Builds the verdict from the real point and the null points.
+#[allow(clippy::too_many_arguments)]
+pub fn verdict(
+    strategy: &str,
+    asset: &str,
+    tf: Timeframe,
+    data: &str,
+    candles: &[Candle],
+    seed: u64,
+    real: Point,
+    null: Vec<Point>,
+) -> Verdict {
+    let scores: Vec<f64> = null.iter().map(|p| p.total_score).collect();
+    let sharpes: Vec<f64> = null.iter().map(|p| p.stitched_oos_sharpe).collect();
+    let n = null.len().max(1) as f64;
+    let p_score = p_value(real.total_score, &scores);
+    Verdict {
+        strategy: strategy.into(),
+        asset: asset.into(),
+        timeframe: tf.to_string(),
+        created_at: crate::db::iso_now(),
+        data: data.into(),
+        candles: candles.len(),
+        first_open_time: candles.first().map_or(0, |c| c.open_time),
+        last_open_time: candles.last().map_or(0, |c| c.open_time),
+        permutations: null.len(),
+        seed,
+        p_stitched_sharpe: p_value(real.stitched_oos_sharpe, &sharpes),
+        p_score,
+        real,
+        null_ab_rate: null
+            .iter()
+            .filter(|p| matches!(p.grade.as_str(), "A" | "B"))
+            .count() as f64
+            / n,
+        null_live_rate: null.iter().filter(|p| p.live_eligible).count() as f64 / n,
+        null_score_q: quantiles(&scores),
+        null_sharpe_q: quantiles(&sharpes),
+        pass: p_score <= NULL_P_MAX,
+        null,
+    }
+}
+
+/// `optimize null-test`.
+pub fn null_test_cmd(cfg: &Config, a: &NullTestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if scalp_strategy::spec(&a.strategy).is_none() {
+        bail!(
+            "unknown strategy `{}` (known: {})",
+            a.strategy,
+            scalp_strategy::STRATEGY_NAMES.join(", ")
+        );
+    }
+    if let Some(why) = run::unmet_needs(&a.strategy) {
+        bail!("{}: {why}", a.strategy);
+    }
+    if a.permutations == 0 {
+        bail!("--permutations must be at least 1");
+    }
+    let (asset, tf, candles, data_name) = match (&a.data, &a.symbol) {
+        (Some(p), sym) => {
+            let c = scalp_core::csvdata::read_candles_csv(p)?;
+            let k = scalp_core::series::conform(&p.display().to_string(), c, None)?;
+            let asset = match sym {
+                Some(s) => cfg.assets.asset_of(s),
+                None => p
+                    .file_stem()
+                    .map_or("DATA".into(), |s| s.to_string_lossy().to_string()),
+            };
+            (asset, k.timeframe, k.candles, p.display().to_string())
+        }
+        (None, Some(s)) => {
+            let asset = cfg.assets.asset_of(s);
+            let tf = cfg
+                .strategies
+                .strategies
+                .get(&a.strategy)
+                .map_or(Timeframe::H1, |e| e.params_for(&asset).1);
+            let exchange = a
+                .exchange
+                .clone()
+                .unwrap_or_else(|| cfg.main.optimize.exchange.clone());
+            let dbp = run::db_path(cfg);
+            let conn = crate::db::open_readonly(&dbp)?;
+            let symbol = cfg.assets.symbol(&asset);
+            let (c, _) = run::load_stored(&conn, &exchange, &symbol, tf, None)?;
+            if c.is_empty() {
+                bail!(
+                    "no {exchange} {symbol} {tf} candles in {}: fetch them with optimize fetch-history",
+                    dbp.display()
+                );
+            }
+            (
+                asset,
+                tf,
+                c,
+                format!("{}: {exchange} {symbol} {tf}", dbp.display()),
+            )
+        }
+        (None, None) => bail!("give --symbol A or --data FILE.csv"),
+    };
+    crate::interrupt::watch_signals();
+    let real = evaluate(cfg, &a.strategy, &asset, tf, &candles)?;
+    writeln!(
+        out,
+        "null-test {} {asset} {tf}: real history: grade {} score {:.2} stitched OOS Sharpe {:.2} return {:.2}% ({} trades; validation left out)",
+        a.strategy,
+        real.grade,
+        real.total_score,
+        real.stitched_oos_sharpe,
+        real.stitched_return_pct,
+        real.oos_trades
+    )?;
+    let mut null = Vec::with_capacity(a.permutations);
+    for k in 0..a.permutations {
+        let seed = a.seed.wrapping_add(k as u64);
+        let perm = permute_bars(&candles, seed)?;
+        let p = evaluate(cfg, &a.strategy, &asset, tf, &perm)
+            .with_context(|| format!("permutation {k} (seed {seed})"))?;
+        if a.verbose {
+            writeln!(
+                out,
+                "  permutation {k:>3} (seed {seed}): grade {} score {:.2} stitched Sharpe {:.2} return {:.2}%",
+                p.grade, p.total_score, p.stitched_oos_sharpe, p.stitched_return_pct
+            )?;
+        }
+        null.push(p);
+    }
+    let v = verdict(
+        &a.strategy,
+        &asset,
+        tf,
+        &data_name,
+        &candles,
+        a.seed,
+        real,
+        null,
+    );
+    let path = verdict_path(cfg, &a.strategy, &asset, &tf.to_string());
+    write_verdict(&path, &v)?;
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string(&v)?)?;
+        return Ok(());
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for p in &v.null {
+        *counts.entry(p.grade.as_str()).or_default() += 1;
+    }
+    let counts: Vec<String> = ["A", "B", "C", "D", "F"]
+        .iter()
+        .map(|g| format!("{g} {}", counts.get(g).copied().unwrap_or(0)))
+        .collect();
+    writeln!(
+        out,
+        "  null ({} permuted histories, seed {}): grades {}; P(A or B) {:.3}, P(live grade terms) {:.3}",
+        v.permutations,
+        v.seed,
+        counts.join(", "),
+        v.null_ab_rate,
+        v.null_live_rate
+    )?;
+    writeln!(
+        out,
+        "  null score 5/50/95 %: {:.2} / {:.2} / {:.2}; stitched OOS Sharpe 5/50/95 %: {:.2} / {:.2} / {:.2}",
+        v.null_score_q[0],
+        v.null_score_q[1],
+        v.null_score_q[2],
+        v.null_sharpe_q[0],
+        v.null_sharpe_q[1],
+        v.null_sharpe_q[2]
+    )?;
+    writeln!(
+        out,
+        "  real result: score p = {:.3}, stitched Sharpe p = {:.3} ((1 + #null ≥ real) / (1 + N)): {}",
+        v.p_score,
+        v.p_stitched_sharpe,
+        if v.pass {
+            "PASS (distinguishable from no-edge histories)"
+        } else {
+            "FAIL (indistinguishable from no-edge histories; --apply will not write it)"
+        }
+    )?;
+    writeln!(out, "  verdict: {}", path.display())?;
+    Ok(())
+}
+
+fn write_verdict(path: &Path, v: &Verdict) -> anyhow::Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(v)?)
+        .with_context(|| format!("{}: cannot write", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot replace", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn real_candles() -> Vec<Candle> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/coinbase_btcusd_1h.csv");
+        let mut c = scalp_core::csvdata::read_candles_csv(&p).unwrap();
+        c.truncate(2000);
+        c
+    }
+
+    fn components(c: &[Candle]) -> (Vec<f64>, Vec<(f64, f64, f64, f64)>) {
+        let g = (1..c.len())
+            .map(|i| (c[i].open / c[i - 1].close).ln())
+            .collect();
+        let b = c[1..]
+            .iter()
+            .map(|x| {
+                (
+                    (x.high / x.open).ln(),
+                    (x.low / x.open).ln(),
+                    (x.close / x.open).ln(),
+                    x.volume,
+                )
+            })
+            .collect();
+        (g, b)
+    }
+
+    #[test]
+    fn permutation_keeps_components_first_bar_and_ohlc_and_is_deterministic() {
+        let c = real_candles();
+        let p = permute_bars(&c, 7).unwrap();
+        assert_eq!(p.len(), c.len());
+        assert_eq!(p[0], c[0], "first bar kept");
+        for (a, b) in p.iter().zip(&c) {
+            assert_eq!(a.open_time, b.open_time);
+            assert!(
+                a.low <= a.open.min(a.close) && a.high >= a.open.max(a.close) && a.low > 0.0,
+                "{a:?}"
+            );
+        }
+        // The multiset of each component is kept (to rounding of ln/exp).
+        let (g0, b0) = components(&c);
+        let (g1, b1) = components(&p);
+        let sorted = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        for (x, y) in sorted(g0.clone()).iter().zip(sorted(g1)) {
+            assert!((x - y).abs() < 1e-9, "gap {x} vs {y}");
+        }
+        let mut bs0 = b0.clone();
+        let mut bs1 = b1.clone();
+        let key = |t: &(f64, f64, f64, f64)| (t.2, t.0, t.1, t.3);
+        bs0.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap());
+        bs1.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap());
+        for (x, y) in bs0.iter().zip(&bs1) {
+            assert!(
+                (x.0 - y.0).abs() < 1e-9
+                    && (x.1 - y.1).abs() < 1e-9
+                    && (x.2 - y.2).abs() < 1e-9
+                    && x.3 == y.3,
+                "bar {x:?} vs {y:?}"
+            );
+        }
+        // The order did change (the permutation is not the identity) ...
+        let moved = b0
+            .iter()
+            .zip(&b1)
+            .filter(|(x, y)| (x.2 - y.2).abs() > 1e-12)
+            .count();
+        assert!(moved > c.len() / 2, "only {moved} bars moved");
+        // ... the total log return is the same (the sum of the components) ...
+        let total = |v: &[Candle]| (v.last().unwrap().close / v[0].close).ln();
+        assert!((total(&c) - total(&p)).abs() < 1e-8);
+        // ... and the same seed gives the same history, another seed another one.
+        assert_eq!(permute_bars(&c, 7).unwrap(), p);
+        assert_ne!(permute_bars(&c, 8).unwrap(), p);
+    }
+
+    #[test]
+    fn permutation_refuses_non_positive_prices() {
+        let mut c = real_candles();
+        c[5].low = 0.0;
+        let e = permute_bars(&c, 1).unwrap_err().to_string();
+        assert!(e.contains("candle 5"), "{e}");
+    }
+
+    #[test]
+    fn p_value_counts_the_real_result() {
+        assert_eq!(p_value(10.0, &[1.0, 2.0, 3.0]), 0.25);
+        assert_eq!(p_value(2.0, &[1.0, 2.0, 3.0]), 0.75);
+        assert_eq!(p_value(0.0, &[]), 1.0);
+    }
+}

@@ -198,6 +198,7 @@ fn runner(id: &str, position: bool) -> RunnerState {
         kill_switch: None,
         last_open_time: Some(0),
         origin_open_time: 0,
+        halted: false,
     }
 }
 
@@ -238,6 +239,7 @@ fn sim_state(acks: Vec<ControlAck>) -> SimulatorState {
             },
         ],
         control_acks: acks,
+        halted_strategies: vec![],
         db_error: None,
         rss_kb: Some(12_000),
     }

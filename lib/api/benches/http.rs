@@ -46,7 +46,15 @@ fn fixture(dir: &std::path::Path) -> Settings {
             wins: 7,
             losses: 5,
             position: None,
-            levels: vec![LevelState { id: 1, side: "long".into(), price: 100.0, margin_frac: 0.1 }; 3],
+            levels: vec![
+                LevelState {
+                    id: 1,
+                    side: "long".into(),
+                    price: 100.0,
+                    margin_frac: 0.1
+                };
+                3
+            ],
             kill_switch: None,
             last_open_time: Some(1_795_290_000_000),
             origin_open_time: 1_795_200_000_000,
@@ -118,7 +126,8 @@ async fn client(addr: String, key: String, path: &'static str, until: Instant) -
                     .lines()
                     .find_map(|l| {
                         let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
                     })
                     .expect("content-length");
                 break (p + 4, len);
@@ -135,7 +144,10 @@ async fn client(addr: String, key: String, path: &'static str, until: Instant) -
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (addr, key) = match std::env::var("SCALP_API_BENCH_ADDR") {
         Ok(a) => (a, std::env::var("SCALP_API_KEY").expect("SCALP_API_KEY")),
@@ -178,5 +190,8 @@ fn main() {
             all.len()
         );
     }
-    println!("process RSS (server + clients): {:?} kB", scalp_core::types::rss_kb());
+    println!(
+        "process RSS (server + clients): {:?} kB",
+        scalp_core::types::rss_kb()
+    );
 }

@@ -138,7 +138,10 @@ impl App {
         match tokio::time::timeout(timeout, self.db.run(db::ping)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.message),
-            Err(_) => Err(format!("database did not answer within {} s", timeout.as_secs())),
+            Err(_) => Err(format!(
+                "database did not answer within {} s",
+                timeout.as_secs()
+            )),
         }
     }
 
@@ -211,7 +214,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/backtest/runs/{run_id}", get(backtest_run))
         .route("/api/optimization/runs", get(optimization_runs))
         .route("/api/optimization/runs/{run_id}", get(optimization_run))
-        .route("/api/optimization/runs/{run_id}/windows", get(optimization_windows))
+        .route(
+            "/api/optimization/runs/{run_id}/windows",
+            get(optimization_windows),
+        )
         .route("/api/optimization/results", get(optimization_results))
         .route("/metrics", get(metrics_text))
         .route("/ws/live", get(ws_live))
@@ -319,8 +325,11 @@ async fn fallback(State(app): State<Arc<App>>, method: Method, uri: axum::http::
         return ApiError::not_found(format!("no route {method} {p}")).into_response();
     }
     if method != Method::GET && method != Method::HEAD {
-        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} not allowed on {p}"))
-            .into_response();
+        return ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} not allowed on {p}"),
+        )
+        .into_response();
     }
     crate::web::serve(&app.settings.web_dir, p).await
 }
@@ -461,7 +470,10 @@ async fn grid_state(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonR
             let mut out = Vec::new();
             for r in &r2 {
                 let sym = format!("{}{quote}", r.asset);
-                let close = match (db::series_key(&r.exchange, &sym, &r.timeframe), r.last_open_time) {
+                let close = match (
+                    db::series_key(&r.exchange, &sym, &r.timeframe),
+                    r.last_open_time,
+                ) {
                     (Some(k), Some(t)) => db::candles_tail(c, &k, t + 1, 1)?
                         .pop()
                         .filter(|x| x.open_time == t)
@@ -525,9 +537,7 @@ async fn conditions(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonR
             let nearest = last_close.and_then(|lc| {
                 mine.iter()
                     .flat_map(|r| r.levels.iter().map(move |l| (r, l)))
-                    .min_by(|a, b| {
-                        (a.1.price - lc).abs().total_cmp(&(b.1.price - lc).abs())
-                    })
+                    .min_by(|a, b| (a.1.price - lc).abs().total_cmp(&(b.1.price - lc).abs()))
                     .map(|(r, l)| {
                         json!({"runner_id": r.id, "side": l.side, "price": l.price,
                                "distance_pct": (l.price - lc) / lc * 100.0})
@@ -576,19 +586,33 @@ async fn sim_kill_reset(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> A
     if let Some(s) = &strategy {
         app.check_strategy(s, "query parameter `strategy`")?;
     }
-    Ok(accepted(submit(&app, SIMULATOR_FILE, Action::ResetKillSwitch { strategy }).await?))
+    Ok(accepted(
+        submit(&app, SIMULATOR_FILE, Action::ResetKillSwitch { strategy }).await?,
+    ))
 }
 
-async fn sim_stop(State(app): State<Arc<App>>, UrlPath(name): UrlPath<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+async fn sim_stop(
+    State(app): State<Arc<App>>,
+    UrlPath(name): UrlPath<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     Params::parse(q.as_deref(), &[])?;
     app.check_strategy(&name, "path parameter `name`")?;
-    Ok(accepted(submit(&app, SIMULATOR_FILE, Action::Stop { strategy: name }).await?))
+    Ok(accepted(
+        submit(&app, SIMULATOR_FILE, Action::Stop { strategy: name }).await?,
+    ))
 }
 
-async fn sim_start(State(app): State<Arc<App>>, UrlPath(name): UrlPath<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+async fn sim_start(
+    State(app): State<Arc<App>>,
+    UrlPath(name): UrlPath<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     Params::parse(q.as_deref(), &[])?;
     app.check_strategy(&name, "path parameter `name`")?;
-    Ok(accepted(submit(&app, SIMULATOR_FILE, Action::Start { strategy: name }).await?))
+    Ok(accepted(
+        submit(&app, SIMULATOR_FILE, Action::Start { strategy: name }).await?,
+    ))
 }
 
 async fn sim_reset(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
@@ -598,16 +622,23 @@ async fn sim_reset(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> ApiRes
     if let Some(s) = &strategy {
         app.check_strategy(s, "query parameter `strategy`")?;
     }
-    Ok(accepted(submit(&app, SIMULATOR_FILE, Action::Reset { strategy, force }).await?))
+    Ok(accepted(
+        submit(&app, SIMULATOR_FILE, Action::Reset { strategy, force }).await?,
+    ))
 }
 
-async fn executor_kill_reset(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+async fn executor_kill_reset(
+    State(app): State<Arc<App>>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref(), &["strategy"])?;
     match p.str("strategy")? {
         Some(s) => {
             app.check_strategy(&s, "query parameter `strategy`")?;
             let file = control::executor_file(&s);
-            Ok(accepted(submit(&app, &file, Action::ResetKillSwitch { strategy: Some(s) }).await?))
+            Ok(accepted(
+                submit(&app, &file, Action::ResetKillSwitch { strategy: Some(s) }).await?,
+            ))
         }
         None => {
             let execs = files::executor_files(&app.settings.state_dir);
@@ -654,19 +685,37 @@ async fn executor_status(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> 
 pub const MAX_CANDLES: i64 = 100_000;
 
 async fn candles(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResult {
-    let p = Params::parse(q.as_deref(), &["exchange", "symbol", "tf", "limit", "from", "to"])?;
+    let p = Params::parse(
+        q.as_deref(),
+        &["exchange", "symbol", "tf", "limit", "from", "to"],
+    )?;
     let exchange = p.required("exchange")?;
     let symbol = p.required("symbol")?;
     let tf = p.required("tf")?;
     if exchange.parse::<scalp_core::Exchange>().is_err() {
-        return Err(ApiError::param("exchange", format!("unknown exchange `{}` (binance, bitget, replay)", exchange.chars().take(40).collect::<String>())));
+        return Err(ApiError::param(
+            "exchange",
+            format!(
+                "unknown exchange `{}` (binance, bitget, replay)",
+                exchange.chars().take(40).collect::<String>()
+            ),
+        ));
     }
     if tf.parse::<scalp_core::Timeframe>().is_err() {
-        return Err(ApiError::param("tf", format!("unknown timeframe `{}` (1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d)", tf.chars().take(40).collect::<String>())));
+        return Err(ApiError::param(
+            "tf",
+            format!(
+                "unknown timeframe `{}` (1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d)",
+                tf.chars().take(40).collect::<String>()
+            ),
+        ));
     }
     let ranged = p.has("from") || p.has("to");
     if ranged && p.has("limit") {
-        return Err(ApiError::param("limit", "give either limit or from/to, not both"));
+        return Err(ApiError::param(
+            "limit",
+            "give either limit or from/to, not both",
+        ));
     }
     let from = p.int("from", None, 0, i64::MAX)?;
     let to = p.int("to", None, 0, i64::MAX)?;
@@ -685,7 +734,9 @@ async fn candles(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResu
         .run(move |c| {
             let key = db::series_key(&ex2, &sym2, &tf2).expect("checked above");
             let v = match from {
-                Some(f) => db::candles_range(c, &key, f, to.unwrap_or(i64::MAX), MAX_CANDLES as usize)?,
+                Some(f) => {
+                    db::candles_range(c, &key, f, to.unwrap_or(i64::MAX), MAX_CANDLES as usize)?
+                }
                 None => db::candles_tail(c, &key, i64::MAX, limit as usize)?,
             };
             Ok(v.iter().map(db::candle_row).collect::<Vec<_>>())
@@ -720,27 +771,46 @@ async fn backtest_run(State(app): State<Arc<App>>, UrlPath(raw): UrlPath<String>
 // ------------------------------------------------------------------ optimization
 
 async fn optimization_runs(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResult {
-    let p = Params::parse(q.as_deref(), &["strategy", "symbol", "status", "limit", "offset"])?;
+    let p = Params::parse(
+        q.as_deref(),
+        &["strategy", "symbol", "status", "limit", "offset"],
+    )?;
     let strategy = p.str("strategy")?;
     let symbol = p.str("symbol")?;
     let status = p.str("status")?;
     if let Some(s) = &status
         && !["running", "completed", "failed"].contains(&s.as_str())
     {
-        return Err(ApiError::param("status", format!("must be running, completed or failed (got `{}`)", s.chars().take(40).collect::<String>())));
+        return Err(ApiError::param(
+            "status",
+            format!(
+                "must be running, completed or failed (got `{}`)",
+                s.chars().take(40).collect::<String>()
+            ),
+        ));
     }
     let limit = p.int("limit", Some(50), 1, 500)?.unwrap_or(50);
     let offset = p.int("offset", Some(0), 0, i64::MAX)?.unwrap_or(0);
     let (total, runs) = app
         .db
         .run(move |c| {
-            db::optimization_runs(c, strategy.as_deref(), symbol.as_deref(), status.as_deref(), limit, offset)
+            db::optimization_runs(
+                c,
+                strategy.as_deref(),
+                symbol.as_deref(),
+                status.as_deref(),
+                limit,
+                offset,
+            )
         })
         .await?;
     ok(json!({"total": total, "limit": limit, "offset": offset, "runs": runs}))
 }
 
-async fn optimization_run(State(app): State<Arc<App>>, UrlPath(raw): UrlPath<String>) -> JsonResult {
+async fn optimization_run(
+    State(app): State<Arc<App>>,
+    UrlPath(raw): UrlPath<String>,
+) -> JsonResult {
     let id = parse_id(&raw, "run_id")?;
     match app.db.run(move |c| db::optimization_run(c, id)).await? {
         Some(v) => ok(v),
@@ -748,7 +818,10 @@ async fn optimization_run(State(app): State<Arc<App>>, UrlPath(raw): UrlPath<Str
     }
 }
 
-async fn optimization_windows(State(app): State<Arc<App>>, UrlPath(raw): UrlPath<String>) -> JsonResult {
+async fn optimization_windows(
+    State(app): State<Arc<App>>,
+    UrlPath(raw): UrlPath<String>,
+) -> JsonResult {
     let id = parse_id(&raw, "run_id")?;
     let r = app
         .db
@@ -773,7 +846,9 @@ async fn optimization_results(State(app): State<Arc<App>>, RawQuery(q): RawQuery
     let limit = p.int("limit", Some(500), 1, 5000)?.unwrap_or(500);
     let rows = app
         .db
-        .run(move |c| db::optimization_results(c, latest, strategy.as_deref(), symbol.as_deref(), limit))
+        .run(move |c| {
+            db::optimization_results(c, latest, strategy.as_deref(), symbol.as_deref(), limit)
+        })
         .await?;
     ok(json!({ "results": rows }))
 }
@@ -787,14 +862,22 @@ async fn metrics_text(State(app): State<Arc<App>>) -> ApiResult<Response> {
         files::state_files(&sd)
             .into_iter()
             .map(|p| {
-                let daemon = p.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+                let daemon = p
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("")
+                    .to_string();
                 let payload = files::read_json(&p).ok();
                 let age_s = payload
                     .as_ref()
                     .and_then(|m| m.get("written_at"))
                     .and_then(Value::as_str)
                     .and_then(|w| files::age_s(w, now));
-                StateSample { daemon, age_s, payload }
+                StateSample {
+                    daemon,
+                    age_s,
+                    payload,
+                }
             })
             .collect::<Vec<_>>()
     })
@@ -802,13 +885,20 @@ async fn metrics_text(State(app): State<Arc<App>>) -> ApiResult<Response> {
     .map_err(|e| ApiError::internal(e.to_string()))?;
     let body = metrics::render(&app.requests, &samples);
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response())
 }
 
-async fn ws_live(State(app): State<Arc<App>>, RawQuery(q): RawQuery, ws: WebSocketUpgrade) -> ApiResult<Response> {
+async fn ws_live(
+    State(app): State<Arc<App>>,
+    RawQuery(q): RawQuery,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
     Params::parse(q.as_deref(), &["token"])?;
     let rx = app.live.clone();
     Ok(ws.on_upgrade(move |socket| live_socket(socket, rx)))
@@ -819,7 +909,11 @@ async fn live_socket(mut socket: WebSocket, mut rx: watch::Receiver<Arc<String>>
     loop {
         let cur = rx.borrow_and_update().clone();
         if !cur.is_empty() {
-            if socket.send(Message::Text(cur.as_str().into())).await.is_err() {
+            if socket
+                .send(Message::Text(cur.as_str().into()))
+                .await
+                .is_err()
+            {
                 return;
             }
             break;

@@ -10,7 +10,9 @@
 
 use crate::files;
 use scalp_paper::control::{Action, CONTROL_VERSION, ControlRequest};
-use scalp_paper::state::{ControlAck, STATE_FILE as SIM_STATE_FILE, STATE_VERSION as SIM_STATE_VERSION, SimulatorState};
+use scalp_paper::state::{
+    ControlAck, STATE_FILE as SIM_STATE_FILE, STATE_VERSION as SIM_STATE_VERSION, SimulatorState,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -92,7 +94,11 @@ impl Controller {
                 SIM_STATE_VERSION,
             )
             .ok()?;
-            return env.payload.control_acks.into_iter().find(|a| a.file == file);
+            return env
+                .payload
+                .control_acks
+                .into_iter()
+                .find(|a| a.file == file);
         }
         let strategy = file.strip_prefix("executor-")?.strip_suffix("-api.json")?;
         let m = files::read_json(&self.state_dir.join(format!("executor-{strategy}.json"))).ok()?;
@@ -119,7 +125,11 @@ impl Controller {
         if let Some(cur) = &current {
             match &ack {
                 Some(a) if a.request_id == cur.request_id => {
-                    if let Some(r) = inner.history.iter_mut().find(|r| r.request_id == cur.request_id) {
+                    if let Some(r) = inner
+                        .history
+                        .iter_mut()
+                        .find(|r| r.request_id == cur.request_id)
+                    {
                         r.result = Some(a.result.clone());
                         r.applied_at = Some(a.applied_at.clone());
                     }
@@ -147,7 +157,8 @@ impl Controller {
             msg,
         };
         std::fs::create_dir_all(&self.control_dir).map_err(|e| werr(e.to_string()))?;
-        scalp_statefile::write_atomic(&path, CONTROL_VERSION, &req).map_err(|e| werr(e.to_string()))?;
+        scalp_statefile::write_atomic(&path, CONTROL_VERSION, &req)
+            .map_err(|e| werr(e.to_string()))?;
         tracing::info!("CONTROL {file} request {request_id}: {actions:?} (carrying {merged:?})");
         for old in &merged {
             match inner.history.iter_mut().find(|r| &r.request_id == old) {
@@ -214,7 +225,10 @@ impl Controller {
         let last = &inner.history[k];
         let status = if last.result.is_some() {
             "applied"
-        } else if self.current(&file).is_some_and(|c| c.request_id == last.request_id) {
+        } else if self
+            .current(&file)
+            .is_some_and(|c| c.request_id == last.request_id)
+        {
             "pending"
         } else {
             // Replaced in the file by a request of another writer of the same name — cannot

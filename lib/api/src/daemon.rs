@@ -27,8 +27,13 @@ fn invalid(cfg: &Config, key: &str, msg: String) -> anyhow::Error {
 
 fn listen_addr(cfg: &Config) -> anyhow::Result<SocketAddr> {
     let l = &cfg.main.api.listen;
-    l.parse::<SocketAddr>()
-        .map_err(|e| invalid(cfg, "api.listen", format!("`{l}` is not an IP:port address ({e})")))
+    l.parse::<SocketAddr>().map_err(|e| {
+        invalid(
+            cfg,
+            "api.listen",
+            format!("`{l}` is not an IP:port address ({e})"),
+        )
+    })
 }
 
 /// The settings of the app from the config.
@@ -88,7 +93,9 @@ impl Daemon for Api {
             );
         }
         if !local.ip().is_loopback() {
-            tracing::info!("listening on a non-loopback address {local}: keep it behind a firewall (docs/API.md)");
+            tracing::info!(
+                "listening on a non-loopback address {local}: keep it behind a firewall (docs/API.md)"
+            );
         }
         tracing::info!(
             "API LISTENING on {local} db={} web_dir={}",
@@ -121,7 +128,9 @@ impl Daemon for Api {
                 if ok != was_ok {
                     match &r {
                         Ok(()) => tracing::info!("database answers again"),
-                        Err(e) => tracing::error!("database does not answer ({e}): withholding the watchdog"),
+                        Err(e) => tracing::error!(
+                            "database does not answer ({e}): withholding the watchdog"
+                        ),
                     }
                     was_ok = ok;
                 }

@@ -56,7 +56,8 @@ impl Db {
                     .map_err(|e| ApiError::unavailable(format!("database: {e}")))?,
             };
             let r = f(&conn);
-            let keep = !matches!(&r, Err(e) if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE);
+            let keep =
+                !matches!(&r, Err(e) if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE);
             if keep {
                 me.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
             }
@@ -85,7 +86,12 @@ enum Kind {
 }
 
 /// A row as a JSON object: `json` columns parsed, `bools` as booleans, `skip` left out.
-fn row_object(row: &Row, json: &[&str], bools: &[&str], skip: &[&str]) -> rusqlite::Result<Map<String, Value>> {
+fn row_object(
+    row: &Row,
+    json: &[&str],
+    bools: &[&str],
+    skip: &[&str],
+) -> rusqlite::Result<Map<String, Value>> {
     let st = row.as_ref();
     let mut m = Map::new();
     for i in 0..st.column_count() {
@@ -104,7 +110,9 @@ fn row_object(row: &Row, json: &[&str], bools: &[&str], skip: &[&str]) -> rusqli
             (ValueRef::Null, _) => Value::Null,
             (ValueRef::Integer(n), Kind::Bool) => Value::Bool(n != 0),
             (ValueRef::Integer(n), _) => Value::from(n),
-            (ValueRef::Real(x), _) => serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number),
+            (ValueRef::Real(x), _) => {
+                serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+            }
             (ValueRef::Text(t), Kind::Json) => {
                 let t = String::from_utf8_lossy(t);
                 // A stored text that is not JSON stays a string (never silently dropped).
@@ -129,24 +137,38 @@ fn query_objects(
 ) -> ApiResult<Vec<Value>> {
     let mut st = conn.prepare_cached(sql_text).map_err(sql(what))?;
     let rows = st
-        .query_map(args, |r| row_object(r, json, bools, skip).map(Value::Object))
+        .query_map(args, |r| {
+            row_object(r, json, bools, skip).map(Value::Object)
+        })
         .map_err(sql(what))?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql(what))
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql(what))
 }
 
-fn count(conn: &Connection, what: &str, sql_text: &str, args: &[&dyn rusqlite::ToSql]) -> ApiResult<i64> {
+fn count(
+    conn: &Connection,
+    what: &str,
+    sql_text: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> ApiResult<i64> {
     conn.prepare_cached(sql_text)
         .and_then(|mut st| st.query_row(args, |r| r.get(0)))
         .map_err(sql(what))
 }
 
 pub fn ping(conn: &Connection) -> ApiResult<()> {
-    conn.query_row("SELECT 1", [], |_| Ok(())).map_err(sql("ping"))
+    conn.query_row("SELECT 1", [], |_| Ok(()))
+        .map_err(sql("ping"))
 }
 
 // ---------------------------------------------------------------- simulator
 
-pub fn sim_trades(conn: &Connection, limit: i64, strategy: Option<&str>, asset: Option<&str>) -> ApiResult<Vec<Value>> {
+pub fn sim_trades(
+    conn: &Connection,
+    limit: i64,
+    strategy: Option<&str>,
+    asset: Option<&str>,
+) -> ApiResult<Vec<Value>> {
     query_objects(
         conn,
         "sim_trades",
@@ -172,12 +194,23 @@ pub fn series_key<'a>(exchange: &str, symbol: &'a str, tf: &str) -> Option<Serie
     })
 }
 
-pub fn candles_range(conn: &Connection, key: &SeriesKey, from: i64, to: i64, limit: usize) -> ApiResult<Vec<Candle>> {
+pub fn candles_range(
+    conn: &Connection,
+    key: &SeriesKey,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> ApiResult<Vec<Candle>> {
     scalp_store::candles::load_limit(conn, key, from, to, limit).map_err(store("candles"))
 }
 
 /// The newest `n` candles with `open_time < before` (ascending).
-pub fn candles_tail(conn: &Connection, key: &SeriesKey, before: i64, n: usize) -> ApiResult<Vec<Candle>> {
+pub fn candles_tail(
+    conn: &Connection,
+    key: &SeriesKey,
+    before: i64,
+    n: usize,
+) -> ApiResult<Vec<Candle>> {
     scalp_store::candles::load_tail(conn, key, before, n).map_err(store("candles"))
 }
 
@@ -314,7 +347,12 @@ pub fn optimization_run(conn: &Connection, id: i64) -> ApiResult<Option<Value>> 
 }
 
 pub fn run_exists(conn: &Connection, id: i64) -> ApiResult<bool> {
-    Ok(count(conn, "optimization_runs", "SELECT count(*) FROM optimization_runs WHERE id = ?1", &[&id])? > 0)
+    Ok(count(
+        conn,
+        "optimization_runs",
+        "SELECT count(*) FROM optimization_runs WHERE id = ?1",
+        &[&id],
+    )? > 0)
 }
 
 pub fn optimization_windows(conn: &Connection, run_id: i64) -> ApiResult<Vec<Value>> {

@@ -68,7 +68,10 @@ pub fn executors(dir: &Path, only: Option<&str>, now_ms: i64) -> Vec<Value> {
         .map(|(s, p)| {
             let mut m = read_json(&p).unwrap_or_else(|why| {
                 let mut m = serde_json::Map::new();
-                m.insert("error".into(), Value::String(format!("{}: {why}", p.display())));
+                m.insert(
+                    "error".into(),
+                    Value::String(format!("{}: {why}", p.display())),
+                );
                 m
             });
             let age = m
@@ -106,7 +109,10 @@ mod tests {
     #[test]
     fn ages() {
         let t = super::rfc3339_ms("2026-11-21T20:41:07.318Z").unwrap();
-        assert_eq!(super::age_s("2026-11-21T20:41:07.318Z", t + 1500), Some(1.5));
+        assert_eq!(
+            super::age_s("2026-11-21T20:41:07.318Z", t + 1500),
+            Some(1.5)
+        );
         assert_eq!(super::rfc3339_ms("yesterday"), None);
     }
 }

@@ -19,7 +19,10 @@ pub type SimRx = watch::Receiver<Option<Envelope<SimulatorState>>>;
 
 /// Per asset of the runners: `(exchange, symbol, timeframe)` of its smallest-timeframe runner;
 /// the symbol is `<asset><quote>` (assets.toml `quote`), as the simulator reads it.
-pub fn asset_series(runners: &[RunnerState], quote: &str) -> BTreeMap<String, (String, String, String)> {
+pub fn asset_series(
+    runners: &[RunnerState],
+    quote: &str,
+) -> BTreeMap<String, (String, String, String)> {
     let mut out: BTreeMap<String, (String, String, i64)> = BTreeMap::new();
     for r in runners {
         let ms = r
@@ -30,7 +33,10 @@ pub fn asset_series(runners: &[RunnerState], quote: &str) -> BTreeMap<String, (S
         match out.get(&r.asset) {
             Some((_, _, m)) if *m <= ms => {}
             _ => {
-                out.insert(r.asset.clone(), (r.exchange.clone(), r.timeframe.clone(), ms));
+                out.insert(
+                    r.asset.clone(),
+                    (r.exchange.clone(), r.timeframe.clone(), ms),
+                );
             }
         }
     }
@@ -105,7 +111,10 @@ pub async fn build(
                        "capital": s.capital, "global_kill_switch": s.global_kill_switch,
                        "halted_strategies": s.halted_strategies}),
             );
-            m.insert("prices".into(), Value::Object(prices(db, &s.runners, quote).await));
+            m.insert(
+                "prices".into(),
+                Value::Object(prices(db, &s.runners, quote).await),
+            );
             let strategies: Vec<Value> = s
                 .runners
                 .iter()
@@ -116,7 +125,10 @@ pub async fn build(
                 })
                 .collect();
             m.insert("strategies".into(), Value::Array(strategies));
-            m.insert("ranking".into(), serde_json::to_value(&s.ranking).unwrap_or(Value::Null));
+            m.insert(
+                "ranking".into(),
+                serde_json::to_value(&s.ranking).unwrap_or(Value::Null),
+            );
         }
         None => {
             m.insert("simulator".into(), Value::Null);

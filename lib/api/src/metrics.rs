@@ -51,7 +51,12 @@ impl Requests {
     fn render(&self, out: &mut String) {
         out.push_str("# HELP scalp_api_requests_total HTTP requests answered, by route template and status\n");
         out.push_str("# TYPE scalp_api_requests_total counter\n");
-        for ((route, status), n) in self.by_route.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for ((route, status), n) in self
+            .by_route
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             let _ = writeln!(
                 out,
                 "scalp_api_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
@@ -68,7 +73,10 @@ impl Requests {
             );
         }
         let n = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "scalp_api_request_duration_seconds_bucket{{le=\"+Inf\"}} {n}");
+        let _ = writeln!(
+            out,
+            "scalp_api_request_duration_seconds_bucket{{le=\"+Inf\"}} {n}"
+        );
         let _ = writeln!(
             out,
             "scalp_api_request_duration_seconds_sum {}",
@@ -80,11 +88,21 @@ impl Requests {
 
 /// Escapes a label value (backslash, quote, newline).
 pub fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn num(v: f64) -> String {
-    if v.is_finite() { format!("{v}") } else if v.is_nan() { "NaN".into() } else if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    if v.is_finite() {
+        format!("{v}")
+    } else if v.is_nan() {
+        "NaN".into()
+    } else if v > 0.0 {
+        "+Inf".into()
+    } else {
+        "-Inf".into()
+    }
 }
 
 /// One state file for the gauges: its daemon name (file stem), age, payload.
@@ -112,17 +130,36 @@ pub fn render(requests: &Requests, states: &[StateSample]) -> String {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let up = s.age_s.is_some_and(|a| a <= UP_WITHIN_S) && healthy && !stopped;
-        let _ = writeln!(out, "scalp_daemon_up{{daemon=\"{}\"}} {}", esc(&s.daemon), up as u8);
+        let _ = writeln!(
+            out,
+            "scalp_daemon_up{{daemon=\"{}\"}} {}",
+            esc(&s.daemon),
+            up as u8
+        );
     }
     out.push_str("# HELP scalp_state_age_seconds seconds since the daemon last wrote its state file\n# TYPE scalp_state_age_seconds gauge\n");
     for s in states {
         if let Some(a) = s.age_s {
-            let _ = writeln!(out, "scalp_state_age_seconds{{daemon=\"{}\"}} {}", esc(&s.daemon), num(a));
+            let _ = writeln!(
+                out,
+                "scalp_state_age_seconds{{daemon=\"{}\"}} {}",
+                esc(&s.daemon),
+                num(a)
+            );
         }
     }
     out.push_str("# HELP scalp_candle_lag_seconds collector lag per stream (state/collector.json lag_ms)\n# TYPE scalp_candle_lag_seconds gauge\n");
-    if let Some(c) = states.iter().find(|s| s.daemon == "collector").and_then(|s| s.payload.as_ref()) {
-        for st in c.get("streams").and_then(Value::as_array).into_iter().flatten() {
+    if let Some(c) = states
+        .iter()
+        .find(|s| s.daemon == "collector")
+        .and_then(|s| s.payload.as_ref())
+    {
+        for st in c
+            .get("streams")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let (Some(ex), Some(sym), Some(tf), Some(lag)) = (
                 st.get("exchange").and_then(Value::as_str),
                 st.get("symbol").and_then(Value::as_str),
@@ -141,7 +178,10 @@ pub fn render(requests: &Requests, states: &[StateSample]) -> String {
             );
         }
     }
-    let sim = states.iter().find(|s| s.daemon == "simulator").and_then(|s| s.payload.as_ref());
+    let sim = states
+        .iter()
+        .find(|s| s.daemon == "simulator")
+        .and_then(|s| s.payload.as_ref());
     out.push_str("# HELP scalp_runner_equity paper runner equity (quote currency)\n# TYPE scalp_runner_equity gauge\n");
     let runners: Vec<&Value> = sim
         .and_then(|p| p.get("runners"))
@@ -150,7 +190,12 @@ pub fn render(requests: &Requests, states: &[StateSample]) -> String {
         .unwrap_or_default();
     let labels = |r: &Value| {
         let g = |k: &str| esc(r.get(k).and_then(Value::as_str).unwrap_or(""));
-        format!("runner=\"{}\",strategy=\"{}\",asset=\"{}\"", g("id"), g("strategy"), g("asset"))
+        format!(
+            "runner=\"{}\",strategy=\"{}\",asset=\"{}\"",
+            g("id"),
+            g("strategy"),
+            g("asset")
+        )
     };
     for r in &runners {
         if let Some(e) = r.get("equity").and_then(Value::as_f64) {
@@ -160,7 +205,12 @@ pub fn render(requests: &Requests, states: &[StateSample]) -> String {
     out.push_str("# HELP scalp_runner_open_position 1 while the runner holds a position\n# TYPE scalp_runner_open_position gauge\n");
     for r in &runners {
         let open = r.get("position").is_some_and(|p| !p.is_null());
-        let _ = writeln!(out, "scalp_runner_open_position{{{}}} {}", labels(r), open as u8);
+        let _ = writeln!(
+            out,
+            "scalp_runner_open_position{{{}}} {}",
+            labels(r),
+            open as u8
+        );
     }
     if let Some(e) = sim.and_then(|p| p.get("equity")).and_then(Value::as_f64) {
         out.push_str("# HELP scalp_simulator_equity summed paper equity\n# TYPE scalp_simulator_equity gauge\n");

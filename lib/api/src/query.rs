@@ -56,7 +56,13 @@ impl Params {
     }
 
     /// An integer in `lo..=hi`, `default` when absent.
-    pub fn int(&self, name: &str, default: Option<i64>, lo: i64, hi: i64) -> ApiResult<Option<i64>> {
+    pub fn int(
+        &self,
+        name: &str,
+        default: Option<i64>,
+        lo: i64,
+        hi: i64,
+    ) -> ApiResult<Option<i64>> {
         match self.values.get(name) {
             None => Ok(default),
             Some(v) => match v.parse::<i64>() {
@@ -102,7 +108,10 @@ mod tests {
         let p = Params::parse(Some("limit=abc"), &["limit"]).unwrap();
         let e = p.int("limit", Some(5), 1, 10).unwrap_err();
         assert_eq!(e.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(e.message.contains("`limit`") && e.message.contains("abc"), "{e}");
+        assert!(
+            e.message.contains("`limit`") && e.message.contains("abc"),
+            "{e}"
+        );
         let p = Params::parse(Some("limit=7&s=a%20b"), &["limit", "s"]).unwrap();
         assert_eq!(p.int("limit", None, 1, 10).unwrap(), Some(7));
         assert_eq!(p.str("s").unwrap().as_deref(), Some("a b"));

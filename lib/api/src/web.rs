@@ -81,7 +81,10 @@ async fn file(p: &Path, cache: bool) -> Option<Response> {
     let body = tokio::fs::read(p).await.ok()?;
     let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(p)));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(p)),
+    );
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(if cache {
@@ -90,7 +93,10 @@ async fn file(p: &Path, cache: bool) -> Option<Response> {
             "no-cache"
         }),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Some(r)
 }
 
@@ -98,7 +104,11 @@ async fn file(p: &Path, cache: bool) -> Option<Response> {
 pub async fn serve(web_dir: &Path, path: &str) -> Response {
     let index = web_dir.join("index.html");
     let Some(rel) = safe_relative(path) else {
-        return ApiError::not_found(format!("no such file: {}", path.chars().take(200).collect::<String>())).into_response();
+        return ApiError::not_found(format!(
+            "no such file: {}",
+            path.chars().take(200).collect::<String>()
+        ))
+        .into_response();
     };
     if !rel.as_os_str().is_empty() {
         let p = web_dir.join(&rel);
@@ -112,7 +122,8 @@ pub async fn serve(web_dir: &Path, path: &str) -> Response {
             if !index.is_file() {
                 return not_installed(web_dir);
             }
-            return ApiError::not_found(format!("no such file: /{}", rel.display())).into_response();
+            return ApiError::not_found(format!("no such file: /{}", rel.display()))
+                .into_response();
         }
     }
     match file(&index, false).await {

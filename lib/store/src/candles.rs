@@ -226,7 +226,12 @@ pub fn load_limit(
         series,
         "SELECT open_time, o, h, l, c, v FROM candles \
          WHERE series_id = ?1 AND open_time >= ?2 AND open_time < ?3 ORDER BY open_time LIMIT ?4",
-        params![series.0, from_ms, to_ms, limit.min(i64::MAX as usize) as i64],
+        params![
+            series.0,
+            from_ms,
+            to_ms,
+            limit.min(i64::MAX as usize) as i64
+        ],
     )
 }
 

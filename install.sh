@@ -66,7 +66,7 @@ Next steps (docs: /usr/share/doc/scalp-radar/OPERATIONS.md):
   1. Edit the configuration:   sudoedit /etc/scalp-radar/scalp.toml   (assets.toml, strategies.toml)
      The default source is the bundled replay; set [collector] sources = ["binance"] for live data.
   2. Put the secrets in:        sudoedit $SECRETS
-     (SCALP_SYNC_API_KEY for scalp-syncd: openssl rand -hex 32)
+     (SCALP_SYNC_API_KEY for scalp-syncd, SCALP_API_KEY for scalp-api: openssl rand -hex 32)
   3. Validate:                  sudo scalpctl check-config
   4. Start everything:          sudo systemctl start scalp.target
   5. Watch:                     scalpctl status ; journalctl -u scalp-collector -f

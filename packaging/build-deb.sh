@@ -52,7 +52,10 @@ case " $BINS " in *" scalpctl "*) ;; *) die "scalpctl must be shipped (the backu
 if [ "$PROFILE" = dev ] || [ "$PROFILE" = debug ]; then TDIR=debug; PFLAG=(); else TDIR=$PROFILE; PFLAG=(--profile "$PROFILE"); fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 if [ "$BUILD" = 1 ]; then
-    pkgs=(); for b in $BINS; do pkgs+=(-p "$b"); done
+    # the package of bins/<name> is usually <name>; bins/scalp-api is package scalp-api-daemon
+    # (scalp-api is the library), so read it from its Cargo.toml
+    pkg_of() { sed -n '/^\[package\]/,/^\[/ s/^name *= *"\(.*\)"/\1/p' "bins/$1/Cargo.toml" | head -n1; }
+    pkgs=(); for b in $BINS; do p=$(pkg_of "$b"); pkgs+=(-p "${p:-$b}"); done
     log "cargo build ${PFLAG[*]} ${pkgs[*]}"
     # FORTIFY for the bundled SQLite C code (lintian hardening-no-fortify-functions)
     CFLAGS="${CFLAGS:--O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong}" \

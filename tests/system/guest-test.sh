@@ -102,6 +102,8 @@ log "  installed $(dpkg-query -W -f='${Version}' scalp-radar); enabled, nothing 
 step "first-run configuration (secrets.env, scalpctl check-config)"
 install -m 0640 -o root -g scalp /usr/share/doc/scalp-radar/secrets.env.example /etc/scalp-radar/secrets.env
 sed -i 's/^SCALP_SYNC_API_KEY=.*/SCALP_SYNC_API_KEY=systest-0123456789abcdef0123456789abcdef/' /etc/scalp-radar/secrets.env
+API_KEY=systest-api-0123456789abcdef0123456789abcdef
+sed -i "s/^SCALP_API_KEY=.*/SCALP_API_KEY=$API_KEY/" /etc/scalp-radar/secrets.env
 scalpctl check-config | sed 's/^/    /'
 
 step "systemctl start $TARGET"
@@ -136,6 +138,34 @@ r1=$(candle_rows); sleep 2; r2=$(candle_rows)
 log "  candle rows: $r1 -> $r2 two seconds later"
 scalpctl status | sed 's/^/    /'
 scalpctl status --json | grep -F '"heartbeat_age_ms"' >/dev/null || fail "no state file heartbeat in status"
+
+API=scalp-api.service
+case " $SERVICES " in *" $API "*) HAVE_API=1 ;; *) HAVE_API=0 ;; esac
+if [ "$HAVE_API" = 1 ]; then
+    step "scalp-api: /health public, the key required, the dashboard path answered"
+    # HTTP/1.1 over bash's /dev/tcp (no curl in the image): prints the status line and body
+    api_get() {  # path [key]
+        local hdr=""
+        [ -n "${2:-}" ] && hdr="X-API-Key: $2"$'\r\n'
+        exec 3<>/dev/tcp/127.0.0.1/8000 || return 1
+        printf 'GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s\r\n' "$1" "$hdr" >&3
+        timeout 10 cat <&3
+        exec 3<&-
+    }
+    api_up() { api_get /health 2>/dev/null | head -n1 | grep -q ' 200 '; }
+    wait_for 60 "scalp-api /health" api_up
+    api_get /health | tail -n1 | grep -F '"ok":true' >/dev/null || fail "scalp-api /health not ok: $(api_get /health)"
+    api_get /api/simulator/ranking | head -n1 | grep -q ' 401 ' || fail "scalp-api answered without the key"
+    api_get /api/backtest/runs "$API_KEY" | head -n1 | grep -q ' 200 ' || fail "scalp-api refused the key: $(api_get /api/backtest/runs "$API_KEY")"
+    root=$(api_get / | head -n1)
+    case "$root" in
+        *" 200 "*) log "  / serves the dashboard" ;;
+        *" 404 "*) api_get / | grep -F 'dashboard not installed' >/dev/null || fail "/ 404 without the reason"
+                   log "  / answers 404: dashboard not installed in this package" ;;
+        *) fail "scalp-api / answered: $root" ;;
+    esac
+    [ -f "$STATE/state/api.json" ] || fail "no state/api.json"
+fi
 
 if [ "$HAVE_SIM" = 1 ]; then
 step "scalp-simulator: state/simulator.json, scalpctl arena / trades / reset kill-switch"

@@ -46,6 +46,9 @@ pub fn from_env(var: &str) -> Option<Secret> {
 /// Name of the shared sync key variable.
 pub const SYNC_API_KEY: &str = "SCALP_SYNC_API_KEY";
 
+/// Name of scalp-api's key variable (dashboard and REST clients send it; docs/API.md).
+pub const API_KEY: &str = "SCALP_API_KEY";
+
 /// `SCALP_BITGET_API_KEY_<STRATEGY>` falling back to `SCALP_BITGET_API_KEY` (same for
 /// `_SECRET` and `_PASSPHRASE` with `kind` = `API_KEY`, `API_SECRET`, `PASSPHRASE`).
 pub fn bitget_secret(kind: &str, strategy: Option<&str>) -> Option<Secret> {

@@ -205,17 +205,72 @@ pub fn load(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<Candle>, StoreError> {
-    let Some((id, ps, vs)) = find_series(conn, key)? else {
+    load_limit(conn, key, from_ms, to_ms, usize::MAX)
+}
+
+/// At most `limit` candles with `from_ms <= open_time < to_ms`: the oldest of the range,
+/// ascending. Unknown series → empty.
+pub fn load_limit(
+    conn: &Connection,
+    key: &SeriesKey,
+    from_ms: i64,
+    to_ms: i64,
+    limit: usize,
+) -> Result<Vec<Candle>, StoreError> {
+    let Some(series) = find_series(conn, key)? else {
         return Ok(Vec::new());
     };
+    query_decoded(
+        conn,
+        key,
+        series,
+        "SELECT open_time, o, h, l, c, v FROM candles \
+         WHERE series_id = ?1 AND open_time >= ?2 AND open_time < ?3 ORDER BY open_time LIMIT ?4",
+        params![
+            series.0,
+            from_ms,
+            to_ms,
+            limit.min(i64::MAX as usize) as i64
+        ],
+    )
+}
+
+/// The newest `n` candles with `open_time < before_ms` (`i64::MAX`: the newest of the series),
+/// ascending. Unknown series → empty.
+pub fn load_tail(
+    conn: &Connection,
+    key: &SeriesKey,
+    before_ms: i64,
+    n: usize,
+) -> Result<Vec<Candle>, StoreError> {
+    let Some(series) = find_series(conn, key)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = query_decoded(
+        conn,
+        key,
+        series,
+        "SELECT open_time, o, h, l, c, v FROM candles \
+         WHERE series_id = ?1 AND open_time < ?2 ORDER BY open_time DESC LIMIT ?3",
+        params![series.0, before_ms, n.min(i64::MAX as usize) as i64],
+    )?;
+    out.reverse();
+    Ok(out)
+}
+
+/// Runs a candle query (columns open_time, o, h, l, c, v) and decodes its rows.
+fn query_decoded(
+    conn: &Connection,
+    key: &SeriesKey,
+    (_, ps, vs): (i64, u32, u32),
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<Candle>, StoreError> {
     let mut st = conn
-        .prepare_cached(
-            "SELECT open_time, o, h, l, c, v FROM candles \
-             WHERE series_id = ?1 AND open_time >= ?2 AND open_time < ?3 ORDER BY open_time",
-        )
+        .prepare_cached(sql)
         .map_err(sql_err(conn, format!("candles {key}: prepare load")))?;
     let mut rows = st
-        .query(params![id, from_ms, to_ms])
+        .query(args)
         .map_err(sql_err(conn, format!("candles {key}: load")))?;
     // Per-row errors are built lazily (formatting them eagerly would dominate the scan).
     let load_err = |e: rusqlite::Error| sql_err(conn, format!("candles {key}: load"))(e);

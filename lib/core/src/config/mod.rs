@@ -9,6 +9,7 @@
 //!
 //! Each section has its own module so that each domain owns its part of the schema.
 
+mod api;
 mod assets;
 mod backtest;
 mod collector;
@@ -20,6 +21,7 @@ mod strategies;
 mod sync;
 pub mod watchdog;
 
+pub use api::{ApiConfig, DEFAULT_WEB_DIR};
 pub use assets::AssetsConfig;
 pub use backtest::{BacktestConfig, OptimizeConfig};
 pub use collector::{CollectorConfig, ReplayConfig};
@@ -183,6 +185,7 @@ pub struct ScalpConfig {
     pub simulator: SimulatorConfig,
     pub risk: RiskConfig,
     pub watchdog: WatchdogConfig,
+    pub api: ApiConfig,
 }
 
 /// The whole configuration: `scalp.toml` plus its sibling files.
@@ -337,6 +340,7 @@ impl ScalpConfig {
         self.risk.validate(file, text)?;
         self.watchdog.validate(file, text)?;
         self.backtest.validate(file, text)?;
+        self.api.validate(file, text)?;
         Ok(())
     }
 }

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { apiKey, getJson, setApiKey, useLive } from './api';
+import { apiKey, setApiKey, useLive } from './api';
 import { go, useRoute } from './route';
 import { Sidebar } from './sidebar';
 import { Tabs } from './ui';
@@ -25,15 +25,27 @@ function KeyForm(props: { onKey: () => void; reason?: string }) {
   const [err, setErr] = useState<string | null>(props.reason ?? null);
   const submit = async (e: Event) => {
     e.preventDefault();
-    setApiKey(k.trim());
+    const key = k.trim();
+    // Checked against the API before it is kept (a 401 names what is wrong).
     try {
-      await getJson('/api/simulator/ranking').catch((x) => {
-        if (x.status === 401) throw x;
-      });
-      props.onKey();
+      const r = await fetch('/api/simulator/ranking', { headers: { 'X-API-Key': key } });
+      if (r.status === 401) {
+        const t = await r.text();
+        let msg = t;
+        try {
+          msg = JSON.parse(t).error ?? t;
+        } catch {
+          /* plain text */
+        }
+        setErr(msg);
+        return;
+      }
     } catch (x: any) {
-      setErr(x.message);
+      setErr(`API unreachable: ${x.message}`);
+      return;
     }
+    setApiKey(key);
+    props.onKey();
   };
   return (
     <form class="key-form" onSubmit={submit}>

@@ -174,17 +174,29 @@ export class Fixture {
       await sleep(200);
     }
     col.kill('SIGTERM');
+    // What the binaries printed: the figures the page must show (independent of the API).
+    this.backtests = {};
     for (const s of ['sma_cross', 'grid_atr']) {
-      await this.optimize(['backtest', '--strategy', s, '--symbol', 'BTC', '--data', CSV]);
+      const out = await this.optimize(['backtest', '--strategy', s, '--symbol', 'BTC', '--data', CSV]);
+      this.backtests[s] = { finalEquity: Number(/final equity\s+(-?[\d.]+)/.exec(out)[1]), out };
     }
-    await this.optimize(['run', '--strategy', 'sma_cross', '--symbol', 'BTC', '--data', CSV]);
-    await this.optimize(['run', '--strategy', 'grid_atr', '--symbol', 'BTC', '--data', CSV]);
-    for (const [a, f] of [
-      ['ETH', 'bitstamp_ethusd_1d.csv'],
-      ['LTC', 'bitstamp_ltcusd_1d.csv'],
-    ]) {
-      await this.optimize(['run', '--strategy', 'sma_cross', '--symbol', a, '--data', path.join(REPO, 'data', f), '--force-timeframe', '1d']);
-    }
+    this.grades = {};
+    const run = async (strategy, asset, csv, extra = []) => {
+      const out = await this.optimize(['run', '--strategy', strategy, '--symbol', asset, '--data', csv, ...extra]);
+      const m = /(\S+) (\S+) (\S+): grade ([A-F]) \(score ([\d.]+)\)/.exec(out);
+      if (!m) throw new Error(`no grade line in: ${out}`);
+      const report = /report: (\S+)/.exec(out)[1];
+      this.grades[`${strategy}|${asset}`] = {
+        grade: m[4],
+        score: Number(m[5]),
+        timeframe: m[3].replace(':', ''),
+        report: JSON.parse(fs.readFileSync(path.resolve(this.dir, report), 'utf8')),
+      };
+    };
+    await run('sma_cross', 'BTC', CSV);
+    await run('grid_atr', 'BTC', CSV);
+    await run('sma_cross', 'ETH', path.join(REPO, 'data/bitstamp_ethusd_1d.csv'), ['--force-timeframe', '1d']);
+    await run('sma_cross', 'LTC', path.join(REPO, 'data/bitstamp_ltcusd_1d.csv'), ['--force-timeframe', '1d']);
   }
 
   /** An `optimize run` in the background (the sidebar's live progress); resolves when it exits. */

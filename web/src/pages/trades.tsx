@@ -1,7 +1,7 @@
 // Trades: paper trades (sim_trades) with filters, and a candle chart of the selected runner's
 // stream with its entries, exits and resting grid levels (plus the open position's stop / take
 // profit). Live trades appear when an executor exists.
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { LIST_POLL_MS, list, useApi } from '../api';
 import { CandleChart, type Candle, type Level, type TradeMark } from '../charts';
 import { cls, num, price, signCls, time } from '../fmt';
@@ -9,9 +9,15 @@ import { Panel, RefreshBar, Status } from '../ui';
 
 function ChartFor(props: { runner: any; trades: any[]; grid: any }) {
   const r = props.runner;
+  // Runners name the asset ("BTC"), series the exchange symbol ("BTCUSDT"): the asset itself is
+  // tried first, then asset + USDT (the quote of assets.toml) when that series is empty.
+  const [sym, setSym] = useState(r.asset);
   const c = useApi(
-    `/api/candles?exchange=${encodeURIComponent(r.exchange)}&symbol=${encodeURIComponent(r.asset)}&tf=${encodeURIComponent(r.timeframe)}&limit=100000`,
+    `/api/candles?exchange=${encodeURIComponent(r.exchange)}&symbol=${encodeURIComponent(sym)}&tf=${encodeURIComponent(r.timeframe)}&limit=100000`,
   );
+  useEffect(() => {
+    if (c.data && !list(c.data, 'candles').length && sym === r.asset && !r.asset.endsWith('USDT')) setSym(`${r.asset}USDT`);
+  }, [c.data]);
   const candles: Candle[] = useMemo(
     () => list(c.data, 'candles').map((k: any) => ({ time: k[0], open: k[1], high: k[2], low: k[3], close: k[4] })),
     [c.data],
@@ -38,8 +44,8 @@ function ChartFor(props: { runner: any; trades: any[]; grid: any }) {
   const first = candles.length ? candles[0].time : 0;
   const inRange = useMemo(() => marks.filter((m) => m.time >= first), [marks, first]);
   return (
-    <Panel title={`${r.id} · ${r.exchange} ${r.timeframe} · ${candles.length} candles · ${props.trades.length} trades · ${levels.length} lines`} id="trade-chart">
-      <Status l={c} empty={!c.loading && !candles.length} emptyText="No stored candles for this stream." />
+    <Panel title={`${r.id} · ${r.exchange} ${sym} ${r.timeframe} · ${candles.length} candles · ${props.trades.length} trades · ${levels.length} lines`} id="trade-chart">
+      <Status l={c} empty={!c.loading && !candles.length && sym !== r.asset} emptyText="No stored candles for this stream." />
       {candles.length > 0 && <CandleChart candles={candles} marks={inRange} levels={levels} height={420} />}
     </Panel>
   );

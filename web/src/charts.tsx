@@ -39,7 +39,8 @@ export interface Level {
 const sec = (ms: number) => Math.floor(ms / 1000) as UTCTimestamp;
 
 /** Creates the candle chart in `el` and sets the data; returns the chart (the caller removes it). */
-export function drawCandles(el: HTMLElement, candles: Candle[], marks: TradeMark[] = [], levels: Level[] = []): IChartApi {
+/** `lastBars`: show only the newest N bars at first (0 = fit everything). */
+export function drawCandles(el: HTMLElement, candles: Candle[], marks: TradeMark[] = [], levels: Level[] = [], lastBars = 0): IChartApi {
   const chart = createChart(el, {
     autoSize: true,
     layout: {
@@ -89,15 +90,19 @@ export function drawCandles(el: HTMLElement, candles: Candle[], marks: TradeMark
       title: l.label ?? `grid ${l.side ?? ''}`.trim(),
     });
   }
-  chart.timeScale().fitContent();
+  if (lastBars > 0 && candles.length > lastBars) {
+    chart.timeScale().setVisibleLogicalRange({ from: candles.length - lastBars, to: candles.length + 2 });
+  } else {
+    chart.timeScale().fitContent();
+  }
   return chart;
 }
 
-export function CandleChart(props: { candles: Candle[]; marks?: TradeMark[]; levels?: Level[]; height?: number }) {
+export function CandleChart(props: { candles: Candle[]; marks?: TradeMark[]; levels?: Level[]; height?: number; lastBars?: number }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!ref.current) return;
-    const chart = drawCandles(ref.current, props.candles, props.marks, props.levels);
+    const chart = drawCandles(ref.current, props.candles, props.marks, props.levels, props.lastBars ?? 0);
     return () => chart.remove();
   }, [props.candles, props.marks, props.levels]);
   return (
@@ -119,6 +124,8 @@ export interface LineSeries {
   values: (number | null)[];
   dash?: number[];
   bars?: boolean;
+  /** bars only: -1 left of the x value, 1 right of it (grouped bars), 0 centred */
+  align?: -1 | 0 | 1;
 }
 
 /** uPlot line chart: `x` (ms or index) and one or more series. */
@@ -138,9 +145,15 @@ export function LineChart(props: {
     const opts: uPlot.Options = {
       width: Math.max(el.clientWidth, 280),
       height: props.height ?? 260,
-      scales: { x: { time } },
+      scales: {
+        x: time
+          ? { time }
+          : { time, range: (_u: uPlot, lo: number, hi: number): uPlot.Range.MinMax => [lo - 0.6, hi + 0.6] },
+      },
       axes: [
-        { stroke: '#8b949e', grid: { stroke: '#1d2530' }, label: props.xLabel },
+        time
+          ? { stroke: '#8b949e', grid: { stroke: '#1d2530' }, label: props.xLabel }
+          : { stroke: '#8b949e', grid: { stroke: '#1d2530' }, label: props.xLabel, incrs: [1, 2, 5, 10, 20, 50, 100] },
         { stroke: '#8b949e', grid: { stroke: '#1d2530' }, size: 70 },
       ],
       series: [
@@ -152,7 +165,7 @@ export function LineChart(props: {
           fill: s.bars ? s.color : undefined,
           dash: s.dash,
           points: { show: s.bars ? false : props.x.length < 60 },
-          paths: s.bars ? uPlot.paths.bars!({ size: [0.35, 40] }) : undefined,
+          paths: s.bars ? uPlot.paths.bars!({ size: [s.align ? 0.4 : 0.6, 40], align: s.align ?? 0 }) : undefined,
         })),
       ],
     };

@@ -102,8 +102,8 @@ function WindowsChart(props: { windows: any[] }) {
   const x = useMemo(() => w.map((_, i) => i + 1), [w]);
   const sharpe: LineSeries[] = useMemo(
     () => [
-      { label: 'IS Sharpe', color: '#4c9aff', values: w.map((v) => v.is_sharpe), bars: true },
-      { label: 'OOS Sharpe', color: '#f0b429', values: w.map((v) => v.oos_sharpe), bars: true },
+      { label: 'IS Sharpe', color: '#4c9aff', values: w.map((v) => v.is_sharpe), bars: true, align: -1 },
+      { label: 'OOS Sharpe', color: '#f0b429', values: w.map((v) => v.oos_sharpe), bars: true, align: 1 },
     ],
     [w],
   );

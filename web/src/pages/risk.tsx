@@ -109,6 +109,7 @@ export function Risk() {
       </Panel>
       {s && (
         <Panel title="Kill switches" id="kill-switches">
+          <div class="table-scroll">
           <table>
             <thead>
               <tr>
@@ -163,6 +164,7 @@ export function Risk() {
               ))}
             </tbody>
           </table>
+          </div>
           {!executors.length && <p class="muted">No live executor is running (executor kill switches appear here when one does).</p>}
         </Panel>
       )}

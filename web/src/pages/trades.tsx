@@ -46,7 +46,7 @@ function ChartFor(props: { runner: any; trades: any[]; grid: any }) {
   return (
     <Panel title={`${r.id} · ${r.exchange} ${sym} ${r.timeframe} · ${candles.length} candles · ${props.trades.length} trades · ${levels.length} lines`} id="trade-chart">
       <Status l={c} empty={!c.loading && !candles.length && sym !== r.asset} emptyText="No stored candles for this stream." />
-      {candles.length > 0 && <CandleChart candles={candles} marks={inRange} levels={levels} height={420} />}
+      {candles.length > 0 && <CandleChart candles={candles} marks={inRange} levels={levels} height={420} lastBars={600} />}
     </Panel>
   );
 }

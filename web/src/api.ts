@@ -154,6 +154,8 @@ export function useLive(): { last: LiveUpdate | null; connected: boolean } {
       };
       ws.onclose = () => {
         setConnected(false);
+        // Nothing stale is shown while offline (an optimization may have ended meanwhile).
+        setLast(null);
         if (stopped) return;
         timer = window.setTimeout(open, delay);
         delay = Math.min(delay * 2, 30_000);

@@ -8,6 +8,7 @@ import {
   createSeriesMarkers,
   LineStyle,
   type IChartApi,
+  type ISeriesApi,
   type UTCTimestamp,
   type SeriesMarker,
 } from 'lightweight-charts';
@@ -41,6 +42,13 @@ const sec = (ms: number) => Math.floor(ms / 1000) as UTCTimestamp;
 /** Creates the candle chart in `el` and sets the data; returns the chart (the caller removes it). */
 /** `lastBars`: show only the newest N bars at first (0 = fit everything). */
 export function drawCandles(el: HTMLElement, candles: Candle[], marks: TradeMark[] = [], levels: Level[] = [], lastBars = 0): IChartApi {
+  const { chart, series } = makeCandleChart(el);
+  fillCandleChart(chart, series, candles, marks, levels, lastBars);
+  return chart;
+}
+
+/** The empty candle chart (layout, colours, attribution) and its candlestick series. */
+export function makeCandleChart(el: HTMLElement): { chart: IChartApi; series: ISeriesApi<'Candlestick'> } {
   const chart = createChart(el, {
     autoSize: true,
     layout: {
@@ -60,6 +68,18 @@ export function drawCandles(el: HTMLElement, candles: Candle[], marks: TradeMark
     wickUpColor: '#26a69a',
     wickDownColor: '#ef5350',
   });
+  return { chart, series };
+}
+
+/** Sets the candles, the trade markers and the level price lines, then the initial view. */
+export function fillCandleChart(
+  chart: IChartApi,
+  series: ISeriesApi<'Candlestick'>,
+  candles: Candle[],
+  marks: TradeMark[] = [],
+  levels: Level[] = [],
+  lastBars = 0,
+): void {
   series.setData(
     candles.map((c) => ({ time: sec(c.time), open: c.open, high: c.high, low: c.low, close: c.close })),
   );
@@ -95,7 +115,6 @@ export function drawCandles(el: HTMLElement, candles: Candle[], marks: TradeMark
   } else {
     chart.timeScale().fitContent();
   }
-  return chart;
 }
 
 export function CandleChart(props: { candles: Candle[]; marks?: TradeMark[]; levels?: Level[]; height?: number; lastBars?: number }) {

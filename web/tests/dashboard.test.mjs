@@ -251,7 +251,7 @@ describe('dashboard', () => {
     assert.match(await page.getAttribute('#opt-progress .progress', 'aria-valuenow'), /^\d+(\.\d+)?$/);
     await shot('sidebar-progress');
     assert.equal(await done, 0, 'optimize run failed');
-    await page.waitForSelector('#opt-progress', { state: 'detached', timeout: 15_000 });
+    await page.waitForSelector('#opt-progress', { state: 'detached', timeout: 30_000 });
     assert.match(await page.textContent('#side-executor'), /no live executor/);
   });
 
@@ -269,9 +269,9 @@ describe('dashboard', () => {
   });
 
   test('budget: 100k candles drawn in ≤ 500 ms', async () => {
-    // The Trades tab's chart code (drawCandles) on 100k candles, timed in the page around
-    // createChart + setData + two animation frames; best of three page loads (a shared CI core
-    // can stall one), every figure kept in test-artifacts/draw-100k.txt.
+    // The Trades tab's chart code on 100k candles, timed in the page (bench.tsx) around
+    // setData + fitContent + the next painted frame; best of three page loads (a shared core can
+    // stall one), every figure kept in test-artifacts/draw-100k.txt.
     const b = await ctx.newPage();
     await b.setViewportSize({ width: 1400, height: 900 });
     const runs = [];

@@ -56,7 +56,7 @@ export function Scanner(props: { live: LiveUpdate | null }) {
                     <tr data-asset={a.asset}>
                       <td class="strong">{a.asset}</td>
                       <td class="muted">
-                        {a.exchange} {a.timeframe}
+                        {a.exchange} {a.symbol ?? ''} {a.timeframe}
                         <br />
                         <small>{time(at)}</small>
                       </td>

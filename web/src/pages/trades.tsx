@@ -7,11 +7,12 @@ import { CandleChart, type Candle, type Level, type TradeMark } from '../charts'
 import { cls, num, price, signCls, time } from '../fmt';
 import { Panel, RefreshBar, Status } from '../ui';
 
-function ChartFor(props: { runner: any; trades: any[]; grid: any }) {
+function ChartFor(props: { runner: any; trades: any[]; grid: any; symbol?: string }) {
   const r = props.runner;
-  // Runners name the asset ("BTC"), series the exchange symbol ("BTCUSDT"): the asset itself is
-  // tried first, then asset + USDT (the quote of assets.toml) when that series is empty.
-  const [sym, setSym] = useState(r.asset);
+  // Runners name the asset ("BTC"), series the exchange symbol ("BTCUSDT"): the symbol of
+  // /api/simulator/conditions when it gives one, else the asset itself, then asset + USDT (the
+  // quote of assets.toml) when that series is empty.
+  const [sym, setSym] = useState(props.symbol ?? r.asset);
   const c = useApi(
     `/api/candles?exchange=${encodeURIComponent(r.exchange)}&symbol=${encodeURIComponent(sym)}&tf=${encodeURIComponent(r.timeframe)}&limit=100000`,
   );
@@ -61,6 +62,7 @@ export function Trades() {
   const status = useApi('/api/simulator/status', LIST_POLL_MS);
   const grid = useApi('/api/simulator/grid-state', LIST_POLL_MS);
   const exec = useApi('/api/executor/status', LIST_POLL_MS);
+  const cond = useApi('/api/simulator/conditions', LIST_POLL_MS);
   const q = new URLSearchParams({ limit: String(limit) });
   if (strategy) q.set('strategy', strategy);
   if (asset) q.set('asset', asset);
@@ -174,7 +176,15 @@ export function Trades() {
           </>
         )}
       </Panel>
-      {source === 'paper' && runner && <ChartFor runner={runner} trades={runnerTrades} grid={g} key={runner.id} />}
+      {source === 'paper' && runner && (cond.data || cond.error) && (
+        <ChartFor
+          runner={runner}
+          trades={runnerTrades}
+          grid={g}
+          symbol={list(cond.data, 'assets').find((a: any) => a.asset === runner.asset)?.symbol}
+          key={runner.id}
+        />
+      )}
     </div>
   );
 }

@@ -23,6 +23,7 @@ export function candles(n: number): Candle[] {
 export function Bench() {
   const ref = useRef<HTMLDivElement>(null);
   const [ms, setMs] = useState<number | null>(null);
+  const [run, setRun] = useState(0);
   const n = Number(new URLSearchParams(location.hash.split('?')[1] ?? '').get('n') ?? 100000);
   useEffect(() => {
     const data = candles(n);
@@ -34,12 +35,22 @@ export function Bench() {
       requestAnimationFrame(() => requestAnimationFrame(() => setMs(performance.now() - t0)));
     });
     return () => chart.remove();
-  }, [n]);
+  }, [n, run]);
   return (
     <div class="bench">
-      <p id="bench-result" data-draw-ms={ms == null ? '' : ms.toFixed(1)} data-n={n}>
+      <p id="bench-result" data-draw-ms={ms == null ? '' : ms.toFixed(1)} data-n={n} data-run={run}>
         {ms == null ? `drawing ${n} candles…` : `${n} candles drawn in ${ms.toFixed(1)} ms`}
       </p>
+      <button
+        id="bench-again"
+        disabled={ms == null}
+        onClick={() => {
+          setMs(null);
+          setRun(run + 1);
+        }}
+      >
+        Draw again
+      </button>
       <div ref={ref} style={{ height: '500px' }} />
     </div>
   );

@@ -58,8 +58,7 @@ export function makeCandleChart(el: HTMLElement): { chart: IChartApi; series: IS
       attributionLogo: true,
     },
     grid: { vertLines: { color: '#1d2530' }, horzLines: { color: '#1d2530' } },
-    // Conflation merges bars narrower than half a pixel when zoomed out: 100k candles stay fast.
-    timeScale: { timeVisible: true, secondsVisible: false, enableConflation: true },
+    timeScale: { timeVisible: true, secondsVisible: false },
   });
   const series = chart.addSeries(CandlestickSeries, {
     upColor: '#26a69a',
@@ -80,6 +79,10 @@ export function fillCandleChart(
   levels: Level[] = [],
   lastBars = 0,
 ): void {
+  // Conflation merges bars narrower than half a pixel when zoomed out: it halves the first
+  // frame at 100k candles, but made a 20k-candle chart with a thousand markers crawl, so only
+  // very long series get it.
+  chart.applyOptions({ timeScale: { enableConflation: candles.length > 50_000 } });
   series.setData(
     candles.map((c) => ({ time: sec(c.time), open: c.open, high: c.high, low: c.low, close: c.close })),
   );

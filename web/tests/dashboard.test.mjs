@@ -57,6 +57,9 @@ before(async () => {
       '--disable-sync',
     ],
   });
+  // Generous waits: the checks are about content, and a shared 2-core machine can stall the
+  // renderer for tens of seconds while it draws a 20k-candle chart (the budgets are timed apart).
+  ctx.setDefaultTimeout(90_000);
   page = ctx.pages()[0] ?? (await ctx.newPage());
   page.on('response', async (r) => {
     if (r.url().endsWith('.js') && r.ok()) jsBodies.set(r.url(), await r.body().catch(() => Buffer.alloc(0)));
@@ -251,7 +254,7 @@ describe('dashboard', () => {
     assert.match(await page.getAttribute('#opt-progress .progress', 'aria-valuenow'), /^\d+(\.\d+)?$/);
     await shot('sidebar-progress');
     assert.equal(await done, 0, 'optimize run failed');
-    await page.waitForSelector('#opt-progress', { state: 'detached', timeout: 30_000 });
+    await page.waitForSelector('#opt-progress', { state: 'detached', timeout: 60_000 });
     assert.match(await page.textContent('#side-executor'), /no live executor/);
   });
 

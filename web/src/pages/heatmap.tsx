@@ -30,7 +30,11 @@ function ResultDetail(props: { r: any }) {
         <Metric label="OOS/IS" value={num(r.oos_is_ratio)} lvl={level(r.oos_is_ratio, 0.5, 0.25)} />
         <Metric label="DSR" value={num(r.dsr, 3)} lvl={level(r.dsr, 0.95, 0.5)} />
         <Metric label="Stability" value={num(r.param_stability)} lvl={level(r.param_stability, 0.7, 0.4)} />
-        <Metric label="Monte Carlo p" value={num(r.monte_carlo_pvalue, 3)} lvl={level(r.monte_carlo_pvalue, 0.05, 0.1, true)} />
+        <Metric
+          label={r.mc_underpowered ? 'Monte Carlo p (underpowered)' : 'Monte Carlo p'}
+          value={num(r.monte_carlo_pvalue, 3)}
+          lvl={r.mc_underpowered ? 'warn' : level(r.monte_carlo_pvalue, 0.05, 0.1, true)}
+        />
         <Metric label="Windows" value={r.n_windows} />
       </div>
       <p class="muted">

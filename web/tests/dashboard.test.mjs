@@ -220,6 +220,11 @@ describe('dashboard', () => {
   test('Backtest › Optimization: grade badges, WFO windows chart, overfitting and validation', async () => {
     await page.click('nav.subtabs button[data-tab="optimization"]');
     await page.waitForSelector('#optimization-runs tr[data-run]');
+    // the grades come from a second request (the results): every row gets its badge
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('#optimization-runs tr[data-run] .grade').length === n,
+      Object.keys(fx.grades).length,
+    );
     const rows = await page.$$eval('#optimization-runs tr[data-run]', (e) =>
       e.map((r) => ({ text: r.textContent, grade: r.querySelector('.grade')?.textContent })),
     );

@@ -111,6 +111,16 @@ for f in scalp.toml assets.toml strategies.toml param_grids.toml; do
 done
 install -m 0644 data/*.csv data/NOTICE.md "$R/usr/share/scalp-radar/data/"
 
+# --- the dashboard (web/dist, built by npm; served by scalp-api from [api].web_dir) [web]
+if [ ! -f web/dist/index.html ]; then
+    command -v npm >/dev/null || die "web/dist missing and npm not found: apt-get install -y nodejs npm, or build web/ elsewhere"
+    log "building the dashboard (npm ci && npm run build in web/)"
+    (cd web && npm ci --no-audit --no-fund >&2 && npm run build >&2) || die "dashboard build failed"
+fi
+install -d "$R/usr/share/scalp-radar/web"
+cp -r web/dist/. "$R/usr/share/scalp-radar/web/"
+find "$R/usr/share/scalp-radar/web" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
+
 # --- documentation
 install -m 0644 debian/copyright "$DOC/copyright"
 install -m 0644 data/NOTICE.md "$DOC/NOTICE"

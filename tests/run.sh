@@ -16,7 +16,8 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 step "prerequisites"
 need=()
 for p in x86_64-w64-mingw32-gcc:mingw-w64 wine64:wine64 systemd-nspawn:systemd-container \
-         debootstrap:debootstrap lintian:lintian zstd:zstd sqlite3:sqlite3 nsenter:util-linux; do
+         debootstrap:debootstrap lintian:lintian zstd:zstd sqlite3:sqlite3 nsenter:util-linux \
+         chromium:chromium; do
     command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -39,6 +40,9 @@ cargo build --workspace --bins --quiet
 
 step "unit, integration and end-to-end tests"
 cargo nextest run --workspace --no-fail-fast --failure-output final
+
+step "dashboard: npm ci, build, real-browser tests (web/run-tests.sh)"
+SCALP_BIN_DIR="$PWD/target/debug" SCALP_API_BIN="$PWD/target/debug/scalp-api" bash web/run-tests.sh
 
 if [ "$QUICK" = 1 ]; then step "done (--quick)"; exit 0; fi
 

@@ -128,6 +128,9 @@ if [ -z "${SYSTEST_BINS:-}" ]; then
 fi
 log "$(basename "$DEB"): $(du -k "$DEB" | cut -f1) KiB, installed $(dpkg-deb -f "$DEB" Installed-Size) KiB; services: $SERVICES"
 log "Depends: $(dpkg-deb -f "$DEB" Depends)"
+# the dashboard is in the package [web]
+dpkg-deb -c "$DEB" | awk '{print $NF}' | grep -qx './usr/share/scalp-radar/web/index.html' \
+    || die "the package has no dashboard (/usr/share/scalp-radar/web/index.html)"
 
 # ------------------------------------------------- static checks (host) ---
 step "lintian (fail on error and warning)"

@@ -1,0 +1,57 @@
+// #/bench?n=100000: the candle chart of the Trades tab (makeCandleChart + fillCandleChart) on N
+// generated candles, timed in the page: performance.now() around fillCandleChart (setData,
+// fitContent) and the next painted frame (two animation frames). The browser
+// test asserts the budget (≤ 500 ms for 100k candles) from `data-draw-ms`.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { fillCandleChart, makeCandleChart, type Candle } from './charts';
+
+export function candles(n: number): Candle[] {
+  const out: Candle[] = new Array(n);
+  let p = 30000;
+  let seed = 42;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const t0 = Date.UTC(2020, 0, 1);
+  for (let i = 0; i < n; i++) {
+    const o = p;
+    const c = o * (1 + (rnd() - 0.5) * 0.01);
+    out[i] = { time: t0 + i * 60_000, open: o, high: Math.max(o, c) * (1 + rnd() * 0.002), low: Math.min(o, c) * (1 - rnd() * 0.002), close: c };
+    p = c;
+  }
+  return out;
+}
+
+export function Bench() {
+  const ref = useRef<HTMLDivElement>(null);
+  const [ms, setMs] = useState<number | null>(null);
+  const [run, setRun] = useState(0);
+  const n = Number(new URLSearchParams(location.hash.split('?')[1] ?? '').get('n') ?? 100000);
+  useEffect(() => {
+    const data = candles(n);
+    const { chart, series } = makeCandleChart(ref.current!);
+    let t0 = 0;
+    requestAnimationFrame(() => {
+      t0 = performance.now();
+      fillCandleChart(chart, series, data);
+      requestAnimationFrame(() => requestAnimationFrame(() => setMs(performance.now() - t0)));
+    });
+    return () => chart.remove();
+  }, [n, run]);
+  return (
+    <div class="bench">
+      <p id="bench-result" data-draw-ms={ms == null ? '' : ms.toFixed(1)} data-n={n} data-run={run}>
+        {ms == null ? `drawing ${n} candles…` : `${n} candles drawn in ${ms.toFixed(1)} ms`}
+      </p>
+      <button
+        id="bench-again"
+        disabled={ms == null}
+        onClick={() => {
+          setMs(null);
+          setRun(run + 1);
+        }}
+      >
+        Draw again
+      </button>
+      <div ref={ref} style={{ height: '500px' }} />
+    </div>
+  );
+}

@@ -124,6 +124,10 @@ find "$R/usr/share/scalp-radar/web" -type d -exec chmod 0755 {} + -o -type f -ex
 # --- documentation
 install -m 0644 debian/copyright "$DOC/copyright"
 install -m 0644 data/NOTICE.md "$DOC/NOTICE"
+# the dashboard's bundled libraries' licences live with the other licence texts
+if [ -f "$R/usr/share/scalp-radar/web/THIRD-PARTY-LICENSES.txt" ]; then
+    mv "$R/usr/share/scalp-radar/web/THIRD-PARTY-LICENSES.txt" "$DOC/web-third-party-licenses"
+fi
 install -m 0644 packaging/secrets.env.example "$DOC/secrets.env.example"
 for f in docs/OPERATIONS.md docs/PACKAGING.md docs/WATCHDOG.md; do [ -f "$f" ] && install -m 0644 "$f" "$DOC/"; done
 CHANGELOG="$STAGE/changelog"

@@ -3,7 +3,7 @@ import preact from '@preact/preset-vite';
 import fs from 'node:fs';
 
 // The licences of the libraries bundled into the JS (MIT, Apache-2.0): shipped beside it as
-// THIRD-PARTY-LICENSES.txt (in the .deb under /usr/share/scalp-radar/web).
+// THIRD-PARTY-LICENSES.txt (in the .deb: /usr/share/doc/scalp-radar/web-third-party-licenses).
 function licences(): Plugin {
   const libs = ['preact', 'lightweight-charts', 'uplot'];
   return {

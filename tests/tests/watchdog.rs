@@ -96,6 +96,10 @@ impl Drop for Proc {
 }
 
 fn start(env: &Env, bin: &'static str, token: &str) -> Proc {
+    start_with(env, bin, token, &[])
+}
+
+fn start_with(env: &Env, bin: &'static str, token: &str, vars: &[(&str, &str)]) -> Proc {
     let f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -116,6 +120,10 @@ fn start(env: &Env, bin: &'static str, token: &str) -> Proc {
         .stderr(f);
     // every daemon gets the token in its environment, as from secrets.env
     cmd.env("SCALP_TELEGRAM_TOKEN", token);
+    cmd.env_remove("SCALP_API_KEY");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
     Proc {
         child: cmd.spawn().unwrap(),
         name: bin,
@@ -590,4 +598,96 @@ fn watchdog_sees_a_stopped_simulator_a_silent_strategy_and_an_old_backup() {
         "{state}"
     );
     assert_eq!(wd.terminate().code(), Some(0), "{}", wlog());
+}
+
+/// `/stop`, `/start` and a refused `/stop` from the chat, through the real scalp-api (its control
+/// endpoint, the key from the environment) to the real simulator, and the two answers each:
+/// requested (with the request id), then applied (from the simulator's ack).
+#[test]
+fn stop_and_start_from_telegram_act_through_scalp_api() {
+    const KEY: &str = "api-key-for-the-watchdog-test-0123456789";
+    let tg = TelegramStandIn::start(TgConfig::default());
+    let token = tg.token().to_string();
+    let text = format!(
+        "{}\n[api]\nlisten = \"127.0.0.1:0\"\nweb_dir = \"web\"\n",
+        body(&tg.url()).replace("candles_per_second = 8.0", "candles_per_second = 4.0")
+    );
+    let env = Env::new(&text, &["BTC"], &["1h"]);
+    strategies(env.dir.path());
+    let _collector = start(&env, "scalp-collector", &token);
+    let _sim = start(&env, "scalp-simulator", &token);
+    let _api = start_with(&env, "scalp-api", &token, &[("SCALP_API_KEY", KEY)]);
+    let api_json = env.data_dir().join("state/api.json");
+    let mut port = None;
+    wait_for(&env, 60, "state/api.json with the port", || {
+        port = std::fs::read(&api_json)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["listen"].as_str()?.rsplit(':').next()?.parse::<u16>().ok())
+            .filter(|p| *p != 0);
+        port.is_some()
+    });
+    // the watchdog is pointed at the API's port (read once at its start)
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    let cfg = cfg.replace(
+        "checkpoint_interval_s = 3\n",
+        &format!(
+            "checkpoint_interval_s = 3\napi_url = \"http://127.0.0.1:{}\"\n",
+            port.unwrap()
+        ),
+    );
+    assert!(cfg.contains("api_url"));
+    std::fs::write(env.config(), cfg).unwrap();
+    let mut wd = start_with(&env, "scalp-watchdog", &token, &[("SCALP_API_KEY", KEY)]);
+    wait_for(&env, 30, "the start-up message", || {
+        count(&tg, "scalp-watchdog started") == 1
+    });
+    let sim_json = env.data_dir().join("state/simulator.json");
+    let halted = || -> Vec<String> {
+        std::fs::read(&sim_json)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| {
+                v["halted_strategies"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    };
+
+    tg.push_update(CHAT, "/stop sma_cross");
+    wait_for(&env, 60, "/stop requested", || {
+        count(&tg, "/stop sma_cross: requested to stop paper entries of sma_cross") == 1
+    });
+    wait_for(&env, 60, "/stop applied", || {
+        count(&tg, "/stop sma_cross applied by the simulator: ok") == 1
+    });
+    assert_eq!(halted(), vec!["sma_cross".to_string()]);
+    let ctl: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.data_dir().join("control/simulator-api.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ctl["actions"][0]["action"], "stop", "{ctl}");
+
+    tg.push_update(CHAT, "/start sma_cross");
+    wait_for(&env, 60, "/start applied", || {
+        count(&tg, "/start sma_cross applied by the simulator: ok") == 1
+    });
+    assert!(halted().is_empty());
+
+    // a strategy the API does not know: refused by the API, nothing written
+    tg.push_update(CHAT, "/stop no_such_strategy");
+    wait_for(&env, 60, "/stop refused", || {
+        count(&tg, "/stop no_such_strategy not done: scalp-api answered 422") == 1
+    });
+    // another chat's command does nothing
+    tg.push_update(777_000_111, "/stop sma_cross");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(count(&tg, "/stop sma_cross: requested"), 1);
+    assert!(halted().is_empty());
+    assert_eq!(wd.terminate().code(), Some(0), "{}", logs(&env));
+    let all = logs(&env);
+    assert!(!all.contains(KEY), "the API key is in a log");
 }

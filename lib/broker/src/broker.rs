@@ -239,6 +239,17 @@ pub(crate) async fn place_exactly_once(
             ),
         });
     }
+    // v3 accepts a clientOid again once its order is final (since 2025-10-09): look first, so a
+    // replay of a filled order is never placed a second time
+    if mode == AccountMode::Uta
+        && let Some(o) = lookup(core, mode, req).await?
+    {
+        return Ok(OrderAck {
+            order_id: Some(o.order_id),
+            client_oid: req.client_oid.clone(),
+            already_placed: true,
+        });
+    }
     let mut last_err = None;
     for _round in 0..3 {
         let placed = match mode {
@@ -310,7 +321,31 @@ pub(crate) async fn batch_exactly_once(
         AccountMode::Uta => 20,
     };
     let mut out = Vec::with_capacity(reqs.len());
-    for chunk in reqs.chunks(max) {
+    // as in place_exactly_once: v3 reuses final clientOids, so every item is looked up first and
+    // only the unknown ones go into the batch
+    let mut known: std::collections::HashMap<String, OrderAck> = std::collections::HashMap::new();
+    if mode == AccountMode::Uta {
+        for req in reqs {
+            if let Some(o) = lookup(core, mode, req).await? {
+                known.insert(
+                    req.client_oid.clone(),
+                    OrderAck {
+                        order_id: Some(o.order_id),
+                        client_oid: req.client_oid.clone(),
+                        already_placed: true,
+                    },
+                );
+            }
+        }
+    }
+    let todo: Vec<OrderRequest> = reqs
+        .iter()
+        .filter(|r| !known.contains_key(&r.client_oid))
+        .cloned()
+        .collect();
+    let mut placed: std::collections::HashMap<String, Result<OrderAck, BrokerError>> =
+        std::collections::HashMap::new();
+    for chunk in todo.chunks(max) {
         let res = match mode {
             AccountMode::Classic => v2::batch_raw(core, symbol, chunk).await,
             AccountMode::Uta => v3::batch_raw(core, symbol, chunk).await,
@@ -318,30 +353,47 @@ pub(crate) async fn batch_exactly_once(
         match res {
             Ok(items) => {
                 for (req, item) in chunk.iter().zip(items) {
-                    out.push(match item {
-                        Err(BrokerError::DuplicateClientOid { .. }) => {
-                            place_exactly_once(core, mode, req).await
-                        }
-                        other => other,
-                    });
+                    placed.insert(
+                        req.client_oid.clone(),
+                        match item {
+                            Err(BrokerError::DuplicateClientOid { .. }) => {
+                                place_exactly_once(core, mode, req).await
+                            }
+                            other => other,
+                        },
+                    );
                 }
             }
             Err(e) if e.maybe_landed() => {
                 tokio::time::sleep(core.cfg().landing_grace).await;
                 for req in chunk {
-                    out.push(match lookup(core, mode, req).await {
-                        Ok(Some(o)) => Ok(OrderAck {
-                            order_id: Some(o.order_id),
-                            client_oid: req.client_oid.clone(),
-                            already_placed: true,
-                        }),
-                        Ok(None) => place_exactly_once(core, mode, req).await,
-                        Err(e) => Err(e),
-                    });
+                    placed.insert(
+                        req.client_oid.clone(),
+                        match lookup(core, mode, req).await {
+                            Ok(Some(o)) => Ok(OrderAck {
+                                order_id: Some(o.order_id),
+                                client_oid: req.client_oid.clone(),
+                                already_placed: true,
+                            }),
+                            Ok(None) => place_exactly_once(core, mode, req).await,
+                            Err(e) => Err(e),
+                        },
+                    );
                 }
             }
             Err(e) => return Err(e),
         }
+    }
+    for r in reqs {
+        out.push(match known.remove(&r.client_oid) {
+            Some(a) => Ok(a),
+            None => placed.remove(&r.client_oid).unwrap_or_else(|| {
+                Err(BrokerError::Client(format!(
+                    "batch item `{}` has no result (repeated clientOid in one batch?)",
+                    r.client_oid
+                )))
+            }),
+        });
     }
     Ok(out)
 }
@@ -353,7 +405,10 @@ pub(crate) fn check_leverage(
     wanted: u32,
 ) -> Result<bool, BrokerError> {
     let w = Dec::from_int(wanted as i64);
-    for p in positions.iter().filter(|p| p.symbol == symbol && p.size.is_positive()) {
+    for p in positions
+        .iter()
+        .filter(|p| p.symbol == symbol && p.size.is_positive())
+    {
         if p.leverage != w {
             return Err(BrokerError::LeverageUnderOpenPosition {
                 symbol: symbol.into(),
@@ -380,15 +435,25 @@ macro_rules! impl_broker {
                 self.core.rest.offset_ms()
             }
             fn requests_sent(&self) -> u64 {
-                self.core.rest.sent.load(std::sync::atomic::Ordering::Relaxed)
+                self.core
+                    .rest
+                    .sent
+                    .load(std::sync::atomic::Ordering::Relaxed)
             }
-            async fn contracts(&self, symbol: Option<&str>) -> Result<Vec<ContractSpec>, BrokerError> {
+            async fn contracts(
+                &self,
+                symbol: Option<&str>,
+            ) -> Result<Vec<ContractSpec>, BrokerError> {
                 $m::contracts(&self.core, symbol).await
             }
             async fn balance(&self) -> Result<Balance, BrokerError> {
                 $m::balance(&self.core).await
             }
-            async fn set_margin_mode(&self, symbol: &str, mode: MarginMode) -> Result<(), BrokerError> {
+            async fn set_margin_mode(
+                &self,
+                symbol: &str,
+                mode: MarginMode,
+            ) -> Result<(), BrokerError> {
                 $m::set_margin_mode(&self.core, symbol, mode).await
             }
             async fn set_position_mode(&self, mode: PositionMode) -> Result<(), BrokerError> {
@@ -411,14 +476,22 @@ macro_rules! impl_broker {
             ) -> Result<Vec<Result<OrderAck, BrokerError>>, BrokerError> {
                 batch_exactly_once(&self.core, $mode, symbol, reqs).await
             }
-            async fn cancel_order(&self, symbol: &str, client_oid: &str) -> Result<bool, BrokerError> {
+            async fn cancel_order(
+                &self,
+                symbol: &str,
+                client_oid: &str,
+            ) -> Result<bool, BrokerError> {
                 match $m::cancel(&self.core, symbol, client_oid).await {
                     Ok(()) => Ok(true),
                     Err(BrokerError::OrderNotFound { .. }) => Ok(false),
                     Err(e) => Err(e),
                 }
             }
-            async fn order(&self, symbol: &str, client_oid: &str) -> Result<Option<Order>, BrokerError> {
+            async fn order(
+                &self,
+                symbol: &str,
+                client_oid: &str,
+            ) -> Result<Option<Order>, BrokerError> {
                 $m::order(&self.core, symbol, client_oid).await
             }
             async fn open_orders(&self, symbol: Option<&str>) -> Result<Vec<Order>, BrokerError> {
@@ -427,7 +500,11 @@ macro_rules! impl_broker {
             async fn positions(&self, symbol: Option<&str>) -> Result<Vec<Position>, BrokerError> {
                 $m::positions(&self.core, symbol).await
             }
-            async fn fills(&self, symbol: &str, order_id: Option<&str>) -> Result<Vec<Fill>, BrokerError> {
+            async fn fills(
+                &self,
+                symbol: &str,
+                order_id: Option<&str>,
+            ) -> Result<Vec<Fill>, BrokerError> {
                 $m::fills(&self.core, symbol, order_id).await
             }
             async fn place_plan(&self, req: &PlanRequest) -> Result<OrderAck, BrokerError> {
@@ -439,7 +516,10 @@ macro_rules! impl_broker {
                 }
                 match $m::place_plan_raw(&self.core, req).await {
                     Ok(a) => Ok(a),
-                    Err(e) if e.maybe_landed() || matches!(e, BrokerError::DuplicateClientOid { .. }) => {
+                    Err(e)
+                        if e.maybe_landed()
+                            || matches!(e, BrokerError::DuplicateClientOid { .. }) =>
+                    {
                         tokio::time::sleep(self.core.cfg().landing_grace).await;
                         let found = $m::plan_orders(&self.core, &req.symbol)
                             .await?
@@ -460,7 +540,11 @@ macro_rules! impl_broker {
             async fn plan_orders(&self, symbol: &str) -> Result<Vec<PlanOrder>, BrokerError> {
                 $m::plan_orders(&self.core, symbol).await
             }
-            async fn cancel_plan(&self, symbol: &str, plan: &PlanOrder) -> Result<bool, BrokerError> {
+            async fn cancel_plan(
+                &self,
+                symbol: &str,
+                plan: &PlanOrder,
+            ) -> Result<bool, BrokerError> {
                 match $m::cancel_plan(&self.core, symbol, plan).await {
                     Ok(b) => Ok(b),
                     Err(BrokerError::OrderNotFound { .. }) => Ok(false),

@@ -209,11 +209,18 @@ mod tests {
             ("SCALP_BITGET_API_SECRET", "s2"),
             ("SCALP_BITGET_API_PASSPHRASE", "p2"),
         ]);
-        let err = Credentials::from_lookup("grid_atr", &e).unwrap_err().to_string();
+        let err = Credentials::from_lookup("grid_atr", &e)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SCALP_BITGET_API_SECRET_GRID_ATR"), "{err}");
-        assert!(err.contains("SCALP_BITGET_API_PASSPHRASE_GRID_ATR"), "{err}");
+        assert!(
+            err.contains("SCALP_BITGET_API_PASSPHRASE_GRID_ATR"),
+            "{err}"
+        );
         assert!(!err.contains("s2") && !err.contains("p2"), "{err}");
-        let err = Credentials::from_lookup("x", env(&[])).unwrap_err().to_string();
+        let err = Credentials::from_lookup("x", env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SCALP_BITGET_API_KEY,"), "{err}");
     }
 

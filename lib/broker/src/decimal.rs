@@ -62,8 +62,7 @@ impl Dec {
         let m: i128 = if all.is_empty() {
             0
         } else {
-            all.parse()
-                .map_err(|e| format!("`{text}`: {e}"))?
+            all.parse().map_err(|e| format!("`{text}`: {e}"))?
         };
         Ok(Dec::new(if neg { -m } else { m }, frac.len() as u32))
     }
@@ -231,7 +230,15 @@ mod tests {
         ] {
             assert_eq!(d(i).to_string(), o, "{i}");
         }
-        for bad in ["", "-", "1e-4", "1,000", "abc", "1.2.3", "0.1234567890123456789"] {
+        for bad in [
+            "",
+            "-",
+            "1e-4",
+            "1,000",
+            "abc",
+            "1.2.3",
+            "0.1234567890123456789",
+        ] {
             assert!(Dec::parse(bad).is_err(), "{bad}");
         }
     }

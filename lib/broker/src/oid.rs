@@ -77,17 +77,52 @@ mod tests {
 
     #[test]
     fn deterministic_distinct_and_short() {
-        let a = client_oid("grid_atr", "BTCUSDT", OrderRole::Level(3), 1_735_689_600_000);
+        let a = client_oid(
+            "grid_atr",
+            "BTCUSDT",
+            OrderRole::Level(3),
+            1_735_689_600_000,
+        );
         assert_eq!(
             a,
-            client_oid("grid_atr", "BTCUSDT", OrderRole::Level(3), 1_735_689_600_000)
+            client_oid(
+                "grid_atr",
+                "BTCUSDT",
+                OrderRole::Level(3),
+                1_735_689_600_000
+            )
         );
         let others = [
-            client_oid("grid_atr", "BTCUSDT", OrderRole::Level(4), 1_735_689_600_000),
-            client_oid("grid_atr", "BTCUSDT", OrderRole::Entry(3), 1_735_689_600_000),
-            client_oid("grid_atr", "ETHUSDT", OrderRole::Level(3), 1_735_689_600_000),
-            client_oid("sma_cross", "BTCUSDT", OrderRole::Level(3), 1_735_689_600_000),
-            client_oid("grid_atr", "BTCUSDT", OrderRole::Level(3), 1_735_693_200_000),
+            client_oid(
+                "grid_atr",
+                "BTCUSDT",
+                OrderRole::Level(4),
+                1_735_689_600_000,
+            ),
+            client_oid(
+                "grid_atr",
+                "BTCUSDT",
+                OrderRole::Entry(3),
+                1_735_689_600_000,
+            ),
+            client_oid(
+                "grid_atr",
+                "ETHUSDT",
+                OrderRole::Level(3),
+                1_735_689_600_000,
+            ),
+            client_oid(
+                "sma_cross",
+                "BTCUSDT",
+                OrderRole::Level(3),
+                1_735_689_600_000,
+            ),
+            client_oid(
+                "grid_atr",
+                "BTCUSDT",
+                OrderRole::Level(3),
+                1_735_693_200_000,
+            ),
         ];
         for o in &others {
             assert_ne!(&a, o);
@@ -99,7 +134,11 @@ mod tests {
             OrderRole::TakeProfit(u32::MAX),
             i64::MAX,
         );
-        assert!(w.len() <= 32 && is_valid_client_oid(&w), "{w} ({})", w.len());
+        assert!(
+            w.len() <= 32 && is_valid_client_oid(&w),
+            "{w} ({})",
+            w.len()
+        );
         assert!(is_valid_client_oid(&a) && !a.contains('#') && !a.contains('+'));
         assert!(!is_valid_client_oid("BITGET#1") && !is_valid_client_oid(&"x".repeat(33)));
     }

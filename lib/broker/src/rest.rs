@@ -31,7 +31,8 @@ pub struct BrokerConfig {
     pub demo: bool,
     /// `locale` header (`en-US`): error messages in English.
     pub locale: String,
-    /// Share of each documented per-endpoint limit we allow ourselves (0.05–1.0).
+    /// Share of each documented per-endpoint limit we allow ourselves (0.05–1.0; default 0.8,
+    /// the margin absorbs network jitter between our send and the exchange's count).
     pub budget_share: f64,
     /// v2 `productType` / v3 `category` (`USDT-FUTURES`).
     pub product_type: String,
@@ -54,7 +55,7 @@ impl Default for BrokerConfig {
             max_backoff: Duration::from_secs(5),
             demo: false,
             locale: "en-US".into(),
-            budget_share: 1.0,
+            budget_share: 0.8,
             product_type: "USDT-FUTURES".into(),
             margin_coin: "USDT".into(),
             margin_mode: crate::MarginMode::Crossed,
@@ -156,18 +157,22 @@ impl RestCore {
             .timeout(cfg.request_timeout)
             .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("scalp-radar/", env!("CARGO_PKG_VERSION")));
-        let client = scalp_exchange::tls::add_roots(Exchange::Bitget, builder, cfg.ca_file.as_deref())
-            .map_err(|e| BrokerError::Client(e.to_string()))?
-            .build()
-            .map_err(|e| BrokerError::Client(e.to_string()))?;
+        let client =
+            scalp_exchange::tls::add_roots(Exchange::Bitget, builder, cfg.ca_file.as_deref())
+                .map_err(|e| BrokerError::Client(e.to_string()))?
+                .build()
+                .map_err(|e| BrokerError::Client(e.to_string()))?;
         let share = if cfg.budget_share.is_finite() {
             cfg.budget_share.clamp(0.05, 1.0)
         } else {
             1.0
         };
+        // evenly spaced at `share` of the limit: one request per 1/(n × share) s (a rolling
+        // window of n would let two bursts arrive within one second at the exchange when the
+        // first burst's requests are delayed in flight)
         let mk = |n: u32| {
-            let n = ((n as f64 * share).floor() as u32).max(1);
-            RateBudget::sliding(Exchange::Bitget, n, Duration::from_secs(1))
+            let rate = (n as f64 * share).max(0.1);
+            RateBudget::sliding(Exchange::Bitget, 1, Duration::from_secs_f64(1.0 / rate))
         };
         let budgets = ENDPOINT_LIMITS.iter().map(|(p, n)| (*p, mk(*n))).collect();
         Ok(RestCore {
@@ -356,10 +361,7 @@ impl RestCore {
                 continue;
             }
             if (500..=599).contains(&status) || is_transient_code(&code) {
-                last = format!(
-                    "HTTP {status}: {}",
-                    scalp_core::types::truncate(&text, 200)
-                );
+                last = format!("HTTP {status}: {}", scalp_core::types::truncate(&text, 200));
                 if retry == Retry::Once {
                     return Err(BrokerError::Unavailable {
                         endpoint: path.into(),
@@ -368,7 +370,12 @@ impl RestCore {
                         maybe_landed: true,
                     });
                 }
-                tracing::warn!(endpoint = path, attempt, status, "bitget server error, backing off");
+                tracing::warn!(
+                    endpoint = path,
+                    attempt,
+                    status,
+                    "bitget server error, backing off"
+                );
                 tokio::time::sleep(backoff).await;
                 continue;
             }
@@ -386,7 +393,10 @@ impl RestCore {
             if code == "40008" && signed && !resynced {
                 // clock skew: resync once, then the same request again (not applied)
                 resynced = true;
-                tracing::warn!(endpoint = path, "bitget: request timestamp expired, re-syncing the clock");
+                tracing::warn!(
+                    endpoint = path,
+                    "bitget: request timestamp expired, re-syncing the clock"
+                );
                 Box::pin(self.sync_clock()).await?;
                 attempt -= 1;
                 continue;

@@ -188,12 +188,24 @@ mod tests {
     fn qty_floors_price_rounds_per_side() {
         let s = btc();
         let r = s
-            .round_order(Side::Buy, &d("0.0129"), Some(&d("60000.19")), &d("60000"), false)
+            .round_order(
+                Side::Buy,
+                &d("0.0129"),
+                Some(&d("60000.19")),
+                &d("60000"),
+                false,
+            )
             .unwrap();
         assert_eq!(r.qty.to_string(), "0.012");
         assert_eq!(r.price.unwrap().to_string(), "60000.1");
         let r = s
-            .round_order(Side::Sell, &d("0.0129"), Some(&d("60000.11")), &d("60000"), false)
+            .round_order(
+                Side::Sell,
+                &d("0.0129"),
+                Some(&d("60000.11")),
+                &d("60000"),
+                false,
+            )
             .unwrap();
         assert_eq!(r.price.unwrap().to_string(), "60000.2");
         // already on the tick: unchanged both ways
@@ -236,18 +248,27 @@ mod tests {
     fn stop_rounding_is_conservative() {
         let s = btc();
         assert_eq!(
-            s.round_price(&d("59000.04"), PriceRounding::for_stop_loss(PositionSide::Long))
-                .unwrap(),
+            s.round_price(
+                &d("59000.04"),
+                PriceRounding::for_stop_loss(PositionSide::Long)
+            )
+            .unwrap(),
             d("59000.1")
         );
         assert_eq!(
-            s.round_price(&d("61000.06"), PriceRounding::for_stop_loss(PositionSide::Short))
-                .unwrap(),
+            s.round_price(
+                &d("61000.06"),
+                PriceRounding::for_stop_loss(PositionSide::Short)
+            )
+            .unwrap(),
             d("61000")
         );
         assert_eq!(
-            s.round_price(&d("63000.09"), PriceRounding::for_take_profit(PositionSide::Long))
-                .unwrap(),
+            s.round_price(
+                &d("63000.09"),
+                PriceRounding::for_take_profit(PositionSide::Long)
+            )
+            .unwrap(),
             d("63000")
         );
     }

@@ -24,18 +24,24 @@ pub(crate) async fn contracts(
         .iter()
         .map(|v| {
             let r = Row::new(path, v);
-            let price_places: u32 = r.str("pricePlace")?.parse().map_err(|_| BrokerError::Parse {
-                endpoint: path.into(),
-                field: "pricePlace".into(),
-                value: r.opt_str("pricePlace").unwrap_or_default(),
-                why: "not an integer".into(),
-            })?;
-            let qty_places: u32 = r.str("volumePlace")?.parse().map_err(|_| BrokerError::Parse {
-                endpoint: path.into(),
-                field: "volumePlace".into(),
-                value: r.opt_str("volumePlace").unwrap_or_default(),
-                why: "not an integer".into(),
-            })?;
+            let price_places: u32 =
+                r.str("pricePlace")?
+                    .parse()
+                    .map_err(|_| BrokerError::Parse {
+                        endpoint: path.into(),
+                        field: "pricePlace".into(),
+                        value: r.opt_str("pricePlace").unwrap_or_default(),
+                        why: "not an integer".into(),
+                    })?;
+            let qty_places: u32 =
+                r.str("volumePlace")?
+                    .parse()
+                    .map_err(|_| BrokerError::Parse {
+                        endpoint: path.into(),
+                        field: "volumePlace".into(),
+                        value: r.opt_str("volumePlace").unwrap_or_default(),
+                        why: "not an integer".into(),
+                    })?;
             let end_step = r.opt_dec("priceEndStep")?.unwrap_or(Dec::from_int(1));
             let tick = end_step.mul(&Dec::unit(price_places));
             let lot = match r.opt_dec("sizeMultiplier")? {
@@ -51,8 +57,14 @@ pub(crate) async fn contracts(
                 price_places,
                 qty_places,
                 min_notional: r.dec_or_zero("minTradeUSDT")?,
-                max_leverage: r.opt_str("maxLever").and_then(|s| s.parse().ok()).unwrap_or(1),
-                min_leverage: r.opt_str("minLever").and_then(|s| s.parse().ok()).unwrap_or(1),
+                max_leverage: r
+                    .opt_str("maxLever")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(1),
+                min_leverage: r
+                    .opt_str("minLever")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(1),
                 maker_fee_rate: r.dec_or_zero("makerFeeRate")?,
                 taker_fee_rate: r.dec_or_zero("takerFeeRate")?,
                 tradable: status == "normal",
@@ -135,12 +147,18 @@ fn order_body(core: &Core, r: &OrderRequest) -> Value {
 pub(crate) async fn place_raw(core: &Core, r: &OrderRequest) -> Result<OrderAck, BrokerError> {
     let data = core
         .rest
-        .post("/api/v2/mix/order/place-order", &order_body(core, r), Retry::Once)
+        .post(
+            "/api/v2/mix/order/place-order",
+            &order_body(core, r),
+            Retry::Once,
+        )
         .await?;
     let row = Row::new("/api/v2/mix/order/place-order", &data);
     Ok(OrderAck {
         order_id: row.opt_str("orderId"),
-        client_oid: row.opt_str("clientOid").unwrap_or_else(|| r.client_oid.clone()),
+        client_oid: row
+            .opt_str("clientOid")
+            .unwrap_or_else(|| r.client_oid.clone()),
         already_placed: false,
     })
 }
@@ -201,7 +219,10 @@ pub(crate) async fn batch_raw(
                 Err(BrokerError::Unavailable {
                     endpoint: path.into(),
                     attempts: 1,
-                    last: format!("`{}` is in neither successList nor failureList", r.client_oid),
+                    last: format!(
+                        "`{}` is in neither successList nor failureList",
+                        r.client_oid
+                    ),
                     maybe_landed: true,
                 })
             }
@@ -280,7 +301,10 @@ pub(crate) async fn positions(
     symbol: Option<&str>,
 ) -> Result<Vec<Position>, BrokerError> {
     let path = "/api/v2/mix/position/all-position";
-    let q = [("productType", pt(core)), ("marginCoin", core.cfg().margin_coin.clone())];
+    let q = [
+        ("productType", pt(core)),
+        ("marginCoin", core.cfg().margin_coin.clone()),
+    ];
     let data = core.rest.get(path, &q).await?;
     let mut out = Vec::new();
     for v in list(&data, "") {
@@ -340,7 +364,9 @@ pub(crate) fn parse_fill(path: &str, v: &Value) -> Result<Fill, BrokerError> {
         fee: fee.neg(),
         fee_coin: coin,
         realized_pnl: r.dec_or_zero("profit")?,
-        maker: r.opt_str("tradeScope").is_some_and(|s| s.eq_ignore_ascii_case("maker") || s == "M"),
+        maker: r
+            .opt_str("tradeScope")
+            .is_some_and(|s| s.eq_ignore_ascii_case("maker") || s == "M"),
         time_ms: r.ms("cTime")?,
     })
 }

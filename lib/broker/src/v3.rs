@@ -51,8 +51,14 @@ pub(crate) async fn contracts(
                 price_places,
                 qty_places,
                 min_notional: r.dec_or_zero("minOrderAmount")?,
-                max_leverage: r.opt_str("maxLeverage").and_then(|s| s.parse().ok()).unwrap_or(1),
-                min_leverage: r.opt_str("minLeverage").and_then(|s| s.parse().ok()).unwrap_or(1),
+                max_leverage: r
+                    .opt_str("maxLeverage")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(1),
+                min_leverage: r
+                    .opt_str("minLeverage")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(1),
                 maker_fee_rate: r.dec_or_zero("makerFeeRate")?,
                 taker_fee_rate: r.dec_or_zero("takerFeeRate")?,
                 tradable: status == "online",
@@ -136,11 +142,16 @@ fn order_body(core: &Core, r: &OrderRequest) -> Value {
 
 pub(crate) async fn place_raw(core: &Core, r: &OrderRequest) -> Result<OrderAck, BrokerError> {
     let path = "/api/v3/trade/place-order";
-    let data = core.rest.post(path, &order_body(core, r), Retry::Once).await?;
+    let data = core
+        .rest
+        .post(path, &order_body(core, r), Retry::Once)
+        .await?;
     let row = Row::new(path, &data);
     Ok(OrderAck {
         order_id: row.opt_str("orderId"),
-        client_oid: row.opt_str("clientOid").unwrap_or_else(|| r.client_oid.clone()),
+        client_oid: row
+            .opt_str("clientOid")
+            .unwrap_or_else(|| r.client_oid.clone()),
         already_placed: false,
     })
 }
@@ -158,9 +169,9 @@ pub(crate) async fn batch_raw(
     Ok(reqs
         .iter()
         .map(|r| {
-            let it = items
-                .iter()
-                .find(|v| Row::new(path, v).opt_str("clientOid").as_deref() == Some(r.client_oid.as_str()));
+            let it = items.iter().find(|v| {
+                Row::new(path, v).opt_str("clientOid").as_deref() == Some(r.client_oid.as_str())
+            });
             match it {
                 Some(v) => {
                     let row = Row::new(path, v);
@@ -188,7 +199,11 @@ pub(crate) async fn batch_raw(
         .collect())
 }
 
-pub(crate) async fn cancel(core: &Core, _symbol: &str, client_oid: &str) -> Result<(), BrokerError> {
+pub(crate) async fn cancel(
+    core: &Core,
+    _symbol: &str,
+    client_oid: &str,
+) -> Result<(), BrokerError> {
     let body = json!({"clientOid": client_oid, "category": cat(core)});
     core.rest
         .post("/api/v3/trade/cancel-order", &body, Retry::Safe)
@@ -225,7 +240,11 @@ pub(crate) async fn order(
     client_oid: &str,
 ) -> Result<Option<Order>, BrokerError> {
     let path = "/api/v3/trade/order-info";
-    match core.rest.get(path, &[("clientOid", client_oid.to_string())]).await {
+    match core
+        .rest
+        .get(path, &[("clientOid", client_oid.to_string())])
+        .await
+    {
         Ok(d) if d.is_null() => Ok(None),
         Ok(d) => parse_order(path, &d).map(Some),
         Err(BrokerError::OrderNotFound { .. }) => Ok(None),
@@ -316,7 +335,9 @@ pub(crate) fn parse_fill(path: &str, v: &Value) -> Result<Fill, BrokerError> {
         fee: fee.abs(),
         fee_coin: coin,
         realized_pnl: r.dec_or_zero("execPnl")?,
-        maker: r.opt_str("tradeScope").is_some_and(|s| s.eq_ignore_ascii_case("maker")),
+        maker: r
+            .opt_str("tradeScope")
+            .is_some_and(|s| s.eq_ignore_ascii_case("maker")),
         time_ms: t,
     })
 }

@@ -56,9 +56,13 @@ impl WsConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WsEvent {
     /// Connection number `n` (1, 2, …) is logged in and its subscriptions were sent.
-    Connected { n: u64 },
+    Connected {
+        n: u64,
+    },
     /// The server acknowledged a subscription (`orders`, `fill`, `positions` / `order`, …).
-    Subscribed { channel: String },
+    Subscribed {
+        channel: String,
+    },
     Order(Order),
     /// Deduplicated by trade id across reconnects.
     Fill(Fill),
@@ -70,12 +74,19 @@ pub enum WsEvent {
         closed: Vec<String>,
     },
     /// The connection ended; a reconnect follows.
-    Disconnected { reason: String },
+    Disconnected {
+        reason: String,
+    },
     /// The exchange refused the login (bad key, signature, passphrase): the stream stops; a
     /// restart loop would not fix it.
-    LoginRefused { code: String, msg: String },
+    LoginRefused {
+        code: String,
+        msg: String,
+    },
     /// A push that could not be parsed (kept going).
-    Malformed { what: String },
+    Malformed {
+        what: String,
+    },
 }
 
 /// A running private stream; dropping it (or [`PrivateStream::stop`]) ends it.
@@ -233,7 +244,10 @@ async fn connection(
                 let msg = v["msg"].as_str().unwrap_or("").to_string();
                 if code == "30014" {
                     // timestamp expired: a clock problem, not the key; retry
-                    return (End::Reconnect(format!("login refused: {code} {msg}")), false);
+                    return (
+                        End::Reconnect(format!("login refused: {code} {msg}")),
+                        false,
+                    );
                 }
                 tracing::error!(code = %code, msg = %msg, "bitget private WS login refused");
                 let _ = tx.send(WsEvent::LoginRefused { code, msg }).await;
@@ -320,7 +334,9 @@ pub fn parse_push(mode: AccountMode, text: &str, seen: &mut impl DedupLike) -> V
         .unwrap_or("");
     let data = v["data"].as_array().cloned().unwrap_or_default();
     let mut out = Vec::new();
-    let bad = |e: BrokerError| WsEvent::Malformed { what: e.to_string() };
+    let bad = |e: BrokerError| WsEvent::Malformed {
+        what: e.to_string(),
+    };
     match (mode, ch) {
         (AccountMode::Classic, "orders") => {
             for d in &data {
@@ -471,7 +487,10 @@ mod tests {
         };
         assert_eq!(f.fee.to_string(), "0.183717");
         assert_eq!(f.price.to_string(), "51000.5");
-        assert!(parse_push(AccountMode::Classic, fill, &mut seen).is_empty(), "deduped");
+        assert!(
+            parse_push(AccountMode::Classic, fill, &mut seen).is_empty(),
+            "deduped"
+        );
         let pos = r#"{"action":"snapshot","arg":{"instType":"USDT-FUTURES","channel":"positions","instId":"default"},"ts":1741850543864,
  "data":[{"posId":"1","instId":"XRPUSDT","marginCoin":"USDT","marginSize":"0.67098","marginMode":"crossed","holdSide":"long",
  "posMode":"one_way_mode","total":"3","available":"3","frozen":"0","openPriceAvg":"2.2366","leverage":10,
@@ -490,6 +509,9 @@ mod tests {
         let WsEvent::Fill(f) = &ev[0] else {
             panic!("{ev:?}")
         };
-        assert_eq!((f.fee.to_string().as_str(), f.time_ms), ("0.569958", 1736378720623));
+        assert_eq!(
+            (f.fee.to_string().as_str(), f.time_ms),
+            ("0.569958", 1736378720623)
+        );
     }
 }

@@ -513,12 +513,21 @@ fn e(code: &str, msg: impl Into<String>) -> (String, String) {
 
 // --- REST -----------------------------------------------------------------------------------
 
-fn verify(s: &Shared, a: &Acct, method: &Method, uri: &Uri, h: &HeaderMap, body: &str) -> Result<(), (String, String)> {
+fn verify(
+    s: &Shared,
+    a: &Acct,
+    method: &Method,
+    uri: &Uri,
+    h: &HeaderMap,
+    body: &str,
+) -> Result<(), (String, String)> {
     let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
     let key = get("ACCESS-KEY").ok_or_else(|| e("40001", "ACCESS_KEY cannot be empty"))?;
     let sig = get("ACCESS-SIGN").ok_or_else(|| e("40002", "ACCESS_SIGN cannot be empty"))?;
-    let ts = get("ACCESS-TIMESTAMP").ok_or_else(|| e("40003", "ACCESS_TIMESTAMP cannot be empty"))?;
-    let pass = get("ACCESS-PASSPHRASE").ok_or_else(|| e("40011", "ACCESS_PASSPHRASE cannot be empty"))?;
+    let ts =
+        get("ACCESS-TIMESTAMP").ok_or_else(|| e("40003", "ACCESS_TIMESTAMP cannot be empty"))?;
+    let pass =
+        get("ACCESS-PASSPHRASE").ok_or_else(|| e("40011", "ACCESS_PASSPHRASE cannot be empty"))?;
     if key != s.cfg.api_key {
         return Err(e("40006", "Invalid ACCESS_KEY"));
     }
@@ -555,7 +564,13 @@ fn query_map(uri: &Uri) -> HashMap<String, String> {
         .collect()
 }
 
-async fn rest(State(s): State<Arc<Shared>>, method: Method, uri: Uri, h: HeaderMap, body: Bytes) -> Response<Body> {
+async fn rest(
+    State(s): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
     let path = uri.path().to_string();
     let body_s = String::from_utf8_lossy(&body).to_string();
     let (status, env, hold, pushes) = {
@@ -586,7 +601,14 @@ async fn rest(State(s): State<Arc<Shared>>, method: Method, uri: Uri, h: HeaderM
 }
 
 /// (HTTP status, envelope, hold the answer)
-fn handle(s: &Shared, a: &mut Acct, method: &Method, uri: &Uri, h: &HeaderMap, body: &str) -> (u16, Value, bool) {
+fn handle(
+    s: &Shared,
+    a: &mut Acct,
+    method: &Method,
+    uri: &Uri,
+    h: &HeaderMap,
+    body: &str,
+) -> (u16, Value, bool) {
     let path = uri.path();
     let q = query_map(uri);
     let now = now_ms() + a.skew_ms;
@@ -595,7 +617,10 @@ fn handle(s: &Shared, a: &mut Acct, method: &Method, uri: &Uri, h: &HeaderMap, b
         let lim = limit_of(path) as usize;
         let log = a.rate.entry(path.to_string()).or_default();
         let t = Instant::now();
-        while log.front().is_some_and(|x| t.duration_since(*x) >= Duration::from_secs(1)) {
+        while log
+            .front()
+            .is_some_and(|x| t.duration_since(*x) >= Duration::from_secs(1))
+        {
             log.pop_front();
         }
         log.push_back(t);
@@ -605,7 +630,9 @@ fn handle(s: &Shared, a: &mut Acct, method: &Method, uri: &Uri, h: &HeaderMap, b
     }
     // public
     match path {
-        "/api/v2/public/time" => return (200, ok_env(json!({"serverTime": now.to_string()})), false),
+        "/api/v2/public/time" => {
+            return (200, ok_env(json!({"serverTime": now.to_string()})), false);
+        }
         "/api/v2/mix/market/contracts" => return (200, ok_env(contracts_v2(s, &q)), false),
         "/api/v3/market/instruments" => return (200, ok_env(instruments_v3(s, &q)), false),
         _ => {}
@@ -633,7 +660,9 @@ fn handle(s: &Shared, a: &mut Acct, method: &Method, uri: &Uri, h: &HeaderMap, b
             a.faults.remove(i);
         } else {
             match &mut a.faults[i] {
-                PrivateFault::Http { count, .. } | PrivateFault::LoseReply { count, .. } => *count = left,
+                PrivateFault::Http { count, .. } | PrivateFault::LoseReply { count, .. } => {
+                    *count = left
+                }
                 PrivateFault::DropWs => {}
             }
         }
@@ -650,10 +679,24 @@ fn handle(s: &Shared, a: &mut Acct, method: &Method, uri: &Uri, h: &HeaderMap, b
     let v2 = path.starts_with("/api/v2/");
     match (a.mode, v2) {
         (AccountMode::Uta, true) => {
-            return (400, err_env("40085", "You are in Unified Account mode, and the Classic Account API is not supported at this time"), false);
+            return (
+                400,
+                err_env(
+                    "40085",
+                    "You are in Unified Account mode, and the Classic Account API is not supported at this time",
+                ),
+                false,
+            );
         }
         (AccountMode::Classic, false) => {
-            return (400, err_env("40084", "You are in Classic Account mode, and the Unified Account API is not supported at this time"), false);
+            return (
+                400,
+                err_env(
+                    "40084",
+                    "You are in Classic Account mode, and the Unified Account API is not supported at this time",
+                ),
+                false,
+            );
         }
         _ => {}
     }
@@ -662,10 +705,20 @@ fn handle(s: &Shared, a: &mut Acct, method: &Method, uri: &Uri, h: &HeaderMap, b
     } else {
         match serde_json::from_str(body) {
             Ok(v) => v,
-            Err(_) => return (400, err_env("40017", "Parameter verification failed: body is not JSON"), false),
+            Err(_) => {
+                return (
+                    400,
+                    err_env("40017", "Parameter verification failed: body is not JSON"),
+                    false,
+                );
+            }
         }
     };
-    let r = if v2 { route_v2(s, a, path, &q, &b, now) } else { route_v3(s, a, path, &q, &b, now) };
+    let r = if v2 {
+        route_v2(s, a, path, &q, &b, now)
+    } else {
+        route_v3(s, a, path, &q, &b, now)
+    };
     match r {
         Ok(d) => (200, ok_env(d), hold),
         Err((c, m)) => (if c == "40404" { 404 } else { 400 }, err_env(&c, &m), hold),
@@ -718,7 +771,10 @@ fn num(b: &Value, k: &str, code: &str) -> Result<f64, (String, String)> {
 }
 
 fn contract<'a>(s: &'a Shared, sym: &str) -> Result<&'a ContractFixture, (String, String)> {
-    s.cfg.contracts.iter().find(|c| c.symbol == sym)
+    s.cfg
+        .contracts
+        .iter()
+        .find(|c| c.symbol == sym)
         .ok_or_else(|| e("40034", format!("Parameter {sym} does not exist")))
 }
 
@@ -740,49 +796,101 @@ fn next_id(a: &mut Acct) -> String {
 }
 
 /// Validates and creates an order; market orders fill at once.
-fn place(s: &Shared, a: &mut Acct, o: NewOrder, v3: bool, now: i64) -> Result<SOrder, (String, String)> {
+fn place(
+    s: &Shared,
+    a: &mut Acct,
+    o: NewOrder,
+    v3: bool,
+    now: i64,
+) -> Result<SOrder, (String, String)> {
     let c = contract(s, &o.symbol)?.clone();
     // clientOid
     let oid_ok = if v3 {
-        !o.client_oid.is_empty() && o.client_oid.len() <= 32
-            && o.client_oid.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b))
+        !o.client_oid.is_empty()
+            && o.client_oid.len() <= 32
+            && o.client_oid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b))
     } else {
-        o.client_oid.len() <= 50 && o.client_oid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-+_#".contains(&b))
+        o.client_oid.len() <= 50
+            && o.client_oid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-+_#".contains(&b))
     };
     if !oid_ok {
-        return Err(e(if v3 { "25209" } else { "40017" }, "Parameter verification failed clientOid"));
+        return Err(e(
+            if v3 { "25209" } else { "40017" },
+            "Parameter verification failed clientOid",
+        ));
     }
     if !o.client_oid.is_empty() {
-        let dup = a.orders.iter().any(|x| x.client_oid == o.client_oid && (!v3 || !matches!(x.status, "filled" | "canceled")));
+        let dup = a.orders.iter().any(|x| {
+            x.client_oid == o.client_oid && (!v3 || !matches!(x.status, "filled" | "canceled"))
+        });
         if dup {
-            return Err(if v3 { e("25212", "Duplicate clientOid") } else { e("40786", "Duplicate clientOid") });
+            return Err(if v3 {
+                e("25212", "Duplicate clientOid")
+            } else {
+                e("40786", "Duplicate clientOid")
+            });
         }
     }
     if !matches!(o.side.as_str(), "buy" | "sell") {
         return Err(e("40017", "Parameter verification failed side"));
     }
     if !is_multiple(o.qty, c.lot) || o.qty <= 0.0 {
-        return Err(if v3 { e("25610", "Quantity precision error") } else {
-            e("40808", format!("Parameter verification exception size checkBDScale error value={} checkScale={}", o.qty, c.volume_place))
+        return Err(if v3 {
+            e("25610", "Quantity precision error")
+        } else {
+            e(
+                "40808",
+                format!(
+                    "Parameter verification exception size checkBDScale error value={} checkScale={}",
+                    o.qty, c.volume_place
+                ),
+            )
         });
     }
     if o.qty < c.min_qty - 1e-12 {
-        return Err(if v3 { e("25207", format!("{} trading quantity cannot be less than {} units", o.symbol, c.min_qty)) } else {
-            e("43006", "The order quantity is less than the minimum transaction quantity")
+        return Err(if v3 {
+            e(
+                "25207",
+                format!(
+                    "{} trading quantity cannot be less than {} units",
+                    o.symbol, c.min_qty
+                ),
+            )
+        } else {
+            e(
+                "43006",
+                "The order quantity is less than the minimum transaction quantity",
+            )
         });
     }
     let last = a.prices.get(&o.symbol).copied();
     let px = match o.order_type.as_str() {
         "limit" => {
-            let p = o.price.ok_or_else(|| e("40019", "Parameter price cannot be empty"))?;
+            let p = o
+                .price
+                .ok_or_else(|| e("40019", "Parameter price cannot be empty"))?;
             if p <= 0.0 || !is_multiple(p, c.tick()) {
-                return Err(if v3 { e("25244", format!("Price should be a multiple of {}", fmt(c.tick(), c.price_place))) } else {
+                return Err(if v3 {
+                    e(
+                        "25244",
+                        format!(
+                            "Price should be a multiple of {}",
+                            fmt(c.tick(), c.price_place)
+                        ),
+                    )
+                } else {
                     e("41103", "param price scale error error")
                 });
             }
             p
         }
-        "market" => last.ok_or_else(|| e("40762", "The order size is greater than the max open size"))?,
+        "market" => {
+            last.ok_or_else(|| e("40762", "The order size is greater than the max open size"))?
+        }
         _ => return Err(e("40017", "Parameter verification failed orderType")),
     };
     let pos = a.positions.get(&o.symbol).map_or(0.0, |p| p.net);
@@ -790,20 +898,39 @@ fn place(s: &Shared, a: &mut Acct, o: NewOrder, v3: bool, now: i64) -> Result<SO
     if o.reduce_only {
         let reduces = (o.side == "sell" && pos > 0.0) || (o.side == "buy" && pos < 0.0);
         if !reduces {
-            return Err(if v3 { e("25227", "No position available to close") } else { e("22002", "No position to close") });
+            return Err(if v3 {
+                e("25227", "No position available to close")
+            } else {
+                e("22002", "No position to close")
+            });
         }
         qty = qty.min(pos.abs());
     } else {
         if qty * px < c.min_notional - 1e-9 {
-            return Err(if v3 { e("25611", "Order quantity must be greater than the minimum order amount") } else {
-                e("45110", format!("less than the minimum amount {} USDT", fmt(c.min_notional, 2)))
+            return Err(if v3 {
+                e(
+                    "25611",
+                    "Order quantity must be greater than the minimum order amount",
+                )
+            } else {
+                e(
+                    "45110",
+                    format!(
+                        "less than the minimum amount {} USDT",
+                        fmt(c.min_notional, 2)
+                    ),
+                )
             });
         }
         let mm = o.margin_mode.clone().unwrap_or_else(|| "crossed".into());
         let lev = *a.leverage.get(&(o.symbol.clone(), mm)).unwrap_or(&20) as f64;
         let need = qty * px / lev + qty * px * s.cfg.taker_fee;
         if need > available(a) + 1e-9 {
-            return Err(if v3 { e("25203", "Insufficient margin") } else { e("43012", "Insufficient balance") });
+            return Err(if v3 {
+                e("25203", "Insufficient margin")
+            } else {
+                e("43012", "Insufficient balance")
+            });
         }
     }
     let ord = SOrder {
@@ -813,7 +940,11 @@ fn place(s: &Shared, a: &mut Acct, o: NewOrder, v3: bool, now: i64) -> Result<SO
         side: o.side.clone(),
         order_type: o.order_type.clone(),
         qty,
-        price: if o.order_type == "limit" { Some(px) } else { None },
+        price: if o.order_type == "limit" {
+            Some(px)
+        } else {
+            None
+        },
         filled: 0.0,
         avg: 0.0,
         status: "live",
@@ -846,7 +977,11 @@ fn available(a: &Acct) -> f64 {
     for p in a.positions.values() {
         used += p.net.abs() * p.entry / p.leverage.max(1) as f64;
     }
-    for o in a.orders.iter().filter(|o| matches!(o.status, "live" | "partially_filled") && !o.reduce_only) {
+    for o in a
+        .orders
+        .iter()
+        .filter(|o| matches!(o.status, "live" | "partially_filled") && !o.reduce_only)
+    {
         if let Some(px) = o.price {
             used += (o.qty - o.filled) * px / 20.0;
         }
@@ -857,12 +992,35 @@ fn available(a: &Acct) -> f64 {
 fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now: i64) {
     let (symbol, side, qty, order_id, client_oid, mm) = {
         let o = &a.orders[idx];
-        (o.symbol.clone(), o.side.clone(), o.qty - o.filled, o.id.clone(), o.client_oid.clone(), o.margin_mode.clone())
+        (
+            o.symbol.clone(),
+            o.side.clone(),
+            o.qty - o.filled,
+            o.id.clone(),
+            o.client_oid.clone(),
+            o.margin_mode.clone(),
+        )
     };
-    let fee = qty * price * if maker { s.cfg.maker_fee } else { s.cfg.taker_fee };
+    let fee = qty
+        * price
+        * if maker {
+            s.cfg.maker_fee
+        } else {
+            s.cfg.taker_fee
+        };
     let signed = if side == "buy" { qty } else { -qty };
-    let lev = *a.leverage.get(&(symbol.clone(), mm.unwrap_or_else(|| "crossed".into()))).unwrap_or(&20);
-    let pos = a.positions.entry(symbol.clone()).or_insert(SPos { symbol: symbol.clone(), net: 0.0, entry: 0.0, leverage: lev, ctime: now, utime: now });
+    let lev = *a
+        .leverage
+        .get(&(symbol.clone(), mm.unwrap_or_else(|| "crossed".into())))
+        .unwrap_or(&20);
+    let pos = a.positions.entry(symbol.clone()).or_insert(SPos {
+        symbol: symbol.clone(),
+        net: 0.0,
+        entry: 0.0,
+        leverage: lev,
+        ctime: now,
+        utime: now,
+    });
     let mut profit = 0.0;
     if pos.net == 0.0 || pos.net.signum() == signed.signum() {
         let n = pos.net + signed;
@@ -889,14 +1047,30 @@ fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now
     let flat = pos.net == 0.0;
     a.balance += profit - fee;
     let o = &mut a.orders[idx];
-    o.avg = if o.filled == 0.0 { price } else { (o.avg * o.filled + price * qty) / (o.filled + qty) };
+    o.avg = if o.filled == 0.0 {
+        price
+    } else {
+        (o.avg * o.filled + price * qty) / (o.filled + qty)
+    };
     o.filled += qty;
     o.fee += fee;
     o.status = "filled";
     o.utime = now;
     let snap = o.clone();
     let trade_id = next_id(a);
-    let f = SFill { trade_id, order_id, client_oid, symbol: symbol.clone(), side, price, qty, fee, profit, maker, time: now };
+    let f = SFill {
+        trade_id,
+        order_id,
+        client_oid,
+        symbol: symbol.clone(),
+        side,
+        price,
+        qty,
+        fee,
+        profit,
+        maker,
+        time: now,
+    };
     a.fills.push(f.clone());
     a.pushes.push(Push::Order(snap));
     a.pushes.push(Push::Fill(f));
@@ -904,7 +1078,11 @@ fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now
     if flat {
         a.positions.remove(&symbol);
         // position TP/SL go with the position
-        for p in a.plans.iter_mut().filter(|p| p.symbol == symbol && p.status == "live") {
+        for p in a
+            .plans
+            .iter_mut()
+            .filter(|p| p.symbol == symbol && p.status == "live")
+        {
             p.status = "cancelled";
         }
     }
@@ -912,8 +1090,15 @@ fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now
 
 fn match_resting(s: &Shared, a: &mut Acct, symbol: &str, price: f64) {
     let now = now_ms() + a.skew_ms;
-    let idx: Vec<usize> = a.orders.iter().enumerate()
-        .filter(|(_, o)| o.symbol == symbol && o.order_type == "limit" && matches!(o.status, "live" | "partially_filled"))
+    let idx: Vec<usize> = a
+        .orders
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            o.symbol == symbol
+                && o.order_type == "limit"
+                && matches!(o.status, "live" | "partially_filled")
+        })
         .filter(|(_, o)| {
             let l = o.price.unwrap();
             (o.side == "buy" && price <= l) || (o.side == "sell" && price >= l)
@@ -926,7 +1111,8 @@ fn match_resting(s: &Shared, a: &mut Acct, symbol: &str, price: f64) {
         let pos = a.positions.get(symbol).map_or(0.0, |p| p.net);
         if a.orders[i].reduce_only {
             let left = a.orders[i].qty - a.orders[i].filled;
-            let reduces = (a.orders[i].side == "sell" && pos > 0.0) || (a.orders[i].side == "buy" && pos < 0.0);
+            let reduces = (a.orders[i].side == "sell" && pos > 0.0)
+                || (a.orders[i].side == "buy" && pos < 0.0);
             if !reduces {
                 a.orders[i].status = "canceled";
                 let snap = a.orders[i].clone();
@@ -940,7 +1126,10 @@ fn match_resting(s: &Shared, a: &mut Acct, symbol: &str, price: f64) {
         fill_order(s, a, i, l, true, now);
     }
     // position stops
-    let trig: Vec<usize> = a.plans.iter().enumerate()
+    let trig: Vec<usize> = a
+        .plans
+        .iter()
+        .enumerate()
         .filter(|(_, p)| p.symbol == symbol && p.status == "live")
         .filter(|(_, p)| match (p.kind.as_str(), p.hold.as_str()) {
             ("pos_loss", "long") | ("pos_profit", "short") => price <= p.trigger,
@@ -961,10 +1150,26 @@ fn match_resting(s: &Shared, a: &mut Acct, symbol: &str, price: f64) {
         let plan_oid = a.plans[i].client_oid.clone();
         let id = next_id(a);
         let ord = SOrder {
-            id, client_oid: format!("{plan_oid}-x"), symbol: symbol.to_string(),
-            side: if pos > 0.0 { "sell".into() } else { "buy".into() }, order_type: "market".into(),
-            qty: pos.abs(), price: None, filled: 0.0, avg: 0.0, status: "live", reduce_only: true, post_only: false,
-            fee: 0.0, margin_mode: None, ctime: now, utime: now,
+            id,
+            client_oid: format!("{plan_oid}-x"),
+            symbol: symbol.to_string(),
+            side: if pos > 0.0 {
+                "sell".into()
+            } else {
+                "buy".into()
+            },
+            order_type: "market".into(),
+            qty: pos.abs(),
+            price: None,
+            filled: 0.0,
+            avg: 0.0,
+            status: "live",
+            reduce_only: true,
+            post_only: false,
+            fee: 0.0,
+            margin_mode: None,
+            ctime: now,
+            utime: now,
         };
         a.orders.push(ord);
         let n = a.orders.len() - 1;
@@ -973,15 +1178,27 @@ fn match_resting(s: &Shared, a: &mut Acct, symbol: &str, price: f64) {
 }
 
 fn new_order_v2(b: &Value, item: &Value) -> Result<NewOrder, (String, String)> {
-    if item.get("tradeSide").is_some_and(|v| !v.is_null() && v != "") {
-        return Err(e("40774", "The order type for unilateral position must also be the unilateral position type."));
+    if item
+        .get("tradeSide")
+        .is_some_and(|v| !v.is_null() && v != "")
+    {
+        return Err(e(
+            "40774",
+            "The order type for unilateral position must also be the unilateral position type.",
+        ));
     }
     let ot = field(item, "orderType").unwrap_or("").to_ascii_lowercase();
     Ok(NewOrder {
-        symbol: field(b, "symbol").ok_or_else(|| e("40019", "Parameter symbol cannot be empty"))?.to_string(),
+        symbol: field(b, "symbol")
+            .ok_or_else(|| e("40019", "Parameter symbol cannot be empty"))?
+            .to_string(),
         side: field(item, "side").unwrap_or("").to_ascii_lowercase(),
         qty: num(item, "size", "40808")?,
-        price: if ot == "limit" { Some(num(item, "price", "41103")?) } else { None },
+        price: if ot == "limit" {
+            Some(num(item, "price", "41103")?)
+        } else {
+            None
+        },
         order_type: ot,
         reduce_only: field(item, "reduceOnly").is_some_and(|v| v.eq_ignore_ascii_case("yes")),
         post_only: field(item, "force") == Some("post_only"),
@@ -1033,7 +1250,11 @@ fn fill_v3(f: &SFill, ws: bool) -> Value {
         "execValue": fmt(f.qty * f.price, 8), "tradeScope": if f.maker { "maker" } else { "taker" },
         "tradeSide": if f.profit != 0.0 { "close" } else { "open" }, "feeDetail": [{"feeCoin": "USDT", "fee": money(f.fee)}],
         "updatedTime": f.time.to_string(), "execPnl": money(f.profit)});
-    if ws { v["execTime"] = json!(f.time.to_string()); } else { v["createdTime"] = json!(f.time.to_string()); }
+    if ws {
+        v["execTime"] = json!(f.time.to_string());
+    } else {
+        v["createdTime"] = json!(f.time.to_string());
+    }
     v
 }
 
@@ -1104,7 +1325,13 @@ fn find_order(a: &Acct, b: &HashMap<String, String>) -> Option<usize> {
 }
 
 fn obj_map(b: &Value) -> HashMap<String, String> {
-    b.as_object().map(|o| o.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect()).unwrap_or_default()
+    b.as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn cancel_one(a: &mut Acct, m: &HashMap<String, String>, now: i64) -> Option<SOrder> {
@@ -1120,31 +1347,81 @@ fn cancel_one(a: &mut Acct, m: &HashMap<String, String>, now: i64) -> Option<SOr
 }
 
 fn has_pos_or_orders(a: &Acct, sym: Option<&str>) -> bool {
-    a.positions.values().any(|p| sym.is_none_or(|s| s == p.symbol))
-        || a.orders.iter().any(|o| matches!(o.status, "live" | "partially_filled") && sym.is_none_or(|s| s == o.symbol))
+    a.positions
+        .values()
+        .any(|p| sym.is_none_or(|s| s == p.symbol))
+        || a.orders.iter().any(|o| {
+            matches!(o.status, "live" | "partially_filled") && sym.is_none_or(|s| s == o.symbol)
+        })
 }
 
-fn set_lev(s: &Shared, a: &mut Acct, sym: &str, lev: &str, mm: &str, v3: bool) -> Result<u32, (String, String)> {
+fn set_lev(
+    s: &Shared,
+    a: &mut Acct,
+    sym: &str,
+    lev: &str,
+    mm: &str,
+    v3: bool,
+) -> Result<u32, (String, String)> {
     let c = contract(s, sym)?;
-    let l: u32 = lev.parse().map_err(|_| e("40017", "Parameter verification failed leverage"))?;
+    let l: u32 = lev
+        .parse()
+        .map_err(|_| e("40017", "Parameter verification failed leverage"))?;
     if l < 1 || l > c.max_leverage {
-        return Err(if v3 { e("25223", "Exceeds Max. leverage") } else { e("40797", "Exceeded the maximum settable leverage") });
+        return Err(if v3 {
+            e("25223", "Exceeds Max. leverage")
+        } else {
+            e("40797", "Exceeded the maximum settable leverage")
+        });
     }
     a.leverage.insert((sym.to_string(), mm.to_string()), l);
     Ok(l)
 }
 
-fn close_all(s: &Shared, a: &mut Acct, sym: Option<&str>, now: i64) -> Vec<(String, String, String)> {
-    let syms: Vec<String> = a.positions.keys().filter(|k| sym.is_none_or(|s| s == k.as_str())).cloned().collect();
+fn close_all(
+    s: &Shared,
+    a: &mut Acct,
+    sym: Option<&str>,
+    now: i64,
+) -> Vec<(String, String, String)> {
+    let syms: Vec<String> = a
+        .positions
+        .keys()
+        .filter(|k| sym.is_none_or(|s| s == k.as_str()))
+        .cloned()
+        .collect();
     let mut out = Vec::new();
     for symbol in syms {
         let pos = a.positions[&symbol].net;
-        let price = a.prices.get(&symbol).copied().unwrap_or(a.positions[&symbol].entry);
+        let price = a
+            .prices
+            .get(&symbol)
+            .copied()
+            .unwrap_or(a.positions[&symbol].entry);
         let id = next_id(a);
         let oid = format!("close-{id}");
-        a.orders.push(SOrder { id: id.clone(), client_oid: oid.clone(), symbol: symbol.clone(),
-            side: if pos > 0.0 { "sell".into() } else { "buy".into() }, order_type: "market".into(), qty: pos.abs(), price: None,
-            filled: 0.0, avg: 0.0, status: "live", reduce_only: true, post_only: false, fee: 0.0, margin_mode: None, ctime: now, utime: now });
+        a.orders.push(SOrder {
+            id: id.clone(),
+            client_oid: oid.clone(),
+            symbol: symbol.clone(),
+            side: if pos > 0.0 {
+                "sell".into()
+            } else {
+                "buy".into()
+            },
+            order_type: "market".into(),
+            qty: pos.abs(),
+            price: None,
+            filled: 0.0,
+            avg: 0.0,
+            status: "live",
+            reduce_only: true,
+            post_only: false,
+            fee: 0.0,
+            margin_mode: None,
+            ctime: now,
+            utime: now,
+        });
         let n = a.orders.len() - 1;
         fill_order(s, a, n, price, false, now);
         out.push((id, oid, symbol));
@@ -1152,7 +1429,14 @@ fn close_all(s: &Shared, a: &mut Acct, sym: Option<&str>, now: i64) -> Vec<(Stri
     out
 }
 
-fn route_v2(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b: &Value, now: i64) -> Res {
+fn route_v2(
+    s: &Shared,
+    a: &mut Acct,
+    path: &str,
+    q: &HashMap<String, String>,
+    b: &Value,
+    now: i64,
+) -> Res {
     let bm = obj_map(b);
     match path {
         "/api/v2/mix/account/accounts" | "/api/v2/mix/account/account" => {
@@ -1162,32 +1446,58 @@ fn route_v2(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
                 "usdtEquity": money(a.balance), "btcEquity": "0", "crossedRiskRate": "0", "unrealizedPL": "0", "coupon": "0",
                 "unionTotalMagin": money(a.balance), "unionAvailable": money(av), "unionMm": "0", "assetMode": "single",
                 "posMode": if a.hedge { "hedge_mode" } else { "one_way_mode" }, "marginMode": "crossed"});
-            Ok(if path.ends_with("accounts") { json!([row]) } else { row })
+            Ok(if path.ends_with("accounts") {
+                json!([row])
+            } else {
+                row
+            })
         }
         "/api/v2/mix/account/set-leverage" => {
             let sym = bm.get("symbol").cloned().unwrap_or_default();
-            let l = set_lev(s, a, &sym, bm.get("leverage").map(String::as_str).unwrap_or(""), "crossed", false)?;
-            Ok(json!({"symbol": sym, "marginCoin": "USDT", "longLeverage": l.to_string(), "shortLeverage": l.to_string(),
-                      "crossMarginLeverage": l.to_string(), "marginMode": "crossed"}))
+            let l = set_lev(
+                s,
+                a,
+                &sym,
+                bm.get("leverage").map(String::as_str).unwrap_or(""),
+                "crossed",
+                false,
+            )?;
+            Ok(
+                json!({"symbol": sym, "marginCoin": "USDT", "longLeverage": l.to_string(), "shortLeverage": l.to_string(),
+                      "crossMarginLeverage": l.to_string(), "marginMode": "crossed"}),
+            )
         }
         "/api/v2/mix/account/set-margin-mode" => {
             let sym = bm.get("symbol").cloned().unwrap_or_default();
-            if bm.get("marginMode").map(String::as_str) != Some("crossed") && has_pos_or_orders(a, Some(&sym)) {
-                return Err(e("45117", "Currently holding positions or orders, the margin mode cannot be adjusted"));
+            if bm.get("marginMode").map(String::as_str) != Some("crossed")
+                && has_pos_or_orders(a, Some(&sym))
+            {
+                return Err(e(
+                    "45117",
+                    "Currently holding positions or orders, the margin mode cannot be adjusted",
+                ));
             }
-            Ok(json!({"symbol": sym, "marginCoin": "USDT", "longLeverage": "20", "shortLeverage": "20", "marginMode": bm.get("marginMode")}))
+            Ok(
+                json!({"symbol": sym, "marginCoin": "USDT", "longLeverage": "20", "shortLeverage": "20", "marginMode": bm.get("marginMode")}),
+            )
         }
         "/api/v2/mix/account/set-position-mode" => {
             let hedge = bm.get("posMode").map(String::as_str) == Some("hedge_mode");
             if hedge != a.hedge && has_pos_or_orders(a, None) {
-                return Err(e("40920", "Position or order exists, the position mode cannot be switched"));
+                return Err(e(
+                    "40920",
+                    "Position or order exists, the position mode cannot be switched",
+                ));
             }
             a.hedge = hedge;
             Ok(json!({"posMode": bm.get("posMode")}))
         }
         "/api/v2/mix/order/place-order" => {
             if a.hedge && b.get("tradeSide").is_none() {
-                return Err(e("40774", "The order type for unilateral position must also be the unilateral position type."));
+                return Err(e(
+                    "40774",
+                    "The order type for unilateral position must also be the unilateral position type.",
+                ));
             }
             let o = new_order_v2(b, b)?;
             let r = place(s, a, o, false, now)?;
@@ -1203,7 +1513,9 @@ fn route_v2(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
                 let cid = field(it, "clientOid").unwrap_or("").to_string();
                 match new_order_v2(b, it).and_then(|o| place(s, a, o, false, now)) {
                     Ok(r) => ok.push(json!({"orderId": r.id, "clientOid": r.client_oid})),
-                    Err((c, m)) => bad.push(json!({"orderId": "", "clientOid": cid, "errorMsg": m, "errorCode": c})),
+                    Err((c, m)) => bad.push(
+                        json!({"orderId": "", "clientOid": cid, "errorMsg": m, "errorCode": c}),
+                    ),
                 }
             }
             Ok(json!({"successList": ok, "failureList": bad}))
@@ -1213,33 +1525,67 @@ fn route_v2(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
             None => Err(e("43001", "The order does not exist")),
         },
         "/api/v2/mix/order/cancel-all-orders" => {
-            let ids: Vec<HashMap<String, String>> = a.orders.iter()
-                .filter(|o| matches!(o.status, "live" | "partially_filled") && bm.get("symbol").is_none_or(|s| s == &o.symbol))
-                .map(|o| HashMap::from([("orderId".to_string(), o.id.clone())])).collect();
+            let ids: Vec<HashMap<String, String>> = a
+                .orders
+                .iter()
+                .filter(|o| {
+                    matches!(o.status, "live" | "partially_filled")
+                        && bm.get("symbol").is_none_or(|s| s == &o.symbol)
+                })
+                .map(|o| HashMap::from([("orderId".to_string(), o.id.clone())]))
+                .collect();
             if ids.is_empty() {
                 return Err(e("22001", "No order to cancel"));
             }
-            let list: Vec<Value> = ids.iter().filter_map(|m| cancel_one(a, m, now)).map(|o| json!({"orderId": o.id, "clientOid": o.client_oid})).collect();
+            let list: Vec<Value> = ids
+                .iter()
+                .filter_map(|m| cancel_one(a, m, now))
+                .map(|o| json!({"orderId": o.id, "clientOid": o.client_oid}))
+                .collect();
             Ok(json!({"successList": list, "failureList": []}))
         }
         "/api/v2/mix/order/detail" => match find_order(a, q) {
             Some(i) => Ok(order_v2(&a.orders[i], "state")),
-            None => Err(e("40109", "The data of the order cannot be found, please confirm the order number")),
+            None => Err(e(
+                "40109",
+                "The data of the order cannot be found, please confirm the order number",
+            )),
         },
         "/api/v2/mix/order/orders-pending" => {
-            let l: Vec<Value> = a.orders.iter()
-                .filter(|o| matches!(o.status, "live" | "partially_filled") && q.get("symbol").is_none_or(|s| s == &o.symbol))
-                .map(|o| order_v2(o, "status")).collect();
-            Ok(json!({"entrustedList": if l.is_empty() { Value::Null } else { json!(l) }, "endId": null}))
+            let l: Vec<Value> = a
+                .orders
+                .iter()
+                .filter(|o| {
+                    matches!(o.status, "live" | "partially_filled")
+                        && q.get("symbol").is_none_or(|s| s == &o.symbol)
+                })
+                .map(|o| order_v2(o, "status"))
+                .collect();
+            Ok(
+                json!({"entrustedList": if l.is_empty() { Value::Null } else { json!(l) }, "endId": null}),
+            )
         }
         "/api/v2/mix/order/fills" => {
-            let l: Vec<Value> = a.fills.iter().rev()
-                .filter(|f| q.get("symbol").is_none_or(|s| s == &f.symbol) && q.get("orderId").is_none_or(|o| o == &f.order_id))
-                .map(fill_v2).collect();
-            Ok(json!({"fillList": if l.is_empty() { Value::Null } else { json!(l) }, "endId": null}))
+            let l: Vec<Value> = a
+                .fills
+                .iter()
+                .rev()
+                .filter(|f| {
+                    q.get("symbol").is_none_or(|s| s == &f.symbol)
+                        && q.get("orderId").is_none_or(|o| o == &f.order_id)
+                })
+                .map(fill_v2)
+                .collect();
+            Ok(
+                json!({"fillList": if l.is_empty() { Value::Null } else { json!(l) }, "endId": null}),
+            )
         }
         "/api/v2/mix/position/all-position" => {
-            let l: Vec<Value> = a.positions.values().map(|p| pos_v2(p, *a.prices.get(&p.symbol).unwrap_or(&p.entry), false)).collect();
+            let l: Vec<Value> = a
+                .positions
+                .values()
+                .map(|p| pos_v2(p, *a.prices.get(&p.symbol).unwrap_or(&p.entry), false))
+                .collect();
             Ok(json!(l))
         }
         "/api/v2/mix/order/place-tpsl-order" => {
@@ -1257,7 +1603,10 @@ fn route_v2(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
             };
             let pos = a.positions.get(&sym).map_or(0.0, |p| p.net);
             if pos == 0.0 || (pos > 0.0) != (hold == "long") {
-                return Err(e("40891", "Insufficient position, can not set take profit or stop loss"));
+                return Err(e(
+                    "40891",
+                    "Insufficient position, can not set take profit or stop loss",
+                ));
             }
             let trig = num(b, "triggerPrice", "41103")?;
             if !is_multiple(trig, c.tick()) {
@@ -1269,7 +1618,16 @@ fn route_v2(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
             }
             let id = next_id(a);
             *a.created.entry(cid.clone()).or_insert(0) += 1;
-            a.plans.push(SPlan { id: id.clone(), client_oid: cid.clone(), symbol: sym, kind, hold: hold.into(), trigger: trig, status: "live", ctime: now });
+            a.plans.push(SPlan {
+                id: id.clone(),
+                client_oid: cid.clone(),
+                symbol: sym,
+                kind,
+                hold: hold.into(),
+                trigger: trig,
+                status: "live",
+                ctime: now,
+            });
             Ok(json!({"orderId": id, "clientOid": cid}))
         }
         "/api/v2/mix/order/orders-plan-pending" => {
@@ -1277,16 +1635,30 @@ fn route_v2(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
                 // normal_plan / track_plan: none of ours
                 return Ok(json!({"entrustedList": null, "endId": null}));
             }
-            let l: Vec<Value> = a.plans.iter().filter(|p| p.status == "live" && q.get("symbol").is_none_or(|s| s == &p.symbol)).map(plan_v2).collect();
-            Ok(json!({"entrustedList": if l.is_empty() { Value::Null } else { json!(l) }, "endId": null}))
+            let l: Vec<Value> = a
+                .plans
+                .iter()
+                .filter(|p| p.status == "live" && q.get("symbol").is_none_or(|s| s == &p.symbol))
+                .map(plan_v2)
+                .collect();
+            Ok(
+                json!({"entrustedList": if l.is_empty() { Value::Null } else { json!(l) }, "endId": null}),
+            )
         }
         "/api/v2/mix/order/cancel-plan-order" => {
-            let pt = bm.get("planType").cloned().unwrap_or_else(|| "normal_plan".into());
+            let pt = bm
+                .get("planType")
+                .cloned()
+                .unwrap_or_else(|| "normal_plan".into());
             let (mut ok, mut bad) = (Vec::new(), Vec::new());
             for it in b["orderIdList"].as_array().cloned().unwrap_or_default() {
                 let m = obj_map(&it);
-                let hit = a.plans.iter_mut().find(|p| p.status == "live" && p.kind == pt
-                    && (m.get("orderId") == Some(&p.id) || m.get("clientOid") == Some(&p.client_oid)));
+                let hit = a.plans.iter_mut().find(|p| {
+                    p.status == "live"
+                        && p.kind == pt
+                        && (m.get("orderId") == Some(&p.id)
+                            || m.get("clientOid") == Some(&p.client_oid))
+                });
                 match hit {
                     Some(p) => {
                         p.status = "cancelled";
@@ -1302,22 +1674,31 @@ fn route_v2(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
             if l.is_empty() {
                 return Err(e("22002", "No position to close"));
             }
-            Ok(json!({"successList": l.iter().map(|(i, c, s)| json!({"orderId": i, "clientOid": c, "symbol": s})).collect::<Vec<_>>(), "failureList": []}))
+            Ok(
+                json!({"successList": l.iter().map(|(i, c, s)| json!({"orderId": i, "clientOid": c, "symbol": s})).collect::<Vec<_>>(), "failureList": []}),
+            )
         }
         _ => Err(e("40404", "Request URL NOT FOUND")),
     }
 }
 
 fn new_order_v3(it: &Value) -> Result<NewOrder, (String, String)> {
-    if it.get("holdSide").is_some() || it.get("tradeSide").is_some() || it.get("posSide").is_some() {
+    if it.get("holdSide").is_some() || it.get("tradeSide").is_some() || it.get("posSide").is_some()
+    {
         return Err(e("25236", "Incorrect position open type"));
     }
     let ot = field(it, "orderType").unwrap_or("").to_ascii_lowercase();
     Ok(NewOrder {
-        symbol: field(it, "symbol").ok_or_else(|| e("40019", "Parameter symbol cannot be empty"))?.to_string(),
+        symbol: field(it, "symbol")
+            .ok_or_else(|| e("40019", "Parameter symbol cannot be empty"))?
+            .to_string(),
         side: field(it, "side").unwrap_or("").to_ascii_lowercase(),
         qty: num(it, "qty", "25610")?,
-        price: if ot == "limit" { Some(num(it, "price", "25244")?) } else { None },
+        price: if ot == "limit" {
+            Some(num(it, "price", "25244")?)
+        } else {
+            None
+        },
         order_type: ot,
         reduce_only: field(it, "reduceOnly").is_some_and(|v| v.eq_ignore_ascii_case("yes")),
         post_only: field(it, "timeInForce") == Some("post_only"),
@@ -1326,25 +1707,46 @@ fn new_order_v3(it: &Value) -> Result<NewOrder, (String, String)> {
     })
 }
 
-fn route_v3(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b: &Value, now: i64) -> Res {
+fn route_v3(
+    s: &Shared,
+    a: &mut Acct,
+    path: &str,
+    q: &HashMap<String, String>,
+    b: &Value,
+    now: i64,
+) -> Res {
     let bm = obj_map(b);
     match path {
-        "/api/v3/account/settings" => Ok(json!({"uid": "1111111111", "accountMode": "unified", "assetMode": "single_asset",
+        "/api/v3/account/settings" => Ok(
+            json!({"uid": "1111111111", "accountMode": "unified", "assetMode": "single_asset",
             "accountLevel": "basic", "holdMode": if a.hedge { "hedge_mode" } else { "one_way_mode" }, "stpMode": "none",
             "symbolConfigList": a.leverage.iter().map(|((sy, mm), l)| json!({"category": "USDT-FUTURES", "symbol": sy, "marginMode": mm, "leverage": l.to_string()})).collect::<Vec<_>>(),
-            "coinConfigList": []})),
+            "coinConfigList": []}),
+        ),
         "/api/v3/account/assets" => {
             let av = available(a);
-            Ok(json!({"accountEquity": money(a.balance), "usdtEquity": money(a.balance), "btcEquity": "0", "unrealisedPnl": "0",
+            Ok(
+                json!({"accountEquity": money(a.balance), "usdtEquity": money(a.balance), "btcEquity": "0", "unrealisedPnl": "0",
                 "usdtUnrealisedPnl": "0", "btcUnrealizedPnl": "0", "effEquity": money(a.balance), "mmr": "0", "imr": "0",
                 "mgnRatio": "0", "positionMgnRatio": "0", "assets": [{"coin": "USDT", "equity": money(a.balance),
-                "usdValue": money(a.balance), "balance": money(a.balance), "available": money(av), "debt": "0", "locked": "0"}]}))
+                "usdValue": money(a.balance), "balance": money(a.balance), "available": money(av), "debt": "0", "locked": "0"}]}),
+            )
         }
         "/api/v3/account/set-leverage" => {
             let sym = bm.get("symbol").cloned().unwrap_or_default();
             // stored per (symbol, marginMode); without marginMode only the crossed one changes
-            let mm = bm.get("marginMode").cloned().unwrap_or_else(|| "crossed".into());
-            set_lev(s, a, &sym, bm.get("leverage").map(String::as_str).unwrap_or(""), &mm, true)?;
+            let mm = bm
+                .get("marginMode")
+                .cloned()
+                .unwrap_or_else(|| "crossed".into());
+            set_lev(
+                s,
+                a,
+                &sym,
+                bm.get("leverage").map(String::as_str).unwrap_or(""),
+                &mm,
+                true,
+            )?;
             Ok(json!("success"))
         }
         "/api/v3/account/set-hold-mode" => {
@@ -1361,17 +1763,28 @@ fn route_v3(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
             Ok(json!({"orderId": r.id, "clientOid": r.client_oid}))
         }
         "/api/v3/trade/place-batch" => {
-            let items = b.as_array().cloned().ok_or_else(|| e("40017", "Parameter verification failed: a JSON array"))?;
+            let items = b
+                .as_array()
+                .cloned()
+                .ok_or_else(|| e("40017", "Parameter verification failed: a JSON array"))?;
             if items.len() > 20 {
-                return Err(e("40017", "Parameter verification failed: at most 20 orders"));
+                return Err(e(
+                    "40017",
+                    "Parameter verification failed: at most 20 orders",
+                ));
             }
-            let out: Vec<Value> = items.iter().map(|it| {
-                let cid = field(it, "clientOid").unwrap_or("").to_string();
-                match new_order_v3(it).and_then(|o| place(s, a, o, true, now)) {
-                    Ok(r) => json!({"orderId": r.id, "clientOid": r.client_oid}),
-                    Err((c, m)) => json!({"orderId": "", "clientOid": cid, "code": c, "msg": m}),
-                }
-            }).collect();
+            let out: Vec<Value> = items
+                .iter()
+                .map(|it| {
+                    let cid = field(it, "clientOid").unwrap_or("").to_string();
+                    match new_order_v3(it).and_then(|o| place(s, a, o, true, now)) {
+                        Ok(r) => json!({"orderId": r.id, "clientOid": r.client_oid}),
+                        Err((c, m)) => {
+                            json!({"orderId": "", "clientOid": cid, "code": c, "msg": m})
+                        }
+                    }
+                })
+                .collect();
             Ok(json!(out))
         }
         "/api/v3/trade/cancel-order" => match cancel_one(a, &bm, now) {
@@ -1383,18 +1796,34 @@ fn route_v3(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
             None => Err(e("25204", "Order does not exist")),
         },
         "/api/v3/trade/unfilled-orders" => {
-            let l: Vec<Value> = a.orders.iter()
-                .filter(|o| matches!(o.status, "live" | "partially_filled") && q.get("symbol").is_none_or(|s| s == &o.symbol))
-                .map(order_v3).collect();
+            let l: Vec<Value> = a
+                .orders
+                .iter()
+                .filter(|o| {
+                    matches!(o.status, "live" | "partially_filled")
+                        && q.get("symbol").is_none_or(|s| s == &o.symbol)
+                })
+                .map(order_v3)
+                .collect();
             Ok(json!({"list": l, "cursor": ""}))
         }
         "/api/v3/trade/fills" => {
-            let l: Vec<Value> = a.fills.iter().rev().filter(|f| q.get("orderId").is_none_or(|o| o == &f.order_id)).map(|f| fill_v3(f, false)).collect();
+            let l: Vec<Value> = a
+                .fills
+                .iter()
+                .rev()
+                .filter(|f| q.get("orderId").is_none_or(|o| o == &f.order_id))
+                .map(|f| fill_v3(f, false))
+                .collect();
             Ok(json!({"list": l, "cursor": ""}))
         }
         "/api/v3/position/current-position" => {
-            let l: Vec<Value> = a.positions.values().filter(|p| q.get("symbol").is_none_or(|s| s == &p.symbol))
-                .map(|p| pos_v3(p, *a.prices.get(&p.symbol).unwrap_or(&p.entry), false)).collect();
+            let l: Vec<Value> = a
+                .positions
+                .values()
+                .filter(|p| q.get("symbol").is_none_or(|s| s == &p.symbol))
+                .map(|p| pos_v3(p, *a.prices.get(&p.symbol).unwrap_or(&p.entry), false))
+                .collect();
             Ok(json!({"list": l}))
         }
         "/api/v3/trade/place-strategy-order" => {
@@ -1413,34 +1842,76 @@ fn route_v3(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
                 return Err(e("25601", "No position to set take-profit and stop-loss"));
             }
             let (kind, trig) = if let Some(sl) = field(b, "stopLoss") {
-                ("pos_loss", sl.parse::<f64>().map_err(|_| e("40808", "Parameter verification exception stopLoss"))?)
+                (
+                    "pos_loss",
+                    sl.parse::<f64>()
+                        .map_err(|_| e("40808", "Parameter verification exception stopLoss"))?,
+                )
             } else if let Some(tp) = field(b, "takeProfit") {
-                ("pos_profit", tp.parse::<f64>().map_err(|_| e("40808", "Parameter verification exception takeProfit"))?)
+                (
+                    "pos_profit",
+                    tp.parse::<f64>()
+                        .map_err(|_| e("40808", "Parameter verification exception takeProfit"))?,
+                )
             } else {
                 return Err(e("40019", "Parameter stopLoss cannot be empty"));
             };
             if !is_multiple(trig, c.tick()) {
-                return Err(e("25244", format!("Price should be a multiple of {}", fmt(c.tick(), c.price_place))));
+                return Err(e(
+                    "25244",
+                    format!(
+                        "Price should be a multiple of {}",
+                        fmt(c.tick(), c.price_place)
+                    ),
+                ));
             }
-            if a.plans.iter().any(|p| p.symbol == sym && p.kind == kind && p.status == "live") {
-                return Err(e("25594", "Only one full take-profit and stop-loss order is allowed per symbol"));
+            if a.plans
+                .iter()
+                .any(|p| p.symbol == sym && p.kind == kind && p.status == "live")
+            {
+                return Err(e(
+                    "25594",
+                    "Only one full take-profit and stop-loss order is allowed per symbol",
+                ));
             }
             let cid = bm.get("clientOid").cloned().unwrap_or_default();
-            if !cid.is_empty() && a.plans.iter().any(|p| p.client_oid == cid && p.status == "live") {
+            if !cid.is_empty()
+                && a.plans
+                    .iter()
+                    .any(|p| p.client_oid == cid && p.status == "live")
+            {
                 return Err(e("25212", "Duplicate clientOid"));
             }
             let id = next_id(a);
             *a.created.entry(cid.clone()).or_insert(0) += 1;
-            a.plans.push(SPlan { id: id.clone(), client_oid: cid.clone(), symbol: sym, kind: kind.into(), hold: hold.into(), trigger: trig, status: "live", ctime: now });
+            a.plans.push(SPlan {
+                id: id.clone(),
+                client_oid: cid.clone(),
+                symbol: sym,
+                kind: kind.into(),
+                hold: hold.into(),
+                trigger: trig,
+                status: "live",
+                ctime: now,
+            });
             Ok(json!({"orderId": id, "clientOid": cid}))
         }
         "/api/v3/trade/unfilled-strategy-orders" => {
             // a bare array, no symbol filter (§6.5)
-            Ok(json!(a.plans.iter().filter(|p| p.status == "live").map(plan_v3).collect::<Vec<_>>()))
+            Ok(json!(
+                a.plans
+                    .iter()
+                    .filter(|p| p.status == "live")
+                    .map(plan_v3)
+                    .collect::<Vec<_>>()
+            ))
         }
         "/api/v3/trade/cancel-strategy-order" => {
-            let hit = a.plans.iter_mut().find(|p| p.status == "live"
-                && (bm.get("orderId") == Some(&p.id) || bm.get("clientOid") == Some(&p.client_oid)));
+            let hit = a.plans.iter_mut().find(|p| {
+                p.status == "live"
+                    && (bm.get("orderId") == Some(&p.id)
+                        || bm.get("clientOid") == Some(&p.client_oid))
+            });
             match hit {
                 Some(p) => {
                     p.status = "cancelled";
@@ -1454,7 +1925,9 @@ fn route_v3(s: &Shared, a: &mut Acct, path: &str, q: &HashMap<String, String>, b
             if l.is_empty() {
                 return Err(e("25227", "No position available to close"));
             }
-            Ok(json!({"list": l.iter().map(|(i, c, _)| json!({"orderId": i, "clientOid": c})).collect::<Vec<_>>()}))
+            Ok(
+                json!({"list": l.iter().map(|(i, c, _)| json!({"orderId": i, "clientOid": c})).collect::<Vec<_>>()}),
+            )
         }
         _ => Err(e("40404", "Request URL NOT FOUND")),
     }
@@ -1485,7 +1958,9 @@ fn ws_login(s: &Shared, args: &Value) -> Result<(), (String, String)> {
     if pass != s.cfg.passphrase {
         return Err(e("30012", "Invalid ACCESS_PASSPHRASE"));
     }
-    let t: i64 = ts_s.parse().map_err(|_| e("30013", "Invalid ACCESS_TIMESTAMP"))?;
+    let t: i64 = ts_s
+        .parse()
+        .map_err(|_| e("30013", "Invalid ACCESS_TIMESTAMP"))?;
     // 10 digits: seconds (what every connector sends); 13: ms
     let t_ms = if ts_s.len() >= 13 { t } else { t * 1000 };
     let skew = s.acct.lock().unwrap().skew_ms;
@@ -1501,9 +1976,15 @@ fn ws_login(s: &Shared, args: &Value) -> Result<(), (String, String)> {
 }
 
 fn ws_push(s: &Shared, mode: AccountMode, subs: &[Value], p: &Push) -> Vec<String> {
-    let find = |ch: &str| subs.iter().find(|a| a["channel"] == ch || a["topic"] == ch).cloned();
+    let find = |ch: &str| {
+        subs.iter()
+            .find(|a| a["channel"] == ch || a["topic"] == ch)
+            .cloned()
+    };
     let ts = now_ms();
-    let wrap = |arg: Value, data: Vec<Value>| json!({"action": "snapshot", "arg": arg, "data": data, "ts": ts}).to_string();
+    let wrap = |arg: Value, data: Vec<Value>| {
+        json!({"action": "snapshot", "arg": arg, "data": data, "ts": ts}).to_string()
+    };
     match (mode, p) {
         (AccountMode::Classic, Push::Order(o)) => find("orders").map(|arg| {
             let mut v = order_v2(o, "status");

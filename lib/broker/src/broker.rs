@@ -405,18 +405,20 @@ pub(crate) fn check_leverage(
     wanted: u32,
 ) -> Result<bool, BrokerError> {
     let w = Dec::from_int(wanted as i64);
-    for p in positions
+    let open: Vec<&Position> = positions
         .iter()
         .filter(|p| p.symbol == symbol && p.size.is_positive())
-    {
-        if p.leverage != w {
-            return Err(BrokerError::LeverageUnderOpenPosition {
-                symbol: symbol.into(),
-                current: p.leverage.to_string(),
-                wanted,
-                size: p.size.to_string(),
-            });
-        }
+        .collect();
+    if let Some(p) = open.iter().find(|p| p.leverage != w) {
+        return Err(BrokerError::LeverageUnderOpenPosition {
+            symbol: symbol.into(),
+            current: p.leverage.to_string(),
+            wanted,
+            size: p.size.to_string(),
+        });
+    }
+    if !open.is_empty() {
+        // the same leverage under the position: nothing to change
         return Ok(false);
     }
     Ok(true)

@@ -55,6 +55,7 @@
 
 pub mod binance;
 pub mod bitget;
+pub mod bitget_private;
 pub mod market;
 pub mod telegram;
 pub mod tls;

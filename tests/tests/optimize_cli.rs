@@ -868,3 +868,88 @@ fn backtest_respects_exchange_minimums_and_lot_steps() {
         v["contract"]
     );
 }
+
+/// `optimize dashboard`: the API and the dashboard from the workstation's optimize.db. A
+/// backtest stored by `optimize backtest` is listed with the key and refused without it; a
+/// random key is printed when SCALP_API_KEY is unset; Ctrl-C (SIGINT) stops it with exit 0.
+#[test]
+fn dashboard_serves_the_local_optimize_db() {
+    use std::io::{BufRead, Read, Write};
+    let (d, cfg, data) = setup();
+    ok(&optimize(
+        &cfg,
+        &[
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+    ));
+    let web = d.path().join("web");
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(web.join("index.html"), "<!doctype html><title>dash</title>").unwrap();
+    let mut child = Command::new(bin("optimize"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["dashboard", "--listen", "127.0.0.1:0", "--web-dir"])
+        .arg(&web)
+        .env_remove("SCALP_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .strip_prefix("dashboard: http://")
+        .and_then(|s| s.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    let second = lines.next().unwrap().unwrap();
+    let key = second
+        .strip_prefix("API key for this session: ")
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{second}"))
+        .to_string();
+    assert_eq!(key.len(), 32, "{second}");
+    let get = |path: &str, key: Option<&str>| -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let auth = key.map_or(String::new(), |k| format!("X-API-Key: {k}\r\n"));
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        let status: u16 = r.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = r.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
+        (status, body)
+    };
+    assert_eq!(get("/api/backtest/runs", None).0, 401);
+    let (st, body) = get("/api/backtest/runs", Some(&key));
+    assert_eq!(st, 200, "{body}");
+    let db = Connection::open(cfg.parent().unwrap().join("optimize.db")).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM backtest_runs WHERE strategy_name = 'sma_cross'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(body.contains("\"sma_cross\""), "{body}");
+    let (st, page) = get("/", None);
+    assert_eq!(st, 200);
+    assert!(page.contains("<title>dash</title>"), "{page}");
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

@@ -121,6 +121,34 @@ echo "$SYNCOUT" | tail -3
 echo "$SYNCOUT" | grep -q "0 created, 1 already existed, 0 errors" || { echo "FAIL: unexpected sync summary"; exit 1; }
 grep -q "$SCALP_SYNC_API_KEY" "$WORK/syncd.log" && { echo "FAIL: the API key appears in syncd's log"; exit 1; }
 
+echo "== optimize.exe dashboard: the API over the local optimize.db under wine"
+DPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export SCALP_API_KEY="wine-dash-$RANDOM$RANDOM"
+(cd "$WORK" && exec "$WINE" optimize.exe --config 'config\scalp.toml' dashboard --listen "127.0.0.1:$DPORT" > "$WORK/dashboard.log" 2>&1) &
+DASH_PID=$!
+python3 - "$DPORT" "$SCALP_API_KEY" <<'PY' || { cat "$WORK/dashboard.log"; kill "$DASH_PID" 2>/dev/null; echo "FAIL: optimize.exe dashboard"; exit 1; }
+import json, sys, time, urllib.request, urllib.error
+port, key = sys.argv[1], sys.argv[2]
+base = f"http://127.0.0.1:{port}"
+for _ in range(300):
+    try:
+        urllib.request.urlopen(base + "/health", timeout=1); break
+    except Exception:
+        time.sleep(0.2)
+try:
+    urllib.request.urlopen(base + "/api/optimization/runs", timeout=5)
+    raise SystemExit("no key: expected 401")
+except urllib.error.HTTPError as e:
+    assert e.code == 401, e.code
+req = urllib.request.Request(base + "/api/optimization/runs", headers={"X-API-Key": key})
+runs = json.loads(urllib.request.urlopen(req, timeout=5).read())
+rows = runs["runs"] if isinstance(runs, dict) else runs
+assert any(r.get("strategy_name") == "sma_cross" for r in rows), runs
+print("ok: optimize.exe dashboard lists the local optimization run")
+PY
+kill "$DASH_PID" 2>/dev/null || true
+unset SCALP_API_KEY
+
 if [ -n "${SCALP_WINE_EXTRA:-}" ]; then
     echo "== extra: optimize.exe $SCALP_WINE_EXTRA"
     # shellcheck disable=SC2086

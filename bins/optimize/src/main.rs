@@ -51,6 +51,19 @@ enum Cmd {
     /// fetch-history, fetch-funding, fetch-oi, check-data, import (see docs/COLLECTOR.md).
     #[command(flatten)]
     Data(scalp_marketdata::commands::DataCmd),
+    /// Serve the API and the dashboard from the local optimize.db: backtest runs, optimization
+    /// runs and the live progress of an `optimize run` in another terminal (docs/API.md).
+    Dashboard(DashboardArgs),
+}
+
+#[derive(clap::Args)]
+struct DashboardArgs {
+    /// Address to listen on (loopback by default: the API key is the only protection).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    listen: std::net::SocketAddr,
+    /// The built dashboard (default: [api].web_dir, else `web/` beside the executable).
+    #[arg(long)]
+    web_dir: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -99,6 +112,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             scalp_optimizer::cli::sweep_cmd(&cfg, &a, &mut std::io::stdout().lock())
         }
         Some(Cmd::Run(a)) => scalp_optimizer::run::run_cmd(&cfg, &a, &mut std::io::stdout().lock()),
+        Some(Cmd::Dashboard(a)) => {
+            let web = scalp_api::workstation::find_web_dir(&cfg, a.web_dir.as_deref());
+            scalp_api::workstation::serve_workstation(
+                &cfg,
+                scalp_optimizer::run::db_path(&cfg),
+                a.listen,
+                web,
+                &mut std::io::stdout().lock(),
+            )
+        }
         Some(Cmd::NullTest(a)) => {
             scalp_optimizer::nulltest::null_test_cmd(&cfg, &a, &mut std::io::stdout().lock())
         }

@@ -105,9 +105,10 @@ impl Daemon for Api {
         let app = App::start(s, &key, local)?;
         let first = app.self_check(Duration::from_secs(10)).await;
         match &first {
-            Ok(()) => ctx.heartbeat.beat(),
+            Ok(()) => {}
             Err(e) => tracing::warn!("database not readable yet: {e}"),
         }
+        ctx.heartbeat.beat();
         app.write_state(Some(first), false).await;
         Ok(Api { listener, app })
     }
@@ -129,14 +130,22 @@ impl Daemon for Api {
                     match &r {
                         Ok(()) => tracing::info!("database answers again"),
                         Err(e) => tracing::error!(
-                            "database does not answer ({e}): withholding the watchdog"
+                            "database does not answer ({e})"
                         ),
                     }
                     was_ok = ok;
                 }
+                // Only a database thread that does not answer withholds the systemd watchdog (a
+                // restart can help there). A database that does not exist yet (the collector
+                // creates it) or answers with an error is reported in state/api.json and
+                // /health, and the API keeps serving: restarting it would change nothing.
+                let hung = r
+                    .as_ref()
+                    .err()
+                    .is_some_and(|e| e.starts_with("database did not answer within"));
                 a.write_state(Some(r), false).await;
-                hb.set_healthy(ok);
-                if ok {
+                hb.set_healthy(!hung);
+                if !hung {
                     hb.beat();
                 }
             }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod query;
 pub mod state;
 pub mod web;
+pub mod workstation;
 
 #[cfg(target_os = "linux")]
 pub mod daemon;

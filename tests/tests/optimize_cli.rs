@@ -924,7 +924,10 @@ fn dashboard_serves_the_local_optimize_db() {
         let mut r = String::new();
         s.read_to_string(&mut r).unwrap();
         let status: u16 = r.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let body = r.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
+        let body = r
+            .split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default();
         (status, body)
     };
     assert_eq!(get("/api/backtest/runs", None).0, 401);

@@ -623,7 +623,14 @@ fn stop_and_start_from_telegram_act_through_scalp_api() {
         port = std::fs::read(&api_json)
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v["listen"].as_str()?.rsplit(':').next()?.parse::<u16>().ok())
+            .and_then(|v| {
+                v["listen"]
+                    .as_str()?
+                    .rsplit(':')
+                    .next()?
+                    .parse::<u16>()
+                    .ok()
+            })
             .filter(|p| *p != 0);
         port.is_some()
     });
@@ -659,7 +666,10 @@ fn stop_and_start_from_telegram_act_through_scalp_api() {
 
     tg.push_update(CHAT, "/stop sma_cross");
     wait_for(&env, 60, "/stop requested", || {
-        count(&tg, "/stop sma_cross: requested to stop paper entries of sma_cross") == 1
+        count(
+            &tg,
+            "/stop sma_cross: requested to stop paper entries of sma_cross",
+        ) == 1
     });
     wait_for(&env, 60, "/stop applied", || {
         count(&tg, "/stop sma_cross applied by the simulator: ok") == 1
@@ -680,7 +690,10 @@ fn stop_and_start_from_telegram_act_through_scalp_api() {
     // a strategy the API does not know: refused by the API, nothing written
     tg.push_update(CHAT, "/stop no_such_strategy");
     wait_for(&env, 60, "/stop refused", || {
-        count(&tg, "/stop no_such_strategy not done: scalp-api answered 422") == 1
+        count(
+            &tg,
+            "/stop no_such_strategy not done: scalp-api answered 422",
+        ) == 1
     });
     // another chat's command does nothing
     tg.push_update(777_000_111, "/stop sma_cross");

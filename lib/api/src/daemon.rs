@@ -129,9 +129,7 @@ impl Daemon for Api {
                 if ok != was_ok {
                     match &r {
                         Ok(()) => tracing::info!("database answers again"),
-                        Err(e) => tracing::error!(
-                            "database does not answer ({e})"
-                        ),
+                        Err(e) => tracing::error!("database does not answer ({e})"),
                     }
                     was_ok = ok;
                 }

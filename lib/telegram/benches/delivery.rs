@@ -23,8 +23,11 @@ async fn run(name: &str, n: usize, limits: RateLimits, fault_at: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut ob = Outbox::open(dir.path().join("outbox"), OutboxConfig::default()).unwrap();
     for i in 0..n {
-        ob.push(OutMessage::low(ChatId::Id(CHAT), format!("<b>alert</b> {i}")))
-            .unwrap();
+        ob.push(OutMessage::low(
+            ChatId::Id(CHAT),
+            format!("<b>alert</b> {i}"),
+        ))
+        .unwrap();
     }
     let t0 = Instant::now();
     if fault_at {
@@ -60,7 +63,13 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        run("one chat, shipped limits (1/s per chat, 30/s)", 12, RateLimits::default(), false).await;
+        run(
+            "one chat, shipped limits (1/s per chat, 30/s)",
+            12,
+            RateLimits::default(),
+            false,
+        )
+        .await;
         run(
             "one chat, shipped limits, 3 × 429 retry_after=2 s",
             12,

@@ -456,7 +456,10 @@ mod tests {
         c
     }
 
-    fn components(c: &[Candle]) -> (Vec<f64>, Vec<(f64, f64, f64, f64)>) {
+    /// (high, low, close, volume) of one bar relative to its open.
+    type Shape = (f64, f64, f64, f64);
+
+    fn components(c: &[Candle]) -> (Vec<f64>, Vec<Shape>) {
         let g = (1..c.len())
             .map(|i| (c[i].open / c[i - 1].close).ln())
             .collect();

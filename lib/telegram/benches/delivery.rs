@@ -3,6 +3,7 @@
 //!   1. one chat under the shipped limits (1 s per chat: Telegram's own rule for one chat);
 //!   2. the same with the stand-in answering 429 `retry_after = 2` to the first 3 requests;
 //!   3. no client-side limit (what the client and the outbox's durable queue can do at most).
+//!
 //! Every message must arrive once and in order; the bench fails otherwise.
 
 use scalp_core::secrets::Secret;

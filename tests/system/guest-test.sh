@@ -241,8 +241,11 @@ C=scalp-collector.service
 OLDC=$(mainpid "$C"); kill -STOP "$OLDC"
 wait_for 200 "$C restart by its systemd watchdog" restarted "$C" "$OLDC"
 journal_has "$C" "Watchdog timeout" || fail "$C: no 'Watchdog timeout' in the journal"
-wait_for 120 "scalp-watchdog reports the restart" journal_has "$WD" "RESTARTED scalp-collector by systemd"
-log "  $(journalctl -u "$WD" --no-pager -o cat | grep -F 'RESTARTED scalp-collector' | tail -n1)"
+# the restart count after this SIGSTOP (the kill -9 step's restart was reported before)
+N1=$(systemctl show -P NRestarts "$C")
+reported_restart() { journalctl -u "$WD" --no-pager -o cat | grep -F "RESTARTED scalp-collector by systemd" | grep -F -- "→ $1 restarts" >/dev/null; }
+wait_for 120 "scalp-watchdog reports the collector's restart number $N1" reported_restart "$N1"
+log "  $(journalctl -u "$WD" --no-pager -o cat | grep -F "RESTARTED scalp-collector" | tail -n1)"
 ;; esac
 
 step "kill -STOP of every daemon -> watchdog timeout -> restart"

@@ -47,6 +47,17 @@ pub struct Settings {
     pub write_state_file: bool,
 }
 
+/// Why the database self-check failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DbCheckError {
+    /// It answered with an error (e.g. the file does not exist yet).
+    #[error("{0}")]
+    Failed(String),
+    /// It did not answer within the time given (the database thread hangs).
+    #[error("database did not answer within {} s", .0.as_secs())]
+    Hung(Duration),
+}
+
 pub struct App {
     pub settings: Settings,
     key_hash: [u8; 32],
@@ -133,16 +144,19 @@ impl App {
         }))
     }
 
-    /// Database self-check (`SELECT 1` within `timeout`).
-    pub async fn self_check(&self, timeout: Duration) -> Result<(), String> {
+    /// Database self-check (`SELECT 1` within `timeout`), telling a database that answers with
+    /// an error (or does not exist yet) from one that does not answer at all.
+    pub async fn check_db(&self, timeout: Duration) -> Result<(), DbCheckError> {
         match tokio::time::timeout(timeout, self.db.run(db::ping)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.message),
-            Err(_) => Err(format!(
-                "database did not answer within {} s",
-                timeout.as_secs()
-            )),
+            Ok(Err(e)) => Err(DbCheckError::Failed(e.message)),
+            Err(_) => Err(DbCheckError::Hung(timeout)),
         }
+    }
+
+    /// [`App::check_db`] with its error as text (state file, `/health`).
+    pub async fn self_check(&self, timeout: Duration) -> Result<(), String> {
+        self.check_db(timeout).await.map_err(|e| e.to_string())
     }
 
     /// Writes `state/api.json` (no-op without a state file). `health`: the last self-check,

@@ -124,7 +124,9 @@ impl Daemon for Api {
             let mut was_ok = true;
             loop {
                 tick.tick().await;
-                let r = a.self_check(Duration::from_secs(10)).await;
+                let checked = a.check_db(Duration::from_secs(10)).await;
+                let hung = matches!(checked, Err(crate::app::DbCheckError::Hung(_)));
+                let r = checked.map_err(|e| e.to_string());
                 let ok = r.is_ok();
                 if ok != was_ok {
                     match &r {
@@ -137,10 +139,6 @@ impl Daemon for Api {
                 // restart can help there). A database that does not exist yet (the collector
                 // creates it) or answers with an error is reported in state/api.json and
                 // /health, and the API keeps serving: restarting it would change nothing.
-                let hung = r
-                    .as_ref()
-                    .err()
-                    .is_some_and(|e| e.starts_with("database did not answer within"));
                 a.write_state(Some(r), false).await;
                 hb.set_healthy(!hung);
                 if !hung {

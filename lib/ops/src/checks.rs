@@ -76,8 +76,7 @@ pub struct Checker {
     /// `NRestarts` of each unit at the previous round (persisted in `state/watchdog.json`, so
     /// restarts that happened while the watchdog itself was down are reported too).
     pub unit_restarts: BTreeMap<String, u64>,
-    /// Runner id → its stored series (from the paper plan; None until planned or if the
-    /// configuration plans none).
+    /// Runner id → its stored series (from the paper plan, made at the first round).
     series: Option<BTreeMap<String, (Exchange, String, Timeframe)>>,
 }
 
@@ -372,11 +371,17 @@ impl Checker {
     fn check_lagging(&mut self, sim: &SimulatorState, now_ms: i64, snap: &mut Snapshot) {
         let limit_ms = self.cfg.main.simulator.max_lag_s as i64 * 1000;
         if self.series.is_none() {
-            self.series = scalp_paper::runner::plan(&self.cfg).ok().map(|plans| {
-                plans
+            // Planned once: the configuration does not change under a running watchdog (a
+            // configuration that plans nothing gives an empty map, not a new attempt per round).
+            self.series = Some(match scalp_paper::runner::plan(&self.cfg) {
+                Ok(plans) => plans
                     .into_iter()
                     .map(|p| (p.id, (p.exchange, p.symbol, p.timeframe)))
-                    .collect()
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!("no paper plan for the lagging check: {e}");
+                    BTreeMap::new()
+                }
             });
         }
         let mut newest_by_stream: BTreeMap<(Exchange, String, Timeframe), Option<i64>> =

@@ -237,6 +237,18 @@ fn post(port: u16, path: &str) -> Resp {
     )
 }
 
+/// CPU seconds used so far by process `pid` (Linux /proc, USER_HZ 100).
+fn cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    (rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap()) as f64 / 100.0
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * (1.0 + a.abs().max(b.abs()))
 }
@@ -994,6 +1006,23 @@ fn api_serves_the_paper_stack_backtests_and_optimizations() {
     );
     assert_eq!(runner(&s, "sma_cross:BTC")["halted"], false);
     assert_eq!(get(port, "/api/control/0-0-0").status, 404);
+
+    // --- idle: neither the API nor the simulator wakes itself on its own reads of the files it
+    // watches (notify reports every open; a loop on those cost each a whole core)
+    std::thread::sleep(Duration::from_millis(500));
+    let (a0, s0) = (cpu_s(api.0.id()), cpu_s(_sim2.0.id()));
+    std::thread::sleep(Duration::from_secs(3));
+    let (a1, s1) = (cpu_s(api.0.id()), cpu_s(_sim2.0.id()));
+    assert!(
+        a1 - a0 < 0.3,
+        "idle scalp-api used {:.2} s of CPU in 3 s",
+        a1 - a0
+    );
+    assert!(
+        s1 - s0 < 0.3,
+        "idle simulator used {:.2} s of CPU in 3 s",
+        s1 - s0
+    );
 
     // --- SIGTERM: clean stop, last state file
     let mut api = api;

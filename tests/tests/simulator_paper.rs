@@ -171,18 +171,76 @@ fn close(a: f64, b: f64) -> bool {
 
 /// One uninterrupted run: collector at full speed and the simulator together.
 fn uninterrupted() -> Env {
+    uninterrupted_running().0
+}
+
+/// The replay done, with the simulator and the collector still running.
+fn uninterrupted_running() -> (Env, Proc, Proc) {
     let env = env(0.0);
     let last = csv().last().unwrap().open_time;
-    let _sim = start(&env, "scalp-simulator", "sim.log");
-    let _col = start(&env, "scalp-collector", "collector.log");
+    let sim = start(&env, "scalp-simulator", "sim.log");
+    let col = start(&env, "scalp-collector", "collector.log");
     wait_done(&env, 240, last, &["sim.log", "collector.log"]);
-    env
+    (env, sim, col)
+}
+
+/// CPU seconds used so far by process `pid` (Linux /proc, USER_HZ 100).
+fn cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    (rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap()) as f64 / 100.0
+}
+
+/// Once the replay is done and a control request applied, the daemons idle: the simulator must
+/// not wake itself on its own reads (notify reports every open of a watched file; a loop on
+/// those cost a whole core) and the collector has nothing to do. Over 3 s each must stay under
+/// 0.3 s of CPU (a busy loop uses ~3 s).
+fn assert_idle(env: &Env, sim: &Proc, col: &Proc) {
+    scalp_statefile::write_atomic(
+        &env.data_dir().join("control/simulator-scalpctl.json"),
+        scalp_paper::control::CONTROL_VERSION,
+        &scalp_paper::control::ControlRequest {
+            request_id: "idle-1".into(),
+            requested_at: "2026-12-01T00:00:00Z".into(),
+            actions: vec![scalp_paper::control::Action::ResetKillSwitch { strategy: None }],
+        },
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sim_state(env).is_some_and(|s| s.to_string().contains("idle-1")) {
+        assert!(
+            Instant::now() < deadline,
+            "control request not acknowledged"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (s0, c0) = (cpu_s(sim.0.id()), cpu_s(col.0.id()));
+    std::thread::sleep(Duration::from_secs(3));
+    let (s1, c1) = (cpu_s(sim.0.id()), cpu_s(col.0.id()));
+    assert!(
+        s1 - s0 < 0.3,
+        "idle simulator used {:.2} s of CPU in 3 s",
+        s1 - s0
+    );
+    assert!(
+        c1 - c0 < 0.3,
+        "idle collector used {:.2} s of CPU in 3 s",
+        c1 - c0
+    );
 }
 
 #[test]
 fn paper_trades_equal_the_backtest_and_survive_kill_9() {
     let data = scalp_e2e::repo_root().join("data/coinbase_btcusd_1h.csv");
-    let a = uninterrupted();
+    let (a, sim, col) = uninterrupted_running();
+    assert_idle(&a, &sim, &col);
+    drop((sim, col));
     let log = std::fs::read_to_string(a.log("sim.log")).unwrap();
     assert!(
         log.contains("PAPER ENTRY"),

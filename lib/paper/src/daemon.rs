@@ -166,7 +166,9 @@ fn watch_dirs(cfg: &Config, tx: mpsc::Sender<()>) -> Option<notify::RecommendedW
     let _ = std::fs::create_dir_all(&control);
     let ctl = control.clone();
     let mut w = match notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev {
+        if let Ok(ev) = ev
+            && scalp_statefile::is_change(&ev.kind)
+        {
             let hit = ev.paths.iter().any(|p| {
                 p.starts_with(&ctl)
                     || p.file_name()

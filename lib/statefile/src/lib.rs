@@ -22,7 +22,7 @@ mod watch;
 mod write;
 
 pub use read::{ReadOutcome, Refresh, TolerantReader, read, try_read};
-pub use watch::watch;
+pub use watch::{is_change, watch};
 pub use write::{StateWriter, last_seq, write_atomic};
 
 use std::path::PathBuf;

@@ -140,6 +140,13 @@ fn publish<T: DeserializeOwned>(tracker: &mut Tracker, tx: &tw::Sender<Option<En
     }
 }
 
+/// Whether an event can mean new content. notify's inotify backend also reports every open
+/// and every read-only close (`EventKind::Access`): re-reading on those would wake the watcher
+/// on its own reads (and on every reader's), an endless loop at 100 % of a core.
+pub fn is_change(kind: &notify::EventKind) -> bool {
+    !matches!(kind, notify::EventKind::Access(_))
+}
+
 fn start_watcher(
     dir: &Path,
     name: OsString,
@@ -147,10 +154,11 @@ fn start_watcher(
 ) -> notify::Result<RecommendedWatcher> {
     let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
         Ok(ev) => {
-            if ev
-                .paths
-                .iter()
-                .any(|p| p.file_name() == Some(name.as_os_str()))
+            if is_change(&ev.kind)
+                && ev
+                    .paths
+                    .iter()
+                    .any(|p| p.file_name() == Some(name.as_os_str()))
             {
                 let _ = ev_tx.send(());
             }

@@ -5,13 +5,12 @@
 #   2. builds every binary, runs all unit/integration/end-to-end tests (nextest)
 #   3. cross-builds optimize.exe and runs it end to end under wine
 #   4. builds the .deb and runs the system test in a booted Debian (systemd-nspawn)
-# Usage: bash tests/run.sh [--quick] [--web]   (--quick skips steps 3 and 4; --web adds the
-# dashboard's real-browser tests, web/run-tests.sh, which are not yet fast and stable enough on a
-# 2-core machine for every run: docs/DASHBOARD.md)
+#   2b. the dashboard's build and real-browser tests (web/run-tests.sh, Debian's chromium)
+# Usage: bash tests/run.sh [--quick] [--no-web]   (--quick skips steps 3 and 4; --no-web skips 2b)
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
-QUICK=0; WEB=0
-for a in "$@"; do case "$a" in --quick) QUICK=1 ;; --web) WEB=1 ;; esac; done
+QUICK=0; WEB=1
+for a in "$@"; do case "$a" in --quick) QUICK=1 ;; --no-web) WEB=0 ;; esac; done
 T0=$(date +%s)
 step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

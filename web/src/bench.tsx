@@ -1,6 +1,7 @@
-// #/bench?n=100000: the candle chart of the Trades tab (makeCandleChart + fillCandleChart) on N
-// generated candles, timed in the page: performance.now() around fillCandleChart (setData,
-// fitContent) and the next painted frame (two animation frames). The browser
+// #/bench?n=100000[&last=600]: the candle chart of the Trades tab (makeCandleChart +
+// fillCandleChart) on N generated candles, timed in the page: performance.now() around
+// fillCandleChart (setData, then the newest `last` bars shown as the Trades tab does, or every bar
+// fitted when `last` is 0 or absent) and the next painted frame (two animation frames). The browser
 // test asserts the budget (≤ 500 ms for 100k candles) from `data-draw-ms`.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { fillCandleChart, makeCandleChart, type Candle } from './charts';
@@ -24,21 +25,23 @@ export function Bench() {
   const ref = useRef<HTMLDivElement>(null);
   const [ms, setMs] = useState<number | null>(null);
   const [run, setRun] = useState(0);
-  const n = Number(new URLSearchParams(location.hash.split('?')[1] ?? '').get('n') ?? 100000);
+  const q = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const n = Number(q.get('n') ?? 100000);
+  const last = Number(q.get('last') ?? 0);
   useEffect(() => {
     const data = candles(n);
     const { chart, series } = makeCandleChart(ref.current!);
     let t0 = 0;
     requestAnimationFrame(() => {
       t0 = performance.now();
-      fillCandleChart(chart, series, data);
+      fillCandleChart(chart, series, data, [], [], last);
       requestAnimationFrame(() => requestAnimationFrame(() => setMs(performance.now() - t0)));
     });
     return () => chart.remove();
-  }, [n, run]);
+  }, [n, last, run]);
   return (
     <div class="bench">
-      <p id="bench-result" data-draw-ms={ms == null ? '' : ms.toFixed(1)} data-n={n} data-run={run}>
+      <p id="bench-result" data-draw-ms={ms == null ? '' : ms.toFixed(1)} data-n={n} data-last={last} data-run={run}>
         {ms == null ? `drawing ${n} candles…` : `${n} candles drawn in ${ms.toFixed(1)} ms`}
       </p>
       <button

@@ -547,6 +547,16 @@ fn api_serves_the_paper_stack_backtests_and_optimizations() {
         p["progress_pct"].as_f64().is_some() && p["run_id"].as_i64().is_some(),
         "{p}"
     );
+    // "window k/n" with the planned count the run stored at its start
+    let planned = p["windows_planned"].as_i64().expect("windows_planned");
+    assert!(planned >= 1, "{p}");
+    let detail = p["detail"].as_str().unwrap();
+    let ok = detail.strip_prefix("window ").is_some_and(|r| {
+        r.split_once('/').is_some_and(|(k, n)| {
+            n == planned.to_string() && k.parse::<i64>().is_ok_and(|k| (1..=planned).contains(&k))
+        })
+    }) || detail.ends_with(&format!("/{planned} windows)"));
+    assert!(ok, "{p}");
     // Gone once the run completed (at most 3 s + a build later).
     let m = next(&mut ws);
     let m = if m.get("optimization_progress").is_some() {
@@ -606,6 +616,13 @@ fn api_serves_the_paper_stack_backtests_and_optimizations() {
     assert_eq!(st.0["equity"], st.1["equity"]);
     let rk = get_ok(port, "/api/simulator/ranking");
     assert_eq!(rk["ranking"], st.1["ranking"]);
+    // win_rate in percent, as in backtest_runs (docs/METRICS.md)
+    for e in rk["ranking"].as_array().unwrap() {
+        let r = runner(&st.1, e["id"].as_str().unwrap());
+        let (w, n) = (r["wins"].as_f64().unwrap(), r["trades"].as_f64().unwrap());
+        let want = if n > 0.0 { 100.0 * w / n } else { 0.0 };
+        assert!(close(e["win_rate"].as_f64().unwrap(), want), "{e} vs {r}");
+    }
 
     let c = db(&env);
     let db_trades: Vec<(String, i64, i64, f64)> = c
@@ -708,6 +725,48 @@ fn api_serves_the_paper_stack_backtests_and_optimizations() {
         "{a}"
     );
     assert_eq!(a["sparkline"].as_array().unwrap().len(), 48);
+    // The indicators, recomputed here from the CSV by hand over the same 300-candle tail (TA-Lib's
+    // Wilder RSI seeded with the mean of the first 14 changes; SMA as a plain mean).
+    let upto: Vec<f64> = candles
+        .iter()
+        .filter(|c| c.open_time <= last.open_time)
+        .map(|c| c.close)
+        .collect();
+    let tail = &upto[upto.len() - 300..];
+    let ind = &a["indicators"];
+    assert_eq!(ind["candles"], 300, "{ind}");
+    let sma20 = tail[280..].iter().sum::<f64>() / 20.0;
+    assert!(close(ind["sma_20"].as_f64().unwrap(), sma20), "{ind}");
+    let (mut up, mut down) = (0.0, 0.0);
+    for k in 1..=14 {
+        let d = tail[k] - tail[k - 1];
+        up += d.max(0.0) / 14.0;
+        down += (-d).max(0.0) / 14.0;
+    }
+    for k in 15..tail.len() {
+        let d = tail[k] - tail[k - 1];
+        up = (up * 13.0 + d.max(0.0)) / 14.0;
+        down = (down * 13.0 + (-d).max(0.0)) / 14.0;
+    }
+    let rsi = 100.0 * up / (up + down);
+    assert!(
+        close(ind["rsi_14"].as_f64().unwrap(), rsi),
+        "rsi {rsi}: {ind}"
+    );
+    assert!(
+        ["RANGING", "TRENDING_UP", "TRENDING_DOWN", "VOLATILE"]
+            .contains(&a["regime"].as_str().unwrap()),
+        "{a}"
+    );
+    for k in [
+        "atr_14_pct",
+        "adx_14",
+        "close_vs_sma_50_pct",
+        "bb_20_2_pct_b",
+        "zscore_20",
+    ] {
+        assert!(ind[k].as_f64().is_some_and(f64::is_finite), "{k}: {ind}");
+    }
     let levels: Vec<f64> = st.1["runners"]
         .as_array()
         .unwrap()

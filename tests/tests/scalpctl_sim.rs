@@ -224,7 +224,7 @@ fn sim_state(acks: Vec<ControlAck>) -> SimulatorState {
                 return_pct: 0.02,
                 max_drawdown_pct: 0.5,
                 trades: 2,
-                win_rate: 0.5,
+                win_rate: 50.0,
             },
             RankEntry {
                 rank: 2,
@@ -235,7 +235,7 @@ fn sim_state(acks: Vec<ControlAck>) -> SimulatorState {
                 return_pct: 0.01,
                 max_drawdown_pct: 1.5,
                 trades: 2,
-                win_rate: 0.5,
+                win_rate: 50.0,
             },
         ],
         control_acks: acks,

@@ -113,6 +113,12 @@ describe('dashboard', () => {
     const text = await row.textContent();
     assert.ok(text.includes(Number(csvLast[4]).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })), `last close ${csvLast[4]} not in ${text}`);
     assert.ok(await row.$('svg.spark polyline'), 'no sparkline');
+    // The regime and the indicators the API computed at the newest candle.
+    const cond = (await fx.get('/api/simulator/conditions')).assets.find((a) => a.asset === s.runners[0].asset);
+    assert.match(cond.regime, /^(RANGING|TRENDING_UP|TRENDING_DOWN|VOLATILE)$/);
+    assert.equal((await row.$eval('td.regime', (e) => e.textContent)).trim(), cond.regime);
+    const rsi = cond.indicators.rsi_14.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+    assert.equal((await row.$eval('[data-ind="rsi_14"]', (e) => e.textContent)).trim(), `RSI ${rsi}`);
     const sigs = await row.$$eval('.sig', (e) => e.map((x) => x.textContent));
     assert.equal(sigs.length, s.runners.length);
     for (const r of s.runners) {
@@ -252,8 +258,8 @@ describe('dashboard', () => {
     const done = fx.optimizeInBackground(['run', '--strategy', 'grid_multi_tf', '--symbol', 'BTC', '--data', path.join(WEB, '..', 'data/coinbase_btcusd_1h.csv')]);
     await page.waitForSelector('#opt-progress', { timeout: 30_000 });
     assert.match(await page.textContent('#opt-progress'), /grid_multi_tf/);
-    // The phase and its detail ("window 3/10" when the API knows the planned count).
-    await page.waitForFunction(() => /window \d+|overfitting|validation/.test(document.querySelector('#opt-progress .opt-detail')?.textContent ?? ''), null, {
+    // The phase and its detail: "window 3/10" (the planned count stored at the run's start).
+    await page.waitForFunction(() => /window \d+\/\d+|\(\d+\/\d+ windows\)/.test(document.querySelector('#opt-progress .opt-detail')?.textContent ?? ''), null, {
       timeout: 30_000,
     });
     assert.match(await page.getAttribute('#opt-progress .progress', 'aria-valuenow'), /^\d+(\.\d+)?$/);

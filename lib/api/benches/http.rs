@@ -3,6 +3,9 @@
 //! client costs little), against the in-process server on a fixture database (200 backtest
 //! rows, a 24-runner simulator.json) — or against a running scalp-api when
 //! `SCALP_API_BENCH_ADDR=127.0.0.1:8000` and `SCALP_API_KEY` are set.
+//! Then 100 `/ws/live` clients: time to connect and get the first `update`, and how long an
+//! update takes to reach all of them after the simulator's state file is rewritten (20 rewrites;
+//! the in-process server only).
 //! Prints req/s, p50, p99 and the process RSS. Not a timed test (docs/API.md "Benchmarks").
 
 use scalp_api::app::{App, Settings, serve};
@@ -12,6 +15,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CLIENTS: usize = 32;
+const WS_CLIENTS: usize = 100;
+const WS_UPDATES: usize = 20;
 const SECONDS: u64 = 5;
 const KEY: &str = "bench-key";
 
@@ -193,5 +198,90 @@ fn main() {
     println!(
         "process RSS (server + clients): {:?} kB",
         scalp_core::types::rss_kb()
+    );
+    if std::env::var("SCALP_API_BENCH_ADDR").is_err() {
+        rt.block_on(ws_bench(&addr, &dir.path().join("state").join(STATE_FILE)));
+    }
+}
+
+/// `simulator.written_at` of an `update` message.
+fn written_at(m: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(m).ok()?;
+    v["simulator"]["written_at"].as_str().map(String::from)
+}
+
+async fn ws_bench(addr: &str, state: &std::path::Path) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let rss0 = scalp_core::types::rss_kb();
+    let t0 = Instant::now();
+    let mut socks = Vec::new();
+    for _ in 0..WS_CLIENTS {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/live?token={KEY}"))
+            .await
+            .expect("ws connect");
+        socks.push(ws);
+    }
+    let connected = t0.elapsed();
+    // Each client: report (on a channel) the time every message arrives with its written_at.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant, String)>();
+    for (i, ws) in socks.into_iter().enumerate() {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let (_w, mut r) = ws.split();
+            while let Some(Ok(m)) = r.next().await {
+                if let Message::Text(t) = m
+                    && let Some(w) = written_at(&t)
+                {
+                    let _ = tx.send((i, Instant::now(), w));
+                }
+            }
+        });
+    }
+    // Everybody has a first update.
+    let mut seen = [false; WS_CLIENTS];
+    while seen.iter().any(|s| !s) {
+        let (i, _, _) = rx.recv().await.unwrap();
+        seen[i] = true;
+    }
+    let first = t0.elapsed();
+    let rss1 = scalp_core::types::rss_kb();
+    let mut lat_ms: Vec<f64> = Vec::new();
+    for _ in 0..WS_UPDATES {
+        let env = scalp_statefile::try_read::<serde_json::Value>(state, STATE_VERSION);
+        let scalp_statefile::ReadOutcome::Ok(env) = env else {
+            panic!("state file unreadable")
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let t = Instant::now();
+        scalp_statefile::write_atomic(state, STATE_VERSION, &env.payload).unwrap();
+        let want = match scalp_statefile::try_read::<serde_json::Value>(state, STATE_VERSION) {
+            scalp_statefile::ReadOutcome::Ok(e) => e.written_at,
+            _ => panic!("state file unreadable"),
+        };
+        let mut got = [false; WS_CLIENTS];
+        while got.iter().any(|g| !g) {
+            let (i, at, w) = rx.recv().await.unwrap();
+            if w == want && !got[i] {
+                got[i] = true;
+                lat_ms.push(at.duration_since(t).as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    lat_ms.sort_by(f64::total_cmp);
+    let q = |p: f64| lat_ms[((lat_ms.len() as f64 * p) as usize).min(lat_ms.len() - 1)];
+    println!(
+        "/ws/live {WS_CLIENTS} clients: connected in {:.0} ms, all had a first update after {:.0} ms; \
+         state file rewritten → update at every client: p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms ({} deliveries)",
+        connected.as_secs_f64() * 1000.0,
+        first.as_secs_f64() * 1000.0,
+        q(0.5),
+        q(0.99),
+        lat_ms.last().copied().unwrap_or(0.0),
+        lat_ms.len()
+    );
+    println!(
+        "process RSS before / with {WS_CLIENTS} WebSocket clients: {:?} / {:?} kB",
+        rss0, rss1
     );
 }

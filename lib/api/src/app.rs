@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use scalp_core::secrets::Secret;
 use scalp_paper::control::Action;
 use scalp_paper::state::{STATE_FILE as SIM_FILE, STATE_VERSION as SIM_VERSION, SimulatorState};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -67,6 +67,8 @@ pub struct App {
     pub control: Controller,
     pub requests: Requests,
     state: Mutex<Option<StateFile>>,
+    /// `/api/simulator/status`' serialized payload for (`seq`, `written_at`).
+    status_cache: Mutex<Option<(u64, String, Arc<String>)>>,
 }
 
 struct StateFile {
@@ -140,6 +142,7 @@ impl App {
             control,
             requests: Requests::default(),
             state: Mutex::new(state),
+            status_cache: Mutex::new(None),
             settings,
         }))
     }
@@ -349,6 +352,16 @@ async fn fallback(State(app): State<Arc<App>>, method: Method, uri: axum::http::
 }
 
 type JsonResult = ApiResult<axum::Json<Value>>;
+type BodyResult = ApiResult<Response>;
+
+/// A serialized JSON answer (the database routes' cached bodies, the status route).
+fn json_body(b: impl Into<axum::body::Body>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        b.into(),
+    )
+        .into_response()
+}
 
 fn ok(v: Value) -> JsonResult {
     Ok(axum::Json(v))
@@ -438,38 +451,66 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 
 // ------------------------------------------------------------------ simulator
 
-fn envelope_json(env: &scalp_statefile::Envelope<SimulatorState>) -> ApiResult<Map<String, Value>> {
-    let mut m = Map::new();
-    m.insert("version".into(), json!(env.version));
-    m.insert("seq".into(), json!(env.seq));
-    m.insert("written_at".into(), json!(env.written_at));
-    m.insert(
-        "age_s".into(),
-        json!(files::age_s(&env.written_at, scalp_core::types::now_ms())),
-    );
-    match serde_json::to_value(&env.payload) {
-        Ok(Value::Object(p)) => m.extend(p),
-        _ => return Err(ApiError::internal("simulator state does not serialize")),
-    }
-    Ok(m)
-}
-
-async fn sim_status(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResult {
+/// The envelope's fields (`version`, `seq`, `written_at`, `age_s`), then the payload's; the
+/// payload is serialized once per new state file (`seq`, `written_at`), only `age_s` is made
+/// per request.
+async fn sim_status(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> BodyResult {
     Params::parse(q.as_deref(), &[])?;
-    let env = app.sim_state()?;
-    ok(Value::Object(envelope_json(&env)?))
+    let made = {
+        let g = app.sim.borrow();
+        g.as_ref().map(|env| {
+            let mut c = app.status_cache.lock().unwrap_or_else(|e| e.into_inner());
+            let payload = match &*c {
+                Some((seq, w, p)) if *seq == env.seq && *w == env.written_at => Ok(p.clone()),
+                _ => serde_json::to_string(&env.payload).map(|p| {
+                    let p = Arc::new(p);
+                    *c = Some((env.seq, env.written_at.clone(), p.clone()));
+                    p
+                }),
+            };
+            let head = format!(
+                "{{\"version\":{},\"seq\":{},\"written_at\":{},\"age_s\":{}",
+                env.version,
+                env.seq,
+                json!(env.written_at),
+                json!(files::age_s(&env.written_at, scalp_core::types::now_ms())),
+            );
+            payload.map(|p| (head, p))
+        })
+    };
+    let (head, payload) = match made {
+        None => {
+            return Err(app
+                .sim_state()
+                .err()
+                .unwrap_or_else(|| ApiError::unavailable("simulator state changed")));
+        }
+        Some(Err(e)) => {
+            return Err(ApiError::internal(format!(
+                "simulator state does not serialize: {e}"
+            )));
+        }
+        Some(Ok(x)) => x,
+    };
+    let rest = payload.strip_prefix('{').unwrap_or("}");
+    let sep = if rest.starts_with('}') { "" } else { "," };
+    Ok(json_body(format!("{head}{sep}{rest}")))
 }
 
-async fn sim_trades(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResult {
+async fn sim_trades(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> BodyResult {
     let p = Params::parse(q.as_deref(), &["limit", "strategy", "asset"])?;
     let limit = p.int("limit", Some(100), 1, 5000)?.unwrap_or(100);
     let strategy = p.str("strategy")?;
     let asset = p.str("asset")?;
-    let trades = app
+    let key = format!("sim_trades|{limit}|{strategy:?}|{asset:?}");
+    let body = app
         .db
-        .run(move |c| db::sim_trades(c, limit, strategy.as_deref(), asset.as_deref()))
+        .cached(key, move |c| {
+            let trades = db::sim_trades(c, limit, strategy.as_deref(), asset.as_deref())?;
+            Ok(json!({ "trades": trades }))
+        })
         .await?;
-    ok(json!({ "trades": trades }))
+    Ok(json_body(body))
 }
 
 async fn grid_state(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResult {
@@ -511,6 +552,64 @@ async fn grid_state(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonR
     ok(json!({"written_at": env.written_at, "runners": list}))
 }
 
+/// Candles of history behind `/api/simulator/conditions`' indicators: Wilder-smoothed RSI/ADX/ATR
+/// settle well within 300 candles (TA-Lib's unstable period), and the regime window is 100.
+const CONDITIONS_HISTORY: usize = 300;
+
+/// The indicators the strategies read, at the newest stored candle (docs/API.md "conditions"):
+/// RSI(14), ATR(14) and its % of close, ADX(14) with ±DI, SMA(20) and SMA(50) with the close's
+/// distance to them in %, Bollinger(20, 2) %B and width %, z-score(20), and the regime label the
+/// backtest gives a trade entered now (`scalp_backtest::regime::classify`, default thresholds).
+/// A value without enough history is null.
+fn indicators(candles: &[scalp_core::Candle]) -> Value {
+    use scalp_indicators as ti;
+    let Some(last) = candles.last() else {
+        return Value::Null;
+    };
+    let close: Vec<f64> = candles.iter().map(|c| c.close).collect();
+    let at = |v: &[f64]| v.last().copied().filter(|x| x.is_finite());
+    let pct = |a: Option<f64>, b: f64| a.filter(|_| b != 0.0).map(|a| a / b * 100.0);
+    let dist = |ma: Option<f64>| {
+        ma.filter(|m| *m != 0.0)
+            .map(|m| (last.close / m - 1.0) * 100.0)
+    };
+    let atr = at(&ti::volatility::atr(candles, 14));
+    let dmi = ti::trend::adx(candles, 14);
+    let sma20 = at(&ti::ma::sma(&close, 20));
+    let sma50 = at(&ti::ma::sma(&close, 50));
+    let bb = ti::volatility::bollinger(&close, 20, 2.0);
+    let (up, low, mid) = (at(&bb.up), at(&bb.low), at(&bb.mid));
+    let pct_b = match (up, low) {
+        (Some(u), Some(l)) if u > l => Some((last.close - l) / (u - l)),
+        _ => None,
+    };
+    let width = match (up, low, mid) {
+        (Some(u), Some(l), Some(m)) if m != 0.0 => Some((u - l) / m * 100.0),
+        _ => None,
+    };
+    let regime =
+        scalp_backtest::regime::classify(candles, &scalp_backtest::config::RegimeConfig::default());
+    json!({
+        "open_time": last.open_time,
+        "close": last.close,
+        "rsi_14": at(&ti::oscillators::rsi(&close, 14)),
+        "atr_14": atr,
+        "atr_14_pct": pct(atr, last.close),
+        "adx_14": at(&dmi.adx),
+        "plus_di_14": at(&dmi.plus_di),
+        "minus_di_14": at(&dmi.minus_di),
+        "sma_20": sma20,
+        "sma_50": sma50,
+        "close_vs_sma_20_pct": dist(sma20),
+        "close_vs_sma_50_pct": dist(sma50),
+        "bb_20_2_pct_b": pct_b,
+        "bb_20_2_width_pct": width,
+        "zscore_20": at(&ti::volatility::zscore(&close, 20)),
+        "regime": regime.as_str(),
+        "candles": candles.len(),
+    })
+}
+
 async fn conditions(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResult {
     Params::parse(q.as_deref(), &[])?;
     let env = app.sim_state()?;
@@ -522,24 +621,26 @@ async fn conditions(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonR
             let mut out = Vec::new();
             for (asset, (ex, sym, tf)) in series {
                 let Some(key) = db::series_key(&ex, &sym, &tf) else {
-                    out.push((asset, ex, sym, tf, Vec::new(), None));
+                    out.push((asset, ex, sym, tf, Vec::new(), None, Value::Null));
                     continue;
                 };
-                let spark = db::candles_tail(c, &key, i64::MAX, 48)?;
+                let tail = db::candles_tail(c, &key, i64::MAX, CONDITIONS_HISTORY)?;
+                let spark = tail[tail.len().saturating_sub(48)..].to_vec();
+                let ind = indicators(&tail);
                 let day_ago = match spark.last() {
                     Some(l) => db::candles_tail(c, &key, l.open_time - 86_400_000 + 1, 1)?
                         .pop()
                         .map(|x| x.close),
                     None => None,
                 };
-                out.push((asset, ex, sym, tf, spark, day_ago));
+                out.push((asset, ex, sym, tf, spark, day_ago, ind));
             }
             Ok(out)
         })
         .await?;
     let assets: Vec<Value> = data
         .into_iter()
-        .map(|(asset, ex, sym, tf, spark, day_ago)| {
+        .map(|(asset, ex, sym, tf, spark, day_ago, ind)| {
             let last = spark.last().cloned();
             let last_close = last.as_ref().map(|c| c.close);
             let change = match (last_close, day_ago) {
@@ -564,6 +665,8 @@ async fn conditions(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonR
                 "change_24h_pct": change,
                 "sparkline": spark.iter().map(|c| c.close).collect::<Vec<_>>(),
                 "nearest_level": nearest,
+                "regime": ind.get("regime").cloned().unwrap_or(Value::Null),
+                "indicators": ind,
                 "positions": mine.iter().filter(|r| r.position.is_some()).count(),
                 "runners": mine.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
             })
@@ -698,7 +801,7 @@ async fn executor_status(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> 
 
 pub const MAX_CANDLES: i64 = 100_000;
 
-async fn candles(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResult {
+async fn candles(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> BodyResult {
     let p = Params::parse(
         q.as_deref(),
         &["exchange", "symbol", "tf", "limit", "from", "to"],
@@ -742,49 +845,59 @@ async fn candles(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResu
     {
         return Err(ApiError::param("to", "must be greater than `from`"));
     }
-    let (ex2, sym2, tf2) = (exchange.clone(), symbol.clone(), tf.clone());
-    let rows = app
+    let cache_key = format!("candles|{exchange}|{symbol}|{tf}|{from:?}|{to:?}|{limit}");
+    let body = app
         .db
-        .run(move |c| {
-            let key = db::series_key(&ex2, &sym2, &tf2).expect("checked above");
+        .cached(cache_key, move |c| {
+            let key = db::series_key(&exchange, &symbol, &tf).expect("checked above");
             let v = match from {
                 Some(f) => {
                     db::candles_range(c, &key, f, to.unwrap_or(i64::MAX), MAX_CANDLES as usize)?
                 }
                 None => db::candles_tail(c, &key, i64::MAX, limit as usize)?,
             };
-            Ok(v.iter().map(db::candle_row).collect::<Vec<_>>())
+            let rows = v.iter().map(db::candle_row).collect::<Vec<_>>();
+            Ok(json!({"exchange": exchange, "symbol": symbol, "timeframe": tf, "candles": rows}))
         })
         .await?;
-    ok(json!({"exchange": exchange, "symbol": symbol, "timeframe": tf, "candles": rows}))
+    Ok(json_body(body))
 }
 
 // ------------------------------------------------------------------ backtests
 
-async fn backtest_runs(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResult {
+async fn backtest_runs(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> BodyResult {
     let p = Params::parse(q.as_deref(), &["strategy", "symbol", "limit", "offset"])?;
     let strategy = p.str("strategy")?;
     let symbol = p.str("symbol")?;
     let limit = p.int("limit", Some(50), 1, 500)?.unwrap_or(50);
     let offset = p.int("offset", Some(0), 0, i64::MAX)?.unwrap_or(0);
-    let (total, runs) = app
+    let key = format!("backtest_runs|{strategy:?}|{symbol:?}|{limit}|{offset}");
+    let body = app
         .db
-        .run(move |c| db::backtest_runs(c, strategy.as_deref(), symbol.as_deref(), limit, offset))
+        .cached(key, move |c| {
+            let (total, runs) =
+                db::backtest_runs(c, strategy.as_deref(), symbol.as_deref(), limit, offset)?;
+            Ok(json!({"total": total, "limit": limit, "offset": offset, "runs": runs}))
+        })
         .await?;
-    ok(json!({"total": total, "limit": limit, "offset": offset, "runs": runs}))
+    Ok(json_body(body))
 }
 
-async fn backtest_run(State(app): State<Arc<App>>, UrlPath(raw): UrlPath<String>) -> JsonResult {
+async fn backtest_run(State(app): State<Arc<App>>, UrlPath(raw): UrlPath<String>) -> BodyResult {
     let id = parse_id(&raw, "run_id")?;
-    match app.db.run(move |c| db::backtest_run(c, id)).await? {
-        Some(v) => ok(v),
-        None => Err(ApiError::not_found(format!("no backtest run {id}"))),
-    }
+    let body = app
+        .db
+        .cached(format!("backtest_run|{id}"), move |c| {
+            db::backtest_run(c, id)?
+                .ok_or_else(|| ApiError::not_found(format!("no backtest run {id}")))
+        })
+        .await?;
+    Ok(json_body(body))
 }
 
 // ------------------------------------------------------------------ optimization
 
-async fn optimization_runs(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResult {
+async fn optimization_runs(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> BodyResult {
     let p = Params::parse(
         q.as_deref(),
         &["strategy", "symbol", "status", "limit", "offset"],
@@ -805,66 +918,73 @@ async fn optimization_runs(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -
     }
     let limit = p.int("limit", Some(50), 1, 500)?.unwrap_or(50);
     let offset = p.int("offset", Some(0), 0, i64::MAX)?.unwrap_or(0);
-    let (total, runs) = app
+    let key = format!("optimization_runs|{strategy:?}|{symbol:?}|{status:?}|{limit}|{offset}");
+    let body = app
         .db
-        .run(move |c| {
-            db::optimization_runs(
+        .cached(key, move |c| {
+            let (total, runs) = db::optimization_runs(
                 c,
                 strategy.as_deref(),
                 symbol.as_deref(),
                 status.as_deref(),
                 limit,
                 offset,
-            )
+            )?;
+            Ok(json!({"total": total, "limit": limit, "offset": offset, "runs": runs}))
         })
         .await?;
-    ok(json!({"total": total, "limit": limit, "offset": offset, "runs": runs}))
+    Ok(json_body(body))
 }
 
 async fn optimization_run(
     State(app): State<Arc<App>>,
     UrlPath(raw): UrlPath<String>,
-) -> JsonResult {
+) -> BodyResult {
     let id = parse_id(&raw, "run_id")?;
-    match app.db.run(move |c| db::optimization_run(c, id)).await? {
-        Some(v) => ok(v),
-        None => Err(ApiError::not_found(format!("no optimization run {id}"))),
-    }
+    let body = app
+        .db
+        .cached(format!("optimization_run|{id}"), move |c| {
+            db::optimization_run(c, id)?
+                .ok_or_else(|| ApiError::not_found(format!("no optimization run {id}")))
+        })
+        .await?;
+    Ok(json_body(body))
 }
 
 async fn optimization_windows(
     State(app): State<Arc<App>>,
     UrlPath(raw): UrlPath<String>,
-) -> JsonResult {
+) -> BodyResult {
     let id = parse_id(&raw, "run_id")?;
-    let r = app
+    let body = app
         .db
-        .run(move |c| {
+        .cached(format!("optimization_windows|{id}"), move |c| {
             if !db::run_exists(c, id)? {
-                return Ok(None);
+                return Err(ApiError::not_found(format!("no optimization run {id}")));
             }
-            db::optimization_windows(c, id).map(Some)
+            let w = db::optimization_windows(c, id)?;
+            Ok(json!({"run_id": id, "windows": w}))
         })
         .await?;
-    match r {
-        Some(w) => ok(json!({"run_id": id, "windows": w})),
-        None => Err(ApiError::not_found(format!("no optimization run {id}"))),
-    }
+    Ok(json_body(body))
 }
 
-async fn optimization_results(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> JsonResult {
+async fn optimization_results(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> BodyResult {
     let p = Params::parse(q.as_deref(), &["latest", "strategy", "symbol", "limit"])?;
     let latest = p.bool("latest", true)?;
     let strategy = p.str("strategy")?;
     let symbol = p.str("symbol")?;
     let limit = p.int("limit", Some(500), 1, 5000)?.unwrap_or(500);
-    let rows = app
+    let key = format!("optimization_results|{latest}|{strategy:?}|{symbol:?}|{limit}");
+    let body = app
         .db
-        .run(move |c| {
-            db::optimization_results(c, latest, strategy.as_deref(), symbol.as_deref(), limit)
+        .cached(key, move |c| {
+            let rows =
+                db::optimization_results(c, latest, strategy.as_deref(), symbol.as_deref(), limit)?;
+            Ok(json!({ "results": rows }))
         })
         .await?;
-    ok(json!({ "results": rows }))
+    Ok(json_body(body))
 }
 
 // ------------------------------------------------------------------ metrics, ws

@@ -4,11 +4,13 @@
 //! parsed (never JSON in JSON).
 
 use crate::error::{ApiError, ApiResult};
+use axum::body::Bytes;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
 use scalp_core::{Candle, Exchange, Timeframe};
 use scalp_store::SeriesKey;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
@@ -20,7 +22,22 @@ pub struct Db {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
+    /// The connection whose `PRAGMA data_version` tells whether anything was committed since a
+    /// cached answer was made (the counter is per connection, so always this one).
+    version: Mutex<Option<Connection>>,
+    cache: Mutex<Cache>,
 }
+
+/// Serialized answers of the database routes, valid for one `data_version` of the database:
+/// any commit by any process (the API itself never writes) empties it.
+#[derive(Default)]
+struct Cache {
+    version: Option<i64>,
+    bodies: HashMap<String, Bytes>,
+}
+
+/// Distinct answers kept at most (then the cache starts over).
+pub const CACHE_ENTRIES: usize = 256;
 
 impl Db {
     /// No connection is opened yet: a database that appears later is picked up.
@@ -29,6 +46,8 @@ impl Db {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(POOL_SIZE),
+            version: Mutex::new(None),
+            cache: Mutex::new(Cache::default()),
         })
     }
 
@@ -65,6 +84,65 @@ impl Db {
         })
         .await
         .map_err(|e| ApiError::internal(format!("database task failed: {e}")))?
+    }
+}
+
+impl Db {
+    /// The answer of `f` serialized, from the cache when nothing was committed to the database
+    /// since it was made (`PRAGMA data_version`), else made on a pooled connection and kept.
+    /// `key` names the route and every parameter that shapes the answer. Errors are never
+    /// cached. When the version cannot be read, the answer is made and not kept.
+    pub async fn cached<F>(self: &Arc<Self>, key: String, f: F) -> ApiResult<Bytes>
+    where
+        F: FnOnce(&Connection) -> ApiResult<Value> + Send + 'static,
+    {
+        let me = self.clone();
+        self.run(move |c| {
+            let version = me.data_version();
+            if let Some(v) = version {
+                let cache = me.cache.lock().unwrap_or_else(|e| e.into_inner());
+                if cache.version == Some(v)
+                    && let Some(b) = cache.bodies.get(&key)
+                {
+                    return Ok(b.clone());
+                }
+            }
+            let body = Bytes::from(
+                serde_json::to_vec(&f(c)?)
+                    .map_err(|e| ApiError::internal(format!("serialize: {e}")))?,
+            );
+            if let Some(v) = version {
+                let mut cache = me.cache.lock().unwrap_or_else(|e| e.into_inner());
+                // A commit between reading the version and the query only makes this answer
+                // newer than its version: still never older than what a later hit may serve.
+                if cache.version != Some(v) || cache.bodies.len() >= CACHE_ENTRIES {
+                    cache.bodies.clear();
+                    cache.version = Some(v);
+                }
+                cache.bodies.insert(key, body.clone());
+            }
+            Ok(body)
+        })
+        .await
+    }
+
+    /// `PRAGMA data_version` of the version connection (opened on first use, reopened after an
+    /// error); `None` when the database cannot be read.
+    fn data_version(&self) -> Option<i64> {
+        let mut g = self.version.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_none() {
+            *g = scalp_store::open_readonly(&self.path).ok();
+        }
+        let r = g
+            .as_ref()?
+            .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0));
+        match r {
+            Ok(v) => Some(v),
+            Err(_) => {
+                *g = None;
+                None
+            }
+        }
     }
 }
 
@@ -240,13 +318,35 @@ pub fn backtest_runs(
     let rows = query_objects(
         conn,
         "backtest_runs",
-        &format!("SELECT * FROM backtest_runs WHERE {filter} ORDER BY id DESC LIMIT ?3 OFFSET ?4"),
+        &format!(
+            "SELECT {} FROM backtest_runs WHERE {filter} ORDER BY id DESC LIMIT ?3 OFFSET ?4",
+            scalar_columns(conn, "backtest_runs", BACKTEST_BLOBS)?
+        ),
         &[&strategy, &symbol, &limit, &offset],
         &[],
         &[],
         BACKTEST_BLOBS,
     )?;
     Ok((total, rows))
+}
+
+/// The columns of `table` but `skip`, as a select list: a list route never reads the large JSON
+/// columns it leaves out (an equity curve is thousands of points).
+fn scalar_columns(conn: &Connection, table: &str, skip: &[&str]) -> ApiResult<String> {
+    let mut st = conn
+        .prepare_cached(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .map_err(sql(table))?;
+    let names = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(sql(table))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql(table))?;
+    Ok(names
+        .into_iter()
+        .filter(|n| !skip.contains(&n.as_str()))
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", "))
 }
 
 pub fn backtest_run(conn: &Connection, id: i64) -> ApiResult<Option<Value>> {
@@ -407,4 +507,61 @@ pub fn running_optimization(conn: &Connection) -> ApiResult<Option<Value>> {
     )?
     .into_iter()
     .next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn count_body(b: &Bytes) -> i64 {
+        serde_json::from_slice::<Value>(b).unwrap()["n"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// A cached answer is served until another connection commits; then it is made again.
+    #[tokio::test]
+    async fn cached_answers_follow_every_commit_of_another_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scalp.db");
+        let w = scalp_store::open(&path).unwrap();
+        let db = Db::new(&path);
+        let made = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let get = |db: &Arc<Db>| {
+            let made = made.clone();
+            let db = db.clone();
+            async move {
+                db.cached("n".into(), move |c| {
+                    made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let n: i64 = c
+                        .query_row("SELECT count(*) FROM backtest_runs", [], |r| r.get(0))
+                        .map_err(sql("count"))?;
+                    Ok(json!({ "n": n }))
+                })
+                .await
+                .unwrap()
+            }
+        };
+        assert_eq!(count_body(&get(&db).await), 0);
+        assert_eq!(count_body(&get(&db).await), 0);
+        assert_eq!(
+            made.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "second answer from the cache"
+        );
+        w.execute_batch(
+            "INSERT INTO backtest_runs (created_at, strategy_name, asset, exchange, timeframe, params, period_start, period_end, n_candles, capital, leverage, maker_fee, taker_fee, slippage, fill_mode, sizing, lot_step, final_equity, net_pnl, return_pct, gross_pnl, fees, slippage_cost, funding, fee_drag_pct, n_trades, wins, losses, win_rate, avg_win, avg_loss, expectancy, max_drawdown_pct, max_drawdown_duration_ms, exposure_pct, liquidations, regime_stats, equity_curve, trades_summary) \
+             VALUES ('2026-11-21T10:00:00Z', 'grid_atr', 'BTC', 'replay', '1h', '{}', 0, 1, 1000, 10000, 3, 0.0002, 0.0006, 0.0005, 'next_open', 'margin_frac', 0.001, 10100, 100, 1, 120, 15, 5, 0, 12.5, 10, 6, 4, 60, 30, -20, 10, 4.5, 3600000, 30, 0, '{}', '[]', '[]')",
+        )
+        .unwrap();
+        assert_eq!(
+            count_body(&get(&db).await),
+            1,
+            "stale answer after a commit"
+        );
+        assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(count_body(&get(&db).await), 1);
+        assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
 }

@@ -74,11 +74,17 @@ pub async fn prices(db: &Arc<Db>, runners: &[RunnerState], quote: &str) -> Map<S
 /// `optimization_progress`, or `None` (then the key is absent).
 pub fn progress(row: &Value) -> Value {
     let n = row.get("n_windows").and_then(Value::as_i64).unwrap_or(0);
+    let planned = row
+        .get("settings")
+        .and_then(|s| s.get("planned_windows"))
+        .and_then(Value::as_i64);
     let phase = row.get("phase").and_then(Value::as_str).unwrap_or("");
-    let detail = if phase == "wfo" {
-        format!("window {n}")
-    } else {
-        format!("{phase} ({n} windows)")
+    // Window rows are written as each window completes: the one running is n + 1.
+    let detail = match (phase, planned) {
+        ("wfo", Some(p)) => format!("window {}/{p}", (n + 1).min(p)),
+        ("wfo", None) => format!("window {}", n + 1),
+        (_, Some(p)) => format!("{phase} ({n}/{p} windows)"),
+        (_, None) => format!("{phase} ({n} windows)"),
     };
     json!({
         "run_id": row.get("id"),
@@ -88,6 +94,8 @@ pub fn progress(row: &Value) -> Value {
         "phase": phase,
         "detail": detail,
         "status": row.get("status"),
+        "windows_done": n,
+        "windows_planned": planned,
     })
 }
 

@@ -801,7 +801,10 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         if let Some(w) = assumed_funding_warning(cfg, &j.strategy) {
             data_warnings.push(w);
         }
-        let settings = json!({"exchange": exchange, "candles": candles.len(), "spec": wfo_spec(cfg, &j.strategy).ok()});
+        let spec = wfo_spec(cfg, &j.strategy).ok();
+        // The planned window count lets a viewer show "window 3/10" while rows arrive.
+        let planned = spec.as_ref().map(|s| wfo::windows(&candles, s).len());
+        let settings = json!({"exchange": exchange, "candles": candles.len(), "spec": spec, "planned_windows": planned});
         let run_id = db::start_run(&conn, &j.strategy, &j.asset, &tfs, &exchange, &settings)?;
         crate::interrupt::set_current(&dbp, run_id);
         let pb = ProgressBar::new(100);

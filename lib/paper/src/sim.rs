@@ -1178,8 +1178,9 @@ fn rank(runners: &[RunnerState], slots: &[Slot]) -> Vec<RankEntry> {
                 return_pct: ret,
                 max_drawdown_pct: dd,
                 trades: r.trades,
+                // Percent, as in backtest_runs (docs/METRICS.md `win_rate`).
                 win_rate: if r.trades > 0 {
-                    r.wins as f64 / r.trades as f64
+                    100.0 * r.wins as f64 / r.trades as f64
                 } else {
                     0.0
                 },

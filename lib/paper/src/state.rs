@@ -123,6 +123,7 @@ pub struct RankEntry {
     pub return_pct: f64,
     pub max_drawdown_pct: f64,
     pub trades: u64,
+    /// `100 × wins / trades` (0 without trades), percent as in `backtest_runs`.
     pub win_rate: f64,
 }
 

@@ -51,7 +51,10 @@ unset SCALP_TELEGRAM_TOKEN NOTIFY_SOCKET WATCHDOG_USEC
 
 PIDS=()
 start() {  # name
-    "$BIN/$1" --config "$CFG" >>"$VAR/logs/$1.log" 2>&1 &
+    # A session of its own: Ctrl-C (SIGINT to the terminal's foreground group) reaches only this
+    # script, which then stops each daemon with one SIGTERM (a daemon given SIGINT and then
+    # SIGTERM would take the second signal as "exit without waiting").
+    setsid "$BIN/$1" --config "$CFG" >>"$VAR/logs/$1.log" 2>&1 &
     PIDS+=($!)
     echo "   $1 started (pid $!, log $VAR/logs/$1.log)"
 }

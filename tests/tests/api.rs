@@ -896,6 +896,21 @@ fn api_serves_the_paper_stack_backtests_and_optimizations() {
         "{one}"
     );
     assert!(one["result"]["is_latest"].is_boolean());
+    // the walk-forward summary stored with the run, parsed (the report's wfo / grade_detail)
+    let report_path = one["report_path"].as_str().unwrap();
+    let rp = if Path::new(report_path).is_absolute() {
+        PathBuf::from(report_path)
+    } else {
+        env.dir.path().join(report_path)
+    };
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&rp).unwrap()).unwrap();
+    assert_eq!(one["summary"]["wfo"], report["wfo"], "{one}");
+    assert_eq!(one["summary"]["live_eligible"], report["live_eligible"]);
+    assert!(one["summary"]["wfo"]["convergence"].as_f64().is_some());
+    assert!(
+        or["runs"][0].get("summary").is_none(),
+        "lists carry no summary"
+    );
     let w = get_ok(port, &format!("/api/optimization/runs/{run_id}/windows"));
     assert_eq!(w["windows"].as_array().unwrap().len() as i64, nw);
     assert!(w["windows"][0]["best_params"].is_object());

@@ -39,12 +39,16 @@ export interface Level {
 
 const sec = (ms: number) => Math.floor(ms / 1000) as UTCTimestamp;
 
-/** Creates the candle chart in `el` and sets the data; returns the chart (the caller removes it). */
-/** `lastBars`: show only the newest N bars at first (0 = fit everything). */
-export function drawCandles(el: HTMLElement, candles: Candle[], marks: TradeMark[] = [], levels: Level[] = [], lastBars = 0): IChartApi {
+/** Creates the candle chart in `el` and sets the data; returns a remover (cancels a pending
+ * history attach, then removes the chart). `lastBars`: show only the newest N bars at first
+ * (0 = fit everything). */
+export function drawCandles(el: HTMLElement, candles: Candle[], marks: TradeMark[] = [], levels: Level[] = [], lastBars = 0): () => void {
   const { chart, series } = makeCandleChart(el);
-  fillCandleChart(chart, series, candles, marks, levels, lastBars);
-  return chart;
+  const fill = fillCandleChart(chart, series, candles, marks, levels, lastBars);
+  return () => {
+    fill.cancel();
+    chart.remove();
+  };
 }
 
 /** The empty candle chart (layout, colours, attribution) and its candlestick series. */
@@ -70,7 +74,28 @@ export function makeCandleChart(el: HTMLElement): { chart: IChartApi; series: IS
   return { chart, series };
 }
 
-/** Sets the candles, the trade markers and the level price lines, then the initial view. */
+/** Newest bars set first when a chart opens on its newest `lastBars` (see fillCandleChart). */
+export const HEAD_BARS = 5_000;
+
+/** What fillCandleChart started: `full` resolves once every candle is in the chart and painted. */
+export interface Fill {
+  full: Promise<void>;
+  /** Stops a pending history attach (call before chart.remove()). */
+  cancel(): void;
+}
+
+const toBar = (c: Candle) => ({ time: sec(c.time), open: c.open, high: c.high, low: c.low, close: c.close });
+const nextFrame = () => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r())));
+
+/**
+ * Sets the candles, the trade markers and the level price lines, then the initial view.
+ *
+ * When the chart opens on its newest `lastBars` (the Trades tab) and the series is longer than
+ * HEAD_BARS, the newest HEAD_BARS are set and painted first, and the older history is attached
+ * right after that first frame, keeping the same bars in view — the lazy-history pattern of
+ * TradingView's own charts. setData of 100k candles costs lightweight-charts ~200 ms of
+ * conversion before anything is drawn; the trader sees the newest bars without waiting for it.
+ */
 export function fillCandleChart(
   chart: IChartApi,
   series: ISeriesApi<'Candlestick'>,
@@ -78,14 +103,15 @@ export function fillCandleChart(
   marks: TradeMark[] = [],
   levels: Level[] = [],
   lastBars = 0,
-): void {
+): Fill {
+  const windowed = lastBars > 0 && candles.length > lastBars;
+  const split = windowed && candles.length > HEAD_BARS ? candles.length - HEAD_BARS : 0;
   // Conflation merges bars narrower than half a pixel when zoomed out: it halves the first
   // frame at 100k candles, but made a 20k-candle chart with a thousand markers crawl, so only
   // very long series get it.
-  chart.applyOptions({ timeScale: { enableConflation: candles.length > 50_000 } });
-  series.setData(
-    candles.map((c) => ({ time: sec(c.time), open: c.open, high: c.high, low: c.low, close: c.close })),
-  );
+  const conflate = candles.length > 50_000;
+  chart.applyOptions({ timeScale: { enableConflation: conflate && !split } });
+  series.setData((split ? candles.slice(split) : candles).map(toBar));
   if (marks.length) {
     const m: SeriesMarker<UTCTimestamp>[] = marks
       .slice()
@@ -113,19 +139,40 @@ export function fillCandleChart(
       title: l.label ?? `grid ${l.side ?? ''}`.trim(),
     });
   }
-  if (lastBars > 0 && candles.length > lastBars) {
-    chart.timeScale().setVisibleLogicalRange({ from: candles.length - lastBars, to: candles.length + 2 });
+  const shown = candles.length - split;
+  if (windowed) {
+    chart.timeScale().setVisibleLogicalRange({ from: shown - lastBars, to: shown + 2 });
   } else {
     chart.timeScale().fitContent();
   }
+  let cancelled = false;
+  const full = (async () => {
+    await nextFrame();
+    if (!split || cancelled) return;
+    // A task of its own after the first painted frame (not in its animation-frame callback),
+    // so the browser shows the newest bars before the older ones are converted.
+    await new Promise((r) => setTimeout(r, 0));
+    if (cancelled) return;
+    // The same bars stay in view: logical indices move by the number of bars put in front.
+    const r = chart.timeScale().getVisibleLogicalRange();
+    if (conflate) chart.applyOptions({ timeScale: { enableConflation: true } });
+    series.setData(candles.map(toBar));
+    if (r) chart.timeScale().setVisibleLogicalRange({ from: r.from + split, to: r.to + split });
+    await nextFrame();
+  })();
+  return {
+    full,
+    cancel: () => {
+      cancelled = true;
+    },
+  };
 }
 
 export function CandleChart(props: { candles: Candle[]; marks?: TradeMark[]; levels?: Level[]; height?: number; lastBars?: number }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!ref.current) return;
-    const chart = drawCandles(ref.current, props.candles, props.marks, props.levels, props.lastBars ?? 0);
-    return () => chart.remove();
+    return drawCandles(ref.current, props.candles, props.marks, props.levels, props.lastBars ?? 0);
   }, [props.candles, props.marks, props.levels]);
   return (
     <div class="chart-wrap">

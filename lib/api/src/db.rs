@@ -400,7 +400,7 @@ pub fn optimization_runs(
         &[&strategy, &symbol, &status, &limit, &offset],
         &[],
         &[],
-        &["settings"],
+        &["settings", "summary"],
     )?;
     Ok((total, rows))
 }
@@ -412,7 +412,7 @@ pub fn optimization_run(conn: &Connection, id: i64) -> ApiResult<Option<Value>> 
         "SELECT r.*, (SELECT count(*) FROM optimization_windows w WHERE w.run_id = r.id) AS n_windows \
          FROM optimization_runs r WHERE id = ?1",
         &[&id],
-        &["settings"],
+        &["settings", "summary"],
         &[],
         &[],
     )?

@@ -111,18 +111,21 @@ pub fn progress(conn: &Connection, run_id: i64, phase: Phase, pct: f64) -> rusql
     Ok(())
 }
 
+/// Marks the run completed. `summary`: the report's `wfo`, `grade_detail` and `live_eligible`
+/// (migration 06), what the dashboard's overfitting panel shows.
 pub fn finish_run(
     conn: &Connection,
     run_id: i64,
     result_created_at: &str,
     report: &str,
     secs: f64,
+    summary: &serde_json::Value,
 ) -> rusqlite::Result<()> {
     let now = iso_now();
     conn.execute(
         "UPDATE optimization_runs SET status = 'completed', phase = 'done', progress_pct = 100, updated_at = ?2, finished_at = ?2, \
-         result_created_at = ?3, report_path = ?4, duration_seconds = ?5 WHERE id = ?1",
-        params![run_id, now, result_created_at, report, secs],
+         result_created_at = ?3, report_path = ?4, duration_seconds = ?5, summary = ?6 WHERE id = ?1",
+        params![run_id, now, result_created_at, report, secs, summary.to_string()],
     )?;
     Ok(())
 }
@@ -412,7 +415,7 @@ mod tests {
         let old = start_run(&conn, "sma_cross", "BTC", "1h", "binance", &s).unwrap();
         let live = start_run(&conn, "sma_cross", "ETH", "1h", "binance", &s).unwrap();
         let done = start_run(&conn, "sma_cross", "SOL", "1h", "binance", &s).unwrap();
-        finish_run(&conn, done, "x", "r.json", 1.0).unwrap();
+        finish_run(&conn, done, "x", "r.json", 1.0, &serde_json::json!({})).unwrap();
         let now = scalp_core::types::now_ms();
         conn.execute(
             "UPDATE optimization_runs SET updated_at = ?2 WHERE id IN (?1, ?3)",

@@ -843,6 +843,11 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
                         o.payload["created_at"].as_str().unwrap_or(""),
                         &file.display().to_string(),
                         t0.elapsed().as_secs_f64(),
+                        &json!({
+                            "wfo": o.report.get("wfo"),
+                            "grade_detail": o.report.get("grade_detail"),
+                            "live_eligible": o.report.get("live_eligible"),
+                        }),
                     )?;
                     if a.json {
                         writeln!(out, "{}", o.payload)?;

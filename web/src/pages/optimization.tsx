@@ -128,7 +128,8 @@ export function OptimizationDetail(props: { id: string }) {
   const cliff = res?.cliff_params ?? fromWarnings(warnings, 'cliff parameters:') ?? [];
   const divergent = res?.divergent_params ?? fromWarnings(warnings, 'divergent parameters:') ?? [];
   const cliffWindows = Array.isArray(res?.wfo_windows) ? res.wfo_windows.filter((x: any) => x.cliff).length : null;
-  const convergence = res?.convergence ?? r?.convergence ?? null;
+  // The run's walk-forward summary (optimization_runs.summary: the report's `wfo`).
+  const convergence = r?.summary?.wfo?.convergence ?? res?.convergence ?? null;
   const regimes = res?.regime_analysis && typeof res.regime_analysis === 'object' ? Object.entries(res.regime_analysis) : [];
   return (
     <div class="page" id="optimization-detail">
@@ -233,8 +234,24 @@ export function OptimizationDetail(props: { id: string }) {
                   label="Convergence"
                   value={convergence == null ? 'not stored' : num(convergence)}
                   lvl={level(convergence, 0.7, 0.4)}
-                  hint="fraction of windows whose best combo is within one grid step of the recommendation (JSON report only)"
+                  hint="fraction of windows whose best combo is within one grid step of the recommendation"
                 />
+                {r?.summary?.wfo && (
+                  <Metric
+                    label="Stitched OOS Sharpe"
+                    value={`${num(r.summary.wfo.stitched_oos_sharpe)} (Lo-corrected ${num(r.summary.wfo.stitched_oos_sharpe_lo)})`}
+                    lvl={level(r.summary.wfo.stitched_oos_sharpe_lo, 1, 0)}
+                    hint="every OOS window joined into one record; Lo (2002) corrects the annualisation for autocorrelation"
+                  />
+                )}
+                {r?.summary && (
+                  <Metric
+                    label="Live eligible"
+                    value={r.summary.live_eligible ? 'yes' : 'no'}
+                    lvl={r.summary.live_eligible ? 'good' : 'warn'}
+                    hint="every live gate term passed (docs/OPTIMIZER.md)"
+                  />
+                )}
                 <Metric
                   label="Cliff params"
                   value={cliff.length ? cliff.join(', ') : 'none'}

@@ -1,0 +1,11 @@
+-- 06-optimization-summary: the walk-forward summary of a completed optimization run
+-- (owner: scalp-optimizer, docs/OPTIMIZER.md).
+--
+-- Writer: `optimize run` (db::finish_run), the same row it already owns. Readers: scalp-api
+-- (`/api/optimization/runs/{run_id}` `summary`, parsed) and so the dashboard's overfitting
+-- panel: convergence, per-parameter stability, cliff and divergent parameters, the stitched
+-- out-of-sample Sharpe (plain and Lo-corrected), the stress verdicts, the deployed parameters
+-- and the grade's terms. JSON object text: {"wfo": {...}, "grade_detail": {...},
+-- "live_eligible": bool} — the report file's `wfo`, `grade_detail` and `live_eligible`.
+-- NULL for runs that did not complete and for runs finished by an older optimize.
+ALTER TABLE optimization_runs ADD COLUMN summary TEXT;

@@ -75,7 +75,8 @@ start scalp-api
 start scalp-watchdog
 
 for _ in $(seq 1 100); do
-    listen=$(sed -n 's/.*"listen": *"\([^"]*\)".*/\1/p' "$VAR/state/api.json" 2>/dev/null | head -n1)
+    # (absent until scalp-api's first write: not an error under set -e / pipefail)
+    listen=$(sed -n 's/.*"listen": *"\([^"]*\)".*/\1/p' "$VAR/state/api.json" 2>/dev/null | head -n1 || true)
     [ -n "$listen" ] && break
     if ! kill -0 "${PIDS[2]}" 2>/dev/null; then
         echo "scalp-api stopped: $(tail -n 5 "$VAR/logs/scalp-api.log")" >&2

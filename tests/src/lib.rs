@@ -61,3 +61,37 @@ pub fn shipped_config_copy(dir: &std::path::Path) -> PathBuf {
     std::fs::write(cfg.join("scalp.toml"), text).unwrap();
     cfg.join("scalp.toml")
 }
+
+/// CPU seconds used so far by process `pid` (Linux `/proc/<pid>/stat` utime + stime, USER_HZ 100).
+pub fn cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/stat: {e}"));
+    let rest: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat format")
+        .1
+        .split_whitespace()
+        .collect();
+    (rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap()) as f64 / 100.0
+}
+
+/// Waits until process `pid` has a whole 1 s window with under 0.1 s of CPU, for at most 15 s;
+/// panics naming `what` and the CPU of each window otherwise. A process that loops on its own
+/// wake-ups never has such a window (it uses ~1 s per second, a good part of that even on a
+/// loaded machine), while a process that is only finishing its last writes soon has one.
+pub fn wait_idle(pid: u32, what: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..15 {
+        let c0 = cpu_s(pid);
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let used = cpu_s(pid) - c0;
+        if used < 0.1 {
+            return;
+        }
+        seen.push(format!("{used:.2}"));
+    }
+    panic!(
+        "{what} (pid {pid}) never idled: CPU seconds per 1 s window: {}",
+        seen.join(", ")
+    );
+}

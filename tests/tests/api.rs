@@ -7,8 +7,7 @@
 //! carried by the next one), static files without path escapes, /metrics, /ws/live.
 //! Build first: `cargo build --bins`.
 
-#[path = "collector_support/mod.rs"]
-mod support;
+use crate::support;
 
 use futures_util::StreamExt;
 use rusqlite::Connection;
@@ -235,18 +234,6 @@ fn post(port: u16, path: &str) -> Resp {
         path,
         &[("Authorization", &format!("Bearer {KEY}"))],
     )
-}
-
-/// CPU seconds used so far by process `pid` (Linux /proc, USER_HZ 100).
-fn cpu_s(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    (rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap()) as f64 / 100.0
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -1083,20 +1070,8 @@ fn api_serves_the_paper_stack_backtests_and_optimizations() {
 
     // --- idle: neither the API nor the simulator wakes itself on its own reads of the files it
     // watches (notify reports every open; a loop on those cost each a whole core)
-    std::thread::sleep(Duration::from_millis(500));
-    let (a0, s0) = (cpu_s(api.0.id()), cpu_s(_sim2.0.id()));
-    std::thread::sleep(Duration::from_secs(3));
-    let (a1, s1) = (cpu_s(api.0.id()), cpu_s(_sim2.0.id()));
-    assert!(
-        a1 - a0 < 0.3,
-        "idle scalp-api used {:.2} s of CPU in 3 s",
-        a1 - a0
-    );
-    assert!(
-        s1 - s0 < 0.3,
-        "idle simulator used {:.2} s of CPU in 3 s",
-        s1 - s0
-    );
+    scalp_e2e::wait_idle(api.0.id(), "scalp-api");
+    scalp_e2e::wait_idle(_sim2.0.id(), "the simulator");
 
     // --- SIGTERM: clean stop, last state file
     let mut api = api;

@@ -2,8 +2,7 @@
 //! stand-ins on 127.0.0.1: backfill equals the source exactly, gaps are repaired, reconnect
 //! after a dropped connection, 418 Retry-After respected, clean SIGTERM with a final state file.
 
-#[path = "collector_support/mod.rs"]
-mod support;
+use crate::support;
 
 use scalp_core::{Candle, Exchange, Timeframe};
 use scalp_e2e::standin::{Fault, StandIn, StandInConfig};

@@ -2,8 +2,7 @@
 //! socket (`NOTIFY_SOCKET`): READY=1 after init, WATCHDOG=1 only while the work loop makes
 //! progress, STOPPING=1 on SIGTERM and exit 0.
 
-#[path = "collector_support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::{Env, NotifySocket, count_line};

@@ -2,8 +2,7 @@
 //! as in the CSV, clean SIGTERM mid-way, restart resumes after the last stored candle with no
 //! duplicate and no loss.
 
-#[path = "collector_support/mod.rs"]
-mod support;
+use crate::support;
 
 use scalp_core::{Exchange, Timeframe};
 use support::Env;

@@ -6,8 +6,7 @@
 //! - crash safety: ≥ 100 `kill -9` at random moments while the collector replays at full speed,
 //!   then the same trades and byte-identical runner snapshots as an uninterrupted run.
 
-#[path = "collector_support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -184,22 +183,10 @@ fn uninterrupted_running() -> (Env, Proc, Proc) {
     (env, sim, col)
 }
 
-/// CPU seconds used so far by process `pid` (Linux /proc, USER_HZ 100).
-fn cpu_s(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    (rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap()) as f64 / 100.0
-}
-
 /// Once the replay is done and a control request applied, the daemons idle: the simulator must
 /// not wake itself on its own reads (notify reports every open of a watched file; a loop on
-/// those cost a whole core) and the collector has nothing to do. Over 3 s each must stay under
-/// 0.3 s of CPU (a busy loop uses ~3 s).
+/// those cost a whole core) and the collector has nothing to do. Each must have a 1 s window
+/// under 0.1 s of CPU within 15 s (`scalp_e2e::wait_idle`; a busy loop never has one).
 fn assert_idle(env: &Env, sim: &Proc, col: &Proc) {
     scalp_statefile::write_atomic(
         &env.data_dir().join("control/simulator-scalpctl.json"),
@@ -219,20 +206,8 @@ fn assert_idle(env: &Env, sim: &Proc, col: &Proc) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_millis(500));
-    let (s0, c0) = (cpu_s(sim.0.id()), cpu_s(col.0.id()));
-    std::thread::sleep(Duration::from_secs(3));
-    let (s1, c1) = (cpu_s(sim.0.id()), cpu_s(col.0.id()));
-    assert!(
-        s1 - s0 < 0.3,
-        "idle simulator used {:.2} s of CPU in 3 s",
-        s1 - s0
-    );
-    assert!(
-        c1 - c0 < 0.3,
-        "idle collector used {:.2} s of CPU in 3 s",
-        c1 - c0
-    );
+    scalp_e2e::wait_idle(sim.0.id(), "the simulator");
+    scalp_e2e::wait_idle(col.0.id(), "the collector");
 }
 
 #[test]

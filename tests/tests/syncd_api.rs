@@ -1,7 +1,7 @@
 //! scalp-syncd over HTTP: every status of the protocol, the is_latest rule, dict/list/string
 //! payloads, auth, SIGTERM + sd_notify. Runs the real built daemon (`cargo build --bins` first).
 
-mod syncd_support;
+use crate::syncd_support;
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! partial row, `PRAGMA integrity_check` is ok and the row count is exactly the 201s.
 //! Then 50 clients push the same result at once: one row, one is_latest.
 
-mod syncd_support;
+use crate::syncd_support;
 
 use serde_json::{Value, json};
 use std::sync::{Arc, Barrier};

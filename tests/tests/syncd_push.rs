@@ -2,7 +2,7 @@
 //! disabled, empty URL, no key, wrong key, server down, timeout) and `optimize sync` run as the
 //! real built binary (dry run, sends all, idempotent re-run, --only, continues after an error).
 
-mod syncd_support;
+use crate::syncd_support;
 
 use scalp_core::config::SyncConfig;
 use scalp_sync::db::{Source, insert_portfolio, insert_result};

@@ -14,8 +14,7 @@
 //! above the free space → disk_low; the replay SIGSTOPped → one data_stale (and daemon_down for
 //! the collector), SIGCONT → one resolved each; READY=1 / WATCHDOG=1 / STOPPING=1, exit 0.
 
-#[path = "collector_support/mod.rs"]
-mod support;
+use crate::support;
 
 use scalp_e2e::standin::telegram::{Outage, TelegramStandIn, TgConfig, TgFault};
 use scalp_ops::messages::{fmt_num, fmt_pnl};

@@ -14,6 +14,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub const PERIOD: Duration = Duration::from_secs(3);
+/// How often the builder looks for a change of the running optimization (start, progress,
+/// end), which is sent at once rather than at the next `PERIOD`: a short `optimize run` would
+/// otherwise start and finish between two updates.
+pub const PROGRESS_PROBE: Duration = Duration::from_millis(500);
 
 pub type SimRx = watch::Receiver<Option<Envelope<SimulatorState>>>;
 
@@ -167,7 +171,10 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PERIOD);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut probe = tokio::time::interval(PROGRESS_PROBE);
+        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sim_alive = true;
+        let mut last_progress: Option<Value> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -176,8 +183,21 @@ pub fn spawn(
                     sim_alive = r.is_ok();
                     tick.reset();
                 }
+                _ = probe.tick() => {
+                    let now = db.run(db::running_optimization).await.ok().flatten().map(|r| progress(&r));
+                    if now == last_progress {
+                        continue;
+                    }
+                    tick.reset();
+                }
                 _ = tx.closed() => return,
             }
+            last_progress = db
+                .run(db::running_optimization)
+                .await
+                .ok()
+                .flatten()
+                .map(|r| progress(&r));
             let snap = sim.borrow_and_update().clone();
             let msg = build(&db, snap, &state_dir, &quote).await;
             if tx.send(Arc::new(msg)).is_err() {

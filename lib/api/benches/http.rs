@@ -252,6 +252,8 @@ async fn ws_bench(addr: &str, state: &std::path::Path) {
         let scalp_statefile::ReadOutcome::Ok(env) = env else {
             panic!("state file unreadable")
         };
+        // `written_at` has millisecond resolution and is what a client matches on: keep two
+        // rewrites in distinct milliseconds.
         tokio::time::sleep(Duration::from_millis(5)).await;
         let t = Instant::now();
         scalp_statefile::write_atomic(state, STATE_VERSION, &env.payload).unwrap();

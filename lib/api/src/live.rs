@@ -103,12 +103,23 @@ pub fn progress(row: &Value) -> Value {
     })
 }
 
-/// Builds one `update` message.
+/// The running optimization as `optimization_progress`, or `None` (none runs, or the database
+/// cannot be read).
+async fn current_progress(db: &Arc<Db>) -> Option<Value> {
+    db.run(db::running_optimization)
+        .await
+        .ok()
+        .flatten()
+        .map(|r| progress(&r))
+}
+
+/// Builds one `update` message; `progress` is `current_progress` (the key is absent when None).
 pub async fn build(
     db: &Arc<Db>,
     sim: Option<Envelope<SimulatorState>>,
     state_dir: &std::path::Path,
     quote: &str,
+    progress: Option<Value>,
 ) -> String {
     let now = scalp_core::types::now_ms();
     let mut m = Map::new();
@@ -153,8 +164,8 @@ pub async fn build(
         "executor".into(),
         Value::Array(files::executors(state_dir, None, now)),
     );
-    if let Ok(Some(row)) = db.run(db::running_optimization).await {
-        m.insert("optimization_progress".into(), progress(&row));
+    if let Some(p) = progress {
+        m.insert("optimization_progress".into(), p);
     }
     Value::Object(m).to_string()
 }
@@ -176,30 +187,32 @@ pub fn spawn(
         let mut sim_alive = true;
         let mut last_progress: Option<Value> = None;
         loop {
-            tokio::select! {
-                _ = tick.tick() => {}
+            // The probe's read is reused for the message it triggers (one query per update).
+            let probed = tokio::select! {
+                _ = tick.tick() => None,
                 r = sim.changed(), if sim_alive => {
                     // An error: the watcher is gone, keep the timer only.
                     sim_alive = r.is_ok();
                     tick.reset();
+                    None
                 }
                 _ = probe.tick() => {
-                    let now = db.run(db::running_optimization).await.ok().flatten().map(|r| progress(&r));
+                    let now = current_progress(&db).await;
                     if now == last_progress {
                         continue;
                     }
                     tick.reset();
+                    Some(now)
                 }
                 _ = tx.closed() => return,
-            }
-            last_progress = db
-                .run(db::running_optimization)
-                .await
-                .ok()
-                .flatten()
-                .map(|r| progress(&r));
+            };
+            let prog = match probed {
+                Some(p) => p,
+                None => current_progress(&db).await,
+            };
+            last_progress = prog.clone();
             let snap = sim.borrow_and_update().clone();
-            let msg = build(&db, snap, &state_dir, &quote).await;
+            let msg = build(&db, snap, &state_dir, &quote, prog).await;
             if tx.send(Arc::new(msg)).is_err() {
                 return;
             }

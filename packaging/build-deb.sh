@@ -52,14 +52,11 @@ case " $BINS " in *" scalpctl "*) ;; *) die "scalpctl must be shipped (the backu
 if [ "$PROFILE" = dev ] || [ "$PROFILE" = debug ]; then TDIR=debug; PFLAG=(); else TDIR=$PROFILE; PFLAG=(--profile "$PROFILE"); fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 if [ "$BUILD" = 1 ]; then
-    # the package of bins/<name> is usually <name>; bins/scalp-api is package scalp-api-daemon
-    # (scalp-api is the library), so read it from its Cargo.toml
-    pkg_of() { sed -n '/^\[package\]/,/^\[/ s/^name *= *"\(.*\)"/\1/p' "bins/$1/Cargo.toml" | head -n1; }
-    pkgs=(); for b in $BINS; do p=$(pkg_of "$b"); pkgs+=(-p "${p:-$b}"); done
-    log "cargo build ${PFLAG[*]} ${pkgs[*]}"
-    # FORTIFY for the bundled SQLite C code (lintian hardening-no-fortify-functions)
-    CFLAGS="${CFLAGS:--O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong}" \
-        cargo build "${PFLAG[@]}" "${pkgs[@]}" --bins >&2
+    # The whole workspace's binaries, as `tests/run.sh` builds them: cargo unifies features over
+    # the packages of one build, so a `-p` subset would compile (and ship) other artifacts than
+    # the ones the tests ran. FORTIFY for the bundled C code comes from .cargo/config.toml [env].
+    log "cargo build ${PFLAG[*]} --workspace --bins (packaging: $BINS)"
+    cargo build "${PFLAG[@]}" --workspace --bins >&2
 fi
 for b in $BINS; do [ -x "$TARGET_DIR/$TDIR/$b" ] || die "binary $TARGET_DIR/$TDIR/$b not built"; done
 

@@ -30,7 +30,8 @@ echo "ok"
 echo "== cross-build (the shipped build: stripped, debug info split off)"
 bash packaging/build-windows.sh target/dist/windows
 # The Linux reference and the sync server: the dev-profile binaries (already built by tests/run.sh).
-cargo build -p optimize -p scalp-syncd
+# (--workspace: the same feature set as that build, so nothing is compiled again)
+cargo build --workspace --bins
 EXE="target/dist/windows/optimize.exe"
 # The shipped exe carries no debug sections (the release profile's line tables made it ~64 MB).
 if x86_64-w64-mingw32-objdump -h "$EXE" | grep -q '\.debug_'; then

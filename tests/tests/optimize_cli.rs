@@ -160,6 +160,30 @@ fn run_persists_results_runs_windows_and_reports() {
     let rep: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(rep["result"]["n_windows"].as_i64(), Some(nw));
+    // The null test ran on the config's 4 permuted histories (tests' config; 99 shipped): p is
+    // (1 + #null ≥ real) / 5, and the score it was computed for is stored with it.
+    let mcs = &rep["result"]["monte_carlo_summary"];
+    assert_eq!(mcs["null_permutations"], 4, "{mcs}");
+    let p = mcs["null_p"].as_f64().unwrap();
+    assert!(
+        [0.2, 0.4, 0.6, 0.8, 1.0]
+            .iter()
+            .any(|x| (x - p).abs() < 1e-12),
+        "{p}"
+    );
+    assert!(mcs["null_score"].as_f64().is_some(), "{mcs}");
+    // 4 permutations can never reach p ≤ 0.05: whatever the score, at most C, and said why.
+    assert!(
+        !matches!(rep["grade_detail"]["grade"].as_str(), Some("A" | "B")),
+        "{}",
+        rep["grade_detail"]
+    );
+    // PBO over the most recent even number of OOS windows (C(S, S/2) splits).
+    let pbo = mcs["pbo"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&pbo), "{mcs}");
+    let s = (nw.min(16) / 2 * 2) as u64;
+    let choose = (1..=s / 2).fold(1u64, |a, k| a * (s / 2 + k) / k);
+    assert_eq!(mcs["pbo_splits"].as_u64(), Some(choose), "{mcs}");
     let w: i64 = conn
         .query_row("SELECT count(*) FROM optimization_windows", [], |r| {
             r.get(0)
@@ -348,7 +372,7 @@ fn apply_needs_known_assets_and_the_live_gate_and_shows_the_diff() {
                 "strategy_name": "sma_cross", "asset": asset, "timeframe": "1h", "created_at": "2026-01-01T00:00:00Z",
                 "grade": "A", "total_score": 85.0, "n_windows": 10, "oos_sharpe": 1.5, "dsr": dsr,
                 "monte_carlo_pvalue": 0.01, "mc_underpowered": false,
-                "validation_summary": {"transfer_ratio": 0.8}, "monte_carlo_summary": {"n_trades": 60},
+                "validation_summary": {"transfer_ratio": 0.8}, "monte_carlo_summary": {"n_trades": 60, "null_p": 0.005, "null_permutations": 199},
                 "best_params": {"fast": fast, "slow": 200, "margin_frac": 1.0},
             })
         };
@@ -955,4 +979,71 @@ fn dashboard_serves_the_local_optimize_db() {
     );
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// The calibration goal on the bundled BTC 1h data with a fixed seed: envelope_dca's
+/// score alone grades A or B on more than 5 % of bar-permuted (no-edge) histories (the bug), and
+/// with the null gate — each permuted history graded with its p against the other permuted
+/// histories, exactly what `optimize run` would give it — at most 5 % are A or B and none is
+/// live-eligible. The verdict is stored where `--apply` reads it.
+#[test]
+fn null_test_calibrates_the_grade_on_no_edge_histories() {
+    let (_d, cfg, data) = setup();
+    let out = ok(&optimize(
+        &cfg,
+        &[
+            "null-test",
+            "--strategy",
+            "envelope_dca",
+            "--symbol",
+            "BTC",
+            "--data",
+            data.to_str().unwrap(),
+            "--permutations",
+            "20",
+            "--seed",
+            "1",
+            "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(v["permutations"], 20);
+    let before = v["null_ab_rate_score"].as_f64().unwrap();
+    let after = v["null_ab_rate"].as_f64().unwrap();
+    let live = v["null_live_rate"].as_f64().unwrap();
+    assert!(
+        before > 0.05,
+        "the score alone is calibrated after all: {before}"
+    );
+    assert!(after <= 0.05, "with the null gate: P(A or B) {after}");
+    assert!(live <= 0.01, "with the null gate: P(live) {live}");
+    // Each permuted history's own p is its rank among the others (1 + #others ≥ it) / N, and
+    // only a p ≤ 0.05 keeps an A or B.
+    let null = v["null"].as_array().unwrap();
+    let scores: Vec<f64> = null
+        .iter()
+        .map(|p| p["total_score"].as_f64().unwrap())
+        .collect();
+    for (j, p) in null.iter().enumerate() {
+        let ge = scores
+            .iter()
+            .enumerate()
+            .filter(|(k, s)| *k != j && **s >= scores[j])
+            .count();
+        assert_eq!(p["p"].as_f64().unwrap(), (1 + ge) as f64 / 20.0, "{p}");
+        let sg = p["score_grade"].as_str().unwrap();
+        let g = p["grade"].as_str().unwrap();
+        if matches!(sg, "A" | "B") && p["p"].as_f64().unwrap() > 0.05 {
+            assert_eq!(g, "C", "{p}");
+        } else {
+            assert_eq!(g, sg, "{p}");
+        }
+    }
+    let stored = cfg
+        .parent()
+        .unwrap()
+        .join("reports/null_tests/envelope_dca_BTC_1h.json");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stored).unwrap()).unwrap();
+    assert_eq!(s["null_ab_rate"], v["null_ab_rate"]);
 }

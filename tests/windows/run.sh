@@ -101,7 +101,7 @@ done
 sed -i -e 's#^enabled = false#enabled = true#' -e "s#^server_url = .*#server_url = \"http://127.0.0.1:$PORT\"#" "$WORK/config/scalp.toml"
 
 echo "== optimize.exe run (walk-forward, grading, local db, report, push) under wine"
-OUTRUN=$(run_win --config 'config\scalp.toml' run --strategy sma_cross --symbol BTC --data 'data\coinbase_btcusd_1h.csv' --json 2>/dev/null | tr -d '\r')
+OUTRUN=$(run_win --config 'config\scalp.toml' run --strategy sma_cross --symbol BTC --data 'data\coinbase_btcusd_1h.csv' --permutations 9 --json 2>/dev/null | tr -d '\r')
 echo "$OUTRUN" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read().strip().splitlines()[-1]); assert r["n_windows"]>=5 and r["grade"] in "ABCDEF", r; print("ok: grade", r["grade"], "score", r["total_score"], "windows", r["n_windows"])'
 [ -f "$WORK/config/optimize.db" ] || { echo "FAIL: no optimize.db written by optimize.exe"; exit 1; }
 ls "$WORK/config/reports/"*.json >/dev/null || { echo "FAIL: no JSON report written by optimize.exe"; exit 1; }

@@ -250,6 +250,14 @@ describe('dashboard', () => {
     const conv = g.report.wfo.convergence.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
     assert.equal((await page.textContent('#overfitting .metric:has(.metric-label:text("Convergence")) .metric-value')).trim(), conv);
     assert.match(await page.textContent('#overfitting'), /Live eligible(yes|no)/);
+    // the null test and PBO stored with the result (monte_carlo_summary), as in the report
+    const mcs = g.report.result.monte_carlo_summary;
+    assert.equal(
+      (await page.textContent('#overfitting .metric:has(.metric-label:text("Null test p")) .metric-value')).trim(),
+      `${mcs.null_p.toFixed(3)} (${mcs.null_permutations} permuted histories)`,
+    );
+    const pbo = (await page.textContent('#overfitting .metric:has(.metric-label:text("PBO")) .metric-value')).trim();
+    assert.equal(pbo, mcs.pbo == null ? 'not computed' : `${mcs.pbo.toFixed(2)} (${mcs.pbo_splits} CSCV splits)`);
     const mcLevel = await page.getAttribute('#overfitting .metric:has(.metric-label:text("Monte Carlo p"))', 'class');
     assert.match(mcLevel, /lvl-(good|warn|bad)/);
     assert.ok(await page.isVisible('#validation'));

@@ -112,6 +112,8 @@ export class Fixture {
       '[optimize]',
       'db = "data/scalp.db"',
       'reports_dir = "reports"',
+      // 4 permuted histories for the null test (the default 99 re-runs each walk-forward 99 times)
+      'null_permutations = 4',
       '',
     ];
     // The daemons other than scalp-api may not know [api]: it goes into the API's own copy.

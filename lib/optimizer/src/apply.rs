@@ -27,6 +27,30 @@ pub struct ApplyOptions {
     pub apply_live: bool,
 }
 
+/// Family-wise ceiling of `--apply`: the Holm-adjusted null-test p over every latest result.
+pub const FAMILY_P_MAX: f64 = 0.05;
+
+/// The family correction (docs/OPTIMIZER.md "Family"): every latest result in the database —
+/// each strategy × asset × timeframe that was walked forward — is one hypothesis, its null-test
+/// p the evidence (1 when it was not tested). Holm's step-down adjustment bounds the chance that
+/// any result of the family reaches live on a no-edge history at 5 %, however many strategies
+/// and assets were tried. Returns result id → (adjusted p, family size).
+pub fn family_adjusted(
+    conn: &rusqlite::Connection,
+) -> anyhow::Result<std::collections::HashMap<i64, (f64, usize)>> {
+    let rows = db::latest(conn, None)?;
+    let ps: Vec<f64> = rows
+        .iter()
+        .map(|r| r.grade_inputs().null_p.unwrap_or(1.0))
+        .collect();
+    let adj = crate::stats::holm(&ps);
+    Ok(rows
+        .iter()
+        .zip(adj)
+        .map(|(r, a)| (r.id, (a, rows.len())))
+        .collect())
+}
+
 /// A TOML value as written, without its comments and surrounding whitespace.
 fn shown(v: &toml_edit::Value) -> String {
     let mut v = v.clone();
@@ -81,10 +105,18 @@ pub fn apply(
             unknown.len()
         );
     }
+    let family = family_adjusted(conn)?;
     let mut rows = Vec::new();
     for r in candidates {
         let gi = r.grade_inputs();
         let mut failed = grade::live_gate_failures(&gi, &r.grade);
+        if let Some(&(adj, k)) = family.get(&r.id)
+            && !(adj <= FAMILY_P_MAX)
+        {
+            failed.push(format!(
+                "family: Holm-adjusted null p {adj:.3} > {FAMILY_P_MAX} over the {k} latest results tested (strategies × assets × timeframes)"
+            ));
+        }
         // The null-test verdict of this strategy × asset × timeframe, when one was run
         // (docs/OPTIMIZER.md "Null test"): a result indistinguishable from no-edge histories
         // does not go live.
@@ -393,7 +425,7 @@ mod tests {
             "strategy_name": "sma_cross", "asset": asset, "timeframe": "1h", "created_at": format!("2026-01-01T00:00:{fast:02}Z"),
             "grade": "A", "total_score": 85.0, "n_windows": 10, "oos_sharpe": 1.5, "dsr": 0.99,
             "monte_carlo_pvalue": 0.01, "mc_underpowered": false,
-            "validation_summary": {"transfer_ratio": 0.8}, "monte_carlo_summary": {"n_trades": 60},
+            "validation_summary": {"transfer_ratio": 0.8}, "monte_carlo_summary": {"n_trades": 60, "null_p": 0.005, "null_permutations": 199},
             "best_params": {"fast": fast, "slow": 30, "margin_frac": 1.0},
         });
         let r = scalp_sync::OptimizationResult::from_payload(&p).unwrap();
@@ -480,8 +512,11 @@ mod tests {
         let before = std::fs::read_to_string(&st).unwrap();
         let pt = crate::nulltest::Point {
             grade: "A".into(),
+            score_grade: "A".into(),
             total_score: 85.0,
             live_eligible: true,
+            live_terms_ok: true,
+            p: 1.0,
             stitched_oos_sharpe: 1.0,
             stitched_return_pct: 10.0,
             oos_trades: 60,

@@ -57,6 +57,7 @@ pub fn iso_ms(ms: i64) -> String {
 pub enum Phase {
     Wfo,
     Overfitting,
+    Null,
     Validation,
     Done,
 }
@@ -66,6 +67,7 @@ impl Phase {
         match self {
             Phase::Wfo => "wfo",
             Phase::Overfitting => "overfitting",
+            Phase::Null => "null test",
             Phase::Validation => "validation",
             Phase::Done => "done",
         }
@@ -73,9 +75,12 @@ impl Phase {
     /// `[start, end)` percent of the phase.
     pub fn range(self) -> (f64, f64) {
         match self {
-            Phase::Wfo => (0.0, 65.0),
-            Phase::Overfitting => (65.0, 80.0),
-            Phase::Validation => (80.0, 95.0),
+            // The null test re-runs the walk-forward once per permuted history (99 by
+            // default): it is most of the time.
+            Phase::Wfo => (0.0, 15.0),
+            Phase::Overfitting => (15.0, 20.0),
+            Phase::Null => (20.0, 95.0),
+            Phase::Validation => (95.0, 99.0),
             Phase::Done => (100.0, 100.0),
         }
     }
@@ -273,6 +278,25 @@ impl LatestRow {
             .and_then(|v| v.get("n_trades"))
             .and_then(Value::as_u64)
             .unwrap_or(0) as usize;
+        let mc = |k: &str| self.monte_carlo_summary.as_ref().and_then(|v| v.get(k));
+        // The windows' OOS returns and regimes as stored (`wfo_windows`).
+        let ws: Vec<(f64, String)> = self
+            .wfo_windows
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|w| {
+                        Some((
+                            w.get("oos_return_pct")?.as_f64()?,
+                            w.get("regime")?.as_str()?.to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let lo =
+            crate::grade::leave_out(&ws.iter().map(|(r, g)| (*r, g.as_str())).collect::<Vec<_>>());
         crate::grade::GradeInputs {
             oos_sharpe: self.oos_sharpe.unwrap_or(0.0),
             consistency: self.consistency.unwrap_or(0.0),
@@ -293,6 +317,13 @@ impl LatestRow {
                 .as_ref()
                 .and_then(|v| v.get("stress_return_pct"))
                 .and_then(Value::as_f64),
+            stitched_sharpe_lo: mc("stitched_sharpe_lo").and_then(Value::as_f64),
+            null_p: mc("null_p").and_then(Value::as_f64),
+            null_permutations: mc("null_permutations").and_then(Value::as_u64).unwrap_or(0)
+                as usize,
+            pbo: mc("pbo").and_then(Value::as_f64),
+            lowo_return_pct: lo.0,
+            loro_return_pct: lo.1,
         }
     }
 }

@@ -112,13 +112,120 @@ pub fn permute_bars(candles: &[Candle], seed: u64) -> anyhow::Result<Vec<Candle>
     Ok(out)
 }
 
+/// How many permuted histories `optimize run` tests against, and their seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NullPlan {
+    pub permutations: usize,
+    pub seed: u64,
+}
+
+/// The null test of one `optimize run` result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NullSummary {
+    /// `(1 + #{null score ≥ real score}) / (1 + N)`.
+    pub p: f64,
+    pub permutations: usize,
+    pub seed: u64,
+    /// Null score quantiles (5 %, 50 %, 95 %).
+    pub q: [f64; 3],
+    /// Share of the permuted histories the score alone (before the null gate) grades A or B.
+    pub score_ab_rate: f64,
+}
+
+/// The score (validation left out) of `strategy`'s walk-forward on `candles` and the letter the
+/// score alone gives (before the null gate): the null test's statistic.
+pub fn score_of(
+    cfg: &Config,
+    strategy: &str,
+    asset: &str,
+    tf: Timeframe,
+    candles: &[Candle],
+) -> anyhow::Result<(f64, String)> {
+    let spec = run::wfo_spec(cfg, strategy)?;
+    let base = run::base_params_for(cfg, strategy, asset)?;
+    let mut bt = run::engine_settings(cfg, strategy);
+    scalp_backtest::cli::apply_contract(cfg, asset, None, &mut bt)?;
+    let ev = EvalCtx {
+        strategy,
+        asset,
+        tf,
+        bt: &bt,
+    };
+    let w = wfo::run_wfo(candles, &spec, &base, &ev, &|_, _| {})?;
+    let (mc, _psr, dsr, _m) = run::overfitting(&w);
+    let g = grade::grade_before_null(&run::grade_inputs_of(&w, &mc, dsr, None, None, None, None));
+    Ok((g.total_score, g.grade))
+}
+
+/// A history's score and the letter of the score alone ([`score_of`] with its context bound).
+pub type ScoreFn<'a> = dyn Fn(&[Candle]) -> anyhow::Result<(f64, String)> + Sync + 'a;
+
+/// Scores `plan.permutations` permuted histories of `candles` with `score` (in parallel, a batch
+/// of one history per worker thread at a time; `progress(fraction)` after each batch) and the
+/// real score's p-value. `None` when the plan has no permutation.
+pub fn null_scores(
+    candles: &[Candle],
+    plan: NullPlan,
+    real_score: f64,
+    score: &ScoreFn<'_>,
+    progress: &dyn Fn(f64),
+) -> anyhow::Result<Option<NullSummary>> {
+    use rayon::prelude::*;
+    let n = plan.permutations;
+    if n == 0 {
+        return Ok(None);
+    }
+    let batch = rayon::current_num_threads().max(1);
+    let mut pts: Vec<(f64, String)> = Vec::with_capacity(n);
+    let mut k = 0;
+    while k < n {
+        let end = (k + batch).min(n);
+        let got: Vec<anyhow::Result<(f64, String)>> = (k..end)
+            .into_par_iter()
+            .map(|j| {
+                let seed = plan.seed.wrapping_add(j as u64);
+                let perm = permute_bars(candles, seed)?;
+                score(&perm).with_context(|| format!("null test: permutation {j} (seed {seed})"))
+            })
+            .collect();
+        for r in got {
+            pts.push(r?);
+        }
+        k = end;
+        progress(k as f64 / n as f64);
+    }
+    let scores: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    Ok(Some(NullSummary {
+        p: p_value(real_score, &scores),
+        permutations: n,
+        seed: plan.seed,
+        q: quantiles(&scores),
+        score_ab_rate: pts
+            .iter()
+            .filter(|p| matches!(p.1.as_str(), "A" | "B"))
+            .count() as f64
+            / n as f64,
+    }))
+}
+
 /// One graded walk-forward (real or permuted history). Validation is left out on both sides: it
 /// runs on another exchange's data, which the permutation does not touch.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Point {
+    /// The grade with the null gate: the real history's with its p against the permuted ones; a
+    /// permuted history's with its p against the other permuted histories (see [`verdict`]).
     pub grade: String,
+    /// The grade the score and the other caps give, before the null gate.
+    #[serde(default)]
+    pub score_grade: String,
     pub total_score: f64,
     pub live_eligible: bool,
+    /// The live gate's terms other than the null test and validation pass.
+    #[serde(default)]
+    pub live_terms_ok: bool,
+    /// This history's permutation p-value.
+    #[serde(default)]
+    pub p: f64,
     pub stitched_oos_sharpe: f64,
     pub stitched_return_pct: f64,
     pub oos_trades: usize,
@@ -146,12 +253,21 @@ pub fn evaluate(
     let w = wfo::run_wfo(candles, &spec, &base, &ev, &|_, _| {})?;
     let (mc, _psr, dsr, _m) = run::overfitting(&w);
     let stress = wfo::stress_oos(candles, &spec, &w, &base, &ev)?;
-    let gi = run::grade_inputs_of(&w, &mc, dsr, None, Some(&stress));
-    let g = grade::grade(&gi);
+    let gi = run::grade_inputs_of(&w, &mc, dsr, None, Some(&stress), None, None);
+    let g = grade::grade_before_null(&gi);
+    // The other live terms: validation (another exchange's data, untouched by the permutation)
+    // and the null test itself are taken as passed here.
+    let mut other = gi;
+    other.transfer_ratio = Some(1.0);
+    other.null_p = Some(0.0);
+    let live_terms_ok = grade::live_gate_failures(&other, "A").is_empty();
     Ok(Point {
-        grade: g.grade,
+        grade: g.grade.clone(),
+        score_grade: g.grade,
         total_score: g.total_score,
-        live_eligible: g.live_eligible,
+        live_eligible: false,
+        live_terms_ok,
+        p: 1.0,
         stitched_oos_sharpe: if w.stitched_oos_sharpe.is_finite() {
             w.stitched_oos_sharpe
         } else {
@@ -188,9 +304,14 @@ pub struct Verdict {
     pub p_score: f64,
     /// p of the stitched OOS Sharpe.
     pub p_stitched_sharpe: f64,
-    /// Share of permuted histories graded A or B.
+    /// Share of permuted histories graded A or B (with the null gate: each permuted history's p
+    /// against the other permuted histories).
     pub null_ab_rate: f64,
-    /// Share of permuted histories that pass the live gate's grade terms (validation left out).
+    /// Share of permuted histories the score alone grades A or B (no null gate: the grade
+    /// before this test was part of it).
+    #[serde(default)]
+    pub null_ab_rate_score: f64,
+    /// Share of permuted histories that pass the live gate (validation left out).
     pub null_live_rate: f64,
     /// Score quantiles of the null (5 %, 50 %, 95 %).
     pub null_score_q: [f64; 3],
@@ -258,13 +379,42 @@ pub fn verdict(
     data: &str,
     candles: &[Candle],
     seed: u64,
-    real: Point,
-    null: Vec<Point>,
+    mut real: Point,
+    mut null: Vec<Point>,
 ) -> Verdict {
     let scores: Vec<f64> = null.iter().map(|p| p.total_score).collect();
     let sharpes: Vec<f64> = null.iter().map(|p| p.stitched_oos_sharpe).collect();
     let n = null.len().max(1) as f64;
     let p_score = p_value(real.total_score, &scores);
+    let gate = |pt: &mut Point, p: f64, perms: usize| {
+        pt.p = p;
+        pt.grade = if grade::null_gate(&pt.score_grade, Some(p), perms).is_some() {
+            "C".into()
+        } else {
+            pt.score_grade.clone()
+        };
+        pt.live_eligible = matches!(pt.grade.as_str(), "A" | "B")
+            && p <= grade::LIVE_NULL_P_MAX
+            && pt.live_terms_ok;
+    };
+    gate(&mut real, p_score, null.len());
+    // A permuted history's own p is its rank among the permuted histories: the p `optimize run
+    // --permutations N−1` would give it, because a permutation of a permuted history is again a
+    // uniform permutation of the original bars (docs/OPTIMIZER.md "Null test").
+    let loo: Vec<f64> = (0..null.len())
+        .map(|j| {
+            let ge = scores
+                .iter()
+                .enumerate()
+                .filter(|(k, x)| *k != j && **x >= scores[j])
+                .count();
+            (1 + ge) as f64 / null.len() as f64
+        })
+        .collect();
+    let perms = null.len().saturating_sub(1);
+    for (pt, p) in null.iter_mut().zip(loo) {
+        gate(pt, p, perms);
+    }
     Verdict {
         strategy: strategy.into(),
         asset: asset.into(),
@@ -282,6 +432,11 @@ pub fn verdict(
         null_ab_rate: null
             .iter()
             .filter(|p| matches!(p.grade.as_str(), "A" | "B"))
+            .count() as f64
+            / n,
+        null_ab_rate_score: null
+            .iter()
+            .filter(|p| matches!(p.score_grade.as_str(), "A" | "B"))
             .count() as f64
             / n,
         null_live_rate: null.iter().filter(|p| p.live_eligible).count() as f64 / n,
@@ -353,25 +508,34 @@ pub fn null_test_cmd(cfg: &Config, a: &NullTestArgs, out: &mut dyn Write) -> any
     let real = evaluate(cfg, &a.strategy, &asset, tf, &candles)?;
     writeln!(
         out,
-        "null-test {} {asset} {tf}: real history: grade {} score {:.2} stitched OOS Sharpe {:.2} return {:.2}% ({} trades; validation left out)",
+        "null-test {} {asset} {tf}: real history: score {:.2} (the score alone: grade {}) stitched OOS Sharpe {:.2} return {:.2}% ({} trades; validation left out)",
         a.strategy,
-        real.grade,
         real.total_score,
+        real.score_grade,
         real.stitched_oos_sharpe,
         real.stitched_return_pct,
         real.oos_trades
     )?;
+    // One permuted history per worker thread at a time (each is a whole walk-forward).
+    use rayon::prelude::*;
+    let got: Vec<anyhow::Result<Point>> = (0..a.permutations)
+        .into_par_iter()
+        .map(|k| {
+            let seed = a.seed.wrapping_add(k as u64);
+            let perm = permute_bars(&candles, seed)?;
+            evaluate(cfg, &a.strategy, &asset, tf, &perm)
+                .with_context(|| format!("permutation {k} (seed {seed})"))
+        })
+        .collect();
     let mut null = Vec::with_capacity(a.permutations);
-    for k in 0..a.permutations {
+    for (k, p) in got.into_iter().enumerate() {
+        let p = p?;
         let seed = a.seed.wrapping_add(k as u64);
-        let perm = permute_bars(&candles, seed)?;
-        let p = evaluate(cfg, &a.strategy, &asset, tf, &perm)
-            .with_context(|| format!("permutation {k} (seed {seed})"))?;
         if a.verbose {
             writeln!(
                 out,
-                "  permutation {k:>3} (seed {seed}): grade {} score {:.2} stitched Sharpe {:.2} return {:.2}%",
-                p.grade, p.total_score, p.stitched_oos_sharpe, p.stitched_return_pct
+                "  permutation {k:>3} (seed {seed}): score {:.2} (grade {} by the score alone) stitched Sharpe {:.2} return {:.2}%",
+                p.total_score, p.score_grade, p.stitched_oos_sharpe, p.stitched_return_pct
             )?;
         }
         null.push(p);
@@ -400,11 +564,25 @@ pub fn null_test_cmd(cfg: &Config, a: &NullTestArgs, out: &mut dyn Write) -> any
         .iter()
         .map(|g| format!("{g} {}", counts.get(g).copied().unwrap_or(0)))
         .collect();
+    let mut before: std::collections::BTreeMap<&str, usize> = Default::default();
+    for p in &v.null {
+        *before.entry(p.score_grade.as_str()).or_default() += 1;
+    }
+    let before: Vec<String> = ["A", "B", "C", "D", "F"]
+        .iter()
+        .map(|g| format!("{g} {}", before.get(g).copied().unwrap_or(0)))
+        .collect();
     writeln!(
         out,
-        "  null ({} permuted histories, seed {}): grades {}; P(A or B) {:.3}, P(live grade terms) {:.3}",
+        "  null ({} permuted histories, seed {}): the score alone grades {}: P(A or B) {:.3}",
         v.permutations,
         v.seed,
+        before.join(", "),
+        v.null_ab_rate_score
+    )?;
+    writeln!(
+        out,
+        "  with the null gate (each permuted history's p against the others): grades {}; P(A or B) {:.3}, P(live-eligible) {:.3}",
         counts.join(", "),
         v.null_ab_rate,
         v.null_live_rate
@@ -421,9 +599,10 @@ pub fn null_test_cmd(cfg: &Config, a: &NullTestArgs, out: &mut dyn Write) -> any
     )?;
     writeln!(
         out,
-        "  real result: score p = {:.3}, stitched Sharpe p = {:.3} ((1 + #null ≥ real) / (1 + N)): {}",
+        "  real result: score p = {:.3}, stitched Sharpe p = {:.3} ((1 + #null ≥ real) / (1 + N)), grade {}: {}",
         v.p_score,
         v.p_stitched_sharpe,
+        v.real.grade,
         if v.pass {
             "PASS (distinguishable from no-edge histories)"
         } else {

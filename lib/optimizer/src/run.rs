@@ -94,6 +94,14 @@ pub struct RunArgs {
     /// More detail (per-window table).
     #[arg(short, long)]
     pub verbose: bool,
+    /// Bar-permuted (no-edge) histories the whole walk-forward is re-run on to get the score's
+    /// permutation p-value (A or B needs p ≤ 0.05, live p ≤ 0.01, which takes ≥ 99). Default
+    /// `[optimize].null_permutations`; 0 skips the test and caps the grade at C.
+    #[arg(long)]
+    pub permutations: Option<usize>,
+    /// Seed of the permuted histories (history k uses seed + k).
+    #[arg(long, default_value_t = 1)]
+    pub null_seed: u64,
 }
 
 fn other_exchange(e: &str) -> Option<&'static str> {
@@ -268,8 +276,25 @@ pub fn grade_inputs_of(
     dsr: f64,
     transfer: Option<f64>,
     stress: Option<&wfo::StressResult>,
+    null: Option<&crate::nulltest::NullSummary>,
+    pbo: Option<f64>,
 ) -> GradeInputs {
+    let rw: Vec<(f64, &str)> = w
+        .windows
+        .iter()
+        .map(|x| (x.oos_return_pct, x.regime))
+        .collect();
+    let (lowo_return_pct, loro_return_pct) = grade::leave_out(&rw);
     GradeInputs {
+        lowo_return_pct,
+        loro_return_pct,
+        stitched_sharpe_lo: w
+            .stitched_oos_sharpe_lo
+            .is_finite()
+            .then_some(w.stitched_oos_sharpe_lo),
+        null_p: null.map(|n| n.p),
+        null_permutations: null.map_or(0, |n| n.permutations),
+        pbo,
         oos_sharpe: w.avg_oos_sharpe,
         consistency: w.consistency,
         oos_is_ratio: w.oos_is_ratio,
@@ -299,6 +324,7 @@ pub fn optimize_one(
     exchange: &str,
     candles: &[Candle],
     validation: Option<&[Candle]>,
+    null_plan: crate::nulltest::NullPlan,
     progress: &dyn Fn(Phase, f64),
 ) -> anyhow::Result<Outcome> {
     let t0 = Instant::now();
@@ -319,7 +345,20 @@ pub fn optimize_one(
     progress(Phase::Overfitting, 0.0);
     let (mc, psr, dsr, m) = overfitting(&w);
     let stress = wfo::stress_oos(candles, &spec, &w, &base, &ev)?;
+    let pbo = wfo::pbo_cscv(candles, &spec, &base, &ev)?;
     progress(Phase::Overfitting, 1.0);
+    // The null test: the score (validation left out on both sides) against the same
+    // walk-forward on bar-permuted histories.
+    let real_score =
+        grade::grade_before_null(&grade_inputs_of(&w, &mc, dsr, None, None, None, None))
+            .total_score;
+    let null_test = crate::nulltest::null_scores(
+        candles,
+        null_plan,
+        real_score,
+        &|cs: &[Candle]| crate::nulltest::score_of(cfg, strategy, asset, tf, cs),
+        &|f| progress(Phase::Null, f),
+    )?;
     progress(Phase::Validation, 0.0);
     let mut warnings: Vec<String> = Vec::new();
     // What goes live is what was tested: the last window's IS winner (docs/OPTIMIZER.md
@@ -389,7 +428,35 @@ pub fn optimize_one(
     let transfer = validation_summary
         .get("transfer_ratio")
         .and_then(Value::as_f64);
-    let gi = grade_inputs_of(&w, &mc, dsr, transfer, Some(&stress));
+    let gi = grade_inputs_of(
+        &w,
+        &mc,
+        dsr,
+        transfer,
+        Some(&stress),
+        null_test.as_ref(),
+        pbo.as_ref().map(|p| p.pbo),
+    );
+    if let Some(n) = &null_test
+        && n.p > grade::NULL_P_AB
+    {
+        warnings.push(format!(
+            "null test: the score {real_score:.1} is matched by {:.0}% of {} bar-permuted (no-edge) histories (p {:.3}): no edge shown",
+            100.0 * (n.p * (n.permutations + 1) as f64 - 1.0) / n.permutations as f64,
+            n.permutations,
+            n.p
+        ));
+    }
+    if let Some(p) = &pbo
+        && p.pbo > grade::LIVE_PBO_MAX
+    {
+        warnings.push(format!(
+            "PBO {:.2}: the in-sample best combination ranks below the OOS median in {:.0}% of {} CSCV splits",
+            p.pbo,
+            100.0 * p.pbo,
+            p.splits
+        ));
+    }
     if stress.stitched_return_pct < 0.0 {
         warnings.push(format!(
             "cost/fill stress: the stitched OOS record loses {:.2}% with fees and slippage ×{} and limit fills trading through by {:.2}% (unstressed {:.2}%)",
@@ -426,6 +493,16 @@ pub fn optimize_one(
         "stitched_return_pct": fin(w.oos_total_return_pct),
         "stress_return_pct": fin(stress.stitched_return_pct),
         "stress_sharpe": fin(stress.stitched_sharpe),
+        "stitched_sharpe_lo": fin(w.stitched_oos_sharpe_lo),
+        "null_p": null_test.as_ref().map(|n| n.p),
+        "null_permutations": null_test.as_ref().map_or(0, |n| n.permutations),
+        "null_seed": null_test.as_ref().map(|n| n.seed),
+        "null_score": real_score,
+        "null_score_q": null_test.as_ref().map(|n| n.q),
+        "null_score_ab_rate": null_test.as_ref().map(|n| n.score_ab_rate),
+        "pbo": pbo.as_ref().map(|p| p.pbo),
+        "pbo_splits": pbo.as_ref().map(|p| p.splits),
+        "pbo_combos": pbo.as_ref().map(|p| p.combos),
     });
     let windows_json: Vec<Value> = w
         .windows
@@ -728,6 +805,12 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
                 .join(", ")
         )?;
     }
+    let null_plan = crate::nulltest::NullPlan {
+        permutations: a
+            .permutations
+            .unwrap_or(cfg.main.optimize.null_permutations),
+        seed: a.null_seed,
+    };
     let mut failures = 0usize;
     let mut missing: std::collections::BTreeMap<(String, String), MissingSeries> =
         std::collections::BTreeMap::new();
@@ -829,6 +912,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
             &exchange,
             &candles,
             validation.as_deref(),
+            null_plan,
             &prog,
         );
         pb.finish_and_clear();
@@ -1044,15 +1128,29 @@ pub fn grades_cmd(cfg: &Config, a: &GradesArgs, out: &mut dyn Write) -> anyhow::
         writeln!(out)?;
         return Ok(());
     }
+    // The family is every latest result, whatever --strategy shows (docs/OPTIMIZER.md "Family").
+    let family = crate::apply::family_adjusted(&conn)?;
     writeln!(
         out,
-        "{:<16} {:<6} {:<4} {:<5} {:>6} {:>8} {:>6} {:>7} {:<25} params",
-        "strategy", "asset", "tf", "grade", "score", "oos_shp", "dsr", "mc_p", "created_at"
+        "{:<16} {:<6} {:<4} {:<5} {:>6} {:>8} {:>6} {:>7} {:>7} {:>7} {:<25} params",
+        "strategy",
+        "asset",
+        "tf",
+        "grade",
+        "score",
+        "oos_shp",
+        "dsr",
+        "mc_p",
+        "null_p",
+        "holm_p",
+        "created_at"
     )?;
     for r in &rows {
+        let gi = r.grade_inputs();
+        let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
         writeln!(
             out,
-            "{:<16} {:<6} {:<4} {:<5} {:>6.1} {:>8.2} {:>6.3} {:>7.3} {:<25} {}",
+            "{:<16} {:<6} {:<4} {:<5} {:>6.1} {:>8.2} {:>6.3} {:>7.3} {:>7} {:>7} {:<25} {}",
             r.strategy_name,
             r.asset,
             r.timeframe,
@@ -1061,8 +1159,17 @@ pub fn grades_cmd(cfg: &Config, a: &GradesArgs, out: &mut dyn Write) -> anyhow::
             r.oos_sharpe.unwrap_or(f64::NAN),
             r.dsr.unwrap_or(f64::NAN),
             r.monte_carlo_pvalue.unwrap_or(f64::NAN),
+            opt(gi.null_p),
+            opt(family.get(&r.id).map(|f| f.0)),
             r.created_at,
             r.best_params
+        )?;
+    }
+    if let Some((_, k)) = family.values().next() {
+        writeln!(
+            out,
+            "holm_p: the null-test p adjusted over the family of all {k} latest result(s); --apply needs <= {}",
+            crate::apply::FAMILY_P_MAX
         )?;
     }
     if rows.is_empty() {
@@ -1181,6 +1288,12 @@ mod tests {
                 oos_trades: 0,
                 stitched_return_pct: None,
                 stress_return_pct: None,
+                stitched_sharpe_lo: None,
+                null_p: None,
+                null_permutations: 0,
+                pbo: None,
+                lowo_return_pct: None,
+                loro_return_pct: None,
             }),
             wfo: None,
         };

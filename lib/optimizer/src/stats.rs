@@ -354,6 +354,73 @@ pub fn bootstrap_sharpe_ci(xs: &[f64], n_boot: usize, confidence: f64, seed: u64
     (percentile(&srs, a), percentile(&srs, 1.0 - a))
 }
 
+/// Combinatorially symmetric cross-validation (Bailey, Borwein, López de Prado & Zhu 2017,
+/// "The Probability of Backtest Overfitting", J. Computational Finance 20(4), §2).
+/// `m[b][c]`: the performance of combination `c` on block `b` (S blocks of equal length, in
+/// time order). Every split of the S blocks into two halves J / J̄ of S/2 blocks is taken; the
+/// combination with the best mean over J (the first on a tie) is ranked among all N by its
+/// mean over J̄: `ω = (1 + #{below} + ½ #{tied others}) / (N + 1)`, the logit
+/// `λ = ln(ω / (1 − ω))`. PBO is the share of splits with `λ ≤ 0`: the in-sample choice lands at
+/// or below the median out of sample. Returns `(pbo, splits, logits)`; `None` with fewer than 2
+/// combinations, fewer than 2 blocks, an odd S or ragged rows.
+pub fn cscv(m: &[Vec<f64>]) -> Option<(f64, usize, Vec<f64>)> {
+    let s = m.len();
+    let n = m.first()?.len();
+    if s < 2 || s % 2 == 1 || s > 24 || n < 2 || m.iter().any(|r| r.len() != n) {
+        return None;
+    }
+    let half = s / 2;
+    let mut logits = Vec::new();
+    let mut is_mean = vec![0.0; n];
+    let mut oos_mean = vec![0.0; n];
+    for mask in 0u32..(1u32 << s) {
+        if mask.count_ones() as usize != half {
+            continue;
+        }
+        is_mean.iter_mut().for_each(|x| *x = 0.0);
+        oos_mean.iter_mut().for_each(|x| *x = 0.0);
+        for (b, row) in m.iter().enumerate() {
+            let dst = if mask & (1 << b) != 0 {
+                &mut is_mean
+            } else {
+                &mut oos_mean
+            };
+            for (d, v) in dst.iter_mut().zip(row) {
+                *d += v;
+            }
+        }
+        let mut best = 0;
+        for c in 1..n {
+            if is_mean[c] > is_mean[best] {
+                best = c;
+            }
+        }
+        let v = oos_mean[best];
+        let below = oos_mean.iter().filter(|x| **x < v).count() as f64;
+        let tied = oos_mean.iter().filter(|x| **x == v).count() as f64 - 1.0;
+        let w = (1.0 + below + 0.5 * tied) / (n as f64 + 1.0);
+        logits.push((w / (1.0 - w)).ln());
+    }
+    let overfit = logits.iter().filter(|l| **l <= 0.0).count();
+    Some((overfit as f64 / logits.len() as f64, logits.len(), logits))
+}
+
+/// Holm's (1979) step-down adjustment of `p` (family-wise error rate, valid under any
+/// dependence): sorted ascending, `p̃(i) = max_{j ≤ i} min(1, (K − j + 1) p(j))`. Returned in the
+/// input order.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let k = p.len();
+    let mut idx: Vec<usize> = (0..k).collect();
+    idx.sort_by(|a, b| p[*a].total_cmp(&p[*b]));
+    let mut out = vec![1.0; k];
+    let mut run: f64 = 0.0;
+    for (j, &i) in idx.iter().enumerate() {
+        run = run.max(((k - j) as f64 * p[i]).min(1.0));
+        out[i] = run;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,5 +538,87 @@ mod lo_tests {
         assert!(got < 0.6 * 365f64.sqrt());
         // Too short: √q.
         assert_eq!(lo_annualisation(&[0.1, 0.2], 365.0), 365f64.sqrt());
+    }
+}
+
+#[cfg(test)]
+mod cscv_tests {
+    use super::*;
+
+    #[test]
+    fn cscv_by_hand() {
+        // 4 blocks × 3 combinations; the 6 splits worked out in docs/OPTIMIZER.md "PBO":
+        // J = {0,1}: c0 best IS (1), OOS {2,3}: c0 0 ties c2, below c1 → ω = 1.5/4, λ < 0.
+        // J = {2,3}: c1 best IS, OOS {0,1}: c1 0 ties c2, below c0 → λ < 0.
+        // J = {0,2},{0,3},{1,2},{1,3}: c0 and c1 tie IS (0.5), c0 is taken; OOS c0 = c1 = 0.5 >
+        // c2 = 0 → ω = 2.5/4, λ = ln(0.625/0.375) > 0.
+        let m = vec![
+            vec![1.0, 0.0, 0.0],
+            vec![1.0, 0.0, 0.0],
+            vec![0.0, 1.0, 0.0],
+            vec![0.0, 1.0, 0.0],
+        ];
+        let (pbo, splits, logits) = cscv(&m).unwrap();
+        assert_eq!(splits, 6);
+        assert!((pbo - 2.0 / 6.0).abs() < 1e-12, "{pbo}");
+        let neg = (0.375f64 / 0.625).ln();
+        let pos = (0.625f64 / 0.375).ln();
+        let mut l = logits.clone();
+        l.sort_by(f64::total_cmp);
+        for (a, b) in l.iter().zip([neg, neg, pos, pos, pos, pos]) {
+            assert!((a - b).abs() < 1e-12, "{logits:?}");
+        }
+    }
+
+    #[test]
+    fn cscv_extremes_and_refusals() {
+        // One combination best on every block: never overfit.
+        let m: Vec<Vec<f64>> = (0..8)
+            .map(|b| vec![1.0 + b as f64, 0.5, 0.1 * b as f64])
+            .collect();
+        assert_eq!(cscv(&m).unwrap().0, 0.0);
+        // Perfectly anti-persistent: the IS-best is always the OOS-worst.
+        let m = vec![
+            vec![1.0, 0.0],
+            vec![0.0, 1.0],
+            vec![0.0, 1.0],
+            vec![1.0, 0.0],
+        ];
+        // J = {0,3} → c0 IS 1, OOS 0 (worst); {1,2} → c1, OOS worst; {0,1},{2,3},{0,2},{1,3}: IS
+        // tie → c0, OOS tie → ω = 1.5/3 = 0.5, λ = 0: counted as overfit (≤ 0).
+        assert_eq!(cscv(&m).unwrap().0, 1.0);
+        // Noise: PBO ≈ ½ on average over realisations (one realisation can be far from it: the
+        // combination with the best full-sample mean tends to win both halves, as CSCV takes
+        // the sample as the population). 40 matrices of 8 blocks × 20 combinations.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut sum = 0.0;
+        for _ in 0..40 {
+            let m: Vec<Vec<f64>> = (0..8).map(|_| (0..20).map(|_| rnd()).collect()).collect();
+            let (pbo, splits, _) = cscv(&m).unwrap();
+            assert_eq!(splits, 70);
+            sum += pbo;
+        }
+        let mean = sum / 40.0;
+        assert!((0.35..=0.65).contains(&mean), "mean PBO of noise {mean}");
+        assert!(cscv(&vec![vec![1.0, 2.0]; 3]).is_none(), "odd S");
+        assert!(cscv(&vec![vec![1.0]; 4]).is_none(), "one combination");
+    }
+
+    #[test]
+    fn holm_by_hand() {
+        // K = 4: sorted 0.01, 0.02, 0.03, 0.5 → 0.04, 0.06, 0.06 (max with the previous), 0.5.
+        let a = holm(&[0.03, 0.5, 0.01, 0.02]);
+        let want = [0.06, 0.5, 0.04, 0.06];
+        for (x, y) in a.iter().zip(want) {
+            assert!((x - y).abs() < 1e-12, "{a:?}");
+        }
+        assert_eq!(holm(&[0.9, 0.8]), vec![1.0, 1.0]);
+        assert!(holm(&[]).is_empty());
     }
 }

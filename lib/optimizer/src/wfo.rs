@@ -640,6 +640,66 @@ pub fn stress_oos(
     })
 }
 
+/// The Probability of Backtest Overfitting of the grid ([`stats::cscv`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Pbo {
+    pub pbo: f64,
+    pub splits: usize,
+    pub combos: usize,
+    /// The OOS windows used as CSCV blocks (the most recent, an even number, at most 16).
+    pub blocks: usize,
+}
+
+/// Most CSCV blocks (C(16, 8) = 12,870 splits).
+pub const PBO_MAX_BLOCKS: usize = 16;
+
+/// PBO of the coarse grid: every coarse combination is run on each OOS window (non-overlapping:
+/// `step ≥ oos` is enforced), its Sharpe there (the walk-forward's selection measure; 0 without
+/// a trade) is its block performance, and [`stats::cscv`]
+/// runs over the most recent even number (≤ [`PBO_MAX_BLOCKS`]) of windows. `None` with fewer
+/// than 4 windows or 2 combinations.
+pub fn pbo_cscv(
+    candles: &[Candle],
+    spec: &WfoSpec,
+    base: &Params,
+    ev: &EvalCtx<'_>,
+) -> anyhow::Result<Option<Pbo>> {
+    let wins = windows(candles, spec);
+    let s = wins.len().min(PBO_MAX_BLOCKS) / 2 * 2;
+    let coarse = spec.grid.coarse(spec.coarse_max);
+    if s < 4 || coarse.len() < 2 {
+        return Ok(None);
+    }
+    let mut m: Vec<Vec<f64>> = Vec::with_capacity(s);
+    let mut keys: Option<Vec<Vec<u64>>> = None;
+    for &(_, b, c) in &wins[wins.len() - s..] {
+        let mut rc = ev.grid(&candles[b..c], &coarse, base)?;
+        rc.sort_by_key(|r| key_of(&r.params));
+        let k: Vec<Vec<u64>> = rc.iter().map(|r| key_of(&r.params)).collect();
+        if let Some(prev) = &keys
+            && *prev != k
+        {
+            bail!("PBO: the grid's combinations differ between windows");
+        }
+        keys = Some(k);
+        m.push(
+            rc.iter()
+                .map(|r| {
+                    // The walk-forward picks by Sharpe: CSCV measures that choice the same way.
+                    let x = r.metrics.sharpe;
+                    if x.is_finite() { x } else { 0.0 }
+                })
+                .collect(),
+        );
+    }
+    Ok(stats::cscv(&m).map(|(pbo, splits, _)| Pbo {
+        pbo,
+        splits,
+        combos: m[0].len(),
+        blocks: s,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

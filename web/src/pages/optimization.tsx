@@ -227,6 +227,18 @@ export function OptimizationDetail(props: { id: string }) {
                   lvl={res.mc_underpowered ? 'warn' : level(res.monte_carlo_pvalue, 0.05, 0.1, true)}
                   hint="≤ 0.05 green, ≤ 0.10 amber, else red"
                 />
+                <Metric
+                  label="Null test p"
+                  value={mc.null_p == null ? 'not run' : `${num(mc.null_p, 3)} (${mc.null_permutations} permuted histories)`}
+                  lvl={mc.null_p == null ? 'warn' : level(mc.null_p, 0.01, 0.05, true)}
+                  hint="share of bar-permuted (no-edge) histories the walk-forward scores as well; A/B needs ≤ 0.05, live ≤ 0.01"
+                />
+                <Metric
+                  label="PBO"
+                  value={mc.pbo == null ? 'not computed' : `${num(mc.pbo, 2)} (${mc.pbo_splits} CSCV splits)`}
+                  lvl={mc.pbo == null ? 'warn' : level(mc.pbo, 0.3, 0.5, true)}
+                  hint="probability of backtest overfitting (Bailey et al. 2017); live needs ≤ 0.5"
+                />
                 <Metric label="DSR" value={num(res.dsr, 4)} lvl={level(res.dsr, 0.95, 0.5)} hint="≥ 0.95 green (live gate), ≥ 0.5 amber" />
                 <Metric label="PSR" value={num(mc.psr, 4)} lvl={level(mc.psr, 0.95, 0.5)} />
                 <Metric label="Parameter stability" value={num(res.param_stability)} lvl={level(res.param_stability, 0.7, 0.4)} hint="≥ 0.7 green, ≥ 0.4 amber" />

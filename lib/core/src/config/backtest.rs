@@ -63,6 +63,9 @@ pub struct OptimizeConfig {
     pub exchange: String,
     /// Worker threads (0 = all cores).
     pub threads: usize,
+    /// Bar-permuted histories of `optimize run`'s null test (0 = skip it; grades are then at
+    /// most C). At least 99 for the live gate's p ≤ 0.01.
+    pub null_permutations: usize,
 }
 
 impl Default for OptimizeConfig {
@@ -73,6 +76,7 @@ impl Default for OptimizeConfig {
             validation_days: 90,
             exchange: "binance".into(),
             threads: 0,
+            null_permutations: 99,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! change of a single bit in any result fails this test.
 //!
 //! To re-record after an intended change of results: `SCALP_GOLDEN_RECORD=1 cargo nextest run
-//! -p scalp-backtest --test golden`, and say why in the commit.
+//! -p scalp-backtest --test integration golden::`, and say why in the commit.
 
 use scalp_backtest::{
     BacktestConfig, BacktestInput, BacktestResult, EndFill, FillMode, FundingPoint, OiPoint,

@@ -144,7 +144,7 @@ fn kill_writer_1000_times() {
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
-                "child_writer",
+                "kill::child_writer",
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",

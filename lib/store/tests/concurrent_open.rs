@@ -68,7 +68,7 @@ fn run_round(dir: &Path, round: usize) {
         let child = Command::new(&exe)
             .args([
                 "--exact",
-                "child_open",
+                "concurrent_open::child_open",
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",

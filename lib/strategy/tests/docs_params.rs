@@ -1,6 +1,6 @@
 //! docs/STRATEGIES.md lists every strategy with a parameter table generated from its
 //! `ParamSpec` declarations. Regenerate the tables with
-//! `SCALP_BLESS_DOCS=1 cargo test -p scalp-strategy --test docs_params`.
+//! `SCALP_BLESS_DOCS=1 cargo test -p scalp-strategy --test integration docs_params`.
 
 use scalp_strategy::registry::{SPECS, params_markdown};
 
@@ -41,7 +41,7 @@ fn strategies_md_documents_every_param() {
     } else {
         assert!(
             stale.is_empty(),
-            "parameter tables out of date for {stale:?}: run SCALP_BLESS_DOCS=1 cargo test -p scalp-strategy --test docs_params"
+            "parameter tables out of date for {stale:?}: run SCALP_BLESS_DOCS=1 cargo test -p scalp-strategy --test integration docs_params"
         );
     }
 }

@@ -2,9 +2,7 @@
 //! an engine accepts (prices > 0 and finite, margin_frac in (0, 1], levels on the passive side),
 //! deterministically.
 
-mod driver;
-
-use driver::{data, run, synthetic_extras};
+use crate::driver::{data, run, synthetic_extras};
 use proptest::prelude::*;
 use scalp_core::Timeframe;
 use scalp_strategy::registry::SPECS;

@@ -9,9 +9,7 @@
 //! (`higher_history_needed()`) trailing candles. `load_state` refuses snapshots of another
 //! strategy, of other params or timeframe, truncated, flipped or random bytes.
 
-mod driver;
-
-use driver::{Driver, Run, data, resample, synthetic_extras};
+use crate::driver::{Driver, Run, data, resample, synthetic_extras};
 use proptest::prelude::*;
 use scalp_core::{Candle, Timeframe};
 use scalp_strategy::registry::{SPECS, StrategySpec};

@@ -1,9 +1,7 @@
 //! Every strategy over the bundled hourly data (data/coinbase_btcusd_1h.csv) with the in-test
 //! driver: sensible intents, hand-computed grid prices, determinism, no look-ahead.
 
-mod driver;
-
-use driver::{Run, data, run, synthetic_extras};
+use crate::driver::{self, Run, data, run, synthetic_extras};
 use scalp_core::{Candle, Timeframe};
 use scalp_indicators as ind;
 use scalp_strategy::registry::SPECS;

@@ -1,0 +1,9 @@
+//! The integration tests of scalp-backtest: one test binary (`autotests = false`, one `[[test]]`),
+//! one module per file. Run one file's tests with e.g. `cargo nextest run -p scalp-backtest cli::`.
+
+mod cli;
+mod golden;
+mod props;
+mod reference_backtestingpy;
+mod restart;
+mod rules;

@@ -4,7 +4,10 @@
 use crate::config::{BacktestConfig, EndFill, FillMode, Sizing};
 use crate::input::{BacktestInput, FundingPoint};
 use crate::metrics::{Metrics, compute_metrics};
+// `Trade` lives in `trade` (which metrics imports), so that engine → metrics is the only edge
+// between them: no module cycle.
 use crate::regime::{Regime, classify};
+pub use crate::trade::Trade;
 use scalp_core::{Candle, Timeframe};
 use scalp_strategy::{
     Context, ExitReason, FillView, Intent, LevelId, MarketExtras, PositionView, Side, Strategy,
@@ -15,42 +18,6 @@ use serde::{Deserialize, Serialize};
 pub const FUNDING_INTERVAL_MS: i64 = 8 * 3_600_000;
 /// At most this many higher timeframes per strategy.
 pub const MAX_HIGHER_TF: usize = 6;
-
-/// One closed position (flat → position → flat).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Trade {
-    pub side: Side,
-    /// Index of the primary candle during which (or at whose close) the first entry filled.
-    pub entry_index: usize,
-    /// Index of the primary candle during which (or at whose close) the exit filled.
-    pub exit_index: usize,
-    /// Time of the first entry fill (ms): the candle's open time for fills at the open or
-    /// inside a candle, its close time (`open + tf`) for fills at the close.
-    pub entry_time: i64,
-    pub exit_time: i64,
-    /// Volume-weighted average entry price (fill prices, slippage included).
-    pub entry_price: f64,
-    /// Exit fill price (slippage included; the liquidation price for liquidations).
-    pub exit_price: f64,
-    /// Base quantity closed.
-    pub qty: f64,
-    /// Entry fills that built the position.
-    pub entries: u32,
-    /// Largest isolated margin held by the position.
-    pub margin: f64,
-    /// Entry + exit fees (and the liquidation fee, see docs).
-    pub fees: f64,
-    /// Funding paid (> 0) or received (< 0) while open.
-    pub funding: f64,
-    /// Cost of slippage: Σ qty × |fill − reference price| over the trade's taker fills.
-    pub slippage: f64,
-    /// `qty × (exit − entry) × side` (fills include slippage; fees and funding excluded).
-    pub gross_pnl: f64,
-    /// `gross_pnl − fees − funding`.
-    pub net_pnl: f64,
-    pub exit_reason: ExitReason,
-    pub regime: Regime,
-}
 
 /// Why and when a runner's kill switch tripped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ pub mod regime;
 pub mod report;
 pub mod store;
 pub mod synth;
+pub mod trade;
 
 pub use config::{BacktestConfig, EndFill, FillMode, KillSwitch, RegimeConfig, Sizing};
 pub use engine::{

@@ -1,7 +1,7 @@
 //! Performance metrics. Every formula is written out in `docs/METRICS.md`.
 
-use crate::engine::Trade;
 use crate::regime::Regime;
+use crate::trade::Trade;
 use scalp_core::{Candle, Timeframe};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

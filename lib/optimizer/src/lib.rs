@@ -21,6 +21,7 @@ pub mod db;
 pub mod grade;
 pub mod grid;
 pub mod interrupt;
+pub mod job;
 pub mod kernels;
 pub mod nulltest;
 pub mod run;

@@ -3,7 +3,7 @@
 //! the stored verdict the `--apply` gate reads.
 
 use crate::grade;
-use crate::run;
+use crate::job as run;
 use crate::wfo::{self, EvalCtx};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;

@@ -3,26 +3,27 @@
 //! best-effort push to scalp-syncd. Also `grades`, `purge-duplicates` and `--apply`.
 
 use crate::db::{self, Phase};
-use crate::grade::{self, GradeInputs};
+use crate::grade;
 use crate::stats;
+// What `run` and `null-test` share: resolving one job and its grade inputs (`crate::job`).
+pub use crate::job::{
+    MC_SIMS, base_params_for, db_path, engine_settings, grade_inputs_of, load_stored, overfitting,
+    reports_dir, unmet_needs, wfo_spec,
+};
 use crate::wfo::{self, EvalCtx, WfoResult, WfoSpec};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use scalp_backtest::BacktestConfig;
 use scalp_core::config::Config;
-use scalp_core::{Candle, Exchange, Timeframe};
-use scalp_strategy::Params;
+use scalp_core::{Candle, Timeframe};
 use serde_json::{Value, json};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Minimum median daily quote volume (USDT) on the validation exchange below which a warning
 /// is emitted.
 pub const MIN_DAILY_QUOTE_VOLUME: f64 = 5_000_000.0;
-/// Monte Carlo simulations per result.
-pub const MC_SIMS: usize = 2000;
 /// Bootstrap resamples for the validation Sharpe CI.
 pub const BOOT_N: usize = 2000;
 
@@ -112,39 +113,6 @@ fn other_exchange(e: &str) -> Option<&'static str> {
     }
 }
 
-/// WFO settings of a strategy from param_grids.toml.
-pub fn wfo_spec(cfg: &Config, strategy: &str) -> anyhow::Result<WfoSpec> {
-    let t = cfg
-        .param_grids
-        .grids
-        .get(strategy)
-        .ok_or_else(|| anyhow!("param_grids.toml has no [{strategy}] section"))?;
-    Ok(WfoSpec::from_table(strategy, t)?)
-}
-
-/// Local optimize database path (`[optimize].db`, relative to the config dir).
-pub fn db_path(cfg: &Config) -> PathBuf {
-    cfg.resolve(Path::new(&cfg.main.optimize.db))
-}
-
-pub fn reports_dir(cfg: &Config) -> PathBuf {
-    cfg.resolve(Path::new(&cfg.main.optimize.reports_dir))
-}
-
-/// Candles of one asset (`<ASSET><quote>` symbol) from the local database: the stored `tf`
-/// series, verified, or a finer stored one resampled (`scalp_backtest::cli::stored_candles`, the
-/// reader `backtest` and `sweep` use); with the timeframe resampled from.
-pub fn load_stored(
-    conn: &rusqlite::Connection,
-    exchange: &str,
-    symbol: &str,
-    tf: Timeframe,
-    days: Option<u32>,
-) -> anyhow::Result<(Vec<Candle>, Option<Timeframe>)> {
-    let ex: Exchange = exchange.parse().map_err(|e| anyhow!("--exchange: {e}"))?;
-    scalp_backtest::cli::stored_candles(conn, "optimize database", ex, symbol, tf, days)
-}
-
 struct Job {
     strategy: String,
     asset: String,
@@ -209,32 +177,6 @@ fn plan(cfg: &Config, a: &RunArgs, data_tf: Option<Timeframe>) -> anyhow::Result
     Ok(jobs)
 }
 
-/// Engine settings of a strategy run: `[backtest]` with the strategy's leverage.
-pub fn engine_settings(cfg: &Config, strategy: &str) -> BacktestConfig {
-    let mut bt = BacktestConfig::from_core(&cfg.main.backtest);
-    if let Some(e) = cfg.strategies.strategies.get(strategy) {
-        bt.leverage = e.leverage;
-    }
-    // WFO-internal backtests do not need each trade's market regime (the optimizer's regime
-    // analysis classifies the OOS windows themselves); it never changes fills.
-    bt.regime.enabled = false;
-    bt
-}
-
-/// Base params of a strategy for one asset (strategies.toml, per-asset overrides included).
-pub fn base_params_for(cfg: &Config, strategy: &str, asset: &str) -> anyhow::Result<Params> {
-    let spec =
-        scalp_strategy::spec(strategy).ok_or_else(|| anyhow!("unknown strategy `{strategy}`"))?;
-    let table = cfg
-        .strategies
-        .strategies
-        .get(strategy)
-        .map(|e| e.params_for(asset).0)
-        .unwrap_or_default();
-    Params::from_toml(strategy, spec.params, &table)
-        .map_err(|e| anyhow!("{}: {e}", cfg.strategies_path().display()))
-}
-
 /// Everything computed for one strategy × asset.
 pub struct Outcome {
     pub payload: Value,
@@ -242,76 +184,6 @@ pub struct Outcome {
     pub grade: grade::Grade,
     /// The walk-forward detail (windows and combos for the DB); `None` for a regrade.
     pub wfo: Option<WfoResult>,
-}
-
-/// Overfitting statistics of a WFO result.
-pub fn overfitting(w: &WfoResult) -> (stats::MonteCarlo, f64, f64, stats::Moments) {
-    let mc = stats::monte_carlo(&w.oos_trade_returns, MC_SIMS, 0x5ca1_9ad4);
-    let m = stats::moments(&w.oos_daily_returns);
-    let sr = if m.std > 0.0 { m.mean / m.std } else { 0.0 };
-    let t = w.oos_daily_returns.len();
-    let psr = stats::psr(sr, 0.0, t, m.skew, m.kurt);
-    let dsr = stats::dsr(
-        sr,
-        t,
-        m.skew,
-        m.kurt,
-        w.n_distinct_combos.max(1),
-        w.trial_sharpe_var,
-    );
-    (
-        mc,
-        if psr.is_nan() { 0.0 } else { psr },
-        if dsr.is_nan() { 0.0 } else { dsr },
-        m,
-    )
-}
-
-/// The grade inputs of a walk-forward result, its Monte Carlo test and DSR; `transfer`: the
-/// validation's transfer ratio, `None` when validation was skipped. `optimize run` and
-/// `optimize null-test` grade through this one function.
-pub fn grade_inputs_of(
-    w: &WfoResult,
-    mc: &stats::MonteCarlo,
-    dsr: f64,
-    transfer: Option<f64>,
-    stress: Option<&wfo::StressResult>,
-    null: Option<&crate::nulltest::NullSummary>,
-    pbo: Option<f64>,
-) -> GradeInputs {
-    let rw: Vec<(f64, &str)> = w
-        .windows
-        .iter()
-        .map(|x| (x.oos_return_pct, x.regime))
-        .collect();
-    let (lowo_return_pct, loro_return_pct) = grade::leave_out(&rw);
-    GradeInputs {
-        lowo_return_pct,
-        loro_return_pct,
-        stitched_sharpe_lo: w
-            .stitched_oos_sharpe_lo
-            .is_finite()
-            .then_some(w.stitched_oos_sharpe_lo),
-        null_p: null.map(|n| n.p),
-        null_permutations: null.map_or(0, |n| n.permutations),
-        pbo,
-        oos_sharpe: w.avg_oos_sharpe,
-        consistency: w.consistency,
-        oos_is_ratio: w.oos_is_ratio,
-        dsr,
-        param_stability: w.param_stability,
-        mc_pvalue: mc.p_value,
-        mc_underpowered: mc.underpowered,
-        transfer_ratio: transfer,
-        oos_trades: w.oos_n_trades,
-        stitched_return_pct: w
-            .oos_total_return_pct
-            .is_finite()
-            .then_some(w.oos_total_return_pct),
-        stress_return_pct: stress
-            .map(|s| s.stitched_return_pct)
-            .filter(|r| r.is_finite()),
-    }
 }
 
 /// Runs one strategy × asset end to end (no DB writes; see [`save`]).
@@ -434,7 +306,7 @@ pub fn optimize_one(
         dsr,
         transfer,
         Some(&stress),
-        null_test.as_ref(),
+        null_test.as_ref().map(|n| (n.p, n.permutations)),
         pbo.as_ref().map(|p| p.pbo),
     );
     if let Some(n) = &null_test
@@ -570,24 +442,6 @@ pub fn optimize_one(
         grade: g,
         wfo: Some(w),
     })
-}
-
-/// Puts data-quality warnings first in the result's `warnings` (payload and report).
-/// Why `strategy` cannot be walked forward: it needs inputs (funding-rate or open-interest
-/// history) that `optimize run` does not feed to the strategies (its walk-forward reads candles
-/// only), so it would make no trade and be graded on nothing.
-pub fn unmet_needs(strategy: &str) -> Option<String> {
-    let spec = scalp_strategy::spec(strategy)?;
-    let missing = scalp_strategy::registry::missing_inputs(spec, false, false);
-    if missing.is_empty() {
-        return None;
-    }
-    let what: Vec<&str> = missing.iter().map(|i| i.describe()).collect();
-    Some(format!(
-        "needs {}, which the walk-forward does not feed to strategies (it reads candles only); backtest it from the database instead (`{} …`, then `optimize backtest --strategy {strategy} --symbol ASSET`)",
-        what.join(" and "),
-        missing[0].fetch_command()
-    ))
 }
 
 /// The disclosure that every funding settlement of the walk-forward is charged the assumed
@@ -1222,6 +1076,7 @@ pub fn purge_cmd(cfg: &Config, a: &PurgeArgs, out: &mut dyn Write) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn dry(cfg: &Config, args: &[&str]) -> anyhow::Result<String> {
         let mut v = vec!["run", "--dry-run"];
@@ -1276,7 +1131,7 @@ mod tests {
         let mut o = Outcome {
             payload: json!({"warnings": ["validation skipped"]}),
             report: json!({}),
-            grade: grade::grade(&GradeInputs {
+            grade: grade::grade(&grade::GradeInputs {
                 oos_sharpe: 0.0,
                 consistency: 0.0,
                 oos_is_ratio: 0.0,

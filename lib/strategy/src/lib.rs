@@ -14,6 +14,7 @@ pub mod check;
 pub mod grid;
 pub mod params;
 pub mod registry;
+pub mod spec;
 pub mod state;
 pub mod strategies;
 

@@ -1,36 +1,13 @@
 //! Every strategy by name, with its parameter declarations.
 
 use crate::Strategy;
-use crate::params::{ParamError, ParamKind, ParamSpec, Params};
+use crate::params::{ParamError, ParamKind, Params};
 use crate::strategies;
+// The spec types live in `spec` (which the strategies import), so that registry → strategies is
+// the only edge between them: no module cycle.
+pub use crate::spec::{Input, StrategySpec};
 use scalp_core::Timeframe;
 use scalp_core::config::{StrategiesConfig, StrategyEntry};
-
-/// A market input beyond candles that a strategy cannot work without.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input {
-    /// Stored funding-rate history (`funding_rates`; `optimize fetch-funding`).
-    FundingHistory,
-    /// Stored open-interest history (`open_interest`; `optimize fetch-oi`).
-    OpenInterest,
-}
-
-impl Input {
-    /// What it is, for messages and `optimize strategies`.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Input::FundingHistory => "funding-rate history",
-            Input::OpenInterest => "open-interest history",
-        }
-    }
-    /// The command that stores it.
-    pub fn fetch_command(self) -> &'static str {
-        match self {
-            Input::FundingHistory => "optimize fetch-funding",
-            Input::OpenInterest => "optimize fetch-oi",
-        }
-    }
-}
 
 /// The inputs `spec` needs that the data lacks (`has_funding`: any stored funding-rate point;
 /// `has_oi`: any open-interest point).
@@ -64,17 +41,6 @@ pub fn refusal(
         what.join(" and "),
         how.join(" / ")
     ))
-}
-
-/// A registered strategy: its parameters and a constructor.
-pub struct StrategySpec {
-    pub name: &'static str,
-    pub summary: &'static str,
-    /// Inputs besides candles without which it cannot trade (it is refused when they are
-    /// missing, instead of making no trade and being graded).
-    pub needs: &'static [Input],
-    pub params: &'static [ParamSpec],
-    pub build: fn(&Params, Timeframe) -> Box<dyn Strategy>,
 }
 
 /// All strategies, in documentation order.

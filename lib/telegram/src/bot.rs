@@ -4,7 +4,7 @@ use crate::error::{TelegramError, describe, redact};
 use crate::limit::{Limiter, RateLimits};
 use rand::Rng;
 use scalp_core::secrets::Secret;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::fmt;
 use std::sync::Arc;
@@ -17,42 +17,8 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 /// The server caps the long-poll `timeout` at 50 s (`LONG_POLL_MAX_TIMEOUT`).
 pub const MAX_POLL_TIMEOUT_S: u64 = 50;
 
-/// A chat: a numeric id (groups negative, supergroups `-100…`) or a `@channel` name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ChatId {
-    Id(i64),
-    Username(String),
-}
-
-impl ChatId {
-    /// `"123"`, `"-100123"` → `Id`; `"@name"` → `Username`.
-    pub fn parse(s: &str) -> Option<ChatId> {
-        let s = s.trim();
-        if let Ok(n) = s.parse::<i64>() {
-            Some(ChatId::Id(n))
-        } else if s.len() > 1 && s.starts_with('@') {
-            Some(ChatId::Username(s.to_string()))
-        } else {
-            None
-        }
-    }
-}
-
-impl From<i64> for ChatId {
-    fn from(n: i64) -> Self {
-        ChatId::Id(n)
-    }
-}
-
-impl fmt::Display for ChatId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ChatId::Id(n) => write!(f, "{n}"),
-            ChatId::Username(s) => f.write_str(s),
-        }
-    }
-}
+// `ChatId` lives in `chat` (which the rate limiter also reads): no bot ↔ limit cycle.
+pub use crate::chat::ChatId;
 
 /// How one API call is retried. Retried: 429 (after `retry_after`), 5xx, timeouts, network
 /// errors. Never retried: 400, 401, 403, 404, 409 ([`TelegramError::is_permanent`]) and

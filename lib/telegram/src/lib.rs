@@ -27,6 +27,7 @@
 //! ```
 
 mod bot;
+mod chat;
 mod error;
 mod html;
 mod limit;

@@ -1,7 +1,7 @@
 //! Client-side send limits, below Telegram's flood control (exchanges-private.md §4.1: about
 //! 1 message/s per chat with short bursts tolerated, about 30 messages/s across chats).
 
-use crate::bot::ChatId;
+use crate::chat::ChatId;
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::Mutex;

@@ -3,7 +3,7 @@
 
 use super::common::{self, LevelBook, MARGIN_TOTAL, MAX_LEVELS, float, int};
 use crate::params::{ParamSpec, Params};
-use crate::registry::StrategySpec;
+use crate::spec::StrategySpec;
 use crate::state::Fingerprint;
 use crate::{Context, Intent, Side, Strategy};
 use scalp_core::Timeframe;

@@ -4,7 +4,7 @@
 
 use super::common::{self, LevelBook, MARGIN_TOTAL, MAX_LEVELS, SIDES, float, int};
 use crate::params::Params;
-use crate::registry::StrategySpec;
+use crate::spec::StrategySpec;
 use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;

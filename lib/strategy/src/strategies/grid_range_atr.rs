@@ -3,7 +3,7 @@
 
 use super::common::{self, LevelBook, MARGIN_TOTAL, MAX_LEVELS, SIDES, choice, float, int};
 use crate::params::Params;
-use crate::registry::StrategySpec;
+use crate::spec::StrategySpec;
 use crate::state::Fingerprint;
 use crate::{Context, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;

@@ -4,7 +4,7 @@
 
 use super::common::{self, MARGIN_FRAC, SIDES, float, int};
 use crate::params::Params;
-use crate::registry::{Input, StrategySpec};
+use crate::spec::{Input, StrategySpec};
 use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;

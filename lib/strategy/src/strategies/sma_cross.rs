@@ -4,7 +4,7 @@
 //! previous and the current closed candle; equality (0) keeps the previous sign.
 
 use crate::params::{ParamKind, ParamSpec, Params};
-use crate::registry::StrategySpec;
+use crate::spec::StrategySpec;
 use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Strategy};
 use scalp_core::Timeframe;

@@ -3,7 +3,7 @@
 
 use super::common::{self, MARGIN_FRAC, SIDES, float, int};
 use crate::params::Params;
-use crate::registry::StrategySpec;
+use crate::spec::StrategySpec;
 use crate::state::Fingerprint;
 use crate::{Context, ExitReason, Intent, Side, Sides, Strategy};
 use scalp_core::Timeframe;

@@ -4,7 +4,7 @@
 
 use crate::grade::{self, GradeInputs};
 use crate::stats;
-use crate::wfo::{self, WfoResult, WfoSpec};
+use crate::wfo::{self, EvalCtx, WfoResult, WfoSpec};
 use anyhow::anyhow;
 use scalp_backtest::BacktestConfig;
 use scalp_core::config::Config;
@@ -161,4 +161,45 @@ pub fn unmet_needs(strategy: &str) -> Option<String> {
         what.join(" and "),
         missing[0].fetch_command()
     ))
+}
+
+/// One strategy × asset resolved once: its walk-forward spec, base parameters and engine
+/// settings with the asset's exchange minimums and lot step (docs/BACKTEST.md). `optimize run`
+/// and `optimize null-test` evaluate the real history and every permuted one with the same job.
+pub struct Job<'a> {
+    pub strategy: &'a str,
+    pub asset: &'a str,
+    pub tf: Timeframe,
+    pub spec: WfoSpec,
+    pub base: Params,
+    pub bt: BacktestConfig,
+}
+
+impl<'a> Job<'a> {
+    pub fn resolve(
+        cfg: &Config,
+        strategy: &'a str,
+        asset: &'a str,
+        tf: Timeframe,
+    ) -> anyhow::Result<Job<'a>> {
+        let mut bt = engine_settings(cfg, strategy);
+        scalp_backtest::cli::apply_contract(cfg, asset, None, &mut bt)?;
+        Ok(Job {
+            strategy,
+            asset,
+            tf,
+            spec: wfo_spec(cfg, strategy)?,
+            base: base_params_for(cfg, strategy, asset)?,
+            bt,
+        })
+    }
+
+    pub fn ev(&self) -> EvalCtx<'_> {
+        EvalCtx {
+            strategy: self.strategy,
+            asset: self.asset,
+            tf: self.tf,
+            bt: &self.bt,
+        }
+    }
 }

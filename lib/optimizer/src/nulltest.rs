@@ -3,8 +3,8 @@
 //! the stored verdict the `--apply` gate reads.
 
 use crate::grade;
-use crate::job as run;
-use crate::wfo::{self, EvalCtx};
+use crate::job::{self as run, Job};
+use crate::wfo;
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 use rand::SeedableRng;
@@ -134,27 +134,29 @@ pub struct NullSummary {
 
 /// The score (validation left out) of `strategy`'s walk-forward on `candles` and the letter the
 /// score alone gives (before the null gate): the null test's statistic.
-pub fn score_of(
-    cfg: &Config,
-    strategy: &str,
-    asset: &str,
-    tf: Timeframe,
-    candles: &[Candle],
-) -> anyhow::Result<(f64, String)> {
-    let spec = run::wfo_spec(cfg, strategy)?;
-    let base = run::base_params_for(cfg, strategy, asset)?;
-    let mut bt = run::engine_settings(cfg, strategy);
-    scalp_backtest::cli::apply_contract(cfg, asset, None, &mut bt)?;
-    let ev = EvalCtx {
-        strategy,
-        asset,
-        tf,
-        bt: &bt,
-    };
-    let w = wfo::run_wfo(candles, &spec, &base, &ev, &|_, _| {})?;
-    let (mc, _psr, dsr, _m) = run::overfitting(&w);
-    let g = grade::grade_before_null(&run::grade_inputs_of(&w, &mc, dsr, None, None, None, None));
+pub fn score_of(job: &Job<'_>, candles: &[Candle]) -> anyhow::Result<(f64, String)> {
+    let (_, gi) = graded(job, candles, false)?;
+    let g = grade::grade_before_null(&gi);
     Ok((g.total_score, g.grade))
+}
+
+/// The walk-forward of `job` on `candles` and its grade inputs, validation and the null test
+/// left out; the cost/fill stress re-run only when `stress` (it caps the letter, not the score).
+fn graded(
+    job: &Job<'_>,
+    candles: &[Candle],
+    stress: bool,
+) -> anyhow::Result<(wfo::WfoResult, grade::GradeInputs)> {
+    let ev = job.ev();
+    let w = wfo::run_wfo(candles, &job.spec, &job.base, &ev, &|_, _| {})?;
+    let (mc, _psr, dsr, _m) = run::overfitting(&w);
+    let st = if stress {
+        Some(wfo::stress_oos(candles, &job.spec, &w, &job.base, &ev)?)
+    } else {
+        None
+    };
+    let gi = run::grade_inputs_of(&w, &mc, dsr, None, st.as_ref(), None, None);
+    Ok((w, gi))
 }
 
 /// A history's score and the letter of the score alone ([`score_of`] with its context bound).
@@ -233,27 +235,8 @@ pub struct Point {
 
 /// Grades the walk-forward of `strategy` on `candles` exactly as `optimize run` does (same
 /// windows, passes, statistics and score), without validation.
-pub fn evaluate(
-    cfg: &Config,
-    strategy: &str,
-    asset: &str,
-    tf: Timeframe,
-    candles: &[Candle],
-) -> anyhow::Result<Point> {
-    let spec = run::wfo_spec(cfg, strategy)?;
-    let base = run::base_params_for(cfg, strategy, asset)?;
-    let mut bt = run::engine_settings(cfg, strategy);
-    scalp_backtest::cli::apply_contract(cfg, asset, None, &mut bt)?;
-    let ev = EvalCtx {
-        strategy,
-        asset,
-        tf,
-        bt: &bt,
-    };
-    let w = wfo::run_wfo(candles, &spec, &base, &ev, &|_, _| {})?;
-    let (mc, _psr, dsr, _m) = run::overfitting(&w);
-    let stress = wfo::stress_oos(candles, &spec, &w, &base, &ev)?;
-    let gi = run::grade_inputs_of(&w, &mc, dsr, None, Some(&stress), None, None);
+pub fn evaluate(job: &Job<'_>, candles: &[Candle]) -> anyhow::Result<Point> {
+    let (w, gi) = graded(job, candles, true)?;
     let g = grade::grade_before_null(&gi);
     // The other live terms: validation (another exchange's data, untouched by the permutation)
     // and the null test itself are taken as passed here.
@@ -505,7 +488,8 @@ pub fn null_test_cmd(cfg: &Config, a: &NullTestArgs, out: &mut dyn Write) -> any
         (None, None) => bail!("give --symbol A or --data FILE.csv"),
     };
     crate::interrupt::watch_signals();
-    let real = evaluate(cfg, &a.strategy, &asset, tf, &candles)?;
+    let job = Job::resolve(cfg, &a.strategy, &asset, tf)?;
+    let real = evaluate(&job, &candles)?;
     writeln!(
         out,
         "null-test {} {asset} {tf}: real history: score {:.2} (the score alone: grade {}) stitched OOS Sharpe {:.2} return {:.2}% ({} trades; validation left out)",
@@ -523,8 +507,7 @@ pub fn null_test_cmd(cfg: &Config, a: &NullTestArgs, out: &mut dyn Write) -> any
         .map(|k| {
             let seed = a.seed.wrapping_add(k as u64);
             let perm = permute_bars(&candles, seed)?;
-            evaluate(cfg, &a.strategy, &asset, tf, &perm)
-                .with_context(|| format!("permutation {k} (seed {seed})"))
+            evaluate(&job, &perm).with_context(|| format!("permutation {k} (seed {seed})"))
         })
         .collect();
     let mut null = Vec::with_capacity(a.permutations);

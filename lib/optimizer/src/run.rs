@@ -10,7 +10,7 @@ pub use crate::job::{
     MC_SIMS, base_params_for, db_path, engine_settings, grade_inputs_of, load_stored, overfitting,
     reports_dir, unmet_needs, wfo_spec,
 };
-use crate::wfo::{self, EvalCtx, WfoResult, WfoSpec};
+use crate::wfo::{self, WfoResult, WfoSpec};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -200,24 +200,16 @@ pub fn optimize_one(
     progress: &dyn Fn(Phase, f64),
 ) -> anyhow::Result<Outcome> {
     let t0 = Instant::now();
-    let spec = wfo_spec(cfg, strategy)?;
-    let base = base_params_for(cfg, strategy, asset)?;
-    let mut bt = engine_settings(cfg, strategy);
-    // The asset's exchange minimums and lot step (docs/BACKTEST.md).
-    scalp_backtest::cli::apply_contract(cfg, asset, None, &mut bt)?;
-    let ev = EvalCtx {
-        strategy,
-        asset,
-        tf,
-        bt: &bt,
-    };
-    let w = wfo::run_wfo(candles, &spec, &base, &ev, &|d, n| {
+    let job = crate::job::Job::resolve(cfg, strategy, asset, tf)?;
+    let (spec, base, bt) = (&job.spec, &job.base, &job.bt);
+    let ev = job.ev();
+    let w = wfo::run_wfo(candles, spec, base, &ev, &|d, n| {
         progress(Phase::Wfo, d as f64 / n as f64)
     })?;
     progress(Phase::Overfitting, 0.0);
     let (mc, psr, dsr, m) = overfitting(&w);
-    let stress = wfo::stress_oos(candles, &spec, &w, &base, &ev)?;
-    let pbo = wfo::pbo_cscv(candles, &spec, &base, &ev)?;
+    let stress = wfo::stress_oos(candles, spec, &w, base, &ev)?;
+    let pbo = wfo::pbo_cscv(candles, spec, base, &ev)?;
     progress(Phase::Overfitting, 1.0);
     // The null test: the score (validation left out on both sides) against the same
     // walk-forward on bar-permuted histories.
@@ -228,7 +220,7 @@ pub fn optimize_one(
         candles,
         null_plan,
         real_score,
-        &|cs: &[Candle]| crate::nulltest::score_of(cfg, strategy, asset, tf, cs),
+        &|cs: &[Candle]| crate::nulltest::score_of(&job, cs),
         &|f| progress(Phase::Null, f),
     )?;
     progress(Phase::Validation, 0.0);

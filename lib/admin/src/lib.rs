@@ -18,6 +18,7 @@
 pub mod backup;
 pub mod checkconfig;
 pub mod checkpoint;
+pub mod cli;
 pub mod dbinfo;
 pub mod simulator;
 pub mod statefiles;

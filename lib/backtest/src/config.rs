@@ -203,30 +203,15 @@ impl BacktestConfig {
         strategy: Option<&str>,
         asset: Option<&str>,
     ) -> Result<BacktestConfig, String> {
-        let mut c = BacktestConfig::from_core(&cfg.main.backtest);
-        let risk = &cfg.main.risk;
-        if risk.max_drawdown_pct > 0.0 {
-            c.kill_switch.max_drawdown_pct = Some(risk.max_drawdown_pct);
-        }
-        if risk.max_consecutive_losses > 0 {
-            c.kill_switch.max_consecutive_losses = Some(risk.max_consecutive_losses);
-        }
-        if let Some(e) = strategy.and_then(|s| cfg.strategies.strategies.get(s)) {
-            c.leverage = e.leverage;
-        }
-        if let Some(asset) = asset {
-            let (spec, src) = cfg.assets.contract(asset);
-            c.lot_step = spec.lot_step;
-            c.min_qty = spec.min_qty;
-            c.min_notional = spec.min_notional;
-            if c.leverage > spec.max_leverage {
-                return Err(format!(
-                    "leverage {} exceeds {asset}'s maximum leverage {} ({src})",
-                    c.leverage, spec.max_leverage
-                ));
-            }
-        }
-        Ok(c)
+        crate::resolve::settings(
+            cfg,
+            strategy,
+            asset,
+            crate::resolve::Runner::Trading,
+            &crate::resolve::Overrides::default(),
+        )
+        .map(|(c, _)| c)
+        .map_err(|e| e.to_string())
     }
 
     /// Whether an exchange minimum order applies (`min_qty` or `min_notional` > 0).

@@ -6,7 +6,6 @@
 //! sizing, kill switch, regime) and computes the metrics in `docs/METRICS.md`.
 //! Portable: no Linux-only dependency (used by `optimize` on Windows).
 
-pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod input;
@@ -14,6 +13,7 @@ pub mod lookahead;
 pub mod metrics;
 pub mod regime;
 pub mod report;
+pub mod resolve;
 pub mod store;
 pub mod synth;
 pub mod trade;

@@ -1,7 +1,6 @@
 //! The integration tests of scalp-backtest: one test binary (`autotests = false`, one `[[test]]`),
-//! one module per file. Run one file's tests with e.g. `cargo nextest run -p scalp-backtest cli::`.
+//! one module per file. Run one file's tests with e.g. `cargo nextest run -p scalp-backtest golden::`.
 
-mod cli;
 mod golden;
 mod props;
 mod reference_backtestingpy;

@@ -55,7 +55,7 @@ fn bench(c: &mut Criterion) {
                     let h = tokio::spawn(pipe.run(rx, stop.clone(), ()));
                     src.clone().run(Some((0, 0)), tx, stop.clone()).await;
                     stop.trigger();
-                    let s = h.await.unwrap().unwrap();
+                    let s = h.await.unwrap();
                     assert_eq!(s.candles_stored, n);
                     drop(dba);
                     join.join().unwrap();

@@ -6,7 +6,7 @@ use crate::live::LiveSource;
 use crate::pipeline::{Event, Pipeline, PipelineOptions, Progress};
 use crate::replay::ReplaySource;
 use crate::state::STATE_FILE;
-use crate::{Series, Stop, db};
+use crate::{Error, Series, Stop, db};
 use scalp_core::Exchange;
 use scalp_core::config::Config;
 use scalp_runtime::{Ctx, Daemon, DaemonArgs, Heartbeat, Notifier};
@@ -21,15 +21,19 @@ pub fn main(args: &DaemonArgs) -> ExitCode {
 
 /// Validates what `--check-config` can check beyond the schema: the replay file (read and
 /// parsed in full), the exchange clients' URLs.
-pub fn check(cfg: &Config) -> anyhow::Result<()> {
+pub fn check(cfg: &Config) -> Result<(), Error> {
     for ex in &cfg.main.collector.sources {
         match ex {
             Exchange::Replay => {
                 ReplaySource::load(cfg)?;
             }
             live => {
-                scalp_exchange::RestClient::new(*live, &cfg.main.exchanges).map_err(|e| {
-                    anyhow::anyhow!("{}: [exchanges.{live}]: {e}", cfg.path.display())
+                scalp_exchange::RestClient::new(*live, &cfg.main.exchanges).map_err(|source| {
+                    Error::ExchangeConfig {
+                        config: cfg.path.clone(),
+                        exchange: *live,
+                        source: Box::new(source),
+                    }
                 })?;
             }
         }
@@ -46,14 +50,29 @@ pub struct Collector {
     live: Vec<LiveSource>,
 }
 
+/// The runtime's boundary: `scalp_runtime::Daemon` speaks `anyhow::Result`, so the typed
+/// [`Error`]s of [`check`] and [`Collector::open`] are converted here and nowhere else (the
+/// runtime prints the whole chain, `{:#}`).
 impl Daemon for Collector {
     const NAME: &'static str = "scalp-collector";
 
     fn check(cfg: &Config) -> anyhow::Result<()> {
-        check(cfg)
+        Ok(check(cfg)?)
     }
 
     async fn init(ctx: &Ctx) -> anyhow::Result<Self> {
+        Ok(Collector::open(ctx).await?)
+    }
+
+    async fn run(self, ctx: Ctx) -> anyhow::Result<()> {
+        self.collect(ctx).await;
+        Ok(())
+    }
+}
+
+impl Collector {
+    /// Opens the database, builds the sources and the pipeline (`init`: `READY=1` follows).
+    async fn open(ctx: &Ctx) -> Result<Self, Error> {
         let cfg = ctx.config.clone();
         let db_path = cfg.db_path();
         tracing::info!("opening database {}", db_path.display());
@@ -82,14 +101,16 @@ impl Daemon for Collector {
         }
         let list = streams.clone();
         let lasts = db
-            .call(move |c| -> anyhow::Result<Vec<(Series, Option<i64>)>> {
-                list.into_iter()
-                    .map(|s| {
-                        let l = db::last_open_time(c, &s)?;
-                        Ok((s, l))
-                    })
-                    .collect()
-            })
+            .call(
+                move |c| -> Result<Vec<(Series, Option<i64>)>, scalp_store::StoreError> {
+                    list.into_iter()
+                        .map(|s| {
+                            let l = db::last_open_time(c, &s)?;
+                            Ok((s, l))
+                        })
+                        .collect()
+                },
+            )
             .await??;
         for src in &mut live {
             src.set_last_stored(&lasts);
@@ -142,7 +163,9 @@ impl Daemon for Collector {
         })
     }
 
-    async fn run(self, ctx: Ctx) -> anyhow::Result<()> {
+    /// The work loop (`run`): until the shutdown, then the sources end and the state is saved.
+    /// It does not fail: errors of the sources and the database are in the state file.
+    async fn collect(self, ctx: Ctx) {
         let Collector {
             db,
             db_thread,
@@ -179,7 +202,7 @@ impl Daemon for Collector {
             last_status: String::new(),
             last_sent: None,
         };
-        let summary = pipeline.run(rx, stop.clone(), progress).await?;
+        let summary = pipeline.run(rx, stop.clone(), progress).await;
         // Sources have seen the stop; give them a moment to end their requests.
         let deadline = tokio::time::sleep(Duration::from_secs(5));
         tokio::pin!(deadline);
@@ -196,7 +219,6 @@ impl Daemon for Collector {
             summary.candles_stored,
             summary.rejected
         );
-        Ok(())
     }
 }
 

@@ -1,28 +1,33 @@
 //! The collector's and the data commands' use of scalp-store, in one place.
 
-use crate::Series;
+use crate::{Error, Series};
 use scalp_core::{Candle, Exchange};
-use scalp_store::{FundingRate, OpenInterest};
+use scalp_store::{FundingRate, OpenInterest, StoreError};
 use std::path::Path;
 
 pub type Conn = scalp_store::Connection;
 
 /// Opens (creating and migrating if needed) the database at `path`.
-pub fn open(path: &Path) -> anyhow::Result<Conn> {
+pub fn open(path: &Path) -> Result<Conn, Error> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::CreateDbDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     }
-    scalp_store::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    scalp_store::open(path).map_err(|source| Error::OpenDb {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
 }
 
 /// Upserts closed candles of one series; returns the rows inserted or changed.
-pub fn upsert_candles(conn: &Conn, s: &Series, candles: &[Candle]) -> anyhow::Result<usize> {
-    Ok(scalp_store::candles::upsert(conn, &s.key(), candles)?)
+pub fn upsert_candles(conn: &Conn, s: &Series, candles: &[Candle]) -> Result<usize, StoreError> {
+    scalp_store::candles::upsert(conn, &s.key(), candles)
 }
 
-pub fn last_open_time(conn: &Conn, s: &Series) -> anyhow::Result<Option<i64>> {
-    Ok(scalp_store::candles::last_open_time(conn, &s.key())?)
+pub fn last_open_time(conn: &Conn, s: &Series) -> Result<Option<i64>, StoreError> {
+    scalp_store::candles::last_open_time(conn, &s.key())
 }
 
 pub fn upsert_funding(
@@ -30,8 +35,8 @@ pub fn upsert_funding(
     ex: Exchange,
     symbol: &str,
     rates: &[FundingRate],
-) -> anyhow::Result<usize> {
-    Ok(scalp_store::funding::upsert(conn, ex, symbol, rates)?)
+) -> Result<usize, StoreError> {
+    scalp_store::funding::upsert(conn, ex, symbol, rates)
 }
 
 pub fn upsert_open_interest(
@@ -39,14 +44,16 @@ pub fn upsert_open_interest(
     ex: Exchange,
     symbol: &str,
     points: &[OpenInterest],
-) -> anyhow::Result<usize> {
-    Ok(scalp_store::open_interest::upsert(
-        conn, ex, symbol, points,
-    )?)
+) -> Result<usize, StoreError> {
+    scalp_store::open_interest::upsert(conn, ex, symbol, points)
 }
 
-pub fn last_funding_time(conn: &Conn, ex: Exchange, symbol: &str) -> anyhow::Result<Option<i64>> {
-    Ok(scalp_store::funding::last_time(conn, ex, symbol)?)
+pub fn last_funding_time(
+    conn: &Conn,
+    ex: Exchange,
+    symbol: &str,
+) -> Result<Option<i64>, StoreError> {
+    scalp_store::funding::last_time(conn, ex, symbol)
 }
 
 /// Missing open-time ranges `[start, end)` of a series inside `[from, to)`, including a
@@ -56,6 +63,6 @@ pub fn missing_ranges(
     s: &Series,
     from: i64,
     to: i64,
-) -> anyhow::Result<Vec<(i64, i64)>> {
-    Ok(scalp_store::candles::gaps(conn, &s.key(), from, to)?)
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    scalp_store::candles::gaps(conn, &s.key(), from, to)
 }

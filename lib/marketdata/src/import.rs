@@ -9,7 +9,7 @@
 //! (a file of daily candles is refused as `1h`, never relabelled). Gaps are allowed and counted.
 
 use scalp_core::{Candle, Timeframe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What the timestamps say about the asked timeframe.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,29 +32,64 @@ fn fmt_spacing(ms: i64) -> String {
     }
 }
 
+/// Why a candle file is not data of the asked timeframe. Every variant names the file (and the
+/// line, when one candle is at fault: data rows start at line 2).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ImportError {
+    #[error("{}: no candles", file.display())]
+    NoCandles { file: PathBuf },
+    /// The open time on `line` is not a multiple of the timeframe; `seconds`: the first open
+    /// time is small enough to be in seconds (said in the message).
+    #[error(
+        "{}:{line}: open time {open_time} is not on the {timeframe} grid{}",
+        file.display(),
+        if *seconds { SECONDS_HINT } else { "" }
+    )]
+    OffGrid {
+        file: PathBuf,
+        line: usize,
+        open_time: i64,
+        timeframe: Timeframe,
+        seconds: bool,
+    },
+    /// The smallest spacing of the open times (`spacing_ms`) is not the timeframe.
+    #[error(
+        "{}: the candles are {} apart, not {timeframe}: the file is not {timeframe} data (give --timeframe {}; a coarser timeframe is never made by relabelling)",
+        file.display(),
+        fmt_spacing(*spacing_ms),
+        fmt_spacing(*spacing_ms)
+    )]
+    Spacing {
+        file: PathBuf,
+        spacing_ms: i64,
+        timeframe: Timeframe,
+    },
+}
+
+const SECONDS_HINT: &str = " (the timestamps look like seconds: ts_ms must be in milliseconds)";
+
 /// Verifies that `candles` (read from `file`, data rows from line 2) are candles of `tf`.
 pub fn check_timeframe(
     file: &Path,
     candles: &[Candle],
     tf: Timeframe,
-) -> anyhow::Result<TimeframeCheck> {
-    let f = file.display();
+) -> Result<TimeframeCheck, ImportError> {
     let step = tf.ms();
     let Some(first) = candles.first() else {
-        anyhow::bail!("{f}: no candles");
+        return Err(ImportError::NoCandles {
+            file: file.to_path_buf(),
+        });
     };
-    let seconds_hint = if first.open_time.abs() < 100_000_000_000 {
-        " (the timestamps look like seconds: ts_ms must be in milliseconds)"
-    } else {
-        ""
-    };
+    let seconds = first.open_time.abs() < 100_000_000_000;
     for (i, c) in candles.iter().enumerate() {
         if tf.align(c.open_time) != c.open_time {
-            anyhow::bail!(
-                "{f}:{}: open time {} is not on the {tf} grid{seconds_hint}",
-                i + 2,
-                c.open_time
-            );
+            return Err(ImportError::OffGrid {
+                file: file.to_path_buf(),
+                line: i + 2,
+                open_time: c.open_time,
+                timeframe: tf,
+                seconds,
+            });
         }
     }
     let min_gap = candles
@@ -64,11 +99,11 @@ pub fn check_timeframe(
     if let Some(g) = min_gap
         && g != step
     {
-        anyhow::bail!(
-            "{f}: the candles are {} apart, not {tf}: the file is not {tf} data (give --timeframe {}; a coarser timeframe is never made by relabelling)",
-            fmt_spacing(g),
-            fmt_spacing(g)
-        );
+        return Err(ImportError::Spacing {
+            file: file.to_path_buf(),
+            spacing_ms: g,
+            timeframe: tf,
+        });
     }
     let last = candles.last().map_or(first.open_time, |c| c.open_time);
     let missing = (last - first.open_time) / step + 1 - candles.len() as i64;
@@ -105,7 +140,16 @@ mod tests {
         let e = check_timeframe(p, &hourly, Timeframe::M5)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("1h apart, not 5m"), "{e}");
+        assert_eq!(
+            e,
+            "x.csv: the candles are 1h apart, not 5m: the file is not 5m data (give --timeframe 1h; a coarser timeframe is never made by relabelling)"
+        );
+        assert_eq!(
+            check_timeframe(p, &[], Timeframe::H1)
+                .unwrap_err()
+                .to_string(),
+            "x.csv: no candles"
+        );
         let e = check_timeframe(p, &hourly, Timeframe::D1)
             .unwrap_err()
             .to_string();
@@ -119,6 +163,12 @@ mod tests {
         let e = check_timeframe(p, &secs, Timeframe::H1)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("look like seconds"), "{e}");
+        assert_eq!(
+            e,
+            format!(
+                "x.csv:2: open time {} is not on the 1h grid (the timestamps look like seconds: ts_ms must be in milliseconds)",
+                secs[0].open_time
+            )
+        );
     }
 }

@@ -13,8 +13,9 @@ pub mod actor;
 pub mod clock;
 #[cfg(target_os = "linux")]
 pub mod collector;
-pub mod commands;
+pub mod coverage;
 pub mod db;
+mod error;
 pub mod import;
 pub mod live;
 pub mod pipeline;
@@ -23,6 +24,7 @@ mod series;
 pub mod state;
 pub mod validate;
 
+pub use error::Error;
 pub use series::Series;
 
 /// Cooperative stop signal shared by the sources and the pipeline.

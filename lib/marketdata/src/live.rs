@@ -5,6 +5,7 @@
 use crate::actor::DbActor;
 use crate::clock::ExchangeClocks;
 use crate::db;
+use crate::error::chain;
 use crate::pipeline::{Event, Origin, StatusChange};
 use crate::{Series, Stop};
 use scalp_core::config::Config;
@@ -60,7 +61,7 @@ impl LiveSource {
         cfg: Arc<Config>,
         exchange: Exchange,
         clocks: ExchangeClocks,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, scalp_exchange::ExchangeError> {
         let rest = RestClient::new(exchange, &cfg.main.exchanges)?;
         Ok(LiveSource {
             exchange,
@@ -282,8 +283,13 @@ impl LiveSource {
                 match db.call(move |c| db::last_open_time(c, &s2)).await {
                     Ok(Ok(v)) => v,
                     Ok(Err(e)) => {
-                        self.status(tx, s, StatusChange::Error(format!("backfill: {e:#}")), stop)
-                            .await;
+                        self.status(
+                            tx,
+                            s,
+                            StatusChange::Error(format!("backfill: {}", chain(&e))),
+                            stop,
+                        )
+                        .await;
                         return 0;
                     }
                     Err(_) => return 0,
@@ -356,8 +362,13 @@ impl LiveSource {
         let missing = match db.call(move |c| db::missing_ranges(c, &s2, from, to)).await {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => {
-                self.status(tx, s, StatusChange::Error(format!("gap scan: {e:#}")), stop)
-                    .await;
+                self.status(
+                    tx,
+                    s,
+                    StatusChange::Error(format!("gap scan: {}", chain(&e))),
+                    stop,
+                )
+                .await;
                 return 0;
             }
             Err(_) => return 0,

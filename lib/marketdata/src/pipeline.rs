@@ -7,9 +7,10 @@
 
 use crate::actor::DbActor;
 use crate::db;
+use crate::error::chain;
 use crate::state::{CollectorState, STATE_VERSION, StreamState};
 use crate::validate::check_closed;
-use crate::{Series, Stop};
+use crate::{Error, Series, Stop};
 use scalp_core::types::{fmt_ms, now_ms};
 use scalp_core::{Candle, Exchange};
 use std::collections::BTreeMap;
@@ -212,12 +213,13 @@ impl Pipeline {
         db: DbActor<db::Conn>,
         opts: PipelineOptions,
         streams: Vec<(Series, Option<i64>)>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, Error> {
         let writer = match &opts.state_path {
             Some(p) => {
                 if let Some(dir) = p.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        anyhow::anyhow!("cannot create state dir {}: {e}", dir.display())
+                    std::fs::create_dir_all(dir).map_err(|source| Error::CreateStateDir {
+                        dir: dir.to_path_buf(),
+                        source,
                     })?;
                 }
                 Some(scalp_statefile::StateWriter::new(p.clone(), STATE_VERSION)?)
@@ -286,13 +288,14 @@ impl Pipeline {
 
     /// Runs until `stop` is raised: then drains what the sources already sent, flushes, writes
     /// the final state file and returns. Sources finishing (their senders dropped) does not stop
-    /// the pipeline: a finished replay stays up, idle and healthy.
+    /// the pipeline: a finished replay stays up, idle and healthy. It does not fail: a database
+    /// error is kept in the state file (`db_error`) and the candles are written again later.
     pub async fn run(
         mut self,
         mut rx: mpsc::Receiver<Event>,
         stop: Stop,
         mut progress: impl Progress,
-    ) -> anyhow::Result<Summary> {
+    ) -> Summary {
         let mut flush_tick = tokio::time::interval(self.opts.flush_interval);
         let mut health_tick = tokio::time::interval(self.opts.health_interval);
         let mut state_tick = tokio::time::interval(self.opts.state_interval);
@@ -337,10 +340,10 @@ impl Pipeline {
             self.total,
             self.rejected_total
         );
-        Ok(Summary {
+        Summary {
             candles_stored: self.total,
             rejected: self.rejected_total,
-        })
+        }
     }
 
     async fn handle(&mut self, ev: Event) {
@@ -417,7 +420,9 @@ impl Pipeline {
                             "FUNDING STORED exchange={exchange} symbol={symbol} rows={n} new={written}"
                         );
                     }
-                    Ok(Err(e)) => self.db_failed(format!("funding {exchange}/{symbol}: {e:#}")),
+                    Ok(Err(e)) => {
+                        self.db_failed(format!("funding {exchange}/{symbol}: {}", chain(&e)))
+                    }
                     Err(e) => self.db_failed(e.to_string()),
                 }
             }
@@ -439,7 +444,7 @@ impl Pipeline {
                         );
                     }
                     Ok(Err(e)) => {
-                        self.db_failed(format!("open interest {exchange}/{symbol}: {e:#}"))
+                        self.db_failed(format!("open interest {exchange}/{symbol}: {}", chain(&e)))
                     }
                     Err(e) => self.db_failed(e.to_string()),
                 }
@@ -466,7 +471,7 @@ impl Pipeline {
             .collect();
         let res = self
             .db
-            .call(move |conn| -> anyhow::Result<Vec<usize>> {
+            .call(move |conn| -> Result<Vec<usize>, scalp_store::StoreError> {
                 jobs.iter()
                     .map(|(s, c)| db::upsert_candles(conn, s, c))
                     .collect()
@@ -475,7 +480,7 @@ impl Pipeline {
         let written = match res {
             Ok(Ok(w)) => w,
             Ok(Err(e)) => {
-                self.db_failed(format!("candles: {e:#}"));
+                self.db_failed(format!("candles: {}", chain(&e)));
                 self.requeue(batches);
                 return;
             }
@@ -814,7 +819,7 @@ mod tests {
             .unwrap();
         }
         stop.trigger();
-        h.await.unwrap().unwrap();
+        h.await.unwrap();
         let env = scalp_statefile::read::<CollectorState>(&state, STATE_VERSION)
             .ok()
             .unwrap();
@@ -877,7 +882,7 @@ mod tests {
         .await
         .unwrap();
         stop.trigger();
-        let summary = h.await.unwrap().unwrap();
+        let summary = h.await.unwrap();
         assert_eq!(
             summary,
             Summary {

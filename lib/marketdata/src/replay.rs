@@ -2,8 +2,7 @@
 //! as the live exchanges, stored under exchange `replay` (see `docs/COLLECTOR.md`).
 
 use crate::pipeline::{Event, Origin, StatusChange};
-use crate::{Series, Stop};
-use anyhow::Context;
+use crate::{Error, Series, Stop};
 use scalp_core::config::{Config, ConfigError};
 use scalp_core::{Candle, Exchange};
 use std::path::PathBuf;
@@ -39,7 +38,7 @@ pub fn replay_file(cfg: &Config) -> PathBuf {
 impl ReplaySource {
     /// Loads and validates the whole CSV. A missing or malformed file is an error naming
     /// `replay.file` in the config, and the CSV's own file:line:field.
-    pub fn load(cfg: &Config) -> anyhow::Result<Self> {
+    pub fn load(cfg: &Config) -> Result<Self, Error> {
         let file = replay_file(cfg);
         let text = std::fs::read_to_string(&cfg.path).ok();
         let cfg_file = cfg.path.display().to_string();
@@ -56,8 +55,11 @@ impl ReplaySource {
             )
             .into());
         }
-        let candles = scalp_core::csvdata::read_candles_csv(&file)
-            .with_context(|| format!("{cfg_file}: key `replay.file`"))?;
+        let candles =
+            scalp_core::csvdata::read_candles_csv(&file).map_err(|source| Error::ReplayFile {
+                config: cfg_file.clone(),
+                source,
+            })?;
         let r = &cfg.main.replay;
         let tf = r.timeframe;
         // The shared rules: the file's spacing and alignment must be `replay.timeframe`

@@ -7,6 +7,7 @@ use crate::stats;
 use crate::wfo::{self, EvalCtx, WfoResult, WfoSpec};
 use anyhow::anyhow;
 use scalp_backtest::BacktestConfig;
+use scalp_backtest::resolve::{self, ResolveError, Runner};
 use scalp_core::config::Config;
 use scalp_core::{Candle, Exchange, Timeframe};
 use scalp_strategy::Params;
@@ -35,43 +36,47 @@ pub fn reports_dir(cfg: &Config) -> PathBuf {
 }
 
 /// Candles of one asset (`<ASSET><quote>` symbol) from the local database: the stored `tf`
-/// series, verified, or a finer stored one resampled (`scalp_backtest::cli::stored_candles`, the
-/// reader `backtest` and `sweep` use); with the timeframe resampled from.
+/// series, verified, or a finer stored one resampled (`scalp_backtest::resolve::stored_candles`,
+/// the reader `backtest` and `sweep` use); with the timeframe resampled from.
 pub fn load_stored(
     conn: &rusqlite::Connection,
-    exchange: &str,
+    exchange: Exchange,
     symbol: &str,
     tf: Timeframe,
     days: Option<u32>,
-) -> anyhow::Result<(Vec<Candle>, Option<Timeframe>)> {
-    let ex: Exchange = exchange.parse().map_err(|e| anyhow!("--exchange: {e}"))?;
-    scalp_backtest::cli::stored_candles(conn, "optimize database", ex, symbol, tf, days)
+) -> Result<(Vec<Candle>, Option<Timeframe>), ResolveError> {
+    resolve::stored_candles(conn, "optimize database", exchange, symbol, tf, days)
 }
 
-/// Engine settings of a strategy run: `[backtest]` with the strategy's leverage.
-pub fn engine_settings(cfg: &Config, strategy: &str) -> BacktestConfig {
-    let mut bt = BacktestConfig::from_core(&cfg.main.backtest);
-    if let Some(e) = cfg.strategies.strategies.get(strategy) {
-        bt.leverage = e.leverage;
-    }
-    // WFO-internal backtests do not need each trade's market regime (the optimizer's regime
-    // analysis classifies the OOS windows themselves); it never changes fills.
+/// Engine settings of a walk-forward of `strategy` on `asset` (with its contract): the one
+/// settings builder (`scalp_backtest::resolve::settings`) for research — `[backtest]`, the
+/// strategy's leverage, no kill switch — without each trade's market regime (the optimizer's
+/// regime analysis classifies the OOS windows themselves; it never changes fills).
+pub fn engine_settings_for(
+    cfg: &Config,
+    strategy: &str,
+    asset: Option<&str>,
+) -> Result<BacktestConfig, ResolveError> {
+    let (mut bt, _) = resolve::settings(
+        cfg,
+        Some(strategy),
+        asset,
+        Runner::Research,
+        &Default::default(),
+    )?;
     bt.regime.enabled = false;
-    bt
+    Ok(bt)
 }
 
-/// Base params of a strategy for one asset (strategies.toml, per-asset overrides included).
-pub fn base_params_for(cfg: &Config, strategy: &str, asset: &str) -> anyhow::Result<Params> {
-    let spec =
-        scalp_strategy::spec(strategy).ok_or_else(|| anyhow!("unknown strategy `{strategy}`"))?;
-    let table = cfg
-        .strategies
-        .strategies
-        .get(strategy)
-        .map(|e| e.params_for(asset).0)
-        .unwrap_or_default();
-    Params::from_toml(strategy, spec.params, &table)
-        .map_err(|e| anyhow!("{}: {e}", cfg.strategies_path().display()))
+/// [`engine_settings_for`] without an asset (no contract).
+pub fn engine_settings(cfg: &Config, strategy: &str) -> Result<BacktestConfig, ResolveError> {
+    engine_settings_for(cfg, strategy, None)
+}
+
+/// Base params of a strategy for one asset (strategies.toml, per-asset overrides included):
+/// `scalp_backtest::resolve::base_params`.
+pub fn base_params_for(cfg: &Config, strategy: &str, asset: &str) -> Result<Params, ResolveError> {
+    resolve::base_params(cfg, resolve::strategy_spec(strategy)?, asset)
 }
 
 /// Overfitting statistics of a WFO result.
@@ -182,8 +187,7 @@ impl<'a> Job<'a> {
         asset: &'a str,
         tf: Timeframe,
     ) -> anyhow::Result<Job<'a>> {
-        let mut bt = engine_settings(cfg, strategy);
-        scalp_backtest::cli::apply_contract(cfg, asset, None, &mut bt)?;
+        let bt = engine_settings_for(cfg, strategy, Some(asset))?;
         Ok(Job {
             strategy,
             asset,

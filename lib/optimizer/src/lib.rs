@@ -16,7 +16,6 @@
 
 pub mod apply;
 pub mod bench;
-pub mod cli;
 pub mod db;
 pub mod grade;
 pub mod grid;

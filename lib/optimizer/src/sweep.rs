@@ -332,13 +332,24 @@ pub fn evaluate_with_progress(
 }
 
 /// Ranking key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RankBy {
     /// Final equity (what backtesting.py `maximize='Equity Final [$]'` ranks by).
     Equity,
     /// Annualised Sharpe of daily equity returns.
     Sharpe,
+}
+
+impl std::str::FromStr for RankBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "equity" => Ok(RankBy::Equity),
+            "sharpe" => Ok(RankBy::Sharpe),
+            _ => Err(format!("`{s}` is not a ranking (equity, sharpe)")),
+        }
+    }
 }
 
 /// Sorts best first; ties broken by grid index (deterministic).

@@ -6,15 +6,57 @@
 //! thread for its row counts every few seconds and beats the heartbeat only when it answers,
 //! so `WATCHDOG=1` stops if the database thread wedges.
 
-use crate::server::{App, DbHandle, serve};
+use crate::server::{App, DbHandle, StartError, serve};
 use crate::state::{STATE_FILE, STATE_VERSION, SyncdState};
 use scalp_core::config::{Config, ConfigError};
 use scalp_core::secrets;
 use scalp_runtime::{Ctx, Daemon, DaemonArgs, run_daemon};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What stops scalp-syncd: a bad `[syncd]` value, a missing secret, the database, the socket,
+/// the state file, or the server's I/O. Converted to the runtime's error type only at
+/// `impl Daemon for Syncd`.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncdError {
+    /// A `[syncd]` value (file, line and key).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The shared key, the environment variable `var`, is absent or empty.
+    #[error(
+        "{var} is not set (or empty): without the shared key every push would be refused; set it in /etc/scalp-radar/secrets.env (docs/OPERATIONS.md, docs/SYNC.md)"
+    )]
+    NoApiKey { var: &'static str },
+    /// Opening, creating or migrating the database (the error names it).
+    #[error(transparent)]
+    Store(#[from] scalp_store::StoreError),
+    /// The database thread did not start.
+    #[error(transparent)]
+    DbThread(#[from] StartError),
+    /// `[syncd].listen` could not be bound.
+    #[error("cannot listen on {addr} ([syncd].listen)")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The address of the bound socket could not be read.
+    #[error(transparent)]
+    LocalAddr(std::io::Error),
+    /// `state/syncd.json` at `path` could not be set up.
+    #[error("{}", path.display())]
+    StateFile {
+        path: PathBuf,
+        #[source]
+        source: scalp_statefile::StateError,
+    },
+    /// The HTTP server stopped on an I/O error.
+    #[error(transparent)]
+    Serve(std::io::Error),
+}
 
 pub struct Syncd {
     listener: tokio::net::TcpListener,
@@ -65,12 +107,12 @@ async fn counts(db: &crate::server::DbHandle, timeout: Duration) -> Result<(i64,
     }
 }
 
-fn invalid(cfg: &Config, key: &str, msg: String) -> anyhow::Error {
+fn invalid(cfg: &Config, key: &str, msg: String) -> ConfigError {
     let text = std::fs::read_to_string(&cfg.path).ok();
-    ConfigError::invalid(&cfg.path.display().to_string(), text.as_deref(), key, msg).into()
+    ConfigError::invalid(&cfg.path.display().to_string(), text.as_deref(), key, msg)
 }
 
-fn listen_addr(cfg: &Config) -> anyhow::Result<SocketAddr> {
+fn listen_addr(cfg: &Config) -> Result<SocketAddr, ConfigError> {
     let l = &cfg.main.syncd.listen;
     l.parse::<SocketAddr>().map_err(|e| {
         invalid(
@@ -89,33 +131,52 @@ fn check_period(ctx: &Ctx) -> Duration {
     }
 }
 
+/// The runtime's boundary: `scalp_runtime::Daemon` speaks `anyhow::Result`, so the typed
+/// [`SyncdError`]s are converted here and nowhere else (the runtime prints the whole chain).
 impl Daemon for Syncd {
     const NAME: &'static str = "scalp-syncd";
 
     fn check(cfg: &Config) -> anyhow::Result<()> {
-        listen_addr(cfg)?;
-        if cfg.main.syncd.max_body_bytes < 1024 {
-            return Err(invalid(
-                cfg,
-                "syncd.max_body_bytes",
-                "must be at least 1024".into(),
-            ));
-        }
-        Ok(())
+        Ok(Syncd::check_config(cfg)?)
     }
 
     fn preflight(_cfg: &Config) -> anyhow::Result<()> {
-        if secrets::from_env(secrets::SYNC_API_KEY).is_none() {
-            anyhow::bail!(
-                "{} is not set (or empty): without the shared key every push would be refused; \
-                 set it in /etc/scalp-radar/secrets.env (docs/OPERATIONS.md, docs/SYNC.md)",
-                secrets::SYNC_API_KEY
+        Ok(Syncd::check_env()?)
+    }
+
+    async fn init(ctx: &Ctx) -> anyhow::Result<Self> {
+        Ok(Syncd::open(ctx).await?)
+    }
+
+    async fn run(self, ctx: Ctx) -> anyhow::Result<()> {
+        Ok(self.work(ctx).await?)
+    }
+}
+
+impl Syncd {
+    /// `check`: the `[syncd]` values beyond the schema.
+    fn check_config(cfg: &Config) -> Result<(), SyncdError> {
+        listen_addr(cfg)?;
+        if cfg.main.syncd.max_body_bytes < 1024 {
+            return Err(
+                invalid(cfg, "syncd.max_body_bytes", "must be at least 1024".into()).into(),
             );
         }
         Ok(())
     }
 
-    async fn init(ctx: &Ctx) -> anyhow::Result<Self> {
+    /// `preflight`: the shared key must be in the environment.
+    fn check_env() -> Result<(), SyncdError> {
+        if secrets::from_env(secrets::SYNC_API_KEY).is_none() {
+            return Err(SyncdError::NoApiKey {
+                var: secrets::SYNC_API_KEY,
+            });
+        }
+        Ok(())
+    }
+
+    /// `init`: the database and its thread, the socket, the state file, the first self-check.
+    async fn open(ctx: &Ctx) -> Result<Self, SyncdError> {
         let cfg = &ctx.config;
         let db_path = cfg.db_path();
         // Creates the file if needed, sets WAL/busy_timeout/foreign_keys, runs the migrations
@@ -125,10 +186,10 @@ impl Daemon for Syncd {
         let addr = listen_addr(cfg)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ([syncd].listen): {e}"))?;
+            .map_err(|source| SyncdError::Listen { addr, source })?;
         // preflight refused to start without it; App still refuses every POST if it is absent.
         let key = secrets::from_env(secrets::SYNC_API_KEY);
-        let local = listener.local_addr()?;
+        let local = listener.local_addr().map_err(SyncdError::LocalAddr)?;
         if !local.ip().is_loopback() {
             tracing::info!(
                 "listening on a non-loopback address {local}: keep it behind a firewall (docs/SYNC.md)"
@@ -141,8 +202,13 @@ impl Daemon for Syncd {
         );
         let app = App::new(key.as_ref(), cfg.main.syncd.max_body_bytes, db);
         let state_path = cfg.state_dir().join(STATE_FILE);
-        let writer = scalp_statefile::StateWriter::new(&state_path, STATE_VERSION)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", state_path.display()))?;
+        let writer =
+            scalp_statefile::StateWriter::new(&state_path, STATE_VERSION).map_err(|source| {
+                SyncdError::StateFile {
+                    path: state_path.clone(),
+                    source,
+                }
+            })?;
         let mut state = StateFile {
             writer,
             state: SyncdState {
@@ -170,7 +236,8 @@ impl Daemon for Syncd {
         })
     }
 
-    async fn run(self, ctx: Ctx) -> anyhow::Result<()> {
+    /// `run`: serve until the shutdown, then the last self-check and the database closed.
+    async fn work(self, ctx: Ctx) -> Result<(), SyncdError> {
         let Syncd {
             listener,
             app,
@@ -225,7 +292,7 @@ impl Daemon for Syncd {
             .await
             .ok();
         tracing::info!("server stopped, database closed");
-        res.map_err(Into::into)
+        res.map_err(SyncdError::Serve)
     }
 }
 

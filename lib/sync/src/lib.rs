@@ -4,11 +4,9 @@
 //! - [`db`]: the insert-only store logic (`optimization_results` with the `is_latest` rule,
 //!   `portfolio_backtests`) and the reads `optimize sync` needs;
 //! - [`client`]: the `optimize` side — best-effort [`push_result`] (portable: Windows too);
-//! - [`cli`]: `optimize sync [--only wfo|portfolio] [--dry-run]`;
 //! - `server` (feature `server`): the scalp-syncd HTTP server;
 //! - [`state`]: `state/syncd.json`, scalp-syncd's state file.
 
-pub mod cli;
 pub mod client;
 #[cfg(all(feature = "daemon", target_os = "linux"))]
 pub mod daemon;

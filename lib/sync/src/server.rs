@@ -46,6 +46,17 @@ enum Job {
     Ping(Reply<()>),
 }
 
+/// Why [`DbHandle::start`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Reading which tables and columns the database has (`db::Schema::detect`).
+    #[error(transparent)]
+    Schema(rusqlite::Error),
+    /// The OS refused the database thread.
+    #[error(transparent)]
+    Spawn(std::io::Error),
+}
+
 /// Handle to the database thread. Cloning is cheap; the thread ends when every handle is dropped.
 #[derive(Clone)]
 pub struct DbHandle {
@@ -54,12 +65,13 @@ pub struct DbHandle {
 
 impl DbHandle {
     /// Starts the database thread on an open connection (schema already migrated).
-    pub fn start(conn: Connection) -> anyhow::Result<(DbHandle, std::thread::JoinHandle<()>)> {
-        let schema = Schema::detect(&conn)?;
+    pub fn start(conn: Connection) -> Result<(DbHandle, std::thread::JoinHandle<()>), StartError> {
+        let schema = Schema::detect(&conn).map_err(StartError::Schema)?;
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let t = std::thread::Builder::new()
             .name("syncd-db".into())
-            .spawn(move || db_thread(conn, schema, rx))?;
+            .spawn(move || db_thread(conn, schema, rx))
+            .map_err(StartError::Spawn)?;
         Ok((DbHandle { tx }, t))
     }
 

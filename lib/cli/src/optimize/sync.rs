@@ -2,10 +2,10 @@
 //! database to scalp-syncd. Idempotent (the server answers `already_exists` for rows it has),
 //! continues after errors, ends with `X created, Y already existed, Z errors`.
 
-use crate::client::{PORTFOLIO_PATH, PushOutcome, RESULTS_PATH, SyncClient};
-use crate::db;
 use rusqlite::{Connection, OpenFlags};
 use scalp_core::config::Config;
+use scalp_sync::client::{PORTFOLIO_PATH, PushOutcome, RESULTS_PATH, SyncClient};
+use scalp_sync::db;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};

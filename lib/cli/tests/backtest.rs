@@ -2,7 +2,7 @@
 //! a real SQLite database in a temp dir.
 
 use clap::Parser;
-use scalp_backtest::cli::{
+use scalp_cli::optimize::backtest::{
     BacktestArgs, IndicatorsArgs, LookaheadArgs, run_backtest_cmd, run_indicators_cmd,
     run_lookahead_cmd,
 };

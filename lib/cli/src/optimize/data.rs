@@ -1,15 +1,16 @@
-//! `optimize` data commands: `fetch-history`, `fetch-funding`, `fetch-oi`, `check-data`.
-//! Same REST clients and store code as the collector; they write the optimize local database
-//! (`[optimize].db`, relative to the config directory). Portable (Windows too).
+//! `optimize` data commands: `fetch-history`, `fetch-funding`, `fetch-oi`, `check-data`,
+//! `import`. Same REST clients and store code as the collector (`scalp_marketdata`); they
+//! write the optimize local database (`[optimize].db`, relative to the config directory).
+//! Portable (Windows too).
 
-use crate::Series;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use scalp_core::config::Config;
 use scalp_core::types::{fmt_ms, now_ms};
 use scalp_core::{Exchange, Timeframe};
 use scalp_exchange::RestClient;
-use serde::Serialize;
+use scalp_marketdata::Series;
+use scalp_marketdata::coverage::{check_file, coverage};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -211,8 +212,8 @@ fn start_of(range: &Range, now: i64) -> i64 {
     }
 }
 
-fn open_db(path: &std::path::Path) -> anyhow::Result<crate::db::Conn> {
-    crate::db::open(path)
+fn open_db(path: &std::path::Path) -> anyhow::Result<scalp_marketdata::db::Conn> {
+    Ok(scalp_marketdata::db::open(path)?)
 }
 
 pub async fn fetch_history(
@@ -262,7 +263,7 @@ pub async fn fetch_history(
                     first.get_or_insert(f.open_time);
                     last = Some(l.open_time);
                 }
-                written += crate::db::upsert_candles(&conn, &s, &candles)?;
+                written += scalp_marketdata::db::upsert_candles(&conn, &s, &candles)?;
                 got += candles.len();
                 pb.inc(((end - t) / tf.ms()) as u64);
                 t = end;
@@ -310,7 +311,7 @@ pub async fn fetch_funding(
                 rate: f.rate,
             })
             .collect();
-        let n = crate::db::upsert_funding(&conn, a.target.exchange, &sym, &rows)?;
+        let n = scalp_marketdata::db::upsert_funding(&conn, a.target.exchange, &sym, &rows)?;
         writeln!(
             out,
             "{} {sym}: {} funding rates, {n} new or changed",
@@ -333,7 +334,7 @@ pub async fn fetch_oi(cfg: &Config, a: &FetchOiArgs, out: &mut dyn Write) -> any
             time: oi.ts,
             oi: oi.open_interest,
         };
-        crate::db::upsert_open_interest(&conn, a.target.exchange, &sym, &[row])?;
+        scalp_marketdata::db::upsert_open_interest(&conn, a.target.exchange, &sym, &[row])?;
         writeln!(
             out,
             "{} {sym}: open interest {} at {}",
@@ -343,131 +344,6 @@ pub async fn fetch_oi(cfg: &Config, a: &FetchOiArgs, out: &mut dyn Write) -> any
         )?;
     }
     Ok(())
-}
-
-/// One series in the `check-data` report.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Coverage {
-    pub exchange: Exchange,
-    pub symbol: String,
-    pub timeframe: Timeframe,
-    pub count: u64,
-    pub first: Option<String>,
-    pub last: Option<String>,
-    /// Candles expected between first and last (inclusive).
-    pub expected: u64,
-    pub missing: u64,
-    /// Percentage of expected candles present.
-    pub coverage_pct: f64,
-    /// First gaps `[start, end)` (RFC 3339) and their candle counts.
-    pub gaps: Vec<GapInfo>,
-    pub gap_count: usize,
-    /// The data-quality pass over the stored candles (`scalp_core::quality`).
-    pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct GapInfo {
-    pub from: String,
-    pub to: String,
-    pub candles: u64,
-}
-
-/// Coverage of every stored series of a database.
-pub fn coverage(
-    conn: &crate::db::Conn,
-    only: Option<Exchange>,
-    max_gaps: usize,
-) -> anyhow::Result<Vec<Coverage>> {
-    let mut out = Vec::new();
-    for info in scalp_store::candles::series(conn)? {
-        if only.is_some_and(|e| e != info.exchange) {
-            continue;
-        }
-        let s = Series::new(info.exchange, info.symbol.clone(), info.timeframe);
-        let tf = info.timeframe.ms();
-        let (expected, gaps) = match (info.first, info.last) {
-            (Some(f), Some(l)) => (
-                (l - f) / tf + 1,
-                crate::db::missing_ranges(conn, &s, f, l + tf)?,
-            ),
-            _ => (0, Vec::new()),
-        };
-        let missing: i64 = gaps.iter().map(|(a, b)| (b - a) / tf).sum();
-        let key = scalp_store::SeriesKey {
-            exchange: info.exchange,
-            symbol: &info.symbol,
-            timeframe: info.timeframe,
-        };
-        let candles = scalp_store::candles::load(conn, &key, i64::MIN, i64::MAX)?;
-        let warnings =
-            scalp_core::quality::check(&candles, info.timeframe).warnings(&key.to_string());
-        out.push(Coverage {
-            exchange: info.exchange,
-            symbol: info.symbol,
-            timeframe: info.timeframe,
-            count: info.count,
-            first: info.first.map(fmt_ms),
-            last: info.last.map(fmt_ms),
-            expected: expected as u64,
-            missing: missing as u64,
-            coverage_pct: if expected > 0 {
-                (info.count as f64 / expected as f64 * 10_000.0).round() / 100.0
-            } else {
-                0.0
-            },
-            gap_count: gaps.len(),
-            gaps: gaps
-                .iter()
-                .take(max_gaps)
-                .map(|(a, b)| GapInfo {
-                    from: fmt_ms(*a),
-                    to: fmt_ms(*b),
-                    candles: ((b - a) / tf) as u64,
-                })
-                .collect(),
-            warnings,
-        });
-    }
-    Ok(out)
-}
-
-/// `check-data --data FILE` (also the `--json` output).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct FileCheck {
-    pub file: String,
-    pub timeframe: Timeframe,
-    pub count: usize,
-    pub first: String,
-    pub last: String,
-    pub quality: scalp_core::quality::Quality,
-    pub warnings: Vec<String>,
-}
-
-/// Reads a candle CSV, infers and verifies its timeframe (`scalp_core::series`) and runs the
-/// data-quality pass.
-pub fn check_file(path: &std::path::Path) -> anyhow::Result<FileCheck> {
-    let name = path.display().to_string();
-    let candles = scalp_core::csvdata::read_candles_csv(path)?;
-    let k = scalp_core::series::conform(&name, candles, None)?;
-    let quality = scalp_core::quality::check(&k.candles, k.timeframe);
-    Ok(FileCheck {
-        warnings: quality.warnings(&name),
-        file: name,
-        timeframe: k.timeframe,
-        count: k.candles.len(),
-        first: k
-            .candles
-            .first()
-            .map(|c| fmt_ms(c.open_time))
-            .unwrap_or_default(),
-        last: k
-            .candles
-            .last()
-            .map(|c| fmt_ms(c.open_time))
-            .unwrap_or_default(),
-        quality,
-    })
 }
 
 fn strict_result(strict: bool, n: usize) -> anyhow::Result<()> {
@@ -480,14 +356,14 @@ fn strict_result(strict: bool, n: usize) -> anyhow::Result<()> {
 /// `optimize import`: verifies the whole file, then upserts it as one series.
 pub fn import(cfg: &Config, a: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let candles = scalp_core::csvdata::read_candles_csv(&a.file)?;
-    let check = crate::import::check_timeframe(&a.file, &candles, a.timeframe)?;
+    let check = scalp_marketdata::import::check_timeframe(&a.file, &candles, a.timeframe)?;
     let symbol = symbols(cfg, std::slice::from_ref(&a.symbol))
         .pop()
         .expect("one symbol in, one out");
     let db_path = optimize_db(cfg, a.db.as_ref());
     let conn = open_db(&db_path)?;
     let s = Series::new(a.exchange, symbol.clone(), a.timeframe);
-    let written = crate::db::upsert_candles(&conn, &s, &candles)?;
+    let written = scalp_marketdata::db::upsert_candles(&conn, &s, &candles)?;
     writeln!(
         out,
         "{}: {} candles ({} → {}) imported into {} as {} {symbol} {}: {written} new or changed{}",
@@ -586,43 +462,6 @@ pub fn check_data(cfg: &Config, a: &CheckDataArgs, out: &mut dyn Write) -> anyho
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scalp_core::Candle;
-
-    #[test]
-    fn coverage_counts_gaps() {
-        let conn = scalp_store::open_in_memory().unwrap();
-        let s = Series::new(Exchange::Binance, "BTCUSDT", Timeframe::H1);
-        let h = Timeframe::H1.ms();
-        let c = |i: i64| Candle {
-            open_time: i * h,
-            open: 1.0,
-            high: 2.0,
-            low: 0.5,
-            close: 1.5,
-            volume: 1.0,
-        };
-        let candles: Vec<Candle> = (0..10).filter(|i| ![3, 4, 7].contains(i)).map(c).collect();
-        crate::db::upsert_candles(&conn, &s, &candles).unwrap();
-        let cov = coverage(&conn, None, 10).unwrap();
-        assert_eq!(cov.len(), 1);
-        let x = &cov[0];
-        assert_eq!((x.count, x.expected, x.missing, x.gap_count), (7, 10, 3, 2));
-        assert_eq!(x.gaps[0].candles, 2);
-        assert_eq!(x.gaps[0].from, fmt_ms(3 * h));
-        assert_eq!(x.coverage_pct, 70.0);
-        // the shared data-quality pass sees the same two gaps
-        assert_eq!(x.warnings.len(), 1, "{:?}", x.warnings);
-        assert!(
-            x.warnings[0].starts_with("binance BTCUSDT 1h: 2 gap(s) (3 candles missing)"),
-            "{:?}",
-            x.warnings
-        );
-        assert!(
-            coverage(&conn, Some(Exchange::Bitget), 10)
-                .unwrap()
-                .is_empty()
-        );
-    }
 
     #[test]
     fn check_data_takes_a_csv() {

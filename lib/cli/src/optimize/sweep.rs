@@ -1,208 +1,59 @@
-//! `optimize` subcommands owned by the optimizer (arguments + handlers; the binary only
-//! dispatches).
+//! `optimize sweep`: one parameter grid on one data set (fast kernel or event engine in
+//! parallel), ranked and printed.
 
-use crate::grid::{Grid, fmt_kv};
-use crate::sweep::{self, ComboResult, EnginePath, RankBy};
+use super::args::{DataArgs, EngineArgs};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use scalp_backtest::{BacktestConfig, EndFill, FillMode, Sizing};
+use scalp_backtest::BacktestConfig;
+use scalp_backtest::resolve::{self, Runner};
 use scalp_core::config::Config;
 use scalp_core::{Candle, Timeframe};
+use scalp_optimizer::grid::{Grid, fmt_kv};
+use scalp_optimizer::sweep::{self, ComboResult, EnginePath, RankBy};
 use std::io::IsTerminal;
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Instant;
 
-/// Engine settings shared by the commands that backtest (defaults: `[backtest]` of
-/// scalp.toml; the same flags as `optimize backtest`).
-#[derive(Args, Debug, Clone, Default)]
-pub struct ExecArgs {
-    /// Initial capital (default `[backtest].initial_capital`).
-    #[arg(long, allow_negative_numbers = true)]
-    pub capital: Option<f64>,
-    /// Leverage (default: the strategy's in strategies.toml, else `[backtest].leverage`).
-    #[arg(long, allow_negative_numbers = true)]
-    pub leverage: Option<f64>,
-    /// One fee rate for maker and taker fills (e.g. 0.001 = 0.1 %); >= 0.
-    #[arg(long, allow_negative_numbers = true, value_parser = scalp_backtest::cli::parse_fraction)]
-    pub fee: Option<f64>,
-    /// Slippage of taker fills, fraction of price.
-    #[arg(long, allow_negative_numbers = true, value_parser = scalp_backtest::cli::parse_fraction)]
-    pub slippage: Option<f64>,
-    /// Market orders fill at the next candle's open (`next_open`) or the signal close (`close`).
-    #[arg(long)]
-    pub fill: Option<FillMode>,
-    /// Position sizing: margin_frac, all_cash, or fixed:QTY.
-    #[arg(long)]
-    pub size: Option<Sizing>,
-    /// Lot step override: quantities are rounded down to a multiple of it (0 = no rounding).
-    /// Default: the asset's contract lot step (assets.toml [contracts], docs/BACKTEST.md).
-    #[arg(long, allow_negative_numbers = true)]
-    pub lot: Option<f64>,
-    /// Where a position still open at the end is closed: last_close or last_open.
-    #[arg(long)]
-    pub end: Option<EndFill>,
-    /// Funding rate per 8 h when no history covers a settlement (may be negative).
-    #[arg(long, allow_negative_numbers = true)]
-    pub funding_rate: Option<f64>,
-    /// No funding payments at all.
-    #[arg(long)]
-    pub no_funding: bool,
-}
-
-impl ExecArgs {
-    /// Engine settings: `[backtest]`, then the strategy's leverage, then these flags.
-    pub fn settings(&self, cfg: &Config, strategy: &str) -> anyhow::Result<BacktestConfig> {
-        let mut c = BacktestConfig::from_core(&cfg.main.backtest);
-        let strat_lev = cfg.strategies.strategies.get(strategy).map(|e| e.leverage);
-        c.leverage = self.leverage.or(strat_lev).unwrap_or(c.leverage);
-        if let Some(x) = self.capital {
-            c.capital = x;
-        }
-        if let Some(f) = self.fee {
-            c.maker_fee = f;
-            c.taker_fee = f;
-        }
-        if let Some(x) = self.slippage {
-            c.slippage = x;
-        }
-        if let Some(x) = self.fill {
-            c.fill = x;
-        }
-        if let Some(x) = self.size {
-            c.sizing = x;
-        }
-        if let Some(x) = self.lot {
-            c.lot_step = x;
-        }
-        if let Some(x) = self.end {
-            c.end_fill = x;
-        }
-        if let Some(r) = self.funding_rate {
-            c.funding_rate = Some(r);
-        }
-        if self.no_funding {
-            c.funding_rate = None;
-        }
-        c.validate()
-            .map_err(|e| anyhow!("backtest settings: {e}"))?;
-        Ok(c)
-    }
-}
-
-/// Where candles come from.
-#[derive(Args, Debug, Clone, Default)]
-pub struct DataArgs {
-    /// Asset or symbol (BTC or BTCUSDT): read from the store, or with --data only the asset the
-    /// file is of (its per-asset params and contract spec apply), as in `backtest`.
-    #[arg(long)]
-    pub symbol: Option<String>,
-    /// Candle CSV (`ts_ms,open,high,low,close,volume`) instead of the store.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Timeframe (default: the strategy's in strategies.toml; inferred from a CSV).
-    #[arg(long)]
-    pub timeframe: Option<Timeframe>,
-    /// Exchange of the stored history (default `[optimize].exchange`).
-    #[arg(long)]
-    pub exchange: Option<String>,
-    /// Only the last N days.
-    #[arg(long)]
-    pub days: Option<u32>,
-    /// Data-quality findings (gaps, duplicates, disorder, bad OHLC, outlier wicks) are errors
-    /// instead of warnings.
-    #[arg(long)]
-    pub strict: bool,
-}
-
-/// Candles loaded by [`load_data`].
+/// Candles of a sweep, resolved by the one resolver of `backtest` (`scalp_backtest::resolve`).
 #[derive(Debug, Clone)]
 pub struct LoadedData {
     pub candles: Vec<Candle>,
     pub timeframe: Timeframe,
-    /// The CSV path or `exchange:symbol:tf`.
+    /// The CSV path or `<db>: <exchange> <symbol> <tf>`.
     pub label: String,
+    /// The asset: `--symbol` normalised by the config's quote, else the CSV's file stem.
+    pub asset: String,
+    /// Base params of the strategy for the asset (per-asset overrides included).
+    pub base: scalp_strategy::Params,
     /// Data-quality warnings (`scalp_core::quality`) and resampling notes.
     pub warnings: Vec<String>,
 }
 
-/// Loads candles for `strategy`: a CSV or the store, verified, then the data-quality pass.
+/// Loads candles for a sweep of `strategy`: a CSV or the store, verified, then the data-quality
+/// pass. A sweep reads candles only: a strategy that needs funding or open-interest history
+/// is refused.
 pub fn load_data(cfg: &Config, strategy: &str, d: &DataArgs) -> anyhow::Result<LoadedData> {
-    if let Some(spec) = scalp_strategy::spec(strategy)
-        && let Some(why) =
-            scalp_strategy::registry::refusal(spec, "a sweep (it reads candles only)", false, false)
-    {
-        bail!("{why}");
-    }
-    let mut notes = Vec::new();
-    let (mut candles, tf, label) = if let Some(p) = &d.data {
-        let c = scalp_core::csvdata::read_candles_csv(p)?;
-        // The one timeframe rule (scalp_core::series): inferred, verified, resampled if coarser.
-        let k = scalp_core::series::conform(&p.display().to_string(), c, d.timeframe)?;
-        if let Some(from) = k.resampled_from {
-            notes.push(format!(
-                "{}: {from} candles resampled to {}",
-                p.display(),
-                k.timeframe
-            ));
-        }
-        (k.candles, k.timeframe, p.display().to_string())
-    } else if let Some(sym) = &d.symbol {
-        let tf = d
-            .timeframe
-            .or_else(|| cfg.strategies.strategies.get(strategy).map(|e| e.timeframe))
-            .unwrap_or(Timeframe::H1);
-        let exchange = d
-            .exchange
-            .clone()
-            .unwrap_or_else(|| cfg.main.optimize.exchange.clone());
-        let c = crate::cli::load_store(cfg, &exchange, sym, tf)?;
-        (c, tf, format!("{exchange}:{sym}:{tf}"))
-    } else {
+    if d.symbol.is_none() && d.data.is_none() {
         bail!("give --symbol SYM or --data FILE.csv");
-    };
-    if let Some(days) = d.days {
-        let last = candles.last().map(|c| c.open_time).unwrap_or(0);
-        let from = last - i64::from(days) * 86_400_000;
-        candles.retain(|c| c.open_time > from);
     }
-    if candles.len() < 2 {
-        bail!("{label}: not enough candles ({})", candles.len());
+    let l = resolve::load(
+        cfg,
+        &d.request(strategy, None),
+        Some("a sweep (it reads candles only)"),
+        false,
+    )?;
+    if l.candles.len() < 2 {
+        bail!("{}: not enough candles ({})", l.label, l.candles.len());
     }
-    let mut warnings = scalp_core::quality::warnings_or_strict(&label, &candles, tf, d.strict)?;
-    warnings.extend(notes);
     Ok(LoadedData {
-        candles,
-        timeframe: tf,
-        label,
-        warnings,
+        candles: l.candles,
+        timeframe: l.timeframe,
+        label: l.label,
+        asset: l.asset,
+        base: l.params,
+        warnings: l.warnings,
     })
-}
-
-/// Candles of one asset or symbol (`BTC`, `BTCUSDT`) from the optimize database
-/// (`[optimize].db`), verified against `tf` (the same reader as `optimize backtest`).
-pub fn load_store(
-    cfg: &Config,
-    exchange: &str,
-    symbol: &str,
-    tf: Timeframe,
-) -> anyhow::Result<Vec<Candle>> {
-    let db = crate::run::db_path(cfg);
-    let symbol = cfg.assets.symbol(&cfg.assets.asset_of(symbol));
-    Ok(scalp_backtest::cli::load_from_db(&db, exchange, &symbol, tf, None)?.candles)
-}
-
-/// The asset label of a data source, by the same rule as `optimize backtest`: `--symbol`
-/// normalised by [`scalp_core::config::AssetsConfig::asset_of`], else the CSV's file stem.
-pub fn data_asset(cfg: &Config, d: &DataArgs) -> String {
-    match (&d.symbol, &d.data) {
-        (Some(s), _) => cfg.assets.asset_of(s),
-        (None, Some(p)) => p
-            .file_stem()
-            .map_or_else(|| "DATA".into(), |s| s.to_string_lossy().to_string()),
-        (None, None) => "DATA".into(),
-    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -216,9 +67,9 @@ pub struct SweepArgs {
     #[arg(long)]
     pub grid: Option<String>,
     #[command(flatten)]
-    pub exec: ExecArgs,
-    /// Ranking metric.
-    #[arg(long, value_enum, default_value = "equity")]
+    pub exec: EngineArgs,
+    /// Ranking metric: equity (final equity) or sharpe (annualised Sharpe of daily returns).
+    #[arg(long, default_value = "equity")]
     pub rank: RankBy,
     /// Rows shown in the table.
     #[arg(long, default_value_t = 10)]
@@ -328,19 +179,24 @@ pub fn sweep_cmd(cfg: &Config, a: &SweepArgs, out: &mut dyn Write) -> anyhow::Re
         Some(g) => Grid::parse(g).map_err(|e| anyhow!("--grid: {}", e.0))?,
         None => config_grid(cfg, &a.strategy)?,
     };
-    let mut exec = a.exec.settings(cfg, &a.strategy)?;
     let LoadedData {
         candles,
         timeframe: tf,
         label,
+        asset,
+        base,
         warnings,
     } = load_data(cfg, &a.strategy, &a.data)?;
-    let asset = data_asset(cfg, &a.data);
-    // the one resolver of `backtest` and `run`: strategies.toml params with the asset's
-    // per-asset overrides
-    let base = crate::run::base_params_for(cfg, &a.strategy, &asset)?;
-    // The asset's exchange minimums and lot step (`--lot` overrides the lot step).
-    let contract = scalp_backtest::cli::apply_contract(cfg, &asset, a.exec.lot, &mut exec)?;
+    // The one settings builder (with the asset's exchange minimums and lot step; `--lot`
+    // overrides the lot step).
+    let (exec, contract) = resolve::settings(
+        cfg,
+        Some(&a.strategy),
+        Some(&asset),
+        Runner::Research,
+        &a.exec.overrides(),
+    )?;
+    let contract = contract.unwrap_or_default();
     let (results, engine, seconds) = run_sweep(
         &a.strategy,
         &asset,
@@ -436,8 +292,8 @@ pub(crate) mod tests {
         .unwrap()
     }
 
-    fn bundled(f: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    fn bundled(f: &str) -> std::path::PathBuf {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../data")
             .join(f)
     }
@@ -479,7 +335,10 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--strict") && e.contains("1 gap(s)"), "{e}");
-        assert_eq!(data_asset(&cfg, &d(None)), "coinbase_btcusd_1h");
+        assert_eq!(
+            load_data(&cfg, "sma_cross", &d(None)).unwrap().asset,
+            "coinbase_btcusd_1h"
+        );
     }
 
     /// `bench-wfo` sizes its windows for hourly candles: daily data is refused, not relabelled.
@@ -488,13 +347,13 @@ pub(crate) mod tests {
         #[derive(clap::Parser)]
         struct P {
             #[command(flatten)]
-            a: crate::bench::BenchWfoArgs,
+            a: super::super::bench::BenchWfoArgs,
         }
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path());
         let daily = bundled("bitstamp_btcusd_1d.csv").display().to_string();
         let a = <P as clap::Parser>::parse_from(["x", "--data", &daily]).a;
-        let e = crate::bench::bench_wfo_cmd(&cfg, &a, &mut Vec::new())
+        let e = super::super::bench::bench_wfo_cmd(&cfg, &a, &mut Vec::new())
             .unwrap_err()
             .to_string();
         assert!(
@@ -511,7 +370,7 @@ pub(crate) mod tests {
         let cfg = config(dir.path());
         let hours =
             scalp_core::csvdata::read_candles_csv(&bundled("coinbase_btcusd_1h.csv")).unwrap();
-        let conn = scalp_store::open(&crate::run::db_path(&cfg)).unwrap();
+        let conn = scalp_store::open(&scalp_optimizer::job::db_path(&cfg)).unwrap();
         let key = |tf| scalp_store::SeriesKey {
             exchange: scalp_core::Exchange::Binance,
             symbol: "BTCUSDT",
@@ -524,13 +383,13 @@ pub(crate) mod tests {
         let d = |tf| DataArgs {
             symbol: Some("btcusdt".into()),
             timeframe: Some(tf),
-            exchange: Some("binance".into()),
+            exchange: Some(scalp_core::Exchange::Binance),
             ..Default::default()
         };
         let l = load_data(&cfg, "sma_cross", &d(Timeframe::H1)).unwrap();
         assert_eq!((l.candles.len(), l.timeframe), (500, Timeframe::H1));
-        assert_eq!(l.label, "binance:btcusdt:1h");
-        assert_eq!(data_asset(&cfg, &d(Timeframe::H1)), "BTC");
+        assert!(l.label.ends_with("binance BTCUSDT 1h"), "{}", l.label);
+        assert_eq!(l.asset, "BTC");
         let e = load_data(&cfg, "sma_cross", &d(Timeframe::H4))
             .unwrap_err()
             .to_string();

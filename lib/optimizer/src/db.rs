@@ -208,7 +208,7 @@ pub fn save_windows(
                 finite(win.oos_return_pct),
                 win.oos_trades,
                 finite(win.oos_max_dd),
-                win.regime,
+                win.regime.as_str(),
                 win.combos_tested as i64
             ])?;
             for (pass, kv, m, cap) in &win.combos {

@@ -118,7 +118,7 @@ pub fn grade_inputs_of(
     let rw: Vec<(f64, &str)> = w
         .windows
         .iter()
-        .map(|x| (x.oos_return_pct, x.regime))
+        .map(|x| (x.oos_return_pct, x.regime.as_str()))
         .collect();
     let (lowo_return_pct, loro_return_pct) = grade::leave_out(&rw);
     GradeInputs {

@@ -160,8 +160,8 @@ pub struct WindowResult {
     pub oos_trades: u32,
     pub oos_max_dd: f64,
     pub combos_tested: usize,
-    /// bull | bear | range | crash (price action of the OOS window).
-    pub regime: &'static str,
+    /// The price action of the OOS window ([`classify_regime`]).
+    pub regime: WindowRegime,
     /// Parameters whose one-step neighbours lose more than half of the IS Sharpe.
     pub cliff: Vec<String>,
     /// Every combination tested in IS: (pass, params, metrics, capital).
@@ -222,10 +222,39 @@ pub struct WfoResult {
     pub periods_per_year: f64,
 }
 
+/// The market regime of a walk-forward window, from its prices (`bull`, `bear`, `range`,
+/// `crash`). Distinct from [`scalp_backtest::Regime`], the regime of a *trade* at its entry
+/// (ADX/ATR: `RANGING`, `TRENDING_UP`, …): two vocabularies for two questions, with two names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowRegime {
+    Bull,
+    Bear,
+    Range,
+    Crash,
+}
+
+impl WindowRegime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowRegime::Bull => "bull",
+            WindowRegime::Bear => "bear",
+            WindowRegime::Range => "range",
+            WindowRegime::Crash => "crash",
+        }
+    }
+}
+
+impl std::fmt::Display for WindowRegime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Regime of a price window (thresholds in docs/OPTIMIZER.md).
-pub fn classify_regime(c: &[Candle]) -> &'static str {
+pub fn classify_regime(c: &[Candle]) -> WindowRegime {
     let (Some(first), Some(last)) = (c.first(), c.last()) else {
-        return "range";
+        return WindowRegime::Range;
     };
     let ret = last.close / first.open - 1.0;
     let (mut peak, mut mdd) = (first.open, 0.0f64);
@@ -234,13 +263,13 @@ pub fn classify_regime(c: &[Candle]) -> &'static str {
         mdd = mdd.max(1.0 - x.low / peak);
     }
     if mdd >= 0.30 && ret < 0.0 {
-        "crash"
+        WindowRegime::Crash
     } else if ret >= 0.10 {
-        "bull"
+        WindowRegime::Bull
     } else if ret <= -0.10 {
-        "bear"
+        WindowRegime::Bear
     } else {
-        "range"
+        WindowRegime::Range
     }
 }
 

@@ -6,3 +6,6 @@ mod props;
 mod reference_backtestingpy;
 mod restart;
 mod rules;
+mod strategy_behaviour;
+mod strategy_driver;
+mod strategy_state;

@@ -3,7 +3,4 @@
 
 mod config_validation;
 mod docs_params;
-mod driver;
 mod random_params;
-mod state;
-mod strategies;

@@ -1,13 +1,15 @@
-//! Every strategy over the bundled hourly data (data/coinbase_btcusd_1h.csv) with the in-test
-//! driver: sensible intents, hand-computed grid prices, determinism, no look-ahead.
+//! Every strategy over the bundled hourly data (data/coinbase_btcusd_1h.csv) on the real engine
+//! (`strategy_driver`: `Engine::step` bar by bar, the engine's default settings, synthetic
+//! funding/OI fed as market extras): sensible intents, hand-computed grid prices, determinism,
+//! no look-ahead.
 
-use crate::driver::{self, Run, data, run, synthetic_extras};
+use crate::strategy_driver::{H1, Market, Run, data, run};
+use proptest::prelude::*;
+use scalp_backtest::BacktestConfig;
 use scalp_core::{Candle, Timeframe};
 use scalp_indicators as ind;
 use scalp_strategy::registry::SPECS;
-use scalp_strategy::{Intent, Params, Side, Strategy};
-
-const H1: Timeframe = Timeframe::H1;
+use scalp_strategy::{Intent, ParamKind, Params, Side, Strategy};
 
 fn build(name: &str, kv: &[(&str, f64)]) -> Box<dyn Strategy> {
     let spec = scalp_strategy::spec(name).unwrap();
@@ -18,8 +20,24 @@ fn build(name: &str, kv: &[(&str, f64)]) -> Box<dyn Strategy> {
     scalp_strategy::build(name, &p, H1).unwrap()
 }
 
+/// `name` with `kv` over `cs` with synthetic funding and open interest.
 fn go(name: &str, kv: &[(&str, f64)], cs: &[Candle]) -> Run {
-    run(build(name, kv).as_mut(), cs, H1, synthetic_extras)
+    run(
+        &BacktestConfig::default(),
+        build(name, kv),
+        cs,
+        &Market::synthetic(cs),
+    )
+}
+
+/// Without funding or open-interest data.
+fn go_bare(name: &str, cs: &[Candle]) -> Run {
+    run(
+        &BacktestConfig::default(),
+        build(name, &[]),
+        cs,
+        &Market::none(),
+    )
 }
 
 fn rel_eq(a: f64, b: f64) -> bool {
@@ -50,20 +68,30 @@ fn every_strategy_trades_sensibly_and_deterministically() {
         let warm = s.warmup();
         assert_eq!(s.name(), name);
         assert_eq!(s.timeframes()[0], H1);
-        let r = go(name, &[], &cs);
-        let again = go(name, &[], &cs);
+        let r = go(name, &[], cs);
+        let again = go(name, &[], cs);
         assert_eq!(r.steps, again.steps, "{name}: two runs differ");
-        let exits: usize = r.exits.values().sum();
+        let exits = r.exits_before_the_end();
         assert!(
             r.entries >= 5 && exits >= 3,
             "{name}: {} entries, exits {:?}",
             r.entries,
             r.exits
         );
+        // The engine's higher candles come from the one resampler (`scalp_core::resample`, as
+        // `BacktestInput::with_aggregated`), which closes the bucket the data starts in with
+        // the candles it has: the data opens at 11:00 UTC, so the first 4h candle holds one
+        // hour, and a warm-up counted in whole higher candles ends `missing` (3) primary
+        // candles sooner (grid_multi_tf: first intent at candle 40, warm-up 44).
+        let missing = s.timeframes()[1..]
+            .iter()
+            .map(|h| ((cs[0].open_time - h.align(cs[0].open_time)) / H1.ms()) as usize)
+            .max()
+            .unwrap_or(0);
         let first = r.steps.first().unwrap().i;
         assert!(
-            first + 1 >= warm,
-            "{name}: intent at candle {first} before warm-up {warm}"
+            first + 1 + missing >= warm,
+            "{name}: intent at candle {first} before warm-up {warm} (first higher candle short of {missing})"
         );
         for (i, it) in r.all_intents() {
             let close = cs[i].close;
@@ -125,7 +153,7 @@ fn every_strategy_trades_sensibly_and_deterministically() {
 fn no_lookahead_intents_do_not_change_when_later_candles_exist() {
     let cs = data();
     for spec in SPECS {
-        let full = go(spec.name, &[], &cs);
+        let full = go(spec.name, &[], cs);
         for k in [400, 5_001, 13_337] {
             let part = go(spec.name, &[], &cs[..k]);
             let want: Vec<_> = full.steps.iter().take_while(|s| s.i < k).cloned().collect();
@@ -145,7 +173,7 @@ fn envelope_dca_levels_at_documented_prices() {
         ("envelope_dca", 1.0, 0u32),
         ("envelope_dca_short", -1.0, 100),
     ] {
-        let r = go(name, &[], &cs);
+        let r = go(name, &[], cs);
         let mut checked = 0;
         for st in &r.steps {
             let i = st.i;
@@ -188,7 +216,7 @@ fn envelope_dca_levels_at_documented_prices() {
         assert!(checked > 1000, "{name}: {checked}");
     }
     // hand-computed first placement: closes of candles 0..=6
-    let r = go("envelope_dca", &[], &cs);
+    let r = go("envelope_dca", &[], cs);
     let s0 = &r.steps[0];
     assert_eq!(s0.i, 6);
     let sum: f64 = [
@@ -230,12 +258,12 @@ fn naive_atr(cs: &[Candle], n: usize, i: usize) -> f64 {
 #[test]
 fn grid_atr_levels_at_sma_minus_atr_multiples() {
     let cs = data();
-    let r = go("grid_atr", &[], &cs);
+    let r = go("grid_atr", &[], cs);
     let mut checked = 0;
     for st in r.steps.iter().take(300) {
         let i = st.i;
         let sma = cs[i - 13..=i].iter().map(|c| c.close).sum::<f64>() / 14.0;
-        let atr = naive_atr(&cs, 14, i);
+        let atr = naive_atr(cs, 14, i);
         for (id, side, price, _) in levels(&st.intents) {
             assert_eq!(side, Side::Long);
             let want = sma - (2.0 + f64::from(id)) * atr;
@@ -254,9 +282,9 @@ fn grid_range_atr_both_sides_sides_param_and_tp_modes() {
     let cs = data();
     let closes: Vec<f64> = cs.iter().map(|c| c.close).collect();
     let sma = ind::sma(&closes, 20);
-    let atr = ind::atr(&cs, 14);
-    let adx = ind::adx(&cs, 14).adx;
-    let r = go("grid_range_atr", &[], &cs);
+    let atr = ind::atr(cs, 14);
+    let adx = ind::adx(cs, 14).adx;
+    let r = go("grid_range_atr", &[], cs);
     let mut both = 0;
     for st in &r.steps {
         let i = st.i;
@@ -281,7 +309,7 @@ fn grid_range_atr_both_sides_sides_param_and_tp_modes() {
     }
     assert!(both > 50, "{both}");
     // sides = long (choice index 0): never a short level
-    let r = go("grid_range_atr", &[("sides", 0.0)], &cs);
+    let r = go("grid_range_atr", &[("sides", 0.0)], cs);
     assert!(r.all_intents().all(|(_, x)| !matches!(
         x,
         Intent::PlaceLevel {
@@ -291,7 +319,7 @@ fn grid_range_atr_both_sides_sides_param_and_tp_modes() {
     )));
     assert!(r.entries > 0);
     // tp_mode = step (index 1): TP one spacing·ATR from the average entry
-    let r = go("grid_range_atr", &[("tp_mode", 1.0)], &cs);
+    let r = go("grid_range_atr", &[("tp_mode", 1.0)], cs);
     let mut n = 0;
     for st in &r.steps {
         for it in &st.intents {
@@ -308,7 +336,7 @@ fn grid_range_atr_both_sides_sides_param_and_tp_modes() {
     }
     assert!(n > 10);
     // tp_mode = pct (index 2)
-    let r = go("grid_range_atr", &[("tp_mode", 2.0), ("tp_pct", 0.02)], &cs);
+    let r = go("grid_range_atr", &[("tp_mode", 2.0), ("tp_pct", 0.02)], cs);
     let tps: Vec<_> = r
         .steps
         .iter()
@@ -333,7 +361,7 @@ fn grid_boltrend_breakout_entry_and_levels() {
     let closes: Vec<f64> = cs.iter().map(|c| c.close).collect();
     let bb = ind::bollinger(&closes, 20, 2.0);
     let trend = ind::sma(&closes, 100);
-    let r = go("grid_boltrend", &[], &cs);
+    let r = go("grid_boltrend", &[], cs);
     let mut n = 0;
     for st in &r.steps {
         let i = st.i;
@@ -369,9 +397,9 @@ fn grid_boltrend_breakout_entry_and_levels() {
 #[test]
 fn grid_multi_tf_follows_the_higher_timeframe_supertrend() {
     let cs = data();
-    let h4 = driver::resample(&cs, H1, Timeframe::H4);
+    let h4 = scalp_core::resample::resample(cs, H1, Timeframe::H4);
     let st4 = ind::supertrend(&h4, 10, 3.0);
-    let r = go("grid_multi_tf", &[], &cs);
+    let r = go("grid_multi_tf", &[], cs);
     let (mut long, mut short) = (0, 0);
     for st in &r.steps {
         let close_t = cs[st.i].open_time + H1.ms();
@@ -392,8 +420,8 @@ fn grid_multi_tf_follows_the_higher_timeframe_supertrend() {
 #[test]
 fn momentum_enters_on_breakouts_only() {
     let cs = data();
-    let dmi = ind::adx(&cs, 14);
-    let r = go("momentum", &[], &cs);
+    let dmi = ind::adx(cs, 14);
+    let r = go("momentum", &[], cs);
     let mut n = 0;
     for st in &r.steps {
         let i = st.i;
@@ -432,11 +460,12 @@ fn funding_and_liquidation_use_the_extras() {
     let cs = data();
     let closes: Vec<f64> = cs.iter().map(|c| c.close).collect();
     let ema = ind::ema(&closes, 50);
-    let r = go("funding", &[], &cs);
+    let market = Market::synthetic(cs);
+    let r = go("funding", &[], cs);
     let mut n = 0;
     for (i, it) in r.all_intents() {
         if let Intent::MarketEntry { side, .. } = *it {
-            let fr = synthetic_extras(i, &cs[i]).funding_rate.unwrap();
+            let fr = market.extras_at(&cs[i]).funding_rate.unwrap();
             match side {
                 Side::Short => assert!(fr >= 0.0005 && closes[i] < ema[i], "@{i}"),
                 Side::Long => assert!(fr <= -0.0005 && closes[i] > ema[i], "@{i}"),
@@ -446,14 +475,14 @@ fn funding_and_liquidation_use_the_extras() {
     }
     assert!(n > 10);
     // without funding data: no trade at all
-    let r = run(build("funding", &[]).as_mut(), &cs, H1, driver::no_extras);
+    let r = go_bare("funding", cs);
     assert_eq!(r.entries, 0);
 
-    let r = go("liquidation", &[], &cs);
+    let r = go("liquidation", &[], cs);
     let mut n = 0;
     for (i, it) in r.all_intents() {
         if let Intent::MarketEntry { side, .. } = *it {
-            let oi = |k: usize| synthetic_extras(k, &cs[k]).open_interest.unwrap();
+            let oi = |k: usize| market.extras_at(&cs[k]).open_interest.unwrap();
             assert!(oi(i) / oi(i - 4) - 1.0 <= -0.03, "@{i}");
             let px = closes[i] / closes[i - 4] - 1.0;
             let vavg = cs[i - 19..=i].iter().map(|c| c.volume).sum::<f64>() / 20.0;
@@ -466,24 +495,20 @@ fn funding_and_liquidation_use_the_extras() {
         }
     }
     assert!(n >= 5, "{n}");
-    let r = run(
-        build("liquidation", &[]).as_mut(),
-        &cs,
-        H1,
-        driver::no_extras,
-    );
+    let r = go_bare("liquidation", cs);
     assert_eq!(r.entries, 0);
 }
 
 #[test]
 fn grid_funding_side_follows_funding_sign() {
     let cs = data();
-    let r = go("grid_funding", &[], &cs);
+    let market = Market::synthetic(cs);
+    let r = go("grid_funding", &[], cs);
     for st in &r.steps {
         if st.position.side.is_some() {
             continue;
         }
-        let fr = synthetic_extras(st.i, &cs[st.i]).funding_rate.unwrap();
+        let fr = market.extras_at(&cs[st.i]).funding_rate.unwrap();
         for (_, side, _, _) in levels(&st.intents) {
             match side {
                 Side::Long => assert!(fr <= -0.0001, "@{}", st.i),
@@ -505,7 +530,7 @@ fn level_ids_are_stable_per_level_index() {
         "grid_multi_tf",
         "grid_funding",
     ] {
-        let r = go(name, &[], &cs);
+        let r = go(name, &[], cs);
         let mut seen = std::collections::BTreeSet::new();
         for (_, it) in r.all_intents() {
             if let Intent::PlaceLevel { id, .. } = it {
@@ -515,5 +540,71 @@ fn level_ids_are_stable_per_level_index() {
         let spec = scalp_strategy::spec(name).unwrap();
         let n = Params::defaults(spec.params).usize("levels") as u32;
         assert!(seen.iter().all(|id| id % 100 < n), "{name}: {seen:?}");
+    }
+}
+
+/// Params from uniforms in [0, 1) (ints biased towards small values so warm-ups fit), as
+/// scalp-strategy's `random_params`.
+fn params_for(idx: usize, u: &[f64]) -> Params {
+    let spec = &SPECS[idx];
+    let kv: Vec<(String, f64)> = spec
+        .params
+        .iter()
+        .zip(u)
+        .map(|(p, &u)| {
+            let x = match p.kind {
+                ParamKind::Float => p.min + u * (p.max - p.min),
+                ParamKind::Int => {
+                    (p.min + (u * u * u * (p.max.min(400.0) - p.min)).floor()).min(p.max)
+                }
+                ParamKind::Bool => (u < 0.5) as u8 as f64,
+                ParamKind::Choice => (u * p.choices.len() as f64).floor().min(p.max),
+            };
+            (p.name.to_string(), x)
+        })
+        .collect();
+    Params::defaults(spec.params)
+        .with_overrides(spec.name, spec.params, &kv)
+        .expect("in range")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// scalp-strategy's `random_params_give_valid_intents` feeds the strategies flat; here they
+    /// trade on the engine, so their in-position intents are checked too (the engine itself
+    /// refuses a price ≤ 0 or a margin_frac outside (0, 1]: the driver panics on it).
+    #[test]
+    fn random_params_give_valid_intents_on_the_engine(
+        idx in 0..SPECS.len(),
+        u in prop::collection::vec(0.0f64..1.0, 16),
+        start in 0usize..15_000,
+    ) {
+        let cs = &data()[start..start + 3_000];
+        let spec = &SPECS[idx];
+        let p = params_for(idx, &u);
+        let market = Market::synthetic(cs);
+        let cfg = BacktestConfig::default();
+        let build = || scalp_strategy::build(spec.name, &p, H1).unwrap();
+        let r = run(&cfg, build(), cs, &market);
+        prop_assert_eq!(&r.steps, &run(&cfg, build(), cs, &market).steps);
+        for (i, it) in r.all_intents() {
+            let close = cs[i].close;
+            match *it {
+                Intent::PlaceLevel { side, price, margin_frac, .. } => {
+                    prop_assert!(price.is_finite() && price > 0.0, "{} {:?}", spec.name, it);
+                    prop_assert!(margin_frac > 0.0 && margin_frac <= 1.0, "{} {:?}", spec.name, it);
+                    let passive = if side == Side::Long { price < close } else { price > close };
+                    prop_assert!(passive, "{}@{i} {:?} close {close} {:?}", spec.name, it, p);
+                }
+                Intent::MarketEntry { margin_frac, .. } => {
+                    prop_assert!(margin_frac > 0.0 && margin_frac <= 1.0)
+                }
+                Intent::SetStop { price } | Intent::SetTakeProfit { price } => {
+                    prop_assert!(price.is_finite() && price > 0.0, "{} {:?} {:?}", spec.name, it, p)
+                }
+                _ => {}
+            }
+        }
     }
 }

@@ -1,22 +1,32 @@
 //! Strategy state survives a restart bit-exactly, and bounded history changes nothing.
 //!
-//! Every registered strategy, on the bundled hourly data with the in-test driver (its fill
-//! model keeps a real position, so the strategies' in-position branches run) and synthetic
-//! funding/OI: a run interrupted at candles k₁ < k₂ < … (`save_state` → fresh instance from the
-//! same params → `load_state` → continue) gives the same intents as the uninterrupted run, bit
-//! for bit (compared as CBOR bytes, so NaN and −0.0 count); so does a run whose
-//! `Context::candles` (and higher slices) hold only `history_needed()`
-//! (`higher_history_needed()`) trailing candles. `load_state` refuses snapshots of another
-//! strategy, of other params or timeframe, truncated, flipped or random bytes.
+//! Every registered strategy, on the bundled hourly data on the real engine
+//! (`strategy_driver`: its fills keep a real position, so the strategies' in-position branches
+//! run) and synthetic funding/OI: a run interrupted at candles k₁ < k₂ < … (`save_state` → fresh
+//! instance from the same params → `load_state` → continue; the engine runs on, as a paper runner
+//! whose strategy is restored) gives the same intents as the uninterrupted run, bit for bit
+//! (compared as CBOR bytes, so NaN and −0.0 count); so does a run whose `Context::candles` (and
+//! higher slices) hold only `history_needed()` (`higher_history_needed()`) trailing candles.
+//! `load_state` refuses snapshots of another strategy, of other params or timeframe, truncated,
+//! flipped or random bytes.
 
-use crate::driver::{Driver, Run, data, resample, synthetic_extras};
+use crate::strategy_driver::{Driver, H1, Market, Recorder, Run, data};
 use proptest::prelude::*;
+use scalp_backtest::BacktestConfig;
+use scalp_core::resample::resample;
 use scalp_core::{Candle, Timeframe};
 use scalp_strategy::registry::{SPECS, StrategySpec};
 use scalp_strategy::state::to_cbor;
 use scalp_strategy::{ParamKind, Params, StateError, Strategy};
 
-const H1: Timeframe = Timeframe::H1;
+/// The engine's defaults without regime labels: the strategy sees nothing of them, and without
+/// them a `Bar` needs no more history than the strategy's `history_needed()` (the regime window
+/// would otherwise put 101 candles in every bounded context).
+fn cfg() -> BacktestConfig {
+    let mut c = BacktestConfig::default();
+    c.regime.enabled = false;
+    c
+}
 
 /// Params from uniforms in [0, 1) (ints biased towards small values so warm-ups fit).
 fn params_from(spec: &StrategySpec, u: &[f64]) -> Params {
@@ -89,10 +99,11 @@ fn drive_state(
     bounded: bool,
 ) -> (Run, Vec<Vec<u8>>) {
     let mut states = vec![];
-    let mut s = (spec.build)(p, H1);
+    let market = Market::synthetic(cs);
+    let mut s = Recorder::new((spec.build)(p, H1));
     let mut d = match highers {
-        Some(h) => Driver::with_highers(cs, H1, h, synthetic_extras),
-        None => Driver::new(s.as_ref(), cs, H1, synthetic_extras),
+        Some(h) => Driver::with_highers(&cfg(), &s, cs, h, &market),
+        None => Driver::new(&cfg(), &s, cs, &market),
     };
     if bounded {
         assert!(s.history_needed() >= 1, "{}", spec.name);
@@ -107,14 +118,14 @@ fn drive_state(
                 // the restored instance is the saved one: it snapshots to the same bytes
                 assert_eq!(fresh.save_state().unwrap(), bytes, "{}", spec.name);
             }
-            s = fresh;
+            s.inner = fresh;
         }
-        d.step(s.as_mut(), i);
+        d.step(&mut s, i);
         if PROBES.contains(&i) || i + 1 == cs.len() {
             states.push(s.save_state().unwrap());
         }
     }
-    (d.run, states)
+    (d.finish(&mut s), states)
 }
 
 /// Candles after which the states of two runs are compared (the same state, not only the same
@@ -177,10 +188,10 @@ fn every_strategy_with_defaults_survives_restarts_over_all_the_data() {
     let mut forgetful_same = vec![];
     for spec in SPECS {
         let p = Params::defaults(spec.params);
-        check_restarts(spec, &p, &cs, &at);
-        let full = drive(spec, &p, &cs, None, &[], Restart::Restore, false);
+        check_restarts(spec, &p, cs, &at);
+        let full = drive(spec, &p, cs, None, &[], Restart::Restore, false);
         assert!(full.entries >= 5, "{}: {} entries", spec.name, full.entries);
-        let forgot = drive(spec, &p, &cs, None, &at, Restart::Forget, false);
+        let forgot = drive(spec, &p, cs, None, &at, Restart::Forget, false);
         if bytes_of(&full) == bytes_of(&forgot) {
             forgetful_same.push(spec.name);
         }
@@ -274,15 +285,16 @@ proptest! {
     }
 }
 
-/// A snapshot of `spec` with defaults after `n` candles (mid-run, usually in a position).
+/// A snapshot of `spec` with defaults after the candles `cs` (mid-run, usually in a position).
 fn snapshot(spec: &StrategySpec, p: &Params, cs: &[Candle]) -> (Box<dyn Strategy>, Vec<u8>) {
-    let mut s = (spec.build)(p, H1);
-    let mut d = Driver::new(s.as_ref(), cs, H1, synthetic_extras);
+    let market = Market::synthetic(cs);
+    let mut s = Recorder::new((spec.build)(p, H1));
+    let mut d = Driver::new(&cfg(), &s, cs, &market);
     for i in 0..cs.len() {
-        d.step(s.as_mut(), i);
+        d.step(&mut s, i);
     }
     let b = s.save_state().unwrap();
-    (s, b)
+    (s.inner, b)
 }
 
 /// SplitMix64: a small deterministic RNG.

@@ -81,10 +81,11 @@ fn sweep_ranks_the_full_grid_with_the_kernel() {
         eq.windows(2).all(|w| w[0] >= w[1]),
         "not ranked by final equity"
     );
-    // With funding the kernel declines and the event engine gives the ranking (same grid).
-    let out = ok(&optimize(
-        &cfg,
-        &[
+    // Funding on (the default for perpetuals) stays on the kernel (it pays the same
+    // settlements as the engine); a kill switch, which the kernel does not model, makes it
+    // decline and the event engine gives the ranking (same grid).
+    for (extra, engine) in [(None, "kernel"), (Some(["--kill-dd", "30"]), "event")] {
+        let mut args = vec![
             "sweep",
             "--strategy",
             "sma_cross",
@@ -95,11 +96,13 @@ fn sweep_ranks_the_full_grid_with_the_kernel() {
             "--leverage",
             "1",
             "--json",
-        ],
-    ));
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["engine"], "event");
-    assert_eq!(v["combos"], 4);
+        ];
+        args.extend(extra.into_iter().flatten());
+        let out = ok(&optimize(&cfg, &args));
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["engine"], engine, "{extra:?}");
+        assert_eq!(v["combos"], 4);
+    }
     // Bad grid: clear error naming the axis.
     let o = optimize(
         &cfg,

@@ -3,11 +3,13 @@
 //! within what it models, else the event-driven engine once per combination.
 
 use crate::grid::Grid;
+use crate::kernels::funding::{self, FundingSchedule, NO_FUNDING};
 use crate::kernels::sma_cross::{self, Combo, KSizing, KernelCost, Market};
 use crate::kernels::{KMetrics, KTrade};
 use anyhow::anyhow;
 use rayon::prelude::*;
-use scalp_backtest::{BacktestConfig, BacktestInput, EndFill, FillMode, Sizing};
+use scalp_backtest::engine::FUNDING_INTERVAL_MS;
+use scalp_backtest::{BacktestConfig, BacktestInput, EndFill, FillMode, FundingPoint, Sizing};
 use scalp_core::{Candle, Timeframe};
 use scalp_strategy::Params;
 use serde::Serialize;
@@ -34,26 +36,34 @@ pub enum EnginePath {
 /// Strategies with a dedicated kernel.
 pub const KERNEL_STRATEGIES: &[&str] = &["sma_cross"];
 
-/// The kernel's cost model for `series`, or `None` when the settings are outside what the
-/// kernel models: funding payments, a kill switch, or a liquidation that the window's prices
-/// could reach (checked conservatively: lowest low vs the liquidation price of an entry at the
-/// highest possible fill price).
+/// The kernel's cost model for `candles` **without funding**, or `None` when funding is on
+/// (`funding_rate` ≠ none/0) or [`kernel_cost_with_funding`] declines. For callers that
+/// rebuild a run's equity from its trades without funding (`wfo::kernel_equity`); the sweep
+/// and the walk-forward's grids use [`kernel_cost_with_funding`].
 pub fn kernel_cost(bt: &BacktestConfig, candles: &[Candle]) -> Option<KernelCost> {
-    if bt.funding_rate.is_some_and(|r| r != 0.0)
-        || bt.kill_switch.max_drawdown_pct.is_some()
-        || bt.kill_switch.max_consecutive_losses.is_some()
+    if bt.funding_rate.is_some_and(|r| r != 0.0) {
+        return None;
+    }
+    kernel_cost_with_funding(bt, candles, &[])
+}
+
+/// The kernel's cost model for `candles` with the engine's funding — `bt.funding_rate` and
+/// the stored history `funding` (pass what the event engine's `BacktestInput::funding` holds;
+/// the kernel then needs the window's [`FundingSchedule`] built from the same two) —, or
+/// `None` when the settings are outside what the kernel models: a kill switch, or a
+/// liquidation that the window's prices could reach, funding included (checked
+/// conservatively, [`liquidation_unreachable`]).
+pub fn kernel_cost_with_funding(
+    bt: &BacktestConfig,
+    candles: &[Candle],
+    funding: &[FundingPoint],
+) -> Option<KernelCost> {
+    if bt.kill_switch.max_drawdown_pct.is_some() || bt.kill_switch.max_consecutive_losses.is_some()
     {
         return None;
     }
-    let liq_frac = 1.0 - 1.0 / bt.leverage + bt.maintenance_margin;
-    if liq_frac > 0.0 {
-        let (max_px, min_low) = candles.iter().fold((0.0f64, f64::INFINITY), |(hi, lo), c| {
-            (hi.max(c.open).max(c.close), lo.min(c.low))
-        });
-        let max_px = max_px * (1.0 + bt.slippage);
-        if !(min_low > max_px * liq_frac * (1.0 + 1e-6)) {
-            return None;
-        }
+    if !liquidation_unreachable(bt, candles, funding) {
+        return None;
     }
     Some(KernelCost {
         capital: bt.capital,
@@ -74,13 +84,83 @@ pub fn kernel_cost(bt: &BacktestConfig, candles: &[Candle]) -> Option<KernelCost
     })
 }
 
-/// Evaluates sma_cross combinations with the kernel: tiles of the grid in parallel, each a
-/// single time-blocked pass of `block` candles.
+/// Whether no long position of the kernel can reach its liquidation price in `candles`
+/// (docs/OPTIMIZER.md "When the kernel declines"). A long entered in candle `a` at a fill
+/// price `≤ E_a = max(open_a, close_a) × (1 + slippage)` starts with the liquidation price
+/// `avg × liq_frac`, `liq_frac = 1 − 1/leverage + maintenance_margin`; funding the free
+/// balance cannot pay lowers its isolated margin, which raises that price by at most what
+/// one unit paid since the entry, `P(a, b] = Σ close_c × max(rate, 0)` over the settlements
+/// of candles `a < c ≤ b`. The kernel runs when every candle `b` has
+/// `low_b > max over a ≤ b of (E_a × liq_frac + P(a, b]) × (1 + 1e-6)`. `P` charges every
+/// settlement from a candle's open to the next candle's open (the last candle: to a day
+/// after its open), a superset of the engine's (a settlement in a gap is not charged), so the
+/// test needs no timeframe and [`uses_kernel`] and [`evaluate`] agree.
+pub fn liquidation_unreachable(
+    bt: &BacktestConfig,
+    candles: &[Candle],
+    funding: &[FundingPoint],
+) -> bool {
+    let liq_frac = 1.0 - 1.0 / bt.leverage + bt.maintenance_margin;
+    let default = bt.funding_rate;
+    let pays = default.is_some_and(|d| d > 0.0 || funding.iter().any(|p| p.rate > 0.0));
+    if liq_frac <= 0.0 && !pays {
+        // The liquidation price of a long is ≤ 0 and nothing lowers the margin.
+        return true;
+    }
+    let last_span = Timeframe::ALL.iter().map(|t| t.ms()).max().unwrap_or(0);
+    let mut next = candles.first().map_or(0, |c| {
+        c.open_time.div_euclid(FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS
+    });
+    // p = P[b] (settlements of candles 0..=b); x = max over a ≤ b of E_a × liq_frac − P[a].
+    let mut p = 0.0f64;
+    let mut x = f64::NEG_INFINITY;
+    for (b, c) in candles.iter().enumerate() {
+        if let Some(d) = default.filter(|_| pays) {
+            let end = candles
+                .get(b + 1)
+                .map_or(c.open_time + last_span, |n| n.open_time);
+            while next < end {
+                if next >= c.open_time {
+                    let r = funding::rate_at(funding, next, d);
+                    if r > 0.0 {
+                        p += c.close * r;
+                    }
+                }
+                next += FUNDING_INTERVAL_MS;
+            }
+        }
+        let e = c.open.max(c.close) * (1.0 + bt.slippage);
+        x = x.max(e * liq_frac - p);
+        let bound = x + p;
+        if bound > 0.0 && !(c.low > bound * (1.0 + 1e-6)) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Evaluates sma_cross combinations with the kernel and no funding (the bench settings):
+/// [`sma_cross_combos_with`] with [`NO_FUNDING`].
 pub fn sma_cross_combos(
     candles: &[Candle],
     tf: Timeframe,
     combos: &[Combo],
     cost: &KernelCost,
+    full: bool,
+    block: usize,
+) -> Vec<KMetrics> {
+    sma_cross_combos_with(candles, tf, combos, cost, &NO_FUNDING, full, block)
+}
+
+/// Evaluates sma_cross combinations with the kernel: tiles of the grid in parallel, each a
+/// single time-blocked pass of `block` candles. `funding`: the window's settlements
+/// ([`FundingSchedule::new`] from the same settings and history as the cost model).
+pub fn sma_cross_combos_with(
+    candles: &[Candle],
+    tf: Timeframe,
+    combos: &[Combo],
+    cost: &KernelCost,
+    funding: &FundingSchedule,
     full: bool,
     block: usize,
 ) -> Vec<KMetrics> {
@@ -95,6 +175,7 @@ pub fn sma_cross_combos(
     let mk = Market {
         candles,
         day_cum: &day_cum,
+        funding,
     };
     // Tiles of the (fast, slow) grid, one per core (more tiles would let a late core steal
     // work, but each tile computes its own SMAs: measured slower). A tile takes every a-th
@@ -141,14 +222,15 @@ pub fn sma_cross_combos(
         .collect()
 }
 
-/// Evaluates every combination of `grid` on `series` with the `sma_cross` kernel.
-/// `full` computes the daily Sharpe and the drawdown as well.
+/// Evaluates every combination of `grid` on `series` with the `sma_cross` kernel and the
+/// window's funding settlements. `full` computes the daily Sharpe and the drawdown as well.
 pub fn sma_cross_grid(
     candles: &[Candle],
     tf: Timeframe,
     grid: &Grid,
     base: &Params,
     cost: &KernelCost,
+    funding: &FundingSchedule,
     full: bool,
 ) -> Vec<ComboResult> {
     let names = grid.names();
@@ -167,7 +249,7 @@ pub fn sma_cross_grid(
             }
         })
         .collect();
-    sma_cross_combos(candles, tf, &combos, cost, full, sma_cross::BLOCK)
+    sma_cross_combos_with(candles, tf, &combos, cost, funding, full, sma_cross::BLOCK)
         .into_iter()
         .enumerate()
         .map(|(idx, metrics)| ComboResult {
@@ -178,12 +260,26 @@ pub fn sma_cross_grid(
         .collect()
 }
 
-/// Trades of one sma_cross parameter set with the kernel (parity tests, WFO OOS runs).
+/// Trades of one sma_cross parameter set with the kernel and no funding (WFO OOS runs, whose
+/// equity `wfo::kernel_equity` rebuilds without funding): [`sma_cross_trades_with`] with
+/// [`NO_FUNDING`].
 pub fn sma_cross_trades(
     candles: &[Candle],
     tf: Timeframe,
     params: &Params,
     cost: &KernelCost,
+) -> (KMetrics, Vec<KTrade>) {
+    sma_cross_trades_with(candles, tf, params, cost, &NO_FUNDING)
+}
+
+/// Trades of one sma_cross parameter set with the kernel and the window's funding
+/// settlements (parity tests; the equity: [`funding::equity_curve`]).
+pub fn sma_cross_trades_with(
+    candles: &[Candle],
+    tf: Timeframe,
+    params: &Params,
+    cost: &KernelCost,
+    funding: &FundingSchedule,
 ) -> (KMetrics, Vec<KTrade>) {
     let combo = Combo {
         fast: params.usize("fast"),
@@ -194,6 +290,7 @@ pub fn sma_cross_trades(
     let mk = Market {
         candles,
         day_cum: &day_cum,
+        funding,
     };
     sma_cross::run_group::<true>(mk, cost, &[combo], sma_cross::BLOCK, true)
         .pop()
@@ -301,7 +398,7 @@ pub fn evaluate(
 
 /// Whether [`evaluate`] takes the fast kernel (which reports no per-combination progress).
 pub fn uses_kernel(strategy: &str, bt: &BacktestConfig, candles: &[Candle]) -> bool {
-    strategy == "sma_cross" && kernel_cost(bt, candles).is_some()
+    strategy == "sma_cross" && kernel_cost_with_funding(bt, candles, &[]).is_some()
 }
 
 /// [`evaluate`], calling `done` after each combination run on the event engine.
@@ -317,11 +414,14 @@ pub fn evaluate_with_progress(
     full: bool,
     done: &(dyn Fn() + Sync),
 ) -> anyhow::Result<(Vec<ComboResult>, EnginePath)> {
+    // The event path ([`event_run`]) runs without a stored funding history: the configured
+    // rate on every settlement. The kernel gets the same.
     if strategy == "sma_cross"
-        && let Some(cost) = kernel_cost(bt, candles)
+        && let Some(cost) = kernel_cost_with_funding(bt, candles, &[])
     {
+        let funding = FundingSchedule::new(candles, tf, bt.funding_rate, &[]);
         return Ok((
-            sma_cross_grid(candles, tf, grid, base, &cost, full),
+            sma_cross_grid(candles, tf, grid, base, &cost, &funding, full),
             EnginePath::Kernel,
         ));
     }

@@ -5,6 +5,7 @@
 //! ([`crate::sweep::kernel_cost`] returns `None`), and the optimizer falls back to the event
 //! engine for that run (parity by construction).
 
+pub mod funding;
 pub mod sma_cross;
 
 use serde::Serialize;
@@ -21,7 +22,9 @@ pub struct KTrade {
     pub entry_fee: f64,
     /// Fees paid on entry + exit.
     pub fees: f64,
-    /// Net P&L (after fees).
+    /// Funding paid (> 0) or received (< 0) while open (the engine's `Trade::funding`).
+    pub funding: f64,
+    /// Net P&L (after fees and funding: the engine's `gross − fees − funding`).
     pub pnl: f64,
     /// Net P&L as a fraction of the equity before the entry.
     pub ret: f64,

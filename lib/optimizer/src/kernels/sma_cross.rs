@@ -12,16 +12,20 @@
 //!    branch-free 64-candle comparison word (`fast < slow` as a bit mask, SIMD) and a
 //!    trailing-zero count. Nothing is allocated in the loop.
 //! 3. At each cross only, fills, fees and sizing follow the engine's formulas (same
-//!    floating-point operations in the same order).
+//!    floating-point operations in the same order). Funding settlements inside a position
+//!    ([`super::funding`]: those of candles `(entry, exit]`, marked at their candle's close)
+//!    are paid at the exit, in time order, before the exit fill, as the engine pays them.
 //!
 //! The optimizer splits a grid into one group per core (combinations sorted by slow then fast
 //! period, so each group shares most of its periods), and the groups run in parallel.
 
+use super::funding::{FundingSchedule, settle};
 use super::{KMetrics, KTrade};
 use scalp_core::Candle;
 
-/// The engine settings the kernel models (long-only market entries/exits, no funding, no kill
-/// switch, liquidation proven impossible for the window by the caller).
+/// The engine settings the kernel models (long-only market entries/exits, no kill switch,
+/// liquidation proven impossible for the window by the caller). Funding is the window's
+/// [`FundingSchedule`] in [`Market`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KernelCost {
     pub capital: f64,
@@ -136,13 +140,15 @@ pub const BLOCK: usize = 256;
 /// Periods advanced together by the SMA block loop (independent add chains).
 const LANES: usize = 8;
 
-/// The window's candles, shared by every combination (read at crosses only), and
+/// The window's candles, shared by every combination (read at crosses only),
 /// `day_cum[i]` = number of UTC-day-ending candles in `[0, i)` (length n + 1; only read by the
-/// full-metrics variant).
+/// full-metrics variant), and the funding settlements of the window
+/// ([`super::funding::NO_FUNDING`] when funding is off).
 #[derive(Clone, Copy)]
 pub struct Market<'a> {
     pub candles: &'a [Candle],
     pub day_cum: &'a [u32],
+    pub funding: &'a FundingSchedule,
 }
 
 /// One parameter combination.
@@ -515,6 +521,7 @@ impl Sim {
         let Market {
             candles: cs,
             day_cum,
+            funding: fs,
         } = *mk;
         let n = cs.len();
         let Open {
@@ -543,6 +550,10 @@ impl Sim {
             acc.flat(day_cum, self.fed, ei, self.bal);
         }
         let mut bal = self.bal - fee_in;
+        // Funding: the settlements of candles (ei, xi], each on the position held at its
+        // candle's open, marked at that candle's close, before the candle's fills and mark.
+        let mut paid = 0.0;
+        let mut k = fs.held(ei, xi);
         if FULL {
             // The drawdown of a candle, 1 − eq/peak, only falls as eq falls (division and
             // subtraction round monotonically), so within a run of candles under the same peak
@@ -550,6 +561,11 @@ impl Sim {
             // one per candle, with the same bits as `Acc::mark` on every candle.
             let mut lo = f64::INFINITY;
             for (b, cb) in cs.iter().enumerate().take(xi).skip(ei) {
+                // (`k` starts at candle ei + 1's first settlement.)
+                while k.start < k.end && fs.candle[k.start] as usize == b {
+                    settle(&mut bal, &mut paid, qty, cb.close, fs.rate[k.start]);
+                    k.start += 1;
+                }
                 let eq = bal + qty * (cb.close - pin);
                 if eq > acc.peak {
                     acc.drawdown_at(lo);
@@ -564,6 +580,12 @@ impl Sim {
             }
             acc.drawdown_at(lo);
         }
+        // The rest: all of them without the metrics, else those of the exit candle (paid at
+        // its open, before an exit at its open or its close).
+        for j in k {
+            let close = cs[fs.candle[j] as usize].close;
+            settle(&mut bal, &mut paid, qty, close, fs.rate[j]);
+        }
         let pout = p1 * (1.0 - c.slippage);
         let fee_out = qty * pout * c.taker_fee;
         let gross = qty * (pout - pin);
@@ -576,7 +598,8 @@ impl Sim {
             self.fed = xi + 1;
         }
         self.bal = bal;
-        let pnl = gross - (fee_in + fee_out);
+        // The engine's `net = gross − fees − funding` (fees = entry + exit fee).
+        let pnl = gross - (fee_in + fee_out) - paid;
         let m = &mut self.m;
         m.n_trades += 1;
         m.fees += fee_in + fee_out;
@@ -595,6 +618,7 @@ impl Sim {
                 qty,
                 entry_fee: fee_in,
                 fees: fee_in + fee_out,
+                funding: paid,
                 pnl,
                 ret: pnl / bal_before,
             });

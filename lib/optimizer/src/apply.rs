@@ -268,7 +268,8 @@ pub fn apply(
     })?;
     let mut n = 0;
     for r in &rows {
-        let obj = r.best_params.as_object().ok_or_else(|| {
+        let best = r.best_params_json();
+        let obj = best.as_object().ok_or_else(|| {
             anyhow!(
                 "result {} {}: best_params is not an object",
                 r.strategy_name,

@@ -32,14 +32,24 @@ pub fn iso_now() -> String {
     iso_ms(scalp_core::types::now_ms())
 }
 
-/// Now, or one millisecond after `prev` when the clock has not moved past it: a row that
-/// supersedes `prev` (a regrade) must sort after it, since `created_at` is part of the unique
-/// key and decides `is_latest` (both read through `scalp_sync::payload::parse_created_at`).
-pub fn iso_now_after(prev: &str) -> String {
+/// The `created_at` of a result made now, in the one stored spelling
+/// (`scalp_sync::payload::canonical_created_at`: UTC, nanoseconds, `Z`; whole milliseconds).
+pub fn created_at_now() -> String {
+    created_at_ms(scalp_core::types::now_ms())
+}
+
+fn created_at_ms(ms: i64) -> String {
+    scalp_sync::payload::format_created_at(i128::from(ms) * 1_000_000)
+}
+
+/// [`created_at_now`], or one millisecond after `prev` when the clock has not moved past it: a
+/// row that supersedes `prev` (a regrade) must sort after it, since `created_at` is part of the
+/// unique key and decides `is_latest` (both read through `scalp_sync::payload::parse_created_at`).
+pub fn created_at_after(prev: &str) -> String {
     let now = scalp_core::types::now_ms();
     match scalp_sync::payload::parse_created_at(prev) {
-        Some(ns) => iso_ms(now.max(ns.div_euclid(1_000_000) as i64 + 1)),
-        None => iso_ms(now),
+        Some(ns) => created_at_ms(now.max(ns.div_euclid(1_000_000) as i64 + 1)),
+        None => created_at_ms(now),
     }
 }
 
@@ -236,52 +246,72 @@ fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-/// Latest rows of optimization_results (optionally one strategy).
-#[derive(Debug, Clone, serde::Serialize)]
+/// A latest row of optimization_results: its id and the row itself, in the one definition of
+/// a result row (`scalp_sync::OptimizationResult`: what `optimize run` builds, inserts and
+/// pushes, and what scalp-syncd validates). Its fields are reached through `Deref`; the JSON
+/// text columns parsed by [`LatestRow::json`] and friends.
+#[derive(Debug, Clone, PartialEq)]
 pub struct LatestRow {
     pub id: i64,
-    pub strategy_name: String,
-    pub asset: String,
-    pub timeframe: String,
-    pub created_at: String,
-    pub grade: String,
-    pub total_score: f64,
-    pub oos_sharpe: Option<f64>,
-    pub consistency: Option<f64>,
-    pub oos_is_ratio: Option<f64>,
-    pub dsr: Option<f64>,
-    pub param_stability: Option<f64>,
-    pub monte_carlo_pvalue: Option<f64>,
-    pub mc_underpowered: bool,
-    pub n_windows: i64,
-    pub n_distinct_combos: Option<i64>,
-    pub best_params: serde_json::Value,
-    pub monte_carlo_summary: Option<serde_json::Value>,
-    pub validation_summary: Option<serde_json::Value>,
-    pub warnings: Option<serde_json::Value>,
-    pub wfo_windows: Option<serde_json::Value>,
-    pub regime_analysis: Option<serde_json::Value>,
+    pub row: scalp_sync::OptimizationResult,
+}
+
+impl std::ops::Deref for LatestRow {
+    type Target = scalp_sync::OptimizationResult;
+    fn deref(&self) -> &Self::Target {
+        &self.row
+    }
+}
+
+/// `grades --json`: the row as pushed (JSON columns embedded as JSON) with its id.
+impl serde::Serialize for LatestRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut v = self.row.to_payload();
+        v["id"] = serde_json::json!(self.id);
+        v.serialize(s)
+    }
 }
 
 impl LatestRow {
+    /// A JSON text column parsed (`None` when absent or not JSON).
+    pub fn json(text: Option<&str>) -> Option<serde_json::Value> {
+        text.and_then(|t| serde_json::from_str(t).ok())
+    }
+    /// `best_params` as a JSON object (`Null` if the stored text is not JSON).
+    pub fn best_params_json(&self) -> serde_json::Value {
+        Self::json(Some(&self.row.best_params)).unwrap_or(serde_json::Value::Null)
+    }
+    pub fn monte_carlo_json(&self) -> Option<serde_json::Value> {
+        Self::json(self.row.monte_carlo_summary.as_deref())
+    }
+    pub fn validation_json(&self) -> Option<serde_json::Value> {
+        Self::json(self.row.validation_summary.as_deref())
+    }
+    pub fn windows_json(&self) -> Option<serde_json::Value> {
+        Self::json(self.row.wfo_windows.as_deref())
+    }
+    pub fn warnings_json(&self) -> Option<serde_json::Value> {
+        Self::json(self.row.warnings.as_deref())
+    }
+
     /// The grade inputs as stored (what `--regrade` and the `--apply` gate recompute from).
     pub fn grade_inputs(&self) -> crate::grade::GradeInputs {
         use serde_json::Value;
-        let transfer = self
-            .validation_summary
+        let validation_summary = self.validation_json();
+        let monte_carlo_summary = self.monte_carlo_json();
+        let wfo_windows = self.windows_json();
+        let transfer = validation_summary
             .as_ref()
             .and_then(|v| v.get("transfer_ratio"))
             .and_then(Value::as_f64);
-        let oos_trades = self
-            .monte_carlo_summary
+        let oos_trades = monte_carlo_summary
             .as_ref()
             .and_then(|v| v.get("n_trades"))
             .and_then(Value::as_u64)
             .unwrap_or(0) as usize;
-        let mc = |k: &str| self.monte_carlo_summary.as_ref().and_then(|v| v.get(k));
+        let mc = |k: &str| monte_carlo_summary.as_ref().and_then(|v| v.get(k));
         // The windows' OOS returns and regimes as stored (`wfo_windows`).
-        let ws: Vec<(f64, String)> = self
-            .wfo_windows
+        let ws: Vec<(f64, String)> = wfo_windows
             .as_ref()
             .and_then(Value::as_array)
             .map(|a| {
@@ -307,16 +337,8 @@ impl LatestRow {
             mc_underpowered: self.mc_underpowered,
             transfer_ratio: transfer,
             oos_trades,
-            stitched_return_pct: self
-                .monte_carlo_summary
-                .as_ref()
-                .and_then(|v| v.get("stitched_return_pct"))
-                .and_then(Value::as_f64),
-            stress_return_pct: self
-                .monte_carlo_summary
-                .as_ref()
-                .and_then(|v| v.get("stress_return_pct"))
-                .and_then(Value::as_f64),
+            stitched_return_pct: mc("stitched_return_pct").and_then(Value::as_f64),
+            stress_return_pct: mc("stress_return_pct").and_then(Value::as_f64),
             stitched_sharpe_lo: mc("stitched_sharpe_lo").and_then(Value::as_f64),
             null_p: mc("null_p").and_then(Value::as_f64),
             null_permutations: mc("null_permutations").and_then(Value::as_u64).unwrap_or(0)
@@ -328,41 +350,12 @@ impl LatestRow {
     }
 }
 
+/// The latest rows of optimization_results (optionally one strategy).
 pub fn latest(conn: &Connection, strategy: Option<&str>) -> rusqlite::Result<Vec<LatestRow>> {
-    let mut st = conn.prepare(
-        "SELECT id, strategy_name, asset, timeframe, created_at, grade, total_score, oos_sharpe, consistency, oos_is_ratio, dsr, \
-         param_stability, monte_carlo_pvalue, mc_underpowered, n_windows, n_distinct_combos, best_params, monte_carlo_summary, \
-         validation_summary, warnings, wfo_windows, regime_analysis \
-         FROM optimization_results WHERE is_latest = 1 AND (?1 IS NULL OR strategy_name = ?1) ORDER BY strategy_name, asset, timeframe",
-    )?;
-    let js = |s: Option<String>| s.and_then(|t| serde_json::from_str(&t).ok());
-    let rows = st.query_map(params![strategy], |r| {
-        Ok(LatestRow {
-            id: r.get(0)?,
-            strategy_name: r.get(1)?,
-            asset: r.get(2)?,
-            timeframe: r.get(3)?,
-            created_at: r.get(4)?,
-            grade: r.get(5)?,
-            total_score: r.get(6)?,
-            oos_sharpe: r.get(7)?,
-            consistency: r.get(8)?,
-            oos_is_ratio: r.get(9)?,
-            dsr: r.get(10)?,
-            param_stability: r.get(11)?,
-            monte_carlo_pvalue: r.get(12)?,
-            mc_underpowered: r.get::<_, i64>(13)? != 0,
-            n_windows: r.get(14)?,
-            n_distinct_combos: r.get(15)?,
-            best_params: js(r.get(16)?).unwrap_or(serde_json::Value::Null),
-            monte_carlo_summary: js(r.get(17)?),
-            validation_summary: js(r.get(18)?),
-            warnings: js(r.get(19)?),
-            wfo_windows: js(r.get(20)?),
-            regime_analysis: js(r.get(21)?),
-        })
-    })?;
-    rows.collect()
+    Ok(scalp_sync::db::latest_results(conn, strategy)?
+        .into_iter()
+        .map(|(id, row)| LatestRow { id, row })
+        .collect())
 }
 
 pub fn has_latest(
@@ -420,21 +413,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn iso_now_after_is_strictly_later() {
+    fn created_at_after_is_strictly_later_in_the_stored_spelling() {
         // A row stamped in this very millisecond or later: one millisecond after it.
-        let future = iso_ms(scalp_core::types::now_ms() + 60_000);
-        let next = iso_now_after(&future);
+        let future = created_at_ms(scalp_core::types::now_ms() + 60_000);
+        let next = created_at_after(&future);
         assert!(next > future, "{next} !> {future}");
         let ms = |s: &str| scalp_sync::payload::parse_created_at(s).unwrap() / 1_000_000;
         assert_eq!(ms(&next), ms(&future) + 1);
         // Other accepted spellings (naive, microseconds) are compared as instants too.
         assert_eq!(
-            iso_now_after("2099-01-01 00:00:00.123456"),
-            "2099-01-01T00:00:00.124Z"
+            created_at_after("2099-01-01 00:00:00.123456"),
+            "2099-01-01T00:00:00.124000000Z"
         );
         // An old row: simply now.
-        let old = iso_ms(1_600_000_000_000);
-        let now = iso_now_after(&old);
+        let old = created_at_ms(1_600_000_000_000);
+        let now = created_at_after(&old);
         assert!(now > old && ms(&now) >= i128::from(scalp_core::types::now_ms()) - 1_000);
     }
 

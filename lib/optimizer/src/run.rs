@@ -16,6 +16,7 @@ use crate::wfo::{self, WfoResult};
 use anyhow::{Context as _, anyhow, bail};
 use scalp_core::config::Config;
 use scalp_core::{Candle, Exchange, Timeframe};
+use scalp_sync::OptimizationResult;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -121,7 +122,9 @@ pub fn plan(
 
 /// Everything computed for one strategy × asset.
 pub struct Outcome {
-    pub payload: Value,
+    /// The result row, in its one definition (what is inserted, pushed and validated).
+    pub result: OptimizationResult,
+    /// The JSON report written next to the database (`result` embedded, plus the detail).
     pub report: Value,
     pub grade: grade::Grade,
     /// The walk-forward detail (windows and combos for the DB); `None` for a regrade.
@@ -274,7 +277,7 @@ pub fn optimize_one(
         ));
     }
     let g = grade::grade(&gi);
-    let created_at = db::iso_now();
+    let created_at = db::created_at_now();
     let spec_ps = scalp_strategy::spec(strategy).expect("checked").params;
     let best_params: serde_json::Map<String, Value> = spec_ps
         .iter()
@@ -323,32 +326,32 @@ pub fn optimize_one(
             })
         })
         .collect();
-    let payload = json!({
-        "strategy_name": strategy,
-        "asset": asset,
-        "timeframe": tf.to_string(),
-        "created_at": created_at,
-        "duration_seconds": t0.elapsed().as_secs_f64(),
-        "grade": g.grade,
-        "total_score": g.total_score,
-        "oos_sharpe": fin(w.avg_oos_sharpe),
-        "consistency": w.consistency,
-        "oos_is_ratio": fin(w.oos_is_ratio),
-        "dsr": dsr,
-        "param_stability": w.param_stability,
-        "monte_carlo_pvalue": mc.p_value,
-        "mc_underpowered": mc.underpowered,
-        "n_windows": w.n_windows,
-        "n_distinct_combos": w.n_distinct_combos,
-        "best_params": best_params,
-        "wfo_windows": windows_json,
-        "monte_carlo_summary": mc_summary,
-        "validation_summary": validation_summary,
-        "warnings": warnings,
-        "regime_analysis": w.regime_analysis,
-    });
+    let result = OptimizationResult {
+        strategy_name: strategy.to_string(),
+        asset: asset.to_string(),
+        timeframe: tf.to_string(),
+        created_at,
+        duration_seconds: Some(t0.elapsed().as_secs_f64()),
+        grade: g.grade.to_string(),
+        total_score: g.total_score,
+        oos_sharpe: finite(w.avg_oos_sharpe),
+        consistency: finite(w.consistency),
+        oos_is_ratio: finite(w.oos_is_ratio),
+        dsr: finite(dsr),
+        param_stability: finite(w.param_stability),
+        monte_carlo_pvalue: finite(mc.p_value),
+        mc_underpowered: mc.underpowered,
+        n_windows: w.n_windows as i64,
+        n_distinct_combos: Some(w.n_distinct_combos as i64),
+        best_params: Value::Object(best_params).to_string(),
+        wfo_windows: Some(Value::Array(windows_json).to_string()),
+        monte_carlo_summary: Some(mc_summary.to_string()),
+        validation_summary: Some(validation_summary.to_string()),
+        warnings: Some(json!(warnings).to_string()),
+        regime_analysis: Some(serde_json::to_string(&w.regime_analysis)?),
+    };
     let report = json!({
-        "result": payload,
+        "result": result.to_payload(),
         "grade_detail": g,
         "grade_inputs": gi,
         "live_eligible": g.live_eligible,
@@ -372,7 +375,7 @@ pub fn optimize_one(
         "engine_settings": bt,
     });
     Ok(Outcome {
-        payload,
+        result,
         report,
         grade: g,
         wfo: Some(w),
@@ -395,15 +398,24 @@ pub fn add_warnings(o: &mut Outcome, data_warnings: &[String]) {
         return;
     }
     let mut w: Vec<Value> = data_warnings.iter().map(|x| json!(x)).collect();
-    if let Some(Value::Array(old)) = o.payload.get("warnings") {
-        w.extend(old.iter().cloned());
+    if let Some(Ok(Value::Array(old))) = o
+        .result
+        .warnings
+        .as_deref()
+        .map(serde_json::from_str::<Value>)
+    {
+        w.extend(old);
     }
-    o.payload["warnings"] = Value::Array(w);
-    o.report["result"] = o.payload.clone();
+    o.result.warnings = Some(Value::Array(w).to_string());
+    o.report["result"] = o.result.to_payload();
 }
 
 fn fin(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
 }
 
 /// Saves an outcome: JSON report file, local DB row (safe is_latest insert), windows/combos,
@@ -415,30 +427,26 @@ pub fn save(
     out: &Outcome,
     w_for_db: Option<&WfoResult>,
 ) -> anyhow::Result<(PathBuf, scalp_sync::PushOutcome)> {
-    let p = &out.payload;
+    let row = &out.result;
+    row.validate()
+        .map_err(|e| anyhow!("result payload invalid: {e}"))?;
     let dir = reports_dir(cfg);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("{}: cannot create reports dir", dir.display()))?;
-    let stamp: String = p["created_at"]
-        .as_str()
-        .unwrap_or("")
+    let stamp: String = row
+        .created_at
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
     let file = dir.join(format!(
         "{}_{}_{}_{}.json",
-        p["strategy_name"].as_str().unwrap_or("?"),
-        p["asset"].as_str().unwrap_or("?"),
-        p["timeframe"].as_str().unwrap_or("?"),
-        stamp
+        row.strategy_name, row.asset, row.timeframe, stamp
     ));
     let tmp = file.with_extension("json.tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(&out.report)?)
         .with_context(|| format!("{}: cannot write", tmp.display()))?;
     std::fs::rename(&tmp, &file).with_context(|| format!("{}: cannot rename", file.display()))?;
-    let row = scalp_sync::OptimizationResult::from_payload(p)
-        .map_err(|e| anyhow!("result payload invalid: {e}"))?;
-    scalp_sync::db::insert_result(conn, &row, scalp_sync::Source::Local)
+    scalp_sync::db::insert_result(conn, row, scalp_sync::Source::Local)
         .context("insert into optimization_results")?;
     if let (Some(id), Some(w)) = (run_id, w_for_db) {
         db::save_windows(conn, id, w).context("save windows")?;
@@ -467,7 +475,12 @@ mod tests {
     #[test]
     fn data_warnings_lead_the_result() {
         let mut o = Outcome {
-            payload: json!({"warnings": ["validation skipped"]}),
+            result: OptimizationResult::from_payload(&json!({
+                "strategy_name": "sma_cross", "asset": "BTC", "timeframe": "1h",
+                "created_at": "2026-11-21T10:00:00Z", "grade": "F", "total_score": 0.0,
+                "n_windows": 1, "best_params": {"fast": 10}, "warnings": ["validation skipped"],
+            }))
+            .unwrap(),
             report: json!({}),
             grade: grade::grade(&grade::GradeInputs {
                 oos_sharpe: 0.0,
@@ -492,10 +505,11 @@ mod tests {
         };
         add_warnings(&mut o, &["x.csv: 1 gap(s)".into()]);
         assert_eq!(
-            o.payload["warnings"],
+            o.result.to_payload()["warnings"],
             json!(["x.csv: 1 gap(s)", "validation skipped"])
         );
-        assert_eq!(o.report["result"], o.payload);
+        assert_eq!(o.report["result"], o.result.to_payload());
+        o.result.validate().unwrap();
     }
 
     /// The walk-forward charges the assumed funding rate and says so; strategies that need

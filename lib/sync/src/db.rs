@@ -356,6 +356,25 @@ pub fn read_local_results(conn: &Connection) -> rusqlite::Result<Vec<ReadRow<Opt
     rows.collect()
 }
 
+/// The `is_latest` rows of `optimization_results` (of one strategy, or all), with their ids,
+/// ordered by strategy, asset, timeframe: what `optimize grades`, `--regrade` and `--apply`
+/// read. The same row type ([`OptimizationResult`]) as is inserted and pushed.
+pub fn latest_results(
+    conn: &Connection,
+    strategy: Option<&str>,
+) -> rusqlite::Result<Vec<(i64, OptimizationResult)>> {
+    let sql = format!(
+        "SELECT id, {RESULT_COLS} FROM optimization_results \
+         WHERE is_latest = 1 AND (?1 IS NULL OR strategy_name = ?1) \
+         ORDER BY strategy_name, asset, timeframe"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(rusqlite::params![strategy], |row| {
+        Ok((row.get(0)?, result_from_row(row)?))
+    })?;
+    rows.collect()
+}
+
 /// Every local row of `portfolio_backtests`, oldest first.
 pub fn read_local_portfolios(
     conn: &Connection,
@@ -436,15 +455,35 @@ mod tests {
             insert_result(&mut c, &result(t2), Source::Server).unwrap(),
             InsertOutcome::Created { latest: true, .. }
         ));
-        assert_eq!(latest(&c), vec![t2]);
-        // a late-arriving older one (text sorts later, instant is earlier) does not steal it
+        // stored in the one spelling (UTC, nanoseconds, Z)
+        assert_eq!(latest(&c), vec!["2026-11-21T11:00:00.000000000Z"]);
+        // a late-arriving older one (as sent its text sorts later, its instant is earlier) does
+        // not steal it
         let t0 = "2026-11-21T10:30:00+01:00";
         assert!(matches!(
             insert_result(&mut c, &result(t0), Source::Server).unwrap(),
             InsertOutcome::Created { latest: false, .. }
         ));
-        assert_eq!(latest(&c), vec![t2]);
+        assert_eq!(latest(&c), vec!["2026-11-21T11:00:00.000000000Z"]);
         assert_eq!(counts(&c).unwrap(), (3, 0));
+        // the same instant in another spelling is the same row
+        assert_eq!(
+            insert_result(&mut c, &result("2026-11-21T12:00:00+01:00"), Source::Server).unwrap(),
+            InsertOutcome::AlreadyExists
+        );
+        // SQL's text order of the column is the order of the instants
+        let mut st = c
+            .prepare("SELECT created_at FROM optimization_results ORDER BY created_at")
+            .unwrap();
+        let sql: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut by_instant = sql.clone();
+        by_instant.sort_by_key(|t| crate::payload::parse_created_at(t).unwrap());
+        assert_eq!(sql, by_instant);
+        assert_eq!(sql[0], "2026-11-21T09:30:00.000000000Z");
     }
 
     #[test]

@@ -90,6 +90,8 @@ pub fn summarize(errs: &[FieldError]) -> String {
 }
 
 const MISSING: &str = "missing";
+const CREATED_AT_EXPECTED: &str =
+    "expected an ISO-8601 date-time (2026-11-21T20:06:15Z, 2026-11-21T20:06:15.123456)";
 
 // ---------------------------------------------------------------------------------------------
 // Strict JSON
@@ -202,6 +204,24 @@ pub fn parse_created_at(s: &str) -> Option<i128> {
         .map(|t| t.assume_utc().unix_timestamp_nanos())
 }
 
+/// The one spelling of a `created_at` that is stored: UTC, nanoseconds, `Z` —
+/// `2026-11-21T20:06:15.000000000Z`. Fixed width, so that SQL's text ordering of the column
+/// (`ORDER BY created_at`, the unique key) agrees with the instants [`parse_created_at`] reads;
+/// lossless for every accepted input. `None` when `s` is not an accepted date-time.
+pub fn canonical_created_at(s: &str) -> Option<String> {
+    parse_created_at(s).map(format_created_at)
+}
+
+/// [`canonical_created_at`] of an instant in nanoseconds since the Unix epoch.
+pub fn format_created_at(ns: i128) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ns)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+    );
+    t.format(&f).unwrap_or_default()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Field reader
 
@@ -264,12 +284,8 @@ impl<'a> Reader<'a> {
                     }
                     return None;
                 }
-                if s.chars().count() > MAX_NAME_LEN {
-                    self.err(name, format!("too long (max {MAX_NAME_LEN} characters)"));
-                    return None;
-                }
-                if s.chars().any(char::is_control) {
-                    self.err(name, "must not contain control characters");
+                if let Some(e) = name_problem(s) {
+                    self.err(name, e);
                     return None;
                 }
                 Some(s.clone())
@@ -289,13 +305,13 @@ impl<'a> Reader<'a> {
         let Some(s) = self.name("created_at", true) else {
             return String::new();
         };
-        if parse_created_at(&s).is_none() {
-            self.err(
-                "created_at",
-                "expected an ISO-8601 date-time (2026-11-21T20:06:15Z, 2026-11-21T20:06:15.123456)",
-            );
+        match canonical_created_at(&s) {
+            Some(c) => c,
+            None => {
+                self.err("created_at", CREATED_AT_EXPECTED);
+                s
+            }
         }
-        s
     }
 
     fn number(&mut self, name: &str, required: bool) -> Option<f64> {
@@ -447,10 +463,27 @@ fn object(v: &Value) -> Result<&Map<String, Value>, PayloadError> {
 
 fn grade(r: &mut Reader) -> String {
     let g = r.req_name("grade");
-    if !g.is_empty() && !matches!(g.as_str(), "A" | "B" | "C" | "D" | "E" | "F") {
-        r.err("grade", "expected one of A, B, C, D, E, F");
+    if !g.is_empty() && !is_grade(&g) {
+        r.err("grade", GRADE_EXPECTED);
     }
     g
+}
+
+const GRADE_EXPECTED: &str = "expected one of A, B, C, D, E, F";
+
+fn is_grade(g: &str) -> bool {
+    matches!(g, "A" | "B" | "C" | "D" | "E" | "F")
+}
+
+/// What is wrong with a non-empty name field, if anything.
+fn name_problem(s: &str) -> Option<String> {
+    if s.chars().count() > MAX_NAME_LEN {
+        return Some(format!("too long (max {MAX_NAME_LEN} characters)"));
+    }
+    if s.chars().any(char::is_control) {
+        return Some("must not contain control characters".into());
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,7 +495,8 @@ pub struct OptimizationResult {
     pub strategy_name: String,
     pub asset: String,
     pub timeframe: String,
-    /// ISO-8601 as sent; see [`parse_created_at`].
+    /// The stored spelling ([`canonical_created_at`]: UTC, nanoseconds, `Z`) of the ISO-8601
+    /// date-time sent; ordered by [`parse_created_at`].
     pub created_at: String,
     pub duration_seconds: Option<f64>,
     pub grade: String,
@@ -531,6 +565,90 @@ impl OptimizationResult {
                 r.errors,
                 &RESULT_REQUIRED,
             )))
+        }
+    }
+
+    /// Checks a row built in code (`optimize run` builds the struct, not a JSON map) by the
+    /// rules [`from_payload`](Self::from_payload) applies to a pushed body: names, the stored
+    /// `created_at` spelling ([`canonical_created_at`]), the grade letter, finite numbers,
+    /// counts ≥ 0, JSON text columns that parse (`best_params` an object). Every problem is
+    /// reported.
+    pub fn validate(&self) -> Result<(), PayloadError> {
+        let mut errors = Vec::new();
+        let mut err = |field: &str, e: String| {
+            errors.push(FieldError {
+                field: field.to_string(),
+                error: e,
+            })
+        };
+        for (field, v) in [
+            ("strategy_name", &self.strategy_name),
+            ("asset", &self.asset),
+            ("timeframe", &self.timeframe),
+            ("grade", &self.grade),
+        ] {
+            if v.trim().is_empty() {
+                err(field, MISSING.into());
+            } else if let Some(e) = name_problem(v) {
+                err(field, e);
+            }
+        }
+        if !self.grade.is_empty() && !is_grade(&self.grade) {
+            err("grade", GRADE_EXPECTED.into());
+        }
+        match canonical_created_at(&self.created_at) {
+            None => err("created_at", CREATED_AT_EXPECTED.into()),
+            Some(c) if c != self.created_at => err(
+                "created_at",
+                format!("not in the stored spelling (expected {c})"),
+            ),
+            Some(_) => {}
+        }
+        for (field, v) in [
+            ("total_score", Some(self.total_score)),
+            ("duration_seconds", self.duration_seconds),
+            ("oos_sharpe", self.oos_sharpe),
+            ("consistency", self.consistency),
+            ("oos_is_ratio", self.oos_is_ratio),
+            ("dsr", self.dsr),
+            ("param_stability", self.param_stability),
+            ("monte_carlo_pvalue", self.monte_carlo_pvalue),
+        ] {
+            if v.is_some_and(|x| !x.is_finite()) {
+                err(field, "number out of range".into());
+            }
+        }
+        for (field, v) in [
+            ("n_windows", Some(self.n_windows)),
+            ("n_distinct_combos", self.n_distinct_combos),
+        ] {
+            if v.is_some_and(|x| x < 0) {
+                err(field, "must be >= 0".into());
+            }
+        }
+        match parse_json_strict(self.best_params.as_bytes()) {
+            Ok(v) if v.is_object() => {}
+            Ok(v) => err(
+                "best_params",
+                format!("expected a JSON object, got {}", type_name(&v)),
+            ),
+            Err(e) => err("best_params", format!("string is not valid JSON: {e}")),
+        }
+        for (field, v) in [
+            ("wfo_windows", &self.wfo_windows),
+            ("monte_carlo_summary", &self.monte_carlo_summary),
+            ("validation_summary", &self.validation_summary),
+            ("warnings", &self.warnings),
+            ("regime_analysis", &self.regime_analysis),
+        ] {
+            if let Some(Err(e)) = v.as_deref().map(|t| parse_json_strict(t.as_bytes())) {
+                err(field, format!("string is not valid JSON: {e}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PayloadError::Invalid(sort_errors(errors, &RESULT_REQUIRED)))
         }
     }
 

@@ -389,7 +389,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
                     db::finish_run(
                         &conn,
                         run_id,
-                        o.payload["created_at"].as_str().unwrap_or(""),
+                        &o.result.created_at,
                         &file.display().to_string(),
                         t0.elapsed().as_secs_f64(),
                         &json!({
@@ -399,7 +399,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
                         }),
                     )?;
                     if a.json {
-                        writeln!(out, "{}", o.payload)?;
+                        writeln!(out, "{}", o.result.to_payload())?;
                     } else {
                         print_outcome(out, &o, a.verbose)?;
                         writeln!(out, "  report: {}", file.display())?;
@@ -461,7 +461,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
 }
 
 fn print_outcome(out: &mut dyn Write, o: &Outcome, verbose: bool) -> std::io::Result<()> {
-    let p = &o.payload;
+    let p = &o.result.to_payload();
     writeln!(
         out,
         "{} {} {}: grade {} (score {:.1}){} | windows {} | OOS Sharpe {:.2} | OOS/IS {:.2} | consistency {:.0}% | DSR {:.3} | MC p {:.3}{} | stability {:.2} | params {}",
@@ -531,27 +531,26 @@ fn regrade_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         let gi = r.grade_inputs();
         let g = grade::grade(&gi);
         let mut warnings: Vec<Value> = r
-            .warnings
-            .as_ref()
+            .warnings_json()
             .and_then(|w| w.as_array().cloned())
             .unwrap_or_default();
         warnings.push(json!(format!(
             "regraded from the result of {}",
             r.created_at
         )));
-        let payload = json!({
-            "strategy_name": r.strategy_name, "asset": r.asset, "timeframe": r.timeframe, "created_at": db::iso_now_after(&r.created_at),
-            "duration_seconds": 0.0, "grade": g.grade, "total_score": g.total_score, "oos_sharpe": r.oos_sharpe,
-            "consistency": r.consistency, "oos_is_ratio": r.oos_is_ratio, "dsr": r.dsr, "param_stability": r.param_stability,
-            "monte_carlo_pvalue": r.monte_carlo_pvalue, "mc_underpowered": r.mc_underpowered, "n_windows": r.n_windows,
-            "n_distinct_combos": r.n_distinct_combos, "best_params": r.best_params, "wfo_windows": r.wfo_windows,
-            "monte_carlo_summary": r.monte_carlo_summary, "validation_summary": r.validation_summary, "warnings": warnings,
-            "regime_analysis": r.regime_analysis,
-        });
+        // The stored row with the recomputed grade: a new row, stamped after the old one.
+        let result = scalp_sync::OptimizationResult {
+            created_at: db::created_at_after(&r.created_at),
+            duration_seconds: Some(0.0),
+            grade: g.grade.to_string(),
+            total_score: g.total_score,
+            warnings: Some(Value::Array(warnings).to_string()),
+            ..r.row.clone()
+        };
         let changed = g.grade != r.grade || (g.total_score - r.total_score).abs() > 1e-9;
         let o = Outcome {
-            report: json!({"result": payload, "grade_detail": g, "grade_inputs": gi, "regraded_from": r.created_at}),
-            payload,
+            report: json!({"result": result.to_payload(), "grade_detail": g, "grade_inputs": gi, "regraded_from": r.created_at}),
+            result,
             grade: g,
             wfo: None,
         };

@@ -6,7 +6,7 @@
 
 use crate::db;
 use crate::grade;
-use anyhow::{Context as _, anyhow, bail};
+use crate::{Error, error};
 use scalp_core::config::Config;
 use std::io::Write;
 use toml_edit::{DocumentMut, Item, Table, value};
@@ -37,8 +37,8 @@ pub const FAMILY_P_MAX: f64 = 0.05;
 /// and assets were tried. Returns result id → (adjusted p, family size).
 pub fn family_adjusted(
     conn: &rusqlite::Connection,
-) -> anyhow::Result<std::collections::HashMap<i64, (f64, usize)>> {
-    let rows = db::latest(conn, None)?;
+) -> Result<std::collections::HashMap<i64, (f64, usize)>, Error> {
+    let rows = db::latest(conn, None).map_err(Error::sqlite(READ_LATEST))?;
     let ps: Vec<f64> = rows
         .iter()
         .map(|r| r.grade_inputs().null_p.unwrap_or(1.0))
@@ -51,6 +51,9 @@ pub fn family_adjusted(
         .collect())
 }
 
+/// What [`Error::Sqlite`] says when the latest results cannot be read.
+const READ_LATEST: &str = "read the latest results of optimization_results";
+
 /// A TOML value as written, without its comments and surrounding whitespace.
 fn shown(v: &toml_edit::Value) -> String {
     let mut v = v.clone();
@@ -62,16 +65,19 @@ fn shown(v: &toml_edit::Value) -> String {
 /// assets.toml, leaves out results that fail the live gate unless `accept_weak`, and refuses when
 /// the remaining assets disagree on the timeframe (unless `ignore_tf_conflicts`), naming the
 /// outliers and the three ways out. Returns the number of assets written (or that would be).
+/// Errors: [`Error::UnknownAssets`], [`Error::TimeframeConflict`], strategies.toml unreadable,
+/// not editable or not loadable once edited, [`Error::Output`] (writing to `out`).
 pub fn apply(
     cfg: &Config,
     conn: &rusqlite::Connection,
     strategy: &str,
     o: &ApplyOptions,
     out: &mut dyn Write,
-) -> anyhow::Result<usize> {
+) -> Result<usize, Error> {
     let exclude = &o.exclude;
     let ignore_tf_conflicts = o.ignore_tf_conflicts;
-    let candidates: Vec<db::LatestRow> = db::latest(conn, Some(strategy))?
+    let candidates: Vec<db::LatestRow> = db::latest(conn, Some(strategy))
+        .map_err(Error::sqlite(READ_LATEST))?
         .into_iter()
         .filter(|r| matches!(r.grade.as_str(), "A" | "B"))
         .filter(|r| !exclude.iter().any(|x| x.eq_ignore_ascii_case(&r.asset)))
@@ -100,10 +106,11 @@ pub fn apply(
             "A result from --data without --symbol is named after the file: re-run with --symbol ASSET, or leave it out with --exclude {}",
             unknown.join(",")
         )?;
-        bail!(
-            "--apply: {} result(s) of {strategy} for unknown assets",
-            unknown.len()
-        );
+        return Err(Error::UnknownAssets {
+            strategy: strategy.to_string(),
+            count: unknown.len(),
+            assets: unknown.iter().map(|a| a.to_string()).collect(),
+        });
     }
     let family = family_adjusted(conn)?;
     let mut rows = Vec::new();
@@ -127,7 +134,10 @@ pub fn apply(
                 }
             }
             Ok(None) => {}
-            Err(e) => failed.push(format!("null-test verdict unreadable: {e:#}")),
+            Err(e) => failed.push(format!(
+                "null-test verdict unreadable: {}",
+                error::chain(&e)
+            )),
         }
         if failed.is_empty() {
             rows.push(r);
@@ -228,23 +238,30 @@ pub fn apply(
             out,
             "  3. keep per-asset timeframes anyway: --apply --ignore-tf-conflicts"
         )?;
-        bail!(
-            "timeframe conflict for {strategy} ({} outlier(s))",
-            outliers.len()
-        );
+        return Err(Error::TimeframeConflict {
+            strategy: strategy.to_string(),
+            outliers: outliers.len(),
+        });
     }
     let path = cfg.strategies_path();
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    let spec =
-        scalp_strategy::spec(strategy).ok_or_else(|| anyhow!("unknown strategy `{strategy}`"))?;
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::ReadFile {
+        path: path.clone(),
+        source,
+    })?;
+    let mut doc: DocumentMut = text.parse().map_err(|e| Error::ParseStrategies {
+        path: path.clone(),
+        source: Box::new(e),
+    })?;
+    let spec = scalp_strategy::spec(strategy).ok_or_else(|| Error::UnknownStrategy {
+        name: strategy.to_string(),
+    })?;
     let st = doc
         .get_mut(strategy)
         .and_then(Item::as_table_mut)
-        .ok_or_else(|| anyhow!("{}: no [{strategy}] table to apply to", path.display()))?;
+        .ok_or_else(|| Error::NoStrategyTable {
+            path: path.clone(),
+            strategy: strategy.to_string(),
+        })?;
     // The strategy-wide values: what an asset without its own key runs today.
     let strategy_params: std::collections::BTreeMap<String, String> = st
         .get("params")
@@ -260,32 +277,28 @@ pub fn apply(
         t.set_implicit(true);
         st.insert("per_asset", Item::Table(t));
     }
-    let pa = st["per_asset"].as_table_mut().ok_or_else(|| {
-        anyhow!(
-            "{}: key `{strategy}.per_asset` is not a table",
-            path.display()
-        )
-    })?;
+    let pa = st["per_asset"]
+        .as_table_mut()
+        .ok_or_else(|| Error::NotATable {
+            path: path.clone(),
+            key: format!("{strategy}.per_asset"),
+        })?;
     let mut n = 0;
     for r in &rows {
         let best = r.best_params_json();
-        let obj = best.as_object().ok_or_else(|| {
-            anyhow!(
-                "result {} {}: best_params is not an object",
-                r.strategy_name,
-                r.asset
-            )
+        let obj = best.as_object().ok_or_else(|| Error::BestParams {
+            strategy: r.strategy_name.clone(),
+            asset: r.asset.clone(),
         })?;
         if !pa.contains_key(&r.asset) {
             pa.insert(&r.asset, Item::Table(Table::new()));
         }
-        let t = pa[&r.asset].as_table_mut().ok_or_else(|| {
-            anyhow!(
-                "{}: key `{strategy}.per_asset.{}` is not a table",
-                path.display(),
-                r.asset
-            )
-        })?;
+        let t = pa[&r.asset]
+            .as_table_mut()
+            .ok_or_else(|| Error::NotATable {
+                path: path.clone(),
+                key: format!("{strategy}.per_asset.{}", r.asset),
+            })?;
         let mut changes: Vec<String> = Vec::new();
         for p in spec.params {
             let Some(v) = obj.get(p.name) else { continue };
@@ -355,8 +368,7 @@ pub fn apply(
     let new_text = doc.to_string();
     // Validate before writing: the result must still load.
     let _: scalp_core::config::StrategiesConfig =
-        scalp_core::config::parse_toml(&new_text, &path.display().to_string())
-            .map_err(|e| anyhow!("{e}"))?;
+        scalp_core::config::parse_toml(&new_text, &path.display().to_string())?;
     let shown = path.display().to_string();
     let diff = similar::TextDiff::from_lines(&text, &new_text)
         .unified_diff()
@@ -374,8 +386,14 @@ pub fn apply(
         return Ok(n);
     }
     let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, &new_text).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("{}: cannot replace", path.display()))?;
+    std::fs::write(&tmp, &new_text).map_err(|source| Error::WriteFile {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, &path).map_err(|source| Error::ReplaceFile {
+        path: path.clone(),
+        source,
+    })?;
     writeln!(out, "--apply: {n} asset(s) written to {}", path.display())?;
     Ok(n)
 }

@@ -6,9 +6,12 @@
 //! - A run killed without a chance to say so (SIGKILL, power loss) is found by the next
 //!   `optimize run`: a `running` row whose progress has not moved for [`STALE_AFTER_SECS`] is
 //!   marked failed ([`crate::db::fail_stale_runs`]).
+//!
+//! The module prints nothing: what the handler did ([`Interrupted`]) goes to the reporter the
+//! command layer gave [`watch_signals`] (which prints it on stderr), then the process exits.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, Once};
+use std::sync::{Mutex, Once, OnceLock};
 use std::time::Instant;
 
 /// A `running` row without progress for this long is stale (progress is written at every
@@ -23,18 +26,75 @@ struct Current {
 
 static CURRENT: Mutex<Option<Current>> = Mutex::new(None);
 static INSTALL: Once = Once::new();
+static REPORT: OnceLock<fn(&Interrupted)> = OnceLock::new();
+
+/// What the signal handler did, handed to the reporter of [`watch_signals`] just before the
+/// process exits with [`Interrupted::exit_code`]. Its `Display` is the line the user sees:
+/// `interrupted by SIGINT`, with the run marked failed (or why it could not be).
+#[derive(Debug)]
+pub struct Interrupted {
+    /// `SIGINT` or `SIGTERM`.
+    pub signal: &'static str,
+    /// 130 for SIGINT, 143 for SIGTERM (the shell's convention).
+    pub exit_code: i32,
+    /// The run that was in progress, if any.
+    pub run: Option<MarkedFailed>,
+}
+
+/// The run in progress when the signal came, and whether its row could be marked failed.
+#[derive(Debug)]
+pub struct MarkedFailed {
+    pub db: PathBuf,
+    pub run_id: i64,
+    /// Why the row could not be marked failed (opening the database or the update).
+    pub error: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Interrupted {
+    /// The error stored in the run's row (`optimization_runs.error`).
+    pub fn message(&self) -> String {
+        format!("interrupted by {}", self.signal)
+    }
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let msg = self.message();
+        match &self.run {
+            None => f.write_str(&msg),
+            Some(MarkedFailed {
+                db,
+                run_id,
+                error: None,
+            }) => write!(f, "{msg}: run {run_id} marked failed in {}", db.display()),
+            Some(MarkedFailed {
+                db,
+                run_id,
+                error: Some(e),
+            }) => write!(
+                f,
+                "{msg}: cannot mark run {run_id} failed in {}: {}",
+                db.display(),
+                crate::error::chain(e.as_ref())
+            ),
+        }
+    }
+}
 
 /// Installs the SIGINT/SIGTERM handlers (once); returns when they are registered, so a signal
 /// from then on is never the default "die at once". `optimize run` calls it before it writes
-/// its first `running` row.
-pub fn watch_signals() {
+/// its first `running` row. On a signal, `report` is given what the handler did (the command
+/// layer prints it on stderr), then the process exits; the first reporter given is kept.
+pub fn watch_signals(report: fn(&Interrupted)) {
+    let _ = REPORT.set(report);
     INSTALL.call_once(install);
 }
 
 /// Marks `run_id` of `db` as the run in progress (the one a signal marks failed), installing
-/// the signal handlers if that was not done yet.
+/// the signal handlers if that was not done yet (without a reporter if [`watch_signals`] was
+/// not called: the row is still marked failed and the exit code is the same).
 pub fn set_current(db: &Path, run_id: i64) {
-    watch_signals();
+    INSTALL.call_once(install);
     *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some(Current {
         db: db.to_path_buf(),
         run_id,
@@ -123,29 +183,65 @@ impl Signals {
     }
 }
 
-fn on_signal(name: &str, code: i32) -> ! {
+fn on_signal(signal: &'static str, exit_code: i32) -> ! {
     let cur = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).take();
-    eprintln!();
+    let mut what = Interrupted {
+        signal,
+        exit_code,
+        run: None,
+    };
     if let Some(c) = cur {
-        let msg = format!("interrupted by {name}");
-        let done = crate::db::open(&c.db).and_then(|conn| {
-            crate::db::fail_run(&conn, c.run_id, &msg, c.started.elapsed().as_secs_f64())
-                .map_err(Into::into)
+        let msg = what.message();
+        let done: Result<(), Box<dyn std::error::Error + Send + Sync>> =
+            crate::db::open(&c.db).map_err(Into::into).and_then(|conn| {
+                crate::db::fail_run(&conn, c.run_id, &msg, c.started.elapsed().as_secs_f64())
+                    .map_err(Into::into)
+            });
+        what.run = Some(MarkedFailed {
+            db: c.db,
+            run_id: c.run_id,
+            error: done.err(),
         });
-        match done {
-            Ok(()) => eprintln!(
-                "{msg}: run {} marked failed in {}",
-                c.run_id,
-                c.db.display()
-            ),
-            Err(e) => eprintln!(
-                "{msg}: cannot mark run {} failed in {}: {e:#}",
-                c.run_id,
-                c.db.display()
-            ),
-        }
-    } else {
-        eprintln!("interrupted by {name}");
     }
-    std::process::exit(code)
+    if let Some(report) = REPORT.get() {
+        report(&what);
+    }
+    std::process::exit(exit_code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines the command layer prints: the same text as when the handler printed them.
+    #[test]
+    fn the_report_says_what_was_done() {
+        let mut i = Interrupted {
+            signal: "SIGTERM",
+            exit_code: 143,
+            run: None,
+        };
+        assert_eq!(i.to_string(), "interrupted by SIGTERM");
+        i.run = Some(MarkedFailed {
+            db: "/w/optimize.db".into(),
+            run_id: 7,
+            error: None,
+        });
+        assert_eq!(
+            i.to_string(),
+            "interrupted by SIGTERM: run 7 marked failed in /w/optimize.db"
+        );
+        i.run = Some(MarkedFailed {
+            db: "/w/optimize.db".into(),
+            run_id: 7,
+            error: Some(Box::new(crate::Error::Sqlite {
+                op: "mark the run failed",
+                source: rusqlite::Error::InvalidQuery,
+            })),
+        });
+        assert_eq!(
+            i.to_string(),
+            "interrupted by SIGTERM: cannot mark run 7 failed in /w/optimize.db: mark the run failed: Query is not read-only"
+        );
+    }
 }

@@ -2,10 +2,10 @@
 //! paths — and its grade inputs: what `optimize run` and `optimize null-test` share. Kept apart
 //! from `run` so that `nulltest` depends on this module, not on `run` (no module cycle).
 
+use crate::Error;
 use crate::grade::{self, GradeInputs};
 use crate::stats;
 use crate::wfo::{self, EvalCtx, WfoResult, WfoSpec};
-use anyhow::anyhow;
 use scalp_backtest::BacktestConfig;
 use scalp_backtest::resolve::{self, ResolveError, Runner};
 use scalp_core::config::Config;
@@ -16,13 +16,16 @@ use std::path::{Path, PathBuf};
 /// Monte Carlo simulations per result.
 pub const MC_SIMS: usize = 2000;
 
-/// WFO settings of a strategy from param_grids.toml.
-pub fn wfo_spec(cfg: &Config, strategy: &str) -> anyhow::Result<WfoSpec> {
+/// WFO settings of a strategy from param_grids.toml ([`Error::NoGridSection`],
+/// [`Error::GridSection`]).
+pub fn wfo_spec(cfg: &Config, strategy: &str) -> Result<WfoSpec, Error> {
     let t = cfg
         .param_grids
         .grids
         .get(strategy)
-        .ok_or_else(|| anyhow!("param_grids.toml has no [{strategy}] section"))?;
+        .ok_or_else(|| Error::NoGridSection {
+            strategy: strategy.to_string(),
+        })?;
     Ok(WfoSpec::from_table(strategy, t)?)
 }
 
@@ -150,7 +153,6 @@ pub fn grade_inputs_of(
     }
 }
 
-/// Puts data-quality warnings first in the result's `warnings` (payload and report).
 /// Why `strategy` cannot be walked forward: it needs inputs (funding-rate or open-interest
 /// history) that `optimize run` does not feed to the strategies (its walk-forward reads candles
 /// only), so it would make no trade and be graded on nothing.
@@ -186,7 +188,7 @@ impl<'a> Job<'a> {
         strategy: &'a str,
         asset: &'a str,
         tf: Timeframe,
-    ) -> anyhow::Result<Job<'a>> {
+    ) -> Result<Job<'a>, Error> {
         let bt = engine_settings_for(cfg, strategy, Some(asset))?;
         Ok(Job {
             strategy,

@@ -4,10 +4,14 @@
 //! - [`kernels`]: dedicated fast kernels over shared indicator arrays (parity with the event
 //!   engine is property-tested);
 //! - [`sweep`]: one grid on one data set, combinations in parallel (rayon);
-//! - [`stats`]: PSR, DSR, Monte Carlo, bootstrap;
-//! - [`cli`]: the `optimize sweep|run|grades|purge-duplicates|bench-wfo` commands.
+//! - [`wfo`]: the walk-forward, its cost/fill stress and PBO;
+//! - [`stats`]: PSR, DSR, Monte Carlo, bootstrap, CSCV, Holm;
+//! - [`grade`]: the score, the letter and the live gate;
+//! - [`job`], [`run`], [`nulltest`], [`apply`]: one `optimize run` job, the null test, `--apply`;
+//! - [`error`]: the typed errors ([`Error`]).
 //!
-//! Conventions and every formula: `docs/OPTIMIZER.md`.
+//! The commands (flags, progress, printing) are `scalp_cli::optimize`: this crate has no clap
+//! and prints nothing. Conventions and every formula: `docs/OPTIMIZER.md`.
 
 // `!(x > 0.0)` is deliberate throughout: it is also true for NaN, which must be rejected.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
@@ -17,6 +21,7 @@
 pub mod apply;
 pub mod bench;
 pub mod db;
+pub mod error;
 pub mod grade;
 pub mod grid;
 pub mod interrupt;
@@ -29,5 +34,6 @@ pub mod stats;
 pub mod sweep;
 pub mod wfo;
 
+pub use error::Error;
 pub use grid::{Grid, GridError};
 pub use sweep::{ComboResult, EnginePath, RankBy};

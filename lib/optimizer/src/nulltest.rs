@@ -3,10 +3,10 @@
 //! the stored verdict the `--apply` gate reads. The command (`optimize null-test`) is
 //! `scalp_cli::optimize::nulltest`.
 
+use crate::Error;
 use crate::grade;
 use crate::job::{self as run, Job};
 use crate::wfo;
-use anyhow::{Context as _, anyhow, bail};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -25,17 +25,18 @@ pub const NULL_P_MAX: f64 = 0.05;
 /// from it. Each component's multiset is kept (so the distribution of returns and of ranges is
 /// the same), every serial dependence — trend, mean reversion, volatility clustering, the
 /// gap/intrabar link — is destroyed: a history with no edge for any rule that trades on
-/// temporal patterns. Open times are kept. Deterministic by `seed`. Prices must be > 0.
-pub fn permute_bars(candles: &[Candle], seed: u64) -> anyhow::Result<Vec<Candle>> {
+/// temporal patterns. Open times are kept. Deterministic by `seed`. Prices must be > 0
+/// ([`Error::NonPositivePrice`]).
+pub fn permute_bars(candles: &[Candle], seed: u64) -> Result<Vec<Candle>, Error> {
     if let Some((i, c)) = candles
         .iter()
         .enumerate()
         .find(|(_, c)| !(c.open > 0.0 && c.high > 0.0 && c.low > 0.0 && c.close > 0.0))
     {
-        bail!(
-            "candle {i} (open time {}): prices must be > 0 to be permuted",
-            c.open_time
-        );
+        return Err(Error::NonPositivePrice {
+            index: i,
+            open_time: c.open_time,
+        });
     }
     if candles.len() < 3 {
         return Ok(candles.to_vec());
@@ -104,7 +105,7 @@ pub struct NullSummary {
 
 /// The score (validation left out) of `strategy`'s walk-forward on `candles` and the letter the
 /// score alone gives (before the null gate): the null test's statistic.
-pub fn score_of(job: &Job<'_>, candles: &[Candle]) -> anyhow::Result<(f64, String)> {
+pub fn score_of(job: &Job<'_>, candles: &[Candle]) -> Result<(f64, String), Error> {
     let (_, gi) = graded(job, candles, false)?;
     let g = grade::grade_before_null(&gi);
     Ok((g.total_score, g.grade))
@@ -116,7 +117,7 @@ fn graded(
     job: &Job<'_>,
     candles: &[Candle],
     stress: bool,
-) -> anyhow::Result<(wfo::WfoResult, grade::GradeInputs)> {
+) -> Result<(wfo::WfoResult, grade::GradeInputs), Error> {
     let ev = job.ev();
     let w = wfo::run_wfo(candles, &job.spec, &job.base, &ev, &|_, _| {})?;
     let (mc, _psr, dsr, _m) = run::overfitting(&w);
@@ -130,18 +131,19 @@ fn graded(
 }
 
 /// A history's score and the letter of the score alone ([`score_of`] with its context bound).
-pub type ScoreFn<'a> = dyn Fn(&[Candle]) -> anyhow::Result<(f64, String)> + Sync + 'a;
+pub type ScoreFn<'a> = dyn Fn(&[Candle]) -> Result<(f64, String), Error> + Sync + 'a;
 
 /// Scores `plan.permutations` permuted histories of `candles` with `score` (in parallel, a batch
 /// of one history per worker thread at a time; `progress(fraction)` after each batch) and the
-/// real score's p-value. `None` when the plan has no permutation.
+/// real score's p-value. `None` when the plan has no permutation. A failed score names its
+/// permutation ([`Error::Permutation`]).
 pub fn null_scores(
     candles: &[Candle],
     plan: NullPlan,
     real_score: f64,
     score: &ScoreFn<'_>,
     progress: &dyn Fn(f64),
-) -> anyhow::Result<Option<NullSummary>> {
+) -> Result<Option<NullSummary>, Error> {
     use rayon::prelude::*;
     let n = plan.permutations;
     if n == 0 {
@@ -152,12 +154,16 @@ pub fn null_scores(
     let mut k = 0;
     while k < n {
         let end = (k + batch).min(n);
-        let got: Vec<anyhow::Result<(f64, String)>> = (k..end)
+        let got: Vec<Result<(f64, String), Error>> = (k..end)
             .into_par_iter()
             .map(|j| {
                 let seed = plan.seed.wrapping_add(j as u64);
                 let perm = permute_bars(candles, seed)?;
-                score(&perm).with_context(|| format!("null test: permutation {j} (seed {seed})"))
+                score(&perm).map_err(|e| Error::Permutation {
+                    k: j,
+                    seed,
+                    source: Box::new(e),
+                })
             })
             .collect();
         for r in got {
@@ -205,7 +211,7 @@ pub struct Point {
 
 /// Grades the walk-forward of `strategy` on `candles` exactly as `optimize run` does (same
 /// windows, passes, statistics and score), without validation.
-pub fn evaluate(job: &Job<'_>, candles: &[Candle]) -> anyhow::Result<Point> {
+pub fn evaluate(job: &Job<'_>, candles: &[Candle]) -> Result<Point, Error> {
     let (w, gi) = graded(job, candles, true)?;
     let g = grade::grade_before_null(&gi);
     // The other live terms: validation (another exchange's data, untouched by the permutation)
@@ -294,22 +300,22 @@ pub fn verdict_path(cfg: &Config, strategy: &str, asset: &str, tf: &str) -> Path
         .join(format!("{strategy}_{asset}_{tf}.json"))
 }
 
-/// The stored verdict, `None` when no null test was run.
+/// The stored verdict, `None` when no null test was run ([`Error::ReadVerdict`],
+/// [`Error::NotAVerdict`]).
 pub fn load_verdict(
     cfg: &Config,
     strategy: &str,
     asset: &str,
     tf: &str,
-) -> anyhow::Result<Option<Verdict>> {
-    let p = verdict_path(cfg, strategy, asset, tf);
-    match std::fs::read(&p) {
-        Ok(b) => {
-            Ok(Some(serde_json::from_slice(&b).with_context(|| {
-                format!("{}: not a verdict", p.display())
-            })?))
-        }
+) -> Result<Option<Verdict>, Error> {
+    let path = verdict_path(cfg, strategy, asset, tf);
+    match std::fs::read(&path) {
+        Ok(b) => match serde_json::from_slice(&b) {
+            Ok(v) => Ok(Some(v)),
+            Err(source) => Err(Error::NotAVerdict { path, source }),
+        },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow!("{}: {e}", p.display())),
+        Err(source) => Err(Error::ReadVerdict { path, source }),
     }
 }
 
@@ -400,15 +406,25 @@ pub fn verdict(
     }
 }
 
-/// Writes a verdict where [`load_verdict`] reads it (temp file, then rename).
-pub fn write_verdict(path: &Path, v: &Verdict) -> anyhow::Result<()> {
+/// Writes a verdict where [`load_verdict`] reads it (temp file, then rename); the errors name
+/// the directory or file at fault.
+pub fn write_verdict(path: &Path, v: &Verdict) -> Result<(), Error> {
     if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
+        std::fs::create_dir_all(d).map_err(|source| Error::CreateDir {
+            dir: d.to_path_buf(),
+            source,
+        })?;
     }
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(v)?)
-        .with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot replace", path.display()))?;
+    let json = serde_json::to_vec_pretty(v).map_err(Error::EncodeVerdict)?;
+    std::fs::write(&tmp, json).map_err(|source| Error::WriteFile {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| Error::ReplaceFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(())
 }
 
@@ -500,7 +516,12 @@ mod tests {
     fn permutation_refuses_non_positive_prices() {
         let mut c = real_candles();
         c[5].low = 0.0;
-        let e = permute_bars(&c, 1).unwrap_err().to_string();
+        let e = permute_bars(&c, 1).unwrap_err();
+        assert!(
+            matches!(e, Error::NonPositivePrice { index: 5, .. }),
+            "{e:?}"
+        );
+        let e = e.to_string();
         assert!(e.contains("candle 5"), "{e}");
     }
 

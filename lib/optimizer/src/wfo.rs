@@ -2,11 +2,11 @@
 //! then a fine pass per window, best parameters per window, stitched OOS results and the
 //! robustness diagnostics of docs/OPTIMIZER.md.
 
+use crate::Error;
 use crate::grid::Grid;
 use crate::kernels::{KMetrics, KTrade};
 use crate::stats;
 use crate::sweep::{self, ComboResult};
-use anyhow::{anyhow, bail};
 use scalp_backtest::BacktestConfig;
 use scalp_core::{Candle, Timeframe};
 use scalp_strategy::Params;
@@ -32,12 +32,13 @@ pub struct RunDetail {
 }
 
 impl EvalCtx<'_> {
+    /// Every combination of `grid` on `candles` (the fastest exact path, [`sweep::evaluate`]).
     pub fn grid(
         &self,
         candles: &[Candle],
         grid: &Grid,
         base: &Params,
-    ) -> anyhow::Result<Vec<ComboResult>> {
+    ) -> Result<Vec<ComboResult>, Error> {
         Ok(sweep::evaluate(
             self.strategy,
             self.asset,
@@ -47,11 +48,14 @@ impl EvalCtx<'_> {
             base,
             self.bt,
             true,
-        )?
+        )
+        .map_err(Error::from_sweep)?
         .0)
     }
 
-    pub fn one(&self, candles: &[Candle], params: &Params) -> anyhow::Result<RunDetail> {
+    /// One parameter set on `candles` in detail (the kernel when it models the settings, else
+    /// the event engine).
+    pub fn one(&self, candles: &[Candle], params: &Params) -> Result<RunDetail, Error> {
         if self.strategy == "sma_cross"
             && let Some(cost) = sweep::kernel_cost(self.bt, candles)
         {
@@ -62,7 +66,8 @@ impl EvalCtx<'_> {
                 equity: kernel_equity(candles, &trades, self.bt.capital),
             });
         }
-        let r = sweep::event_run(self.strategy, self.asset, candles, self.tf, params, self.bt)?;
+        let r = sweep::event_run(self.strategy, self.asset, candles, self.tf, params, self.bt)
+            .map_err(Error::from_sweep)?;
         let trade_returns = r
             .trades
             .iter()
@@ -365,20 +370,17 @@ pub fn run_wfo(
     base: &Params,
     ev: &EvalCtx<'_>,
     progress: &dyn Fn(usize, usize),
-) -> anyhow::Result<WfoResult> {
+) -> Result<WfoResult, Error> {
     let tf = ev.tf;
     let wins = windows(candles, spec);
     if wins.is_empty() {
-        bail!(
-            "not enough history for one walk-forward window ({} IS + {} OOS days; data spans {:.1} days)",
-            spec.is_days,
-            spec.oos_days,
-            candles
-                .last()
-                .zip(candles.first())
-                .map_or(0.0, |(l, f)| (l.open_time - f.open_time) as f64
-                    / 86_400_000.0)
-        );
+        return Err(Error::NotEnoughHistory {
+            is_days: spec.is_days,
+            oos_days: spec.oos_days,
+            span_days: candles.last().zip(candles.first()).map_or(0.0, |(l, f)| {
+                (l.open_time - f.open_time) as f64 / 86_400_000.0
+            }),
+        });
     }
     let ppy = scalp_backtest::metrics::DAYS_PER_YEAR;
     let coarse = spec.grid.coarse(spec.coarse_max);
@@ -393,7 +395,7 @@ pub fn run_wfo(
         let is = &candles[a..b];
         let oos = &candles[b..c];
         let rc = ev.grid(is, &coarse, base)?;
-        let bc = best_of(&rc, spec.min_trades).ok_or_else(|| anyhow!("empty grid"))?;
+        let bc = best_of(&rc, spec.min_trades).ok_or(Error::EmptyGrid { window: wi })?;
         let center: Vec<f64> = bc.params.iter().map(|(_, v)| *v).collect();
         let rf = if spec.fine_radius == 0 {
             Vec::new()
@@ -628,7 +630,7 @@ pub fn stress_oos(
     w: &WfoResult,
     base: &Params,
     ev: &EvalCtx<'_>,
-) -> anyhow::Result<StressResult> {
+) -> Result<StressResult, Error> {
     let mut bt = ev.bt.clone();
     bt.maker_fee *= STRESS_COST_MULT;
     bt.taker_fee *= STRESS_COST_MULT;
@@ -641,11 +643,10 @@ pub fn stress_oos(
     };
     let wins = windows(candles, spec);
     if wins.len() != w.windows.len() {
-        bail!(
-            "stress: {} windows, the walk-forward had {}",
-            wins.len(),
-            w.windows.len()
-        );
+        return Err(Error::StressWindows {
+            stress: wins.len(),
+            wfo: w.windows.len(),
+        });
     }
     let mut daily = Vec::new();
     let mut n_trades = 0;
@@ -692,7 +693,7 @@ pub fn pbo_cscv(
     spec: &WfoSpec,
     base: &Params,
     ev: &EvalCtx<'_>,
-) -> anyhow::Result<Option<Pbo>> {
+) -> Result<Option<Pbo>, Error> {
     let wins = windows(candles, spec);
     let s = wins.len().min(PBO_MAX_BLOCKS) / 2 * 2;
     let coarse = spec.grid.coarse(spec.coarse_max);
@@ -708,7 +709,7 @@ pub fn pbo_cscv(
         if let Some(prev) = &keys
             && *prev != k
         {
-            bail!("PBO: the grid's combinations differ between windows");
+            return Err(Error::PboCombos);
         }
         keys = Some(k);
         m.push(

@@ -90,7 +90,7 @@ pub fn bench_wfo_cmd(cfg: &Config, a: &BenchWfoArgs, out: &mut dyn Write) -> any
     let base = resolve::base_params(cfg, spec_s, "BENCH")?;
     let bt = scalp_optimizer::job::engine_settings(cfg, &a.strategy)?;
     let t0 = Instant::now();
-    let results: Vec<anyhow::Result<wfo::WfoResult>> = assets
+    let results: Vec<Result<wfo::WfoResult, scalp_optimizer::Error>> = assets
         .par_iter()
         .enumerate()
         .map(|(k, c)| {

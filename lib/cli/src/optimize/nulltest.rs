@@ -89,7 +89,7 @@ pub fn null_test_cmd(cfg: &Config, a: &NullTestArgs, out: &mut dyn Write) -> any
         }
         (None, None) => bail!("give --symbol A or --data FILE.csv"),
     };
-    scalp_optimizer::interrupt::watch_signals();
+    scalp_optimizer::interrupt::watch_signals(|i| eprintln!("\n{i}"));
     let job = Job::resolve(cfg, &a.strategy, &asset, tf)?;
     let real = evaluate(&job, &candles)?;
     writeln!(

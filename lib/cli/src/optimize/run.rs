@@ -243,7 +243,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         tracing::info!("results are kept locally, not pushed: {reason}");
     }
     // before any row is `running`: from here a signal marks the run in progress failed
-    scalp_optimizer::interrupt::watch_signals();
+    scalp_optimizer::interrupt::watch_signals(|i| eprintln!("\n{i}"));
     let mut conn = db::open(&dbp)?;
     let stale = db::fail_stale_runs(
         &conn,

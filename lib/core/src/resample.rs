@@ -109,7 +109,10 @@ mod tests {
         let out = resample(&cs, Timeframe::H1, Timeframe::H4);
         let opens: Vec<i64> = out.iter().map(|x| x.open_time / h).collect();
         assert_eq!(opens, [12, 16, 20]);
-        assert_eq!((out[0].open, out[0].close, out[0].volume), (12.0, 15.5, 4.0));
+        assert_eq!(
+            (out[0].open, out[0].close, out[0].volume),
+            (12.0, 15.5, 4.0)
+        );
         // 16:00 bucket misses 18:00: emitted partial (3 candles) when 20:00 arrives
         assert_eq!(out[1].volume, 3.0);
         // aligned from the start: nothing skipped

@@ -2,29 +2,35 @@
 //! (migration 04) and results (`optimization_results`, migration 03, safe is_latest insert of
 //! scalp-sync).
 
+use crate::Error;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
-pub fn open(path: &Path) -> anyhow::Result<Connection> {
+pub fn open(path: &Path) -> Result<Connection, Error> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("{}: cannot create directory: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::CreateDbDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     }
-    scalp_store::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    scalp_store::open(path).map_err(|e| Error::OpenDb {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })
 }
 
 /// Opens an existing local database for a read-only command (`grades`): never creates or
 /// migrates it, so a mistyped `--db-path` is an error naming the file, not a new empty database.
-pub fn open_readonly(path: &Path) -> anyhow::Result<Connection> {
+pub fn open_readonly(path: &Path) -> Result<Connection, Error> {
     if !path.is_file() {
-        anyhow::bail!(
-            "{}: database does not exist (check --db-path or `[optimize].db`; `optimize run` creates it)",
-            path.display()
-        );
+        return Err(Error::NoDb(path.to_path_buf()));
     }
-    scalp_store::open_readonly(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    scalp_store::open_readonly(path).map_err(|e| Error::OpenDb {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })
 }
 
 /// ISO-8601 UTC with milliseconds (`2026-11-21T20:06:15.123Z`).

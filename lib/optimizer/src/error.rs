@@ -6,9 +6,9 @@
 //! Every variant names what is at fault (the file, the key, the strategy and asset, the
 //! permutation) and keeps the underlying typed error as its `source()`, never flattened into a
 //! string: a command prints the chain (`scalp_core::cli::error_report`), a one-line message
-//! joins it with `: ` ([`chain`]). The grid evaluations and event-engine runs of
-//! [`crate::sweep`] come through [`Error::Sweep`] as they are until that module returns this
-//! enum ([`Error::from_sweep`] then unwraps them again).
+//! joins it with `: ` ([`chain`]). The same enum serves the sweep ([`crate::sweep`]: an
+//! event-engine run names its strategy and asset), a run's plan, its result row and report
+//! ([`crate::run`]) and the local database ([`crate::db`]).
 
 use scalp_backtest::BacktestError;
 use scalp_backtest::resolve::ResolveError;
@@ -65,10 +65,6 @@ pub enum Error {
     /// PBO needs the same combinations in every window.
     #[error("PBO: the grid's combinations differ between windows")]
     PboCombos,
-    /// A grid evaluation or event-engine run of [`crate::sweep`] (its error names the strategy
-    /// and asset), kept as it is until that module returns this enum.
-    #[error(transparent)]
-    Sweep(Box<dyn std::error::Error + Send + Sync + 'static>),
 
     // --- the null test ---
     /// Candle `index` has a price ≤ 0 (or NaN): the bars' log returns do not exist.
@@ -178,6 +174,49 @@ pub enum Error {
     /// [`Error::Resolve`]).
     #[error(transparent)]
     Store(Box<StoreError>),
+    /// The local database's directory cannot be created.
+    #[error("{}: cannot create directory", dir.display())]
+    CreateDbDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The local database cannot be opened (or migrated).
+    #[error("{}", path.display())]
+    OpenDb {
+        path: PathBuf,
+        #[source]
+        source: Box<StoreError>,
+    },
+    #[error(
+        "{}: database does not exist (check --db-path or `[optimize].db`; `optimize run` creates it)",
+        .0.display()
+    )]
+    NoDb(PathBuf),
+
+    // --- a run's plan and its result ---
+    #[error("give --strategy S or --all")]
+    NoStrategy,
+    #[error("give --symbol A, --symbols A,B, --all-symbols or --all")]
+    NoAssets,
+    /// The built result row breaks the rules every stored row meets (a bug, never data).
+    #[error("result payload invalid: {0}")]
+    InvalidResult(Box<scalp_sync::PayloadError>),
+    #[error("{}: cannot create reports dir", dir.display())]
+    CreateReportsDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot rename", path.display())]
+    RenameFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A report cannot be encoded as JSON.
+    #[error(transparent)]
+    EncodeReport(serde_json::Error),
 }
 
 impl From<ResolveError> for Error {
@@ -193,15 +232,6 @@ impl From<StoreError> for Error {
 }
 
 impl Error {
-    /// An error of a [`crate::sweep`] evaluation: this enum again if it is one (a sweep that
-    /// returns [`Error`]), else [`Error::Sweep`] holding it as it is (its chain intact).
-    pub fn from_sweep(e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Error {
-        match e.into().downcast::<Error>() {
-            Ok(e) => *e,
-            Err(other) => Error::Sweep(other),
-        }
-    }
-
     /// `op` on the local database failed with `source` (what [`Error::Sqlite`] holds).
     pub fn sqlite(op: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
         move |source| Error::Sqlite { op, source }
@@ -247,22 +277,6 @@ mod tests {
             chain(&p),
             "null test: permutation 3 (seed 45): /x/strategies.toml: cannot replace: denied"
         );
-    }
-
-    /// A sweep error is kept with its chain; one that is already an [`Error`] is unwrapped.
-    #[test]
-    fn sweep_errors_keep_their_chain_and_are_not_wrapped_twice() {
-        let inner = Error::UnknownStrategy { name: "zz".into() };
-        assert!(matches!(
-            Error::from_sweep(inner),
-            Error::UnknownStrategy { .. }
-        ));
-        #[derive(Debug, thiserror::Error)]
-        #[error("sma_cross BTC")]
-        struct Ctx(#[source] std::io::Error);
-        let e = Error::from_sweep(Ctx(std::io::Error::other("no candles")));
-        assert!(matches!(e, Error::Sweep(_)));
-        assert_eq!(chain(&e), "sma_cross BTC: no candles");
     }
 
     /// The enum stays small: its big sources are boxed (clippy's `result_large_err`).

@@ -8,12 +8,12 @@ use crate::db::{self, Phase};
 use crate::grade;
 use crate::stats;
 // What `run` and `null-test` share: resolving one job and its grade inputs (`crate::job`).
+use crate::Error;
 pub use crate::job::{
     MC_SIMS, base_params_for, db_path, engine_settings, grade_inputs_of, load_stored, overfitting,
     reports_dir, unmet_needs, wfo_spec,
 };
 use crate::wfo::{self, WfoResult};
-use anyhow::{Context as _, anyhow, bail};
 use scalp_core::config::Config;
 use scalp_core::{Candle, Exchange, Timeframe};
 use scalp_sync::OptimizationResult;
@@ -64,7 +64,7 @@ pub fn plan(
     cfg: &Config,
     a: &Selection,
     data_tf: Option<Timeframe>,
-) -> anyhow::Result<Vec<Planned>> {
+) -> Result<Vec<Planned>, Error> {
     let strategies: Vec<String> = if a.all {
         cfg.param_grids
             .grids
@@ -73,16 +73,8 @@ pub fn plan(
             .cloned()
             .collect()
     } else {
-        let s = a
-            .strategy
-            .clone()
-            .ok_or_else(|| anyhow!("give --strategy S or --all"))?;
-        if scalp_strategy::spec(&s).is_none() {
-            bail!(
-                "unknown strategy `{s}` (known: {})",
-                scalp_strategy::STRATEGY_NAMES.join(", ")
-            );
-        }
+        let s = a.strategy.clone().ok_or(Error::NoStrategy)?;
+        scalp_backtest::resolve::strategy_spec(&s)?;
         vec![s]
     };
     let assets: Vec<String> = if let Some(s) = &a.symbol {
@@ -99,7 +91,7 @@ pub fn plan(
                 .map_or("DATA".into(), |s| s.to_string_lossy().to_string()),
         ]
     } else {
-        bail!("give --symbol A, --symbols A,B, --all-symbols or --all");
+        return Err(Error::NoAssets);
     };
     let exclude: Vec<String> = a.exclude.iter().map(|s| cfg.assets.asset_of(s)).collect();
     let mut jobs = Vec::new();
@@ -143,7 +135,7 @@ pub fn optimize_one(
     validation: Option<&[Candle]>,
     null_plan: crate::nulltest::NullPlan,
     progress: &dyn Fn(Phase, f64),
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, Error> {
     let t0 = Instant::now();
     let job = crate::job::Job::resolve(cfg, strategy, asset, tf)?;
     let (spec, base, bt) = (&job.spec, &job.base, &job.bt);
@@ -348,7 +340,9 @@ pub fn optimize_one(
         monte_carlo_summary: Some(mc_summary.to_string()),
         validation_summary: Some(validation_summary.to_string()),
         warnings: Some(json!(warnings).to_string()),
-        regime_analysis: Some(serde_json::to_string(&w.regime_analysis)?),
+        regime_analysis: Some(
+            serde_json::to_string(&w.regime_analysis).map_err(Error::EncodeReport)?,
+        ),
     };
     let report = json!({
         "result": result.to_payload(),
@@ -426,13 +420,15 @@ pub fn save(
     run_id: Option<i64>,
     out: &Outcome,
     w_for_db: Option<&WfoResult>,
-) -> anyhow::Result<(PathBuf, scalp_sync::PushOutcome)> {
+) -> Result<(PathBuf, scalp_sync::PushOutcome), Error> {
     let row = &out.result;
     row.validate()
-        .map_err(|e| anyhow!("result payload invalid: {e}"))?;
+        .map_err(|e| Error::InvalidResult(Box::new(e)))?;
     let dir = reports_dir(cfg);
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("{}: cannot create reports dir", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|source| Error::CreateReportsDir {
+        dir: dir.clone(),
+        source,
+    })?;
     let stamp: String = row
         .created_at
         .chars()
@@ -443,13 +439,19 @@ pub fn save(
         row.strategy_name, row.asset, row.timeframe, stamp
     ));
     let tmp = file.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&out.report)?)
-        .with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, &file).with_context(|| format!("{}: cannot rename", file.display()))?;
+    let json = serde_json::to_vec_pretty(&out.report).map_err(Error::EncodeReport)?;
+    std::fs::write(&tmp, json).map_err(|source| Error::WriteFile {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, &file).map_err(|source| Error::RenameFile {
+        path: file.clone(),
+        source,
+    })?;
     scalp_sync::db::insert_result(conn, row, scalp_sync::Source::Local)
-        .context("insert into optimization_results")?;
+        .map_err(Error::sqlite("insert into optimization_results"))?;
     if let (Some(id), Some(w)) = (run_id, w_for_db) {
-        db::save_windows(conn, id, w).context("save windows")?;
+        db::save_windows(conn, id, w).map_err(Error::sqlite("save windows"))?;
     }
     let outcome = scalp_sync::push_result(cfg, &row.to_payload());
     Ok((file, outcome))

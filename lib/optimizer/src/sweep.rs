@@ -2,11 +2,11 @@
 //! combinations in parallel (rayon), a dedicated kernel when one exists and the settings are
 //! within what it models, else the event-driven engine once per combination.
 
+use crate::Error;
 use crate::grid::Grid;
 use crate::kernels::funding::{self, FundingSchedule, NO_FUNDING};
 use crate::kernels::sma_cross::{self, Combo, KSizing, KernelCost, Market};
 use crate::kernels::{KMetrics, KTrade};
-use anyhow::anyhow;
 use rayon::prelude::*;
 use scalp_backtest::engine::FUNDING_INTERVAL_MS;
 use scalp_backtest::{BacktestConfig, BacktestInput, EndFill, FillMode, FundingPoint, Sizing};
@@ -329,11 +329,14 @@ pub fn event_run(
     tf: Timeframe,
     params: &Params,
     bt: &BacktestConfig,
-) -> anyhow::Result<scalp_backtest::BacktestResult> {
-    let mut s = scalp_strategy::build(strategy, params, tf).map_err(|e| anyhow!("{e}"))?;
+) -> Result<scalp_backtest::BacktestResult, Error> {
+    let mut s = scalp_strategy::build(strategy, params, tf)?;
     let input = BacktestInput::new(asset, tf, candles).with_aggregated(&s.timeframes());
-    scalp_backtest::run_backtest(&input, s.as_mut(), bt)
-        .map_err(|e| anyhow!("{strategy} {asset}: {e}"))
+    scalp_backtest::run_backtest(&input, s.as_mut(), bt).map_err(|e| Error::Backtest {
+        strategy: strategy.to_string(),
+        asset: asset.to_string(),
+        source: Box::new(e),
+    })
 }
 
 /// Evaluates every combination with the event engine (one run per combination, in parallel).
@@ -345,7 +348,7 @@ pub fn event_grid(
     grid: &Grid,
     base: &Params,
     bt: &BacktestConfig,
-) -> anyhow::Result<Vec<ComboResult>> {
+) -> Result<Vec<ComboResult>, Error> {
     event_grid_with_progress(strategy, asset, candles, tf, grid, base, bt, &|| {})
 }
 
@@ -360,16 +363,15 @@ pub fn event_grid_with_progress(
     base: &Params,
     bt: &BacktestConfig,
     done: &(dyn Fn() + Sync),
-) -> anyhow::Result<Vec<ComboResult>> {
-    let spec =
-        scalp_strategy::spec(strategy).ok_or_else(|| anyhow!("unknown strategy `{strategy}`"))?;
+) -> Result<Vec<ComboResult>, Error> {
+    let spec = scalp_strategy::spec(strategy).ok_or_else(|| Error::UnknownStrategy {
+        name: strategy.to_string(),
+    })?;
     (0..grid.len())
         .into_par_iter()
         .map(|k| {
             let kv = grid.combo_kv(k);
-            let p = base
-                .with_overrides(strategy, spec.params, &kv)
-                .map_err(|e| anyhow!("{e}"))?;
+            let p = base.with_overrides(strategy, spec.params, &kv)?;
             let r = event_run(strategy, asset, candles, tf, &p, bt)?;
             done();
             Ok(ComboResult {
@@ -392,7 +394,7 @@ pub fn evaluate(
     base: &Params,
     bt: &BacktestConfig,
     full: bool,
-) -> anyhow::Result<(Vec<ComboResult>, EnginePath)> {
+) -> Result<(Vec<ComboResult>, EnginePath), Error> {
     evaluate_with_progress(strategy, asset, candles, tf, grid, base, bt, full, &|| {})
 }
 
@@ -413,7 +415,7 @@ pub fn evaluate_with_progress(
     bt: &BacktestConfig,
     full: bool,
     done: &(dyn Fn() + Sync),
-) -> anyhow::Result<(Vec<ComboResult>, EnginePath)> {
+) -> Result<(Vec<ComboResult>, EnginePath), Error> {
     // The event path ([`event_run`]) runs without a stored funding history: the configured
     // rate on every settlement. The kernel gets the same.
     if strategy == "sma_cross"

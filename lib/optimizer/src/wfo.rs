@@ -48,8 +48,7 @@ impl EvalCtx<'_> {
             base,
             self.bt,
             true,
-        )
-        .map_err(Error::from_sweep)?
+        )?
         .0)
     }
 
@@ -66,8 +65,7 @@ impl EvalCtx<'_> {
                 equity: kernel_equity(candles, &trades, self.bt.capital),
             });
         }
-        let r = sweep::event_run(self.strategy, self.asset, candles, self.tf, params, self.bt)
-            .map_err(Error::from_sweep)?;
+        let r = sweep::event_run(self.strategy, self.asset, candles, self.tf, params, self.bt)?;
         let trade_returns = r
             .trades
             .iter()

@@ -16,7 +16,8 @@ fn created_then_duplicate_keeps_is_latest() {
     assert_eq!(d.post_result(&p), (201, json!({"status": "created"})));
     assert_eq!(
         d.rows("sma_cross", "BTCUSDT", "1h"),
-        vec![("2026-11-21T10:00:00Z".into(), 1, "server".into())]
+        // stored in the one spelling of created_at (UTC, nanoseconds, Z)
+        vec![("2026-11-21T10:00:00.000000000Z".into(), 1, "server".into())]
     );
 
     // A newer run moves is_latest.
@@ -30,8 +31,8 @@ fn created_then_duplicate_keeps_is_latest() {
     assert_eq!(
         d.rows("sma_cross", "BTCUSDT", "1h"),
         vec![
-            ("2026-11-21T10:00:00Z".into(), 0, "server".into()),
-            ("2026-11-21T11:00:00Z".into(), 1, "server".into()),
+            ("2026-11-21T10:00:00.000000000Z".into(), 0, "server".into()),
+            ("2026-11-21T11:00:00.000000000Z".into(), 1, "server".into()),
         ]
     );
     // A late-arriving OLDER run is stored but steals nothing, even when its text sorts later
@@ -45,7 +46,7 @@ fn created_then_duplicate_keeps_is_latest() {
         .collect();
     assert_eq!(
         latest,
-        vec![("2026-11-21T11:00:00Z".into(), 1, "server".into())]
+        vec![("2026-11-21T11:00:00.000000000Z".into(), 1, "server".into())]
     );
     // Other keys are independent.
     assert_eq!(

@@ -485,7 +485,8 @@ fn fifty_clients_same_result() {
     );
     assert_eq!(
         d.rows("conc", "BTCUSDT", "1h"),
-        vec![("2026-11-21T10:00:00Z".into(), 1, "server".into())]
+        // stored in the one spelling of created_at (UTC, nanoseconds, Z)
+        vec![("2026-11-21T10:00:00.000000000Z".into(), 1, "server".into())]
     );
 
     // 50 different runs of one key at once: 50 rows, one latest, the newest.
@@ -511,6 +512,6 @@ fn fifty_clients_same_result() {
     assert_eq!(rows.len(), 50);
     let latest: Vec<_> = rows.iter().filter(|r| r.1 == 1).collect();
     assert_eq!(latest.len(), 1);
-    assert_eq!(latest[0].0, "2026-11-21T10:49:00Z");
+    assert_eq!(latest[0].0, "2026-11-21T10:49:00.000000000Z");
     d.integrity_ok();
 }

@@ -52,7 +52,8 @@ fn push_success_duplicate_and_http_errors() {
     );
     assert_eq!(
         d.rows("push", "BTCUSDT", "1h"),
-        vec![("2026-11-21T10:00:00Z".into(), 1, "server".into())]
+        // stored in the one spelling of created_at (UTC, nanoseconds, Z)
+        vec![("2026-11-21T10:00:00.000000000Z".into(), 1, "server".into())]
     );
 
     // 422 and 401 are failures with the server's message, never a panic.
@@ -305,7 +306,7 @@ fn optimize_sync_continues_after_one_error() {
     let (code, out) = w.sync(&[], Some(KEY));
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("error           wfo ETHUSDT 1h 2026-11-21T10:00:00Z"),
+        out.contains("error           wfo ETHUSDT 1h 2026-11-21T10:00:00.000000000Z"),
         "{out}"
     );
     assert!(out.contains("422"), "{out}");

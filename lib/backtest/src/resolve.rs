@@ -38,8 +38,6 @@ pub enum ResolveError {
     Strict(#[from] scalp_core::quality::StrictError),
     #[error(transparent)]
     Store(#[from] scalp_store::StoreError),
-    #[error("{exchange}: {reason}")]
-    Exchange { exchange: String, reason: String },
     #[error(
         "{}: optimize database not found (fetch history first with `optimize fetch-history`, or pass --data FILE.csv)",
         .0.display()
@@ -346,18 +344,7 @@ pub fn asset_of(cfg: &Config, symbol: Option<&str>, data: Option<&Path>) -> Opti
 
 /// The exchange whose stored history a request reads.
 pub fn exchange_of(cfg: &Config, given: Option<Exchange>) -> Result<Exchange, ResolveError> {
-    match given {
-        Some(e) => Ok(e),
-        None => cfg
-            .main
-            .optimize
-            .exchange
-            .parse()
-            .map_err(|reason| ResolveError::Exchange {
-                exchange: format!("{}: [optimize].exchange", cfg.path.display()),
-                reason,
-            }),
-    }
+    Ok(given.unwrap_or(cfg.main.optimize.exchange))
 }
 
 /// Resolves strategy, params and candles from a CSV or the optimize database. `purpose`

@@ -59,8 +59,9 @@ pub struct OptimizeConfig {
     pub reports_dir: String,
     /// Days of the second exchange's recent data used for validation.
     pub validation_days: u32,
-    /// Exchange the optimizer reads history from by default.
-    pub exchange: String,
+    /// Exchange the optimizer reads history from by default (`binance` or `bitget`; the other
+    /// one validates).
+    pub exchange: crate::Exchange,
     /// Worker threads (0 = all cores).
     pub threads: usize,
     /// Bar-permuted histories of `optimize run`'s null test (0 = skip it; grades are then at
@@ -74,7 +75,7 @@ impl Default for OptimizeConfig {
             db: "optimize.db".into(),
             reports_dir: "reports".into(),
             validation_days: 90,
-            exchange: "binance".into(),
+            exchange: crate::Exchange::Binance,
             threads: 0,
             null_permutations: 99,
         }

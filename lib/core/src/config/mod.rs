@@ -505,6 +505,17 @@ mod tests {
         }
     }
 
+    /// `[optimize].exchange` is an exchange, checked when the config is read (it used to be a
+    /// string parsed only when a command needed it).
+    #[test]
+    fn optimize_exchange_is_checked_at_load() {
+        let e = load_main("[optimize]\nexchange = \"binanse\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("optimize.exchange"), "{e}");
+        assert_eq!(e.line, Some(2), "{e}");
+        let c = load_main("[optimize]\nexchange = \"bitget\"\n").unwrap();
+        assert_eq!(c.optimize.exchange, crate::Exchange::Bitget);
+    }
+
     #[test]
     fn bitget_demo_product_needs_the_demo_host() {
         let e = load_main("[exchanges.bitget]\nproduct_type = \"SUSDT-FUTURES\"\n").unwrap_err();

@@ -193,52 +193,39 @@ impl BacktestConfig {
         }
     }
 
-    /// Defaults of a runner from the whole config: `[backtest]`, the per-runner kill switch of
-    /// `[risk]` (0 = off), and, when given, the strategy's leverage from strategies.toml and the
-    /// asset's contract (lot step, minimums; a leverage above its maximum is an error). The one
-    /// resolver of `optimize backtest` and scalp-simulator, so that paper trades are the
-    /// backtest's trades.
-    pub fn for_runner(
-        cfg: &scalp_core::config::Config,
-        strategy: Option<&str>,
-        asset: Option<&str>,
-    ) -> Result<BacktestConfig, String> {
-        crate::resolve::settings(
-            cfg,
-            strategy,
-            asset,
-            crate::resolve::Runner::Trading,
-            &crate::resolve::Overrides::default(),
-        )
-        .map(|(c, _)| c)
-        .map_err(|e| e.to_string())
-    }
-
     /// Whether an exchange minimum order applies (`min_qty` or `min_notional` > 0).
     pub fn has_min_order(&self) -> bool {
         self.min_qty > 0.0 || self.min_notional > 0.0
     }
 
     /// Checks ranges; the error names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        let pos = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        use SettingsError as E;
+        let pos = |field: &'static str, value: f64| {
+            if value.is_finite() && value > 0.0 {
                 Ok(())
             } else {
-                Err(format!("{name} must be > 0, got {v}"))
+                Err(E::NotPositive { field, value })
             }
         };
-        let frac = |name: &str, v: f64| {
-            if v.is_finite() && (0.0..0.5).contains(&v) {
+        let frac = |field: &'static str, value: f64| {
+            if value.is_finite() && (0.0..0.5).contains(&value) {
                 Ok(())
             } else {
-                Err(format!("{name} must be in [0, 0.5), got {v}"))
+                Err(E::NotAFraction { field, value })
+            }
+        };
+        let non_neg = |field: &'static str, value: f64| {
+            if value.is_finite() && value >= 0.0 {
+                Ok(())
+            } else {
+                Err(E::Negative { field, value })
             }
         };
         pos("capital", self.capital)?;
         pos("leverage", self.leverage)?;
         if self.leverage > 125.0 {
-            return Err(format!("leverage must be <= 125, got {}", self.leverage));
+            return Err(E::LeverageAbove125(self.leverage));
         }
         // No fee is negative: rebates are not modelled, and a negative fee turns every trade
         // into a gain.
@@ -249,28 +236,38 @@ impl BacktestConfig {
         if let Some(r) = self.funding_rate
             && !(r.is_finite() && r.abs() < 0.1)
         {
-            return Err(format!("funding rate must be in (-0.1, 0.1), got {r}"));
+            return Err(E::FundingRate(r));
         }
-        if !(self.lot_step.is_finite() && self.lot_step >= 0.0) {
-            return Err(format!("lot step must be >= 0, got {}", self.lot_step));
-        }
-        if !(self.min_qty.is_finite() && self.min_qty >= 0.0) {
-            return Err(format!("min quantity must be >= 0, got {}", self.min_qty));
-        }
-        if !(self.min_notional.is_finite() && self.min_notional >= 0.0) {
-            return Err(format!(
-                "min notional must be >= 0, got {}",
-                self.min_notional
-            ));
-        }
+        non_neg("lot step", self.lot_step)?;
+        non_neg("min quantity", self.min_qty)?;
+        non_neg("min notional", self.min_notional)?;
         if let Some(d) = self.kill_switch.max_drawdown_pct
             && !(d > 0.0 && d <= 100.0)
         {
-            return Err(format!("kill switch drawdown must be in (0, 100], got {d}"));
+            return Err(E::KillDrawdown(d));
         }
         if self.regime.period < 2 || self.regime.window < 2 * self.regime.period + 1 {
-            return Err("regime window must be >= 2 × period + 1 and period >= 2".into());
+            return Err(E::Regime);
         }
         Ok(())
     }
+}
+
+/// Why engine settings are out of range ([`BacktestConfig::validate`]); names the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{field} must be > 0, got {value}")]
+    NotPositive { field: &'static str, value: f64 },
+    #[error("leverage must be <= 125, got {0}")]
+    LeverageAbove125(f64),
+    #[error("{field} must be in [0, 0.5), got {value}")]
+    NotAFraction { field: &'static str, value: f64 },
+    #[error("funding rate must be in (-0.1, 0.1), got {0}")]
+    FundingRate(f64),
+    #[error("{field} must be >= 0, got {value}")]
+    Negative { field: &'static str, value: f64 },
+    #[error("kill switch drawdown must be in (0, 100], got {0}")]
+    KillDrawdown(f64),
+    #[error("regime window must be >= 2 × period + 1 and period >= 2")]
+    Regime,
 }

@@ -71,7 +71,9 @@ pub enum BacktestError {
     #[error("no candles to backtest")]
     Empty,
     #[error("invalid backtest settings: {0}")]
-    Config(String),
+    Config(#[from] crate::config::SettingsError),
+    #[error("at most {max} higher timeframes")]
+    TooManyTimeframes { max: usize },
     #[error(
         "candles out of order at index {index} (open time {time} is not after the previous one)"
     )]
@@ -399,9 +401,7 @@ pub fn check_timeframes<'h>(
         higher.push((tf, &h.1));
     }
     if higher.len() > MAX_HIGHER_TF {
-        return Err(BacktestError::Config(format!(
-            "at most {MAX_HIGHER_TF} higher timeframes"
-        )));
+        return Err(BacktestError::TooManyTimeframes { max: MAX_HIGHER_TF });
     }
     Ok(higher)
 }

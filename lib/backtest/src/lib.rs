@@ -18,7 +18,9 @@ pub mod store;
 pub mod synth;
 pub mod trade;
 
-pub use config::{BacktestConfig, EndFill, FillMode, KillSwitch, RegimeConfig, Sizing};
+pub use config::{
+    BacktestConfig, EndFill, FillMode, KillSwitch, RegimeConfig, SettingsError, Sizing,
+};
 pub use engine::{
     BacktestError, BacktestResult, Bar, Engine, EngineEvent, EngineState, KillEvent, Trade,
     check_timeframes, run_backtest,

@@ -1,5 +1,5 @@
 //! The one resolver of a run, shared by every command and daemon that backtests (`optimize
-//! backtest|lookahead|sweep|run|null-test|bench-wfo`, scalp-simulator): engine settings from
+//! backtest|lookahead|sweep|run|null-test|bench-wfo`, scalp-simulator's runners): engine settings from
 //! `[backtest]`, `[risk]`, the strategy's leverage, the asset's contract and explicit
 //! overrides ([`settings`]); base parameters with the asset's per-asset overrides
 //! ([`base_params`]); candles, funding and open interest from a CSV or the optimize database,
@@ -60,7 +60,7 @@ pub enum ResolveError {
     },
     /// The resolved settings are out of range (the message names the field).
     #[error("backtest settings: {0}")]
-    Settings(String),
+    Settings(#[from] crate::config::SettingsError),
 }
 
 /// Engine-setting overrides of one run (every field optional: `None` keeps the configured
@@ -156,7 +156,7 @@ pub fn settings(
     if o.kill_losses.is_some() {
         c.kill_switch.max_consecutive_losses = o.kill_losses;
     }
-    c.validate().map_err(ResolveError::Settings)?;
+    c.validate()?;
     let contract = match asset {
         Some(a) => Some(apply_contract(cfg, a, o.lot, &mut c)?),
         None => None,

@@ -3,6 +3,7 @@
 //! strategy and the regime read, and its higher timeframes resampled by the one aggregator
 //! ([`scalp_core::resample::Resampler`], as `optimize backtest` does).
 
+use scalp_backtest::resolve;
 use scalp_backtest::{
     BacktestConfig, BacktestError, Bar, Engine, EngineEvent, EngineState, FundingPoint, OiPoint,
     Trade,
@@ -85,11 +86,19 @@ pub fn plan(cfg: &Config) -> anyhow::Result<Vec<RunnerPlan>> {
             cfg.assets.assets.clone()
         };
         for asset in assets {
-            let (table, tf) = e.params_for(&asset);
-            let params = Params::from_toml(name, spec.params, &table)
-                .map_err(|err| anyhow::anyhow!("{}: {err}", cfg.strategies_path().display()))?;
-            let mut settings = BacktestConfig::for_runner(cfg, Some(name), Some(&asset))
-                .map_err(|err| anyhow::anyhow!("{name} on {asset}: {err}"))?;
+            // The one resolver of `optimize backtest` (scalp_backtest::resolve), so that paper
+            // trades are the backtest's trades: base params with the asset's overrides, and
+            // the settings of a trading runner ([backtest], [risk], leverage, contract).
+            let tf = e.params_for(&asset).1;
+            let params = resolve::base_params(cfg, spec, &asset)?;
+            let (mut settings, _) = resolve::settings(
+                cfg,
+                Some(name),
+                Some(&asset),
+                resolve::Runner::Trading,
+                &Default::default(),
+            )
+            .map_err(|err| anyhow::anyhow!("{name} on {asset}: {err}"))?;
             // Paper trades carry their market regime, like `optimize backtest`.
             settings.regime.enabled = true;
             let symbol = cfg.assets.symbol(&asset);
@@ -288,9 +297,7 @@ impl Runner {
             });
         }
         if higher_tfs.len() > MAX_HIGHER {
-            return Err(BacktestError::Config(format!(
-                "at most {MAX_HIGHER} higher timeframes"
-            )));
+            return Err(BacktestError::TooManyTimeframes { max: MAX_HIGHER });
         }
         let keep = plan.history(strategy.as_ref());
         let hkeep = plan.higher_history(strategy.as_ref());

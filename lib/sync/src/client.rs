@@ -42,7 +42,22 @@ impl PushOutcome {
 #[derive(Debug, Clone)]
 enum KeySource {
     Found(Secret),
-    Missing(String),
+    Missing(std::sync::Arc<KeyError>),
+}
+
+/// Why the sync key could not be read (never contains the key).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("no sync key: set {var} (or [sync].key_file)")]
+    Unset { var: &'static str },
+    #[error("{var} is unset and the key file {} cannot be read: {source}", path.display())]
+    Unreadable {
+        var: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the key file {} is empty", path.display())]
+    Empty { path: PathBuf },
 }
 
 /// A reusable client (keeps connections alive). Build it once per run.
@@ -56,15 +71,14 @@ pub struct SyncClient {
 }
 
 /// Reads the key: env first, then `key_file` (relative to `config_dir`).
-pub fn load_key(cfg: &SyncConfig, config_dir: &Path) -> Result<Secret, String> {
+pub fn load_key(cfg: &SyncConfig, config_dir: &Path) -> Result<Secret, KeyError> {
     if let Some(k) = secrets::from_env(secrets::SYNC_API_KEY) {
         return Ok(k);
     }
     if cfg.key_file.trim().is_empty() {
-        return Err(format!(
-            "no sync key: set {} (or [sync].key_file)",
-            secrets::SYNC_API_KEY
-        ));
+        return Err(KeyError::Unset {
+            var: secrets::SYNC_API_KEY,
+        });
     }
     let p = PathBuf::from(cfg.key_file.trim());
     let path = if p.is_absolute() {
@@ -72,16 +86,19 @@ pub fn load_key(cfg: &SyncConfig, config_dir: &Path) -> Result<Secret, String> {
     } else {
         config_dir.join(p)
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "{} is unset and the key file {} cannot be read: {e}",
-            secrets::SYNC_API_KEY,
-            path.display()
-        )
-    })?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(source) => {
+            return Err(KeyError::Unreadable {
+                var: secrets::SYNC_API_KEY,
+                path,
+                source,
+            });
+        }
+    };
     let key = text.lines().next().unwrap_or("").trim().to_string();
     if key.is_empty() {
-        return Err(format!("the key file {} is empty", path.display()));
+        return Err(KeyError::Empty { path });
     }
     Ok(Secret::new(key))
 }
@@ -94,7 +111,7 @@ impl SyncClient {
         let enabled = cfg.enabled && !base_url.is_empty();
         let key = match load_key(cfg, config_dir) {
             Ok(k) => KeySource::Found(k),
-            Err(m) => KeySource::Missing(m),
+            Err(m) => KeySource::Missing(std::sync::Arc::new(m)),
         };
         let http = if enabled {
             reqwest::blocking::Client::builder()
@@ -171,7 +188,7 @@ impl SyncClient {
         }
         let key = match &self.key {
             KeySource::Found(k) => k.clone(),
-            KeySource::Missing(m) => return PushOutcome::Failed(m.clone()),
+            KeySource::Missing(m) => return PushOutcome::Failed(m.to_string()),
         };
         let Some(http) = self.http.clone() else {
             return PushOutcome::Failed("cannot build the HTTP client".into());

@@ -6,7 +6,7 @@
 //! thread for its row counts every few seconds and beats the heartbeat only when it answers,
 //! so `WATCHDOG=1` stops if the database thread wedges.
 
-use crate::server::{App, DbHandle, StartError, serve};
+use crate::server::{App, DbError, DbHandle, StartError, serve};
 use crate::state::{STATE_FILE, STATE_VERSION, SyncdState};
 use scalp_core::config::{Config, ConfigError};
 use scalp_core::secrets;
@@ -79,7 +79,7 @@ impl StateFile {
     }
 
     /// Records a self-check: row counts, or why the database did not answer.
-    fn checked(&mut self, r: Result<(i64, i64), String>) {
+    fn checked(&mut self, r: Result<(i64, i64), DbError>) {
         match r {
             Ok((results, portfolio)) => {
                 self.state.healthy = true;
@@ -89,7 +89,7 @@ impl StateFile {
             }
             Err(e) => {
                 self.state.healthy = false;
-                self.state.last_error = Some(e);
+                self.state.last_error = Some(e.to_string());
             }
         }
         self.write();
@@ -97,13 +97,10 @@ impl StateFile {
 }
 
 /// The database's row counts within `timeout` (the self-check).
-async fn counts(db: &crate::server::DbHandle, timeout: Duration) -> Result<(i64, i64), String> {
+async fn counts(db: &crate::server::DbHandle, timeout: Duration) -> Result<(i64, i64), DbError> {
     match tokio::time::timeout(timeout, db.counts()).await {
         Ok(r) => r,
-        Err(_) => Err(format!(
-            "database thread did not answer within {} s",
-            timeout.as_secs()
-        )),
+        Err(_) => Err(DbError::Timeout(timeout)),
     }
 }
 

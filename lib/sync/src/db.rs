@@ -268,7 +268,7 @@ pub fn insert_portfolio(
 }
 
 /// A stored row read back, or why it cannot be sent.
-pub type ReadRow<T> = (i64, Result<T, String>);
+pub type ReadRow<T> = (i64, Result<T, rusqlite::Error>);
 
 fn opt_text(row: &Row, i: usize) -> rusqlite::Result<Option<String>> {
     row.get(i)
@@ -351,7 +351,7 @@ pub fn read_local_results(conn: &Connection) -> rusqlite::Result<Vec<ReadRow<Opt
     let mut st = conn.prepare(&sql)?;
     let rows = st.query_map([], |row| {
         let id: i64 = row.get(0)?;
-        Ok((id, result_from_row(row).map_err(|e| e.to_string())))
+        Ok((id, result_from_row(row)))
     })?;
     rows.collect()
 }
@@ -391,7 +391,7 @@ pub fn read_local_portfolios(
     let mut st = conn.prepare(&sql)?;
     let rows = st.query_map([], |row| {
         let id: i64 = row.get(0)?;
-        Ok((id, portfolio_from_row(row).map_err(|e| e.to_string())))
+        Ok((id, portfolio_from_row(row)))
     })?;
     rows.collect()
 }

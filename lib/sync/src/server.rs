@@ -37,7 +37,27 @@ pub const MAX_BATCH: usize = 256;
 /// The message of a 401 when the server itself has no key.
 pub const NO_SERVER_KEY: &str = "sync is disabled on this server: SCALP_SYNC_API_KEY is empty";
 
-type Reply<T> = oneshot::Sender<Result<T, String>>;
+type Reply<T> = oneshot::Sender<Result<T, DbError>>;
+
+/// Why the database thread did not do what was asked (the answer of a [`DbHandle`] call).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DbError {
+    /// The thread has ended (the daemon is stopping).
+    #[error("database thread stopped")]
+    Stopped,
+    /// The group commit could not start (`BEGIN IMMEDIATE`): every write of the batch fails.
+    #[error("database busy or unavailable: {0}")]
+    Unavailable(Arc<rusqlite::Error>),
+    /// The group commit failed: every write of the batch fails.
+    #[error("database commit failed: {0}")]
+    Commit(Arc<rusqlite::Error>),
+    /// This one write or query failed (the others of its batch are unaffected).
+    #[error("database error: {0}")]
+    Query(Arc<rusqlite::Error>),
+    /// The thread did not answer in time (a self-check).
+    #[error("database thread did not answer within {} s", .0.as_secs())]
+    Timeout(Duration),
+}
 
 enum Job {
     Result(Box<OptimizationResult>, Reply<InsertOutcome>),
@@ -75,26 +95,22 @@ impl DbHandle {
         Ok((DbHandle { tx }, t))
     }
 
-    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Job) -> Result<T, String> {
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Job) -> Result<T, DbError> {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(make(tx))
-            .await
-            .map_err(|_| "database thread stopped".to_string())?;
-        rx.await
-            .map_err(|_| "database thread stopped".to_string())?
+        self.tx.send(make(tx)).await.map_err(|_| DbError::Stopped)?;
+        rx.await.map_err(|_| DbError::Stopped)?
     }
 
-    pub async fn insert_result(&self, r: OptimizationResult) -> Result<InsertOutcome, String> {
+    pub async fn insert_result(&self, r: OptimizationResult) -> Result<InsertOutcome, DbError> {
         self.call(|tx| Job::Result(Box::new(r), tx)).await
     }
 
-    pub async fn insert_portfolio(&self, p: PortfolioBacktest) -> Result<InsertOutcome, String> {
+    pub async fn insert_portfolio(&self, p: PortfolioBacktest) -> Result<InsertOutcome, DbError> {
         self.call(|tx| Job::Portfolio(Box::new(p), tx)).await
     }
 
     /// `(optimization_results, portfolio_backtests)` row counts; also proves the thread answers.
-    pub async fn counts(&self) -> Result<(i64, i64), String> {
+    pub async fn counts(&self) -> Result<(i64, i64), DbError> {
         self.call(Job::Counts).await
     }
 
@@ -128,11 +144,11 @@ fn db_thread(mut conn: Connection, schema: Schema, mut rx: mpsc::Receiver<Job>) 
         for job in batch.drain(..) {
             match job {
                 Job::Counts(reply) => {
-                    let _ = reply.send(db::counts(&conn).map_err(|e| e.to_string()));
+                    let _ = reply.send(db::counts(&conn).map_err(|e| DbError::Query(Arc::new(e))));
                 }
                 Job::Ping(reply) => {
                     let r = conn.query_row("SELECT 1", [], |_| Ok(()));
-                    let _ = reply.send(r.map_err(|e| e.to_string()));
+                    let _ = reply.send(r.map_err(|e| DbError::Query(Arc::new(e))));
                 }
                 Job::Result(r, reply) => writes.push((Write::Result(r), reply)),
                 Job::Portfolio(p, reply) => writes.push((Write::Portfolio(p), reply)),
@@ -150,16 +166,16 @@ fn write_batch(
     schema: Schema,
     jobs: &mut Vec<(Write, Reply<InsertOutcome>)>,
 ) {
-    let fail_all = |jobs: &mut Vec<(Write, Reply<InsertOutcome>)>, msg: String| {
+    let fail_all = |jobs: &mut Vec<(Write, Reply<InsertOutcome>)>, e: DbError| {
         for (_, reply) in jobs.drain(..) {
-            let _ = reply.send(Err(msg.clone()));
+            let _ = reply.send(Err(e.clone()));
         }
     };
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(t) => t,
-        Err(e) => return fail_all(jobs, format!("database busy or unavailable: {e}")),
+        Err(e) => return fail_all(jobs, DbError::Unavailable(Arc::new(e))),
     };
-    let mut outcomes: Vec<Result<InsertOutcome, String>> = Vec::with_capacity(jobs.len());
+    let mut outcomes: Vec<Result<InsertOutcome, DbError>> = Vec::with_capacity(jobs.len());
     for (w, _) in jobs.iter() {
         let one = (|| -> rusqlite::Result<InsertOutcome> {
             let sp = tx.savepoint_with_name("item")?;
@@ -170,10 +186,10 @@ fn write_batch(
             sp.commit()?;
             Ok(out)
         })();
-        outcomes.push(one.map_err(|e| format!("database error: {e}")));
+        outcomes.push(one.map_err(|e| DbError::Query(Arc::new(e))));
     }
     if let Err(e) = tx.commit() {
-        return fail_all(jobs, format!("database commit failed: {e}"));
+        return fail_all(jobs, DbError::Commit(Arc::new(e)));
     }
     for ((_, reply), out) in jobs.drain(..).zip(outcomes) {
         let _ = reply.send(out);
@@ -347,7 +363,7 @@ fn invalid(errs: Vec<FieldError>) -> Response {
     )
 }
 
-fn stored(out: Result<InsertOutcome, String>, what: &str) -> Response {
+fn stored(out: Result<InsertOutcome, DbError>, what: &str) -> Response {
     match out {
         Ok(InsertOutcome::Created { id, latest }) => {
             tracing::info!(id, latest, result = what, "RESULT CREATED");
@@ -359,7 +375,7 @@ fn stored(out: Result<InsertOutcome, String>, what: &str) -> Response {
         }
         Err(e) => {
             tracing::error!(result = what, "cannot store: {e}");
-            error(StatusCode::SERVICE_UNAVAILABLE, e)
+            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
         }
     }
 }
@@ -412,12 +428,12 @@ async fn health(State(app): State<Arc<App>>) -> Response {
         ),
         Ok(Err(e)) => reply(
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"ok": false, "db": false, "version": version, "sync_enabled": enabled, "error": e}),
+            json!({"ok": false, "db": false, "version": version, "sync_enabled": enabled, "error": e.to_string()}),
         ),
         Err(_) => reply(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"ok": false, "db": false, "version": version, "sync_enabled": enabled,
-                   "error": "database thread did not answer within 5 s"}),
+                   "error": DbError::Timeout(Duration::from_secs(5)).to_string()}),
         ),
     }
 }

@@ -107,7 +107,9 @@ pub fn run(cfg: &Config, args: &SyncArgs, out: &mut dyn Write) -> anyhow::Result
             label,
             RESULTS_PATH,
             *id,
-            r.as_ref().map(|r| r.to_payload()).map_err(Clone::clone),
+            r.as_ref()
+                .map(|r| r.to_payload())
+                .map_err(|e| e.to_string()),
         ));
     }
     for (id, p) in &portfolios {
@@ -119,7 +121,9 @@ pub fn run(cfg: &Config, args: &SyncArgs, out: &mut dyn Write) -> anyhow::Result
             label,
             PORTFOLIO_PATH,
             *id,
-            p.as_ref().map(|p| p.to_payload()).map_err(Clone::clone),
+            p.as_ref()
+                .map(|p| p.to_payload())
+                .map_err(|e| e.to_string()),
         ));
     }
     let target = if client.base_url().is_empty() {

@@ -58,6 +58,7 @@ fn main() {
                 scalp_core::Timeframe::H1,
                 &combos,
                 &cost,
+                &scalp_optimizer::kernels::funding::NO_FUNDING,
                 full,
                 block,
             );

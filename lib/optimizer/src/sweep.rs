@@ -4,7 +4,7 @@
 
 use crate::Error;
 use crate::grid::Grid;
-use crate::kernels::funding::{self, FundingSchedule, NO_FUNDING};
+use crate::kernels::funding::{self, FundingSchedule};
 use crate::kernels::sma_cross::{self, Combo, KSizing, KernelCost, Market};
 use crate::kernels::{KMetrics, KTrade};
 use rayon::prelude::*;
@@ -36,24 +36,13 @@ pub enum EnginePath {
 /// Strategies with a dedicated kernel.
 pub const KERNEL_STRATEGIES: &[&str] = &["sma_cross"];
 
-/// The kernel's cost model for `candles` **without funding**, or `None` when funding is on
-/// (`funding_rate` ≠ none/0) or [`kernel_cost_with_funding`] declines. For callers that
-/// rebuild a run's equity from its trades without funding (`wfo::kernel_equity`); the sweep
-/// and the walk-forward's grids use [`kernel_cost_with_funding`].
-pub fn kernel_cost(bt: &BacktestConfig, candles: &[Candle]) -> Option<KernelCost> {
-    if bt.funding_rate.is_some_and(|r| r != 0.0) {
-        return None;
-    }
-    kernel_cost_with_funding(bt, candles, &[])
-}
-
 /// The kernel's cost model for `candles` with the engine's funding — `bt.funding_rate` and
 /// the stored history `funding` (pass what the event engine's `BacktestInput::funding` holds;
 /// the kernel then needs the window's [`FundingSchedule`] built from the same two) —, or
 /// `None` when the settings are outside what the kernel models: a kill switch, or a
 /// liquidation that the window's prices could reach, funding included (checked
 /// conservatively, [`liquidation_unreachable`]).
-pub fn kernel_cost_with_funding(
+pub fn kernel_cost(
     bt: &BacktestConfig,
     candles: &[Candle],
     funding: &[FundingPoint],
@@ -139,23 +128,10 @@ pub fn liquidation_unreachable(
     true
 }
 
-/// Evaluates sma_cross combinations with the kernel and no funding (the bench settings):
-/// [`sma_cross_combos_with`] with [`NO_FUNDING`].
-pub fn sma_cross_combos(
-    candles: &[Candle],
-    tf: Timeframe,
-    combos: &[Combo],
-    cost: &KernelCost,
-    full: bool,
-    block: usize,
-) -> Vec<KMetrics> {
-    sma_cross_combos_with(candles, tf, combos, cost, &NO_FUNDING, full, block)
-}
-
 /// Evaluates sma_cross combinations with the kernel: tiles of the grid in parallel, each a
 /// single time-blocked pass of `block` candles. `funding`: the window's settlements
 /// ([`FundingSchedule::new`] from the same settings and history as the cost model).
-pub fn sma_cross_combos_with(
+pub fn sma_cross_combos(
     candles: &[Candle],
     tf: Timeframe,
     combos: &[Combo],
@@ -249,7 +225,7 @@ pub fn sma_cross_grid(
             }
         })
         .collect();
-    sma_cross_combos_with(candles, tf, &combos, cost, funding, full, sma_cross::BLOCK)
+    sma_cross_combos(candles, tf, &combos, cost, funding, full, sma_cross::BLOCK)
         .into_iter()
         .enumerate()
         .map(|(idx, metrics)| ComboResult {
@@ -260,21 +236,10 @@ pub fn sma_cross_grid(
         .collect()
 }
 
-/// Trades of one sma_cross parameter set with the kernel and no funding (WFO OOS runs, whose
-/// equity `wfo::kernel_equity` rebuilds without funding): [`sma_cross_trades_with`] with
-/// [`NO_FUNDING`].
-pub fn sma_cross_trades(
-    candles: &[Candle],
-    tf: Timeframe,
-    params: &Params,
-    cost: &KernelCost,
-) -> (KMetrics, Vec<KTrade>) {
-    sma_cross_trades_with(candles, tf, params, cost, &NO_FUNDING)
-}
-
 /// Trades of one sma_cross parameter set with the kernel and the window's funding
-/// settlements (parity tests; the equity: [`funding::equity_curve`]).
-pub fn sma_cross_trades_with(
+/// settlements (the walk-forward's OOS runs, parity tests; the equity:
+/// [`funding::equity_curve`]).
+pub fn sma_cross_trades(
     candles: &[Candle],
     tf: Timeframe,
     params: &Params,
@@ -400,7 +365,7 @@ pub fn evaluate(
 
 /// Whether [`evaluate`] takes the fast kernel (which reports no per-combination progress).
 pub fn uses_kernel(strategy: &str, bt: &BacktestConfig, candles: &[Candle]) -> bool {
-    strategy == "sma_cross" && kernel_cost_with_funding(bt, candles, &[]).is_some()
+    strategy == "sma_cross" && kernel_cost(bt, candles, &[]).is_some()
 }
 
 /// [`evaluate`], calling `done` after each combination run on the event engine.
@@ -419,7 +384,7 @@ pub fn evaluate_with_progress(
     // The event path ([`event_run`]) runs without a stored funding history: the configured
     // rate on every settlement. The kernel gets the same.
     if strategy == "sma_cross"
-        && let Some(cost) = kernel_cost_with_funding(bt, candles, &[])
+        && let Some(cost) = kernel_cost(bt, candles, &[])
     {
         let funding = FundingSchedule::new(candles, tf, bt.funding_rate, &[]);
         return Ok((

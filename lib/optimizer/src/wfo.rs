@@ -4,7 +4,8 @@
 
 use crate::Error;
 use crate::grid::Grid;
-use crate::kernels::{KMetrics, KTrade};
+use crate::kernels::KMetrics;
+use crate::kernels::funding::{self, FundingSchedule};
 use crate::stats;
 use crate::sweep::{self, ComboResult};
 use scalp_backtest::BacktestConfig;
@@ -53,16 +54,17 @@ impl EvalCtx<'_> {
     }
 
     /// One parameter set on `candles` in detail (the kernel when it models the settings, else
-    /// the event engine).
+    /// the event engine; both charge the configured funding rate, as [`sweep::event_run`]).
     pub fn one(&self, candles: &[Candle], params: &Params) -> Result<RunDetail, Error> {
         if self.strategy == "sma_cross"
-            && let Some(cost) = sweep::kernel_cost(self.bt, candles)
+            && let Some(cost) = sweep::kernel_cost(self.bt, candles, &[])
         {
-            let (m, trades) = sweep::sma_cross_trades(candles, self.tf, params, &cost);
+            let fs = FundingSchedule::new(candles, self.tf, self.bt.funding_rate, &[]);
+            let (m, trades) = sweep::sma_cross_trades(candles, self.tf, params, &cost, &fs);
             return Ok(RunDetail {
                 metrics: m,
                 trade_returns: trades.iter().map(|t| t.ret).collect(),
-                equity: kernel_equity(candles, &trades, self.bt.capital),
+                equity: funding::equity_curve(candles, &trades, self.bt.capital, &fs),
             });
         }
         let r = sweep::event_run(self.strategy, self.asset, candles, self.tf, params, self.bt)?;
@@ -88,33 +90,6 @@ impl EvalCtx<'_> {
             equity: r.equity,
         })
     }
-}
-
-/// Per-candle equity of a kernel run reconstructed from its trades (flat: balance; in a
-/// position: balance after the entry fee + unrealised P&L at the close; exit candle: balance).
-pub fn kernel_equity(candles: &[Candle], trades: &[KTrade], capital: f64) -> Vec<f64> {
-    let mut eq = vec![capital; candles.len()];
-    let mut bal = capital;
-    let mut next = 0usize;
-    for t in trades {
-        let (a, b) = (t.entry_idx as usize, t.exit_idx as usize);
-        for e in eq.iter_mut().take(a).skip(next) {
-            *e = bal;
-        }
-        let bal_in = bal - t.entry_fee;
-        for i in a..b.min(candles.len()) {
-            eq[i] = bal_in + t.qty * (candles[i].close - t.entry_price);
-        }
-        bal = bal_in + (t.qty * (t.exit_price - t.entry_price) - (t.fees - t.entry_fee));
-        if b < candles.len() {
-            eq[b] = bal;
-        }
-        next = b + 1;
-    }
-    for e in eq.iter_mut().skip(next) {
-        *e = bal;
-    }
-    eq
 }
 
 /// Daily returns of an equity curve, sampled like the engine's Sharpe (equity at the last

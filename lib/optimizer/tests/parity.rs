@@ -159,13 +159,13 @@ fn check_tf(
     hist: &[FundingPoint],
 ) -> Result<BacktestResult, TestCaseError> {
     let p = params(fast, slow, mf);
-    let Some(cost) = sweep::kernel_cost_with_funding(bt, candles, hist) else {
+    let Some(cost) = sweep::kernel_cost(bt, candles, hist) else {
         return Err(TestCaseError::reject(
             "liquidation reachable: kernel declines",
         ));
     };
     let fs = FundingSchedule::new(candles, tf, bt.funding_rate, hist);
-    let (km, kt) = sweep::sma_cross_trades_with(candles, tf, &p, &cost, &fs);
+    let (km, kt) = sweep::sma_cross_trades(candles, tf, &p, &cost, &fs);
     let er = engine_run(candles, tf, &p, bt, hist);
     prop_assert_eq!(
         kt.len(),
@@ -245,15 +245,9 @@ fn check_tf(
         km.max_dd,
         edd
     );
-    // The kernel's equity reconstruction equals the engine's equity curve (without funding,
-    // the walk-forward's `kernel_equity` too).
-    let mut curves = vec![funding::equity_curve(candles, &kt, bt.capital, &fs)];
-    if fs.is_empty() {
-        curves.push(scalp_optimizer::wfo::kernel_equity(
-            candles, &kt, bt.capital,
-        ));
-    }
-    for eq in &curves {
+    // The kernel's equity reconstruction (what the walk-forward's OOS runs use) equals the
+    // engine's equity curve.
+    for eq in &[funding::equity_curve(candles, &kt, bt.capital, &fs)] {
         prop_assert_eq!(eq.len(), er.equity.len());
         for (i, (a, b)) in eq.iter().zip(&er.equity).enumerate() {
             prop_assert!(
@@ -399,15 +393,14 @@ fn check_grid(
     bt: &BacktestConfig,
     hist: &[FundingPoint],
 ) -> Result<(), TestCaseError> {
-    let Some(cost) = sweep::kernel_cost_with_funding(bt, candles, hist) else {
+    let Some(cost) = sweep::kernel_cost(bt, candles, hist) else {
         return Err(TestCaseError::reject(
             "liquidation reachable: kernel declines",
         ));
     };
     let fs = FundingSchedule::new(candles, Timeframe::H1, bt.funding_rate, hist);
     for full in [false, true] {
-        let got =
-            sweep::sma_cross_combos_with(candles, Timeframe::H1, combos, &cost, &fs, full, block);
+        let got = sweep::sma_cross_combos(candles, Timeframe::H1, combos, &cost, &fs, full, block);
         prop_assert_eq!(got.len(), combos.len());
         for (k, m) in combos.iter().zip(&got) {
             let e = engine_metrics(candles, k, bt, hist);
@@ -478,7 +471,7 @@ fn avx2_and_portable_builds_agree() {
     bt.taker_fee = 0.001;
     bt.leverage = 1.0;
     bt.funding_rate = Some(0.0001);
-    let cost = sweep::kernel_cost_with_funding(&bt, &BTC, &[]).expect("kernel applies");
+    let cost = sweep::kernel_cost(&bt, &BTC, &[]).expect("kernel applies");
     let fs = FundingSchedule::new(&BTC, Timeframe::H1, bt.funding_rate, &[]);
     let combos: Vec<Combo> = (0..60)
         .map(|k| Combo {
@@ -652,9 +645,9 @@ fn declines_when_funding_makes_liquidation_reachable() {
     bt.leverage = 1.0;
     bt.sizing = Sizing::AllCash;
     bt.funding_rate = None;
-    assert!(sweep::kernel_cost_with_funding(&bt, &c, &[]).is_some());
+    assert!(sweep::kernel_cost(&bt, &c, &[]).is_some());
     bt.funding_rate = Some(0.01);
-    assert!(sweep::kernel_cost_with_funding(&bt, &c, &[]).is_none());
+    assert!(sweep::kernel_cost(&bt, &c, &[]).is_none());
     assert!(!sweep::uses_kernel("sma_cross", &bt, &c));
     let er = engine_run(&c, Timeframe::H1, &params(2, 5, 1.0), &bt, &[]);
     assert!(
@@ -672,21 +665,19 @@ fn declines_when_funding_makes_liquidation_reachable() {
             rate: 0.01,
         })
         .collect();
-    assert!(sweep::kernel_cost_with_funding(&bt, &c, &[]).is_some());
-    assert!(sweep::kernel_cost_with_funding(&bt, &c, &hist).is_none());
+    assert!(sweep::kernel_cost(&bt, &c, &[]).is_some());
+    assert!(sweep::kernel_cost(&bt, &c, &hist).is_none());
 }
 
 /// The default `optimize sweep` (funding at the default rate, 1× leverage, margin_frac, the
 /// generic 5 USDT minimum, the param_grids.toml grid) takes the kernel on the whole bundled
-/// file and ranks exactly what the event engine ranks. `kernel_cost` (the funding-free model
-/// of the walk-forward's OOS runs) still declines funding.
+/// file and ranks exactly what the event engine ranks.
 #[test]
 fn default_sweep_with_funding_takes_the_kernel_and_equals_engine() {
     let mut bt = BacktestConfig::default();
     bt.leverage = 1.0;
     bt.min_notional = 5.0;
     assert_eq!(bt.funding_rate, Some(0.0001));
-    assert!(sweep::kernel_cost(&bt, &BTC).is_none());
     assert!(sweep::uses_kernel("sma_cross", &bt, &BTC));
     let grid = scalp_optimizer::grid::Grid::parse("fast=2..40:2,slow=50..430:20").unwrap();
     let base = Params::defaults(scalp_strategy::spec("sma_cross").unwrap().params);

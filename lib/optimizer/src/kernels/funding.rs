@@ -123,7 +123,7 @@ pub fn settle(cash: &mut f64, funding: &mut f64, qty: f64, close: f64, rate: f64
 /// Per-candle equity of a kernel run with funding, reconstructed from its trades (the
 /// engine's `equity`: flat, the balance; in a position, the cash after the entry fee and the
 /// settlements so far plus the unrealised P&L at the close; the exit candle, the balance
-/// after the exit). With [`NO_FUNDING`] it is `wfo::kernel_equity`.
+/// after the exit). With [`NO_FUNDING`]: the balance after the entry fee plus the unrealised P&L.
 pub fn equity_curve(
     candles: &[Candle],
     trades: &[KTrade],

@@ -302,7 +302,7 @@ impl RestCore {
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    last = format!("transport: {}", scalp_exchange_error_chain(&e));
+                    last = format!("transport: {}", scalp_core::cli::error_chain(&e));
                     // a connect failure never reached the server
                     let landed = !e.is_connect();
                     if retry == Retry::Once && landed {
@@ -423,20 +423,6 @@ impl RestCore {
             maybe_landed: false,
         })
     }
-}
-
-fn scalp_exchange_error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let m = s.to_string();
-        if !out.contains(&m) {
-            out.push_str(": ");
-            out.push_str(&m);
-        }
-        src = s.source();
-    }
-    out
 }
 
 /// `k=v&k2=v2` in the given order, values percent-encoded outside `[A-Za-z0-9-._~]`. The

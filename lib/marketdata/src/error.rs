@@ -81,18 +81,9 @@ pub enum Error {
     Series(#[from] SeriesError),
 }
 
-/// `e` followed by each of its sources, joined by `: ` (one line, the whole chain): the text of
-/// `last_error` / `db_error` in the state file and of the log lines that report a failure.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        next = s.source();
-    }
-    out
-}
+/// The one-line text of an error and its causes (`last_error` / `db_error` in the state file,
+/// log lines): `scalp_core::cli::error_chain`.
+pub(crate) use scalp_core::cli::error_chain as chain;
 
 #[cfg(test)]
 mod tests {

@@ -238,18 +238,9 @@ impl Error {
     }
 }
 
-/// `e` followed by each of its sources, joined by `: ` (one line, the whole chain): how a
-/// failure is quoted inside another message (a gate term, a line on stderr).
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        next = s.source();
-    }
-    out
-}
+/// The one-line text of an error and its causes (a gate term, a line on stderr):
+/// `scalp_core::cli::error_chain`.
+pub use scalp_core::cli::error_chain as chain;
 
 #[cfg(test)]
 mod tests {

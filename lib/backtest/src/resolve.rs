@@ -342,11 +342,6 @@ pub fn asset_of(cfg: &Config, symbol: Option<&str>, data: Option<&Path>) -> Opti
     }
 }
 
-/// The exchange whose stored history a request reads.
-pub fn exchange_of(cfg: &Config, given: Option<Exchange>) -> Result<Exchange, ResolveError> {
-    Ok(given.unwrap_or(cfg.main.optimize.exchange))
-}
-
 /// Resolves strategy, params and candles from a CSV or the optimize database. `purpose`
 /// names the consumer in a refusal (a strategy that needs funding or open-interest history
 /// this source lacks); `reads_extras`: whether the consumer feeds stored funding and open
@@ -392,7 +387,7 @@ pub fn load(
         (candles, k.timeframe, "file".to_string())
     } else {
         let tf = a.timeframe.or(cfg_tf).unwrap_or(Timeframe::H1);
-        let exchange = exchange_of(cfg, a.exchange)?;
+        let exchange = a.exchange.unwrap_or(cfg.main.optimize.exchange);
         let db = cfg.resolve(Path::new(&cfg.main.optimize.db));
         let symbol = cfg.assets.symbol(&asset);
         let st = load_from_db(&db, exchange, &symbol, tf, a.days)?;

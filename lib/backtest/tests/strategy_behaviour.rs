@@ -9,7 +9,7 @@ use scalp_backtest::BacktestConfig;
 use scalp_core::{Candle, Timeframe};
 use scalp_indicators as ind;
 use scalp_strategy::registry::SPECS;
-use scalp_strategy::{Intent, ParamKind, Params, Side, Strategy};
+use scalp_strategy::{Intent, Params, Side, Strategy};
 
 fn build(name: &str, kv: &[(&str, f64)]) -> Box<dyn Strategy> {
     let spec = scalp_strategy::spec(name).unwrap();
@@ -536,31 +536,6 @@ fn level_ids_are_stable_per_level_index() {
     }
 }
 
-/// Params from uniforms in [0, 1) (ints biased towards small values so warm-ups fit), as
-/// scalp-strategy's `random_params`.
-fn params_for(idx: usize, u: &[f64]) -> Params {
-    let spec = &SPECS[idx];
-    let kv: Vec<(String, f64)> = spec
-        .params
-        .iter()
-        .zip(u)
-        .map(|(p, &u)| {
-            let x = match p.kind {
-                ParamKind::Float => p.min + u * (p.max - p.min),
-                ParamKind::Int => {
-                    (p.min + (u * u * u * (p.max.min(400.0) - p.min)).floor()).min(p.max)
-                }
-                ParamKind::Bool => (u < 0.5) as u8 as f64,
-                ParamKind::Choice => (u * p.choices.len() as f64).floor().min(p.max),
-            };
-            (p.name.to_string(), x)
-        })
-        .collect();
-    Params::defaults(spec.params)
-        .with_overrides(spec.name, spec.params, &kv)
-        .expect("in range")
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
@@ -575,7 +550,7 @@ proptest! {
     ) {
         let cs = &data()[start..start + 3_000];
         let spec = &SPECS[idx];
-        let p = params_for(idx, &u);
+        let p = SPECS[idx].sample_params(&u, 400.0);
         let market = Market::synthetic(cs);
         let cfg = BacktestConfig::default();
         let build = || scalp_strategy::build(spec.name, &p, H1).unwrap();

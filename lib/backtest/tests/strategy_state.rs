@@ -17,7 +17,7 @@ use scalp_core::resample::resample;
 use scalp_core::{Candle, Timeframe};
 use scalp_strategy::registry::{SPECS, StrategySpec};
 use scalp_strategy::state::to_cbor;
-use scalp_strategy::{ParamKind, Params, StateError, Strategy};
+use scalp_strategy::{Params, StateError, Strategy};
 
 /// The engine's defaults without regime labels: the strategy sees nothing of them, and without
 /// them a `Bar` needs no more history than the strategy's `history_needed()` (the regime window
@@ -26,29 +26,6 @@ fn cfg() -> BacktestConfig {
     let mut c = BacktestConfig::default();
     c.regime.enabled = false;
     c
-}
-
-/// Params from uniforms in [0, 1) (ints biased towards small values so warm-ups fit).
-fn params_from(spec: &StrategySpec, u: &[f64]) -> Params {
-    let kv: Vec<(String, f64)> = spec
-        .params
-        .iter()
-        .zip(u)
-        .map(|(p, &u)| {
-            let x = match p.kind {
-                ParamKind::Float => p.min + u * (p.max - p.min),
-                ParamKind::Int => {
-                    (p.min + (u * u * u * (p.max.min(300.0) - p.min)).floor()).min(p.max)
-                }
-                ParamKind::Bool => (u < 0.5) as u8 as f64,
-                ParamKind::Choice => (u * p.choices.len() as f64).floor().min(p.max),
-            };
-            (p.name.to_string(), x)
-        })
-        .collect();
-    Params::defaults(spec.params)
-        .with_overrides(spec.name, spec.params, &kv)
-        .expect("in range")
 }
 
 /// The intents of a run, as bytes: f64 compared by their bits.
@@ -279,7 +256,7 @@ proptest! {
         let all = data();
         let cs = &all[start..start + 3_000];
         let spec = &SPECS[idx];
-        let p = if defaults { Params::defaults(spec.params) } else { params_from(spec, &u) };
+        let p = if defaults { Params::defaults(spec.params) } else { spec.sample_params(&u, 300.0) };
         let at: Vec<usize> = cuts.iter().map(|c| (c * cs.len() as f64) as usize).collect();
         check_restarts(spec, &p, cs, &at);
     }

@@ -6,7 +6,7 @@ use scalp_cli::optimize::backtest::{
     BacktestArgs, IndicatorsArgs, LookaheadArgs, run_backtest_cmd, run_indicators_cmd,
     run_lookahead_cmd,
 };
-use scalp_core::config::{Config, defaults};
+use scalp_core::config::Config;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -28,14 +28,7 @@ fn data() -> String {
 }
 
 fn config(dir: &std::path::Path) -> Config {
-    Config::from_texts(
-        dir,
-        defaults::SCALP_TOML,
-        defaults::ASSETS_TOML,
-        defaults::STRATEGIES_TOML,
-        defaults::PARAM_GRIDS_TOML,
-    )
-    .unwrap()
+    scalp_core::config::Config::defaults(dir).unwrap()
 }
 
 #[test]

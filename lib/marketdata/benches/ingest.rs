@@ -7,7 +7,7 @@
 //!   upserts, i.e. what the collector does at start-up.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use scalp_core::config::{Config, defaults};
+use scalp_core::config::Config;
 use scalp_core::{Exchange, Timeframe};
 use scalp_marketdata::actor::DbActor;
 use scalp_marketdata::pipeline::{Pipeline, PipelineOptions};
@@ -16,14 +16,7 @@ use scalp_marketdata::{Series, Stop, db};
 use std::path::Path;
 
 fn config() -> Config {
-    let mut cfg = Config::from_texts(
-        Path::new("/nonexistent"),
-        defaults::SCALP_TOML,
-        defaults::ASSETS_TOML,
-        defaults::STRATEGIES_TOML,
-        defaults::PARAM_GRIDS_TOML,
-    )
-    .unwrap();
+    let mut cfg = scalp_core::config::Config::defaults(Path::new("/nonexistent")).unwrap();
     cfg.main.paths.bundled_data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
     cfg.main.replay.candles_per_second = 0.0;
     cfg

@@ -270,22 +270,11 @@ pub fn optimize_one(
     }
     let g = grade::grade(&gi);
     let created_at = db::created_at_now();
-    let spec_ps = scalp_strategy::spec(strategy).expect("checked").params;
-    let best_params: serde_json::Map<String, Value> = spec_ps
-        .iter()
-        .map(|p| {
-            let v = params.get(p.name);
-            let j = match p.kind {
-                scalp_strategy::ParamKind::Int => json!(v as i64),
-                scalp_strategy::ParamKind::Bool => json!(v != 0.0),
-                scalp_strategy::ParamKind::Choice => {
-                    json!(p.choices.get(v as usize).copied().unwrap_or("?"))
-                }
-                scalp_strategy::ParamKind::Float => json!(v),
-            };
-            (p.name.to_string(), j)
-        })
-        .collect();
+    // Choices by name, booleans as booleans: what strategies.toml and `--apply` read.
+    let best_params = scalp_backtest::resolve::params_json(
+        scalp_strategy::spec(strategy).expect("checked"),
+        &params,
+    );
     let mc_summary = json!({
         "n_trades": mc.n_trades, "n_sims": mc.n_sims, "p_value": mc.p_value, "underpowered": mc.underpowered,
         "observed_trade_sharpe": fin(mc.observed_sharpe), "observed_max_dd": mc.observed_max_dd,
@@ -335,7 +324,7 @@ pub fn optimize_one(
         mc_underpowered: mc.underpowered,
         n_windows: w.n_windows as i64,
         n_distinct_combos: Some(w.n_distinct_combos as i64),
-        best_params: Value::Object(best_params).to_string(),
+        best_params: best_params.to_string(),
         wfo_windows: Some(Value::Array(windows_json).to_string()),
         monte_carlo_summary: Some(mc_summary.to_string()),
         validation_summary: Some(validation_summary.to_string()),
@@ -462,15 +451,7 @@ mod tests {
     use super::*;
 
     fn config(dir: &std::path::Path) -> Config {
-        use scalp_core::config::defaults;
-        Config::from_texts(
-            dir,
-            defaults::SCALP_TOML,
-            defaults::ASSETS_TOML,
-            defaults::STRATEGIES_TOML,
-            defaults::PARAM_GRIDS_TOML,
-        )
-        .unwrap()
+        scalp_core::config::Config::defaults(dir).unwrap()
     }
 
     /// The data's warnings lead the result's `warnings`.

@@ -42,3 +42,32 @@ pub struct StrategySpec {
     pub params: &'static [ParamSpec],
     pub build: fn(&Params, Timeframe) -> Box<dyn Strategy>,
 }
+
+impl StrategySpec {
+    /// A valid parameter set drawn from uniforms `u` in [0, 1), one per parameter: floats
+    /// across their range, integers biased towards small values (`u³`, the range capped at
+    /// `int_cap`) so that warm-ups fit a test sample, booleans and choices evenly. The sampler
+    /// of the randomized strategy tests.
+    pub fn sample_params(&self, u: &[f64], int_cap: f64) -> Params {
+        use crate::params::ParamKind;
+        let kv: Vec<(String, f64)> = self
+            .params
+            .iter()
+            .zip(u)
+            .map(|(p, &u)| {
+                let x = match p.kind {
+                    ParamKind::Float => p.min + u * (p.max - p.min),
+                    ParamKind::Int => {
+                        (p.min + (u * u * u * (p.max.min(int_cap) - p.min)).floor()).min(p.max)
+                    }
+                    ParamKind::Bool => (u < 0.5) as u8 as f64,
+                    ParamKind::Choice => (u * p.choices.len() as f64).floor().min(p.max),
+                };
+                (p.name.to_string(), x)
+            })
+            .collect();
+        Params::defaults(self.params)
+            .with_overrides(self.name, self.params, &kv)
+            .expect("sampled within the declared ranges")
+    }
+}

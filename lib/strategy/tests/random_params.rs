@@ -9,9 +9,7 @@
 use proptest::prelude::*;
 use scalp_core::{Candle, Timeframe};
 use scalp_strategy::registry::SPECS;
-use scalp_strategy::{
-    Context, Intent, MarketExtras, ParamKind, Params, PositionView, Side, Strategy,
-};
+use scalp_strategy::{Context, Intent, MarketExtras, PositionView, Side, Strategy};
 use std::sync::LazyLock;
 
 static DATA: LazyLock<Vec<Candle>> = LazyLock::new(|| {
@@ -69,30 +67,6 @@ fn feed(s: &mut dyn Strategy, cs: &[Candle]) -> Vec<(usize, Intent)> {
     all
 }
 
-fn params_for(idx: usize, u: &[f64]) -> Params {
-    let spec = &SPECS[idx];
-    let kv: Vec<(String, f64)> = spec
-        .params
-        .iter()
-        .zip(u)
-        .map(|(p, &u)| {
-            let x = match p.kind {
-                ParamKind::Float => p.min + u * (p.max - p.min),
-                // ints: bias towards small values so that warm-ups fit in the sample
-                ParamKind::Int => {
-                    (p.min + (u * u * u * (p.max.min(400.0) - p.min)).floor()).min(p.max)
-                }
-                ParamKind::Bool => (u < 0.5) as u8 as f64,
-                ParamKind::Choice => (u * p.choices.len() as f64).floor().min(p.max),
-            };
-            (p.name.to_string(), x)
-        })
-        .collect();
-    Params::defaults(spec.params)
-        .with_overrides(spec.name, spec.params, &kv)
-        .expect("in range")
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
@@ -100,7 +74,7 @@ proptest! {
     fn random_params_give_valid_intents(idx in 0..SPECS.len(), u in prop::collection::vec(0.0f64..1.0, 16), start in 0usize..15_000) {
         let cs = &DATA[start..start + 3_000];
         let spec = &SPECS[idx];
-        let p = params_for(idx, &u);
+        let p = SPECS[idx].sample_params(&u, 400.0);
         let mut s = scalp_strategy::build(spec.name, &p, Timeframe::H1).unwrap();
         let r = feed(s.as_mut(), cs);
         let mut s2 = scalp_strategy::build(spec.name, &p, Timeframe::H1).unwrap();

@@ -465,14 +465,8 @@ mod tests {
 
     #[test]
     fn check_data_takes_a_csv() {
-        let cfg = scalp_core::config::Config::from_texts(
-            std::path::Path::new("/nonexistent"),
-            scalp_core::config::defaults::SCALP_TOML,
-            scalp_core::config::defaults::ASSETS_TOML,
-            scalp_core::config::defaults::STRATEGIES_TOML,
-            scalp_core::config::defaults::PARAM_GRIDS_TOML,
-        )
-        .unwrap();
+        let cfg =
+            scalp_core::config::Config::defaults(std::path::Path::new("/nonexistent")).unwrap();
         let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
         let args = |f: &str, json: bool, strict: bool| CheckDataArgs {
             exchange: None,
@@ -520,14 +514,7 @@ mod tests {
         assert_eq!(parse_date("2019-10-17").unwrap(), 1_571_270_400_000);
         assert!(parse_date("17/10/2019").is_err());
         assert!(parse_exchange("replay").is_err());
-        let cfg = scalp_core::config::Config::from_texts(
-            std::path::Path::new("/x"),
-            scalp_core::config::defaults::SCALP_TOML,
-            scalp_core::config::defaults::ASSETS_TOML,
-            scalp_core::config::defaults::STRATEGIES_TOML,
-            scalp_core::config::defaults::PARAM_GRIDS_TOML,
-        )
-        .unwrap();
+        let cfg = scalp_core::config::Config::defaults(std::path::Path::new("/x")).unwrap();
         assert_eq!(
             symbols(&cfg, &["btc".into(), "ETHUSDT".into()]),
             vec!["BTCUSDT", "ETHUSDT"]

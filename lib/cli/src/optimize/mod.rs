@@ -169,20 +169,14 @@ fn init_logging() {
 pub fn load_config(
     explicit: Option<&std::path::Path>,
 ) -> anyhow::Result<(scalp_core::config::Config, bool)> {
-    use scalp_core::config::{Config, defaults};
+    use scalp_core::config::Config;
     use scalp_strategy::check::{check_config, load_config};
     let default_path = std::path::Path::new("config/scalp.toml");
     match explicit {
         Some(p) => Ok((load_config(p)?, true)),
         None if default_path.exists() => Ok((load_config(default_path)?, true)),
         None => {
-            let cfg = Config::from_texts(
-                &std::env::current_dir()?,
-                defaults::SCALP_TOML,
-                defaults::ASSETS_TOML,
-                defaults::STRATEGIES_TOML,
-                defaults::PARAM_GRIDS_TOML,
-            )?;
+            let cfg = Config::defaults(&std::env::current_dir()?)?;
             check_config(&cfg)?;
             Ok((cfg, false))
         }

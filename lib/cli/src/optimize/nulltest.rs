@@ -69,7 +69,7 @@ pub fn null_test_cmd(cfg: &Config, a: &NullTestArgs, out: &mut dyn Write) -> any
                 .strategies
                 .get(&a.strategy)
                 .map_or(Timeframe::H1, |e| e.params_for(&asset).1);
-            let exchange = scalp_backtest::resolve::exchange_of(cfg, a.exchange)?;
+            let exchange = a.exchange.unwrap_or(cfg.main.optimize.exchange);
             let dbp = run::db_path(cfg);
             let conn = scalp_optimizer::db::open_readonly(&dbp)?;
             let symbol = cfg.assets.symbol(&asset);

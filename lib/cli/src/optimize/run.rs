@@ -189,7 +189,7 @@ pub fn run_cmd(cfg: &Config, a: &RunArgs, out: &mut dyn Write) -> anyhow::Result
         None => None,
     };
     let jobs = plan(cfg, &a.selection(), data.as_ref().map(|k| k.timeframe))?;
-    let exchange = scalp_backtest::resolve::exchange_of(cfg, a.exchange)?;
+    let exchange = a.exchange.unwrap_or(cfg.main.optimize.exchange);
     let dbp = db_path(cfg);
     if a.dry_run {
         writeln!(
@@ -689,15 +689,7 @@ mod tests {
     use std::path::Path;
 
     fn config(dir: &std::path::Path) -> Config {
-        use scalp_core::config::defaults;
-        Config::from_texts(
-            dir,
-            defaults::SCALP_TOML,
-            defaults::ASSETS_TOML,
-            defaults::STRATEGIES_TOML,
-            defaults::PARAM_GRIDS_TOML,
-        )
-        .unwrap()
+        scalp_core::config::Config::defaults(dir).unwrap()
     }
 
     fn dry(cfg: &Config, args: &[&str]) -> anyhow::Result<String> {

@@ -281,15 +281,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn config(dir: &std::path::Path) -> Config {
-        use scalp_core::config::defaults;
-        Config::from_texts(
-            dir,
-            defaults::SCALP_TOML,
-            defaults::ASSETS_TOML,
-            defaults::STRATEGIES_TOML,
-            defaults::PARAM_GRIDS_TOML,
-        )
-        .unwrap()
+        scalp_core::config::Config::defaults(dir).unwrap()
     }
 
     fn bundled(f: &str) -> std::path::PathBuf {

@@ -296,7 +296,19 @@ impl Config {
         Ok(cfg)
     }
 
-    /// The built-in defaults, as shipped in `config/` (used by tests and `--print-default`).
+    /// The built-in defaults, as shipped in `config/` and embedded in the binaries, with `dir`
+    /// as the config directory (`optimize` on a bare workstation, tests).
+    pub fn defaults(dir: &Path) -> Result<Config, ConfigError> {
+        Config::from_texts(
+            dir,
+            defaults::SCALP_TOML,
+            defaults::ASSETS_TOML,
+            defaults::STRATEGIES_TOML,
+            defaults::PARAM_GRIDS_TOML,
+        )
+    }
+
+    /// A config from the texts of its four files (`dir`: the config directory).
     pub fn from_texts(
         dir: &Path,
         scalp: &str,

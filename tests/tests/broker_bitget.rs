@@ -838,3 +838,405 @@ async fn secrets_never_in_logs_or_errors() {
         assert!(!t.contains(&pass), "passphrase leaked: {t}");
     }
 }
+
+fn standin_slip(mode: SMode, slippage: f64) -> PrivateStandIn {
+    PrivateStandIn::start(PrivateConfig {
+        account_mode: mode,
+        slippage,
+        ..PrivateConfig::default()
+    })
+}
+
+fn close_to(x: f64, want: f64) -> bool {
+    (x - want).abs() < 1e-6
+}
+
+fn stop(n: u32, side: PositionSide, px: &str) -> PlanRequest {
+    PlanRequest {
+        symbol: SYM.into(),
+        client_oid: oid(OrderRole::StopLoss(n), 1_735_689_600_000),
+        kind: PlanKind::StopLoss,
+        position_side: side,
+        trigger_price: d(px),
+    }
+}
+
+fn take_profit(n: u32, side: PositionSide, px: &str) -> PlanRequest {
+    PlanRequest {
+        client_oid: oid(OrderRole::TakeProfit(n), 1_735_689_600_000),
+        kind: PlanKind::TakeProfit,
+        ..stop(n, side, px)
+    }
+}
+
+async fn candle_replay(mode: SMode) {
+    let s = standin_slip(mode, 0.001);
+    let b = connect_to(&s).await;
+    s.push_price(SYM, 60_000.0);
+
+    // a market order fills at the last price, adversely slipped, taker fee
+    b.place_order(&market(&oid(OrderRole::Entry(1), 1), Side::Buy, "0.001"))
+        .await
+        .unwrap();
+    let f = s.fills().last().unwrap().clone();
+    assert!(close_to(f.price, 60_060.0) && !f.maker, "{f:?}");
+    assert!(close_to(f.fee, 0.001 * 60_060.0 * 0.0006));
+    b.close_positions(SYM).await.unwrap();
+    let f = s.fills().last().unwrap().clone();
+    assert!(
+        close_to(f.price, 59_940.0),
+        "close-positions slips too: {f:?}"
+    );
+    assert_eq!(s.position(SYM), 0.0);
+
+    // a bearish candle goes O → H → L → C: two levels fill on the way down, nearest first,
+    // each at its own price, maker fee
+    let l1 = oid(OrderRole::Level(1), 2);
+    let l2 = oid(OrderRole::Level(2), 2);
+    let l3 = oid(OrderRole::Level(3), 2);
+    b.place_order(&limit(&l2, Side::Buy, "0.010", "59500"))
+        .await
+        .unwrap();
+    b.place_order(&limit(&l1, Side::Buy, "0.010", "59800"))
+        .await
+        .unwrap();
+    b.place_order(&limit(&l3, Side::Buy, "0.010", "59300"))
+        .await
+        .unwrap();
+    let n0 = s.fills().len();
+    s.play_candle(SYM, 59_900.0, 60_100.0, 59_400.0, 59_600.0);
+    assert_eq!(s.last_price(SYM), Some(59_600.0));
+    let new: Vec<_> = s.fills()[n0..].to_vec();
+    assert_eq!(new.len(), 2, "{new:?}");
+    assert_eq!(
+        (new[0].client_oid.as_str(), new[0].price),
+        (l1.as_str(), 59_800.0)
+    );
+    assert_eq!(
+        (new[1].client_oid.as_str(), new[1].price),
+        (l2.as_str(), 59_500.0)
+    );
+    assert!(
+        new.iter()
+            .all(|f| f.maker && close_to(f.fee, f.qty * f.price * 0.0002))
+    );
+    let pos = b.positions(Some(SYM)).await.unwrap();
+    assert_eq!((pos[0].size, pos[0].entry_price), (d("0.02"), d("59650")));
+    assert_eq!(s.open_positions().len(), 1);
+    assert_eq!(
+        b.order(SYM, &l3).await.unwrap().unwrap().status,
+        OrderStatus::Open,
+        "59300 is below the low"
+    );
+    assert!(b.cancel_order(SYM, &l3).await.unwrap());
+
+    // bullish candle O → L → H → C: the stop below is reached first and executes at the
+    // trigger × (1 − slippage); the take-profit above goes with the position
+    b.place_plan(&stop(1, PositionSide::Long, "59000"))
+        .await
+        .unwrap();
+    b.place_plan(&take_profit(1, PositionSide::Long, "60500"))
+        .await
+        .unwrap();
+    let n0 = s.fills().len();
+    s.play_candle(SYM, 59_700.0, 60_600.0, 58_900.0, 60_000.0);
+    let new: Vec<_> = s.fills()[n0..].to_vec();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert!(
+        close_to(new[0].price, 58_941.0) && close_to(new[0].qty, 0.02) && !new[0].maker,
+        "{new:?}"
+    );
+    assert_eq!(s.position(SYM), 0.0);
+    let h = b.plan_history(SYM).await.unwrap();
+    let st: Vec<(PlanKind, PlanState)> = h.iter().map(|p| (p.kind, p.state())).collect();
+    assert!(
+        st.contains(&(PlanKind::StopLoss, PlanState::Executed)),
+        "{h:?}"
+    );
+    assert!(
+        st.contains(&(PlanKind::TakeProfit, PlanState::Cancelled)),
+        "{h:?}"
+    );
+
+    // gap rule: a candle opening below the stop fires it at the open (slipped)
+    b.place_order(&market(&oid(OrderRole::Entry(3), 3), Side::Buy, "0.001"))
+        .await
+        .unwrap();
+    b.place_plan(&stop(3, PositionSide::Long, "59500"))
+        .await
+        .unwrap();
+    let n0 = s.fills().len();
+    s.play_candle(SYM, 59_000.0, 59_200.0, 58_800.0, 59_100.0);
+    let new: Vec<_> = s.fills()[n0..].to_vec();
+    assert_eq!(new.len(), 1);
+    assert!(close_to(new[0].price, 58_941.0), "{new:?}");
+    assert_eq!(s.position(SYM), 0.0);
+
+    // re-evaluation after a fill: a level fills on the way down, the stop below it then
+    // closes the whole (larger) position; a tie at one price: the stop first, then the level
+    b.place_order(&market(&oid(OrderRole::Entry(4), 4), Side::Buy, "0.001"))
+        .await
+        .unwrap();
+    b.place_plan(&stop(4, PositionSide::Long, "58500"))
+        .await
+        .unwrap();
+    let l4 = oid(OrderRole::Level(4), 4);
+    let l5 = oid(OrderRole::Level(5), 4);
+    b.place_order(&limit(&l4, Side::Buy, "0.010", "58800"))
+        .await
+        .unwrap();
+    b.place_order(&limit(&l5, Side::Buy, "0.004", "58500"))
+        .await
+        .unwrap();
+    let n0 = s.fills().len();
+    s.play_candle(SYM, 59_000.0, 59_100.0, 58_400.0, 58_450.0);
+    let new: Vec<(String, f64, f64)> = s.fills()[n0..]
+        .iter()
+        .map(|f| (f.client_oid.clone(), f.price, f.qty))
+        .collect();
+    assert_eq!(new.len(), 3, "{new:?}");
+    assert_eq!((new[0].0.as_str(), new[0].1), (l4.as_str(), 58_800.0));
+    assert!(new[1].0.ends_with("-x") && close_to(new[1].1, 58_441.5) && close_to(new[1].2, 0.011));
+    assert_eq!((new[2].0.as_str(), new[2].1), (l5.as_str(), 58_500.0));
+    assert!(close_to(s.position(SYM), 0.004));
+    assert_eq!(s.last_price(SYM), Some(58_450.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn candle_replay_classic() {
+    candle_replay(SMode::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn candle_replay_uta() {
+    candle_replay(SMode::Uta).await;
+}
+
+async fn plan_history_failed_trigger(mode: SMode) {
+    let s = standin(mode);
+    let b = connect_to(&s).await;
+    s.push_price(SYM, 60_000.0);
+    assert!(b.plan_history(SYM).await.unwrap().is_empty());
+    b.place_order(&market(&oid(OrderRole::Entry(1), 1), Side::Buy, "0.002"))
+        .await
+        .unwrap();
+    // the stop triggers but does not execute: gone from the open list, the position stays
+    b.place_plan(&stop(1, PositionSide::Long, "59000"))
+        .await
+        .unwrap();
+    s.inject(PrivateFault::FailTrigger { count: 1 });
+    s.push_price(SYM, 58_900.0);
+    assert!(b.plan_orders(SYM).await.unwrap().is_empty());
+    assert!(
+        close_to(s.position(SYM), 0.002),
+        "a failed stop closes nothing"
+    );
+    let h = b.plan_history(SYM).await.unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].state(), PlanState::Failed);
+    assert_eq!(
+        h[0].status,
+        if mode == SMode::Classic {
+            "fail_trigger"
+        } else {
+            "failed"
+        }
+    );
+    assert_eq!(
+        (h[0].kind, h[0].trigger_price, h[0].position_side),
+        (PlanKind::StopLoss, d("59000"), PositionSide::Long)
+    );
+    // re-armed: cancelled, then one that executes (the fault is used up)
+    b.place_plan(&stop(2, PositionSide::Long, "58500"))
+        .await
+        .unwrap();
+    let p = b.plan_orders(SYM).await.unwrap().remove(0);
+    assert!(b.cancel_plan(SYM, &p).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    b.place_plan(&stop(3, PositionSide::Long, "58500"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    s.push_price(SYM, 58_400.0);
+    assert_eq!(s.position(SYM), 0.0);
+    let h = b.plan_history(SYM).await.unwrap();
+    let states: Vec<PlanState> = h.iter().map(PlanOrder::state).collect();
+    assert_eq!(
+        states,
+        vec![PlanState::Executed, PlanState::Cancelled, PlanState::Failed],
+        "newest first: {h:?}"
+    );
+    assert_eq!(
+        h[1].status, "cancelled",
+        "double L in both dialects' plan history"
+    );
+    assert!(h.iter().all(|p| p.updated_ms > 0 && p.symbol == SYM));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_history_and_failed_trigger_classic() {
+    plan_history_failed_trigger(SMode::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_history_and_failed_trigger_uta() {
+    plan_history_failed_trigger(SMode::Uta).await;
+}
+
+async fn partial_fills(mode: SMode) {
+    let s = standin(mode);
+    let b = connect_to(&s).await;
+    s.push_price(SYM, 60_000.0);
+    let mut wcfg = b.ws_config();
+    wcfg.reconnect_min = Duration::from_millis(50);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let stream = PrivateStream::spawn(wcfg, tx);
+    for _ in 0..3 {
+        next_event(&mut rx, "subscribed", |e| {
+            matches!(e, WsEvent::Subscribed { .. })
+        })
+        .await;
+    }
+    let o1 = oid(OrderRole::Level(1), 1);
+    b.place_order(&limit(&o1, Side::Buy, "0.010", "59900"))
+        .await
+        .unwrap();
+    // 35 % of 10 lots = 3.5 → 3 lots
+    s.inject(PrivateFault::PartialFill {
+        count: 1,
+        fraction: 0.35,
+    });
+    s.play_candle(SYM, 60_000.0, 60_000.0, 59_850.0, 59_850.0);
+    let o = b.order(SYM, &o1).await.unwrap().unwrap();
+    assert_eq!(
+        (o.status, o.filled_qty, o.avg_price),
+        (OrderStatus::Partial, d("0.003"), Some(d("59900")))
+    );
+    // 0.003 × 59900 × 0.0002
+    assert_eq!(o.fee, d("0.03594"));
+    let open = b.open_orders(Some(SYM)).await.unwrap();
+    assert_eq!(open.len(), 1, "still resting");
+    assert_eq!(open[0].status, OrderStatus::Partial);
+    assert_eq!(b.positions(Some(SYM)).await.unwrap()[0].size, d("0.003"));
+    let ev = next_event(&mut rx, "partial order push", |e| {
+        matches!(e, WsEvent::Order(o) if o.client_oid == o1 && o.status == OrderStatus::Partial)
+    })
+    .await;
+    let WsEvent::Order(wo) = ev else {
+        unreachable!()
+    };
+    assert_eq!(wo.filled_qty, d("0.003"));
+    next_event(
+        &mut rx,
+        "partial fill push",
+        |e| matches!(e, WsEvent::Fill(f) if f.qty == d("0.003") && f.price == d("59900")),
+    )
+    .await;
+
+    // a later trade-through fills the rest at the limit
+    s.push_price(SYM, 60_000.0);
+    s.push_price(SYM, 59_800.0);
+    let o = b.order(SYM, &o1).await.unwrap().unwrap();
+    assert_eq!(
+        (o.status, o.filled_qty, o.avg_price),
+        (OrderStatus::Filled, d("0.01"), Some(d("59900")))
+    );
+    // 0.010 × 59900 × 0.0002
+    assert_eq!(o.fee, d("0.1198"));
+    let fills = b.fills(SYM, None).await.unwrap();
+    let mut q: Vec<Dec> = fills.iter().map(|f| f.qty).collect();
+    q.sort_by_key(|x| x.to_string());
+    assert_eq!(q, vec![d("0.003"), d("0.007")]);
+    assert!(fills.iter().all(|f| f.maker && f.price == d("59900")));
+    assert_eq!(b.positions(Some(SYM)).await.unwrap()[0].size, d("0.01"));
+    next_event(&mut rx, "rest filled push", |e| {
+        matches!(e, WsEvent::Order(o) if o.client_oid == o1 && o.status == OrderStatus::Filled && o.filled_qty == d("0.01"))
+    })
+    .await;
+    // the fault is used up: the next limit fills whole; a one-lot remainder fills whole too
+    let o2 = oid(OrderRole::Level(2), 1);
+    b.place_order(&limit(&o2, Side::Buy, "0.001", "59700"))
+        .await
+        .unwrap();
+    s.inject(PrivateFault::PartialFill {
+        count: 1,
+        fraction: 0.1,
+    });
+    s.push_price(SYM, 59_700.0);
+    let o = b.order(SYM, &o2).await.unwrap().unwrap();
+    assert_eq!((o.status, o.filled_qty), (OrderStatus::Filled, d("0.001")));
+    stream.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_fills_classic() {
+    partial_fills(SMode::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_fills_uta() {
+    partial_fills(SMode::Uta).await;
+}
+
+async fn funding(mode: SMode) {
+    const DAY: i64 = 86_400_000;
+    let s = standin(mode);
+    let b = connect_to(&s).await;
+    s.push_price(SYM, 60_000.0);
+    let now = scalp_core::types::now_ms();
+    assert!(b.funding_payments(SYM, now - DAY).await.unwrap().is_empty());
+    b.place_order(&market(&oid(OrderRole::Entry(1), 1), Side::Buy, "0.010"))
+        .await
+        .unwrap();
+    let bal0 = s.balance();
+    // a long pays a positive rate: 0.010 × 60000 × 0.0001 = 0.06; 45 days back (two windows)
+    let t0 = now - 45 * DAY;
+    assert!(close_to(s.settle_funding(SYM, 0.0001, t0), 0.06));
+    assert!(close_to(s.balance(), bal0 - 0.06));
+    // many more: more than one page
+    for i in 1..=110 {
+        s.settle_funding(SYM, 0.0001, now - 10 * DAY + i * 60_000);
+    }
+    // short receives a positive rate
+    b.close_positions(SYM).await.unwrap();
+    b.place_order(&market(&oid(OrderRole::Entry(2), 2), Side::Sell, "0.010"))
+        .await
+        .unwrap();
+    s.push_price(SYM, 50_000.0);
+    let t_short = now - 60_000;
+    assert!(close_to(s.settle_funding(SYM, 0.0002, t_short), -0.1));
+    let pays = b.funding_payments(SYM, now - 50 * DAY).await.unwrap();
+    assert_eq!(pays.len(), 112, "every window and page");
+    assert_eq!(
+        (pays[0].amount, pays[0].time_ms, pays[0].symbol.as_str()),
+        (d("0.06"), t0, SYM)
+    );
+    let last = pays.last().unwrap();
+    assert_eq!((last.amount, last.time_ms), (d("-0.1"), t_short));
+    assert!(pays.windows(2).all(|w| w[0].time_ms <= w[1].time_ms));
+    let ids: std::collections::HashSet<&str> = pays.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids.len(), 112, "no duplicates");
+    let total = pays.iter().fold(Dec::ZERO, |acc, p| acc.add(&p.amount));
+    // 111 × 0.06 − 0.1
+    assert_eq!(total, d("6.56"));
+    // since: only the newer ones
+    let recent = b.funding_payments(SYM, now - 5 * DAY).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert!(
+        b.funding_payments("ETHUSDT", now - 50 * DAY)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.bills().len(), 112);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn funding_payments_classic() {
+    funding(SMode::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn funding_payments_uta() {
+    funding(SMode::Uta).await;
+}

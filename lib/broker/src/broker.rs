@@ -102,6 +102,35 @@ pub trait Broker: Send + Sync {
         &self,
         symbol: &str,
     ) -> impl Future<Output = Result<Vec<String>, BrokerError>> + Send;
+    /// Final (executed, failed, cancelled) position TP/SL plans of `symbol`, newest first:
+    /// v2 `orders-plan-history?planType=profit_loss`, v3 `history-strategy-orders?type=tpsl`
+    /// (the most recent page of each). A stop missing from [`Broker::plan_orders`] is not proof
+    /// that it fired: read its [`PlanOrder::state`] here.
+    fn plan_history(
+        &self,
+        symbol: &str,
+    ) -> impl Future<Output = Result<Vec<PlanOrder>, BrokerError>> + Send;
+    /// Funding settlements of `symbol` since `since_ms` (clamped to the last 90 days), oldest
+    /// first: v2 `account/bill` `contract_settle_fee`, v3 `account/financial-records`
+    /// `CONTRACT_MAIN_SETTLE_FEE_USER_IN/OUT`, queried in 30-day windows, every page.
+    fn funding_payments(
+        &self,
+        symbol: &str,
+        since_ms: i64,
+    ) -> impl Future<Output = Result<Vec<FundingPayment>, BrokerError>> + Send;
+}
+
+/// The 30-day query windows `[start, end]` from `since_ms` (at most 90 days back) to `now_ms`.
+pub(crate) fn funding_windows(since_ms: i64, now_ms: i64) -> Vec<(i64, i64)> {
+    const DAY: i64 = 86_400_000;
+    let mut start = since_ms.max(now_ms - 90 * DAY);
+    let mut out = Vec::new();
+    while start <= now_ms {
+        let end = (start + 30 * DAY).min(now_ms);
+        out.push((start, end));
+        start = end + 1;
+    }
+    out
 }
 
 /// Shared state of both implementations.
@@ -553,6 +582,32 @@ macro_rules! impl_broker {
                     Err(e) => Err(e),
                 }
             }
+            async fn plan_history(&self, symbol: &str) -> Result<Vec<PlanOrder>, BrokerError> {
+                let mut v = $m::plan_history(&self.core, symbol).await?;
+                // newest first whatever order the page came in (stable for equal times)
+                v.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms));
+                Ok(v)
+            }
+            async fn funding_payments(
+                &self,
+                symbol: &str,
+                since_ms: i64,
+            ) -> Result<Vec<FundingPayment>, BrokerError> {
+                let now = self.core.rest.server_now_ms();
+                let mut out: Vec<FundingPayment> = Vec::new();
+                for (start, end) in funding_windows(since_ms, now) {
+                    for f in $m::funding_window(&self.core, start, end).await? {
+                        if f.symbol == symbol
+                            && f.time_ms >= since_ms
+                            && !out.iter().any(|o| o.id == f.id)
+                        {
+                            out.push(f);
+                        }
+                    }
+                }
+                out.sort_by(|a, b| a.time_ms.cmp(&b.time_ms));
+                Ok(out)
+            }
             async fn close_positions(&self, symbol: &str) -> Result<Vec<String>, BrokerError> {
                 match $m::close_positions(&self.core, symbol).await {
                     Ok(v) => Ok(v),
@@ -641,6 +696,16 @@ impl Broker for Bitget {
     async fn close_positions(&self, symbol: &str) -> Result<Vec<String>, BrokerError> {
         delegate!(self, b => b.close_positions(symbol).await)
     }
+    async fn plan_history(&self, symbol: &str) -> Result<Vec<PlanOrder>, BrokerError> {
+        delegate!(self, b => b.plan_history(symbol).await)
+    }
+    async fn funding_payments(
+        &self,
+        symbol: &str,
+        since_ms: i64,
+    ) -> Result<Vec<FundingPayment>, BrokerError> {
+        delegate!(self, b => b.funding_payments(symbol, since_ms).await)
+    }
 }
 
 impl Bitget {
@@ -668,5 +733,49 @@ impl Bitget {
             core.cfg().ca_file.clone(),
             core.rest.offset_ms(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn funding_windows_are_30_days_contiguous_and_clamped_to_90() {
+        let now = 1_800_000_000_000;
+        let w = funding_windows(now - 45 * DAY, now);
+        assert_eq!(
+            w,
+            vec![(now - 45 * DAY, now - 15 * DAY), (now - 15 * DAY + 1, now)]
+        );
+        let w = funding_windows(0, now);
+        assert_eq!(w.len(), 3);
+        assert_eq!(w[0].0, now - 90 * DAY);
+        assert!(w.iter().all(|(s, e)| e - s <= 30 * DAY));
+        assert!(w.windows(2).all(|p| p[1].0 == p[0].1 + 1));
+        assert_eq!(w.last().unwrap().1, now);
+        assert!(funding_windows(now + 1, now).is_empty());
+    }
+
+    #[test]
+    fn plan_state_reads_both_dialects() {
+        for (s, want) in [
+            ("live", PlanState::Live),
+            ("not_trigger", PlanState::Live),
+            ("pending", PlanState::Live),
+            ("executed", PlanState::Executed),
+            ("success", PlanState::Executed),
+            ("fail_trigger", PlanState::Failed),
+            ("failed", PlanState::Failed),
+            ("cancelled", PlanState::Cancelled),
+            ("canceled", PlanState::Cancelled),
+            ("Cancelled", PlanState::Cancelled),
+            ("weird", PlanState::Unknown),
+        ] {
+            assert_eq!(PlanState::parse(s), want, "{s}");
+        }
+        assert!(PlanState::Failed.is_final() && !PlanState::Live.is_final());
     }
 }

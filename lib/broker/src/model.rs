@@ -212,8 +212,67 @@ pub struct PlanOrder {
     pub kind: PlanKind,
     pub position_side: PositionSide,
     pub trigger_price: Dec,
-    /// The raw status (`live`/`not_trigger`/`pending`, …).
+    /// The raw wire status: v2 `planStatus` (`live`/`not_trigger`, history `executed`/
+    /// `fail_trigger`/`cancelled`), v3 `status` (`pending`, history `success`/`failed`/
+    /// `cancelled`). [`PlanOrder::state`] reads both.
     pub status: String,
+    pub created_ms: i64,
+    /// 0 when the exchange sent none.
+    pub updated_ms: i64,
+}
+
+/// The state of a plan order, both dialects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum PlanState {
+    /// Armed (v2 `live`/`not_trigger`/`executing`, v3 `pending`/`submitting`).
+    Live,
+    /// Triggered and executed (v2 `executed`, v3 `success`).
+    Executed,
+    /// Triggered but **not** executed (v2 `fail_trigger`/`fail_execute`, v3 `failed`): the
+    /// position is still open.
+    Failed,
+    /// v2 `cancelled`, v3 `cancelled` (also `canceled`).
+    Cancelled,
+    Unknown,
+}
+
+impl PlanState {
+    pub fn parse(s: &str) -> PlanState {
+        match s.to_ascii_lowercase().as_str() {
+            "live" | "not_trigger" | "executing" | "pending" | "submitting" | "new" => {
+                PlanState::Live
+            }
+            "executed" | "success" | "triggered" => PlanState::Executed,
+            "fail_trigger" | "fail_execute" | "failed" | "fail" => PlanState::Failed,
+            "cancelled" | "canceled" => PlanState::Cancelled,
+            _ => PlanState::Unknown,
+        }
+    }
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            PlanState::Executed | PlanState::Failed | PlanState::Cancelled
+        )
+    }
+}
+
+impl PlanOrder {
+    /// The typed [`PlanOrder::status`].
+    pub fn state(&self) -> PlanState {
+        PlanState::parse(&self.status)
+    }
+}
+
+/// One funding settlement of the account (v2 bill `contract_settle_fee`, v3 financial record
+/// `CONTRACT_MAIN_SETTLE_FEE_USER_IN/OUT`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FundingPayment {
+    /// v2 `billId`, v3 `id`.
+    pub id: String,
+    pub symbol: String,
+    /// Positive = paid by us (the wire's sign is the balance change, negative when paid).
+    pub amount: Dec,
+    pub time_ms: i64,
 }
 
 /// A position stop to arm.

@@ -98,6 +98,7 @@ pub const ENDPOINT_LIMITS: &[(&str, u32)] = &[
     ("/api/v2/mix/order/orders-plan-pending", 10),
     ("/api/v2/mix/order/orders-plan-history", 10),
     ("/api/v2/mix/order/cancel-plan-order", 10),
+    ("/api/v2/mix/account/bill", 10),
     ("/api/v3/account/settings", 20),
     ("/api/v3/account/assets", 20),
     ("/api/v3/account/set-leverage", 10),
@@ -118,6 +119,7 @@ pub const ENDPOINT_LIMITS: &[(&str, u32)] = &[
     ("/api/v3/trade/unfilled-strategy-orders", 20),
     ("/api/v3/trade/history-strategy-orders", 20),
     ("/api/v3/trade/cancel-strategy-order", 10),
+    ("/api/v3/account/financial-records", 20),
 ];
 
 /// Whether a request may be sent again blindly after a lost answer.

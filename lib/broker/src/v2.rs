@@ -401,8 +401,13 @@ pub(crate) async fn plan_orders(core: &Core, symbol: &str) -> Result<Vec<PlanOrd
         ("planType", "profit_loss".to_string()),
     ];
     let data = core.rest.get(path, &q).await?;
+    parse_plans(path, &data)
+}
+
+/// `entrustedList` of `orders-plan-pending` / `orders-plan-history` (TP/SL kinds only).
+fn parse_plans(path: &str, data: &Value) -> Result<Vec<PlanOrder>, BrokerError> {
     let mut out = Vec::new();
-    for v in list(&data, "entrustedList") {
+    for v in list(data, "entrustedList") {
         let r = Row::new(path, v);
         let kind = match r.opt_str("planType").as_deref() {
             Some("pos_loss") | Some("loss_plan") => PlanKind::StopLoss,
@@ -421,7 +426,69 @@ pub(crate) async fn plan_orders(core: &Core, symbol: &str) -> Result<Vec<PlanOrd
             position_side: side,
             trigger_price: r.dec("triggerPrice")?,
             status: r.opt_str("planStatus").unwrap_or_default(),
+            created_ms: r.ms("cTime")?,
+            updated_ms: r.ms("uTime")?,
         });
+    }
+    Ok(out)
+}
+
+pub(crate) async fn plan_history(core: &Core, symbol: &str) -> Result<Vec<PlanOrder>, BrokerError> {
+    let path = "/api/v2/mix/order/orders-plan-history";
+    let q = [
+        ("productType", pt(core)),
+        ("symbol", symbol.to_string()),
+        ("planType", "profit_loss".to_string()),
+        ("limit", "100".to_string()),
+    ];
+    let data = core.rest.get(path, &q).await?;
+    Ok(parse_plans(path, &data)?
+        .into_iter()
+        .filter(|p| p.symbol == symbol)
+        .collect())
+}
+
+/// Funding bills (`contract_settle_fee`) in `[start, end]` (≤ 30 days), every page
+/// (`idLessThan` = the previous `endId`). The wire `amount` is the balance change (negative
+/// when paid); [`FundingPayment::amount`] is positive when paid.
+pub(crate) async fn funding_window(
+    core: &Core,
+    start: i64,
+    end: i64,
+) -> Result<Vec<FundingPayment>, BrokerError> {
+    let path = "/api/v2/mix/account/bill";
+    let mut out = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let mut q = vec![
+            ("productType", pt(core)),
+            ("businessType", "contract_settle_fee".to_string()),
+            ("startTime", start.to_string()),
+            ("endTime", end.to_string()),
+            ("limit", "100".to_string()),
+        ];
+        if let Some(b) = &before {
+            q.push(("idLessThan", b.clone()));
+        }
+        let data = core.rest.get(path, &q).await?;
+        let rows = list(&data, "bills");
+        for v in rows {
+            let r = Row::new(path, v);
+            if r.opt_str("businessType").as_deref() != Some("contract_settle_fee") {
+                continue;
+            }
+            out.push(FundingPayment {
+                id: r.str("billId")?,
+                symbol: r.opt_str("symbol").unwrap_or_default(),
+                amount: r.dec("amount")?.neg(),
+                time_ms: r.ms("cTime")?,
+            });
+        }
+        let next = Row::new(path, &data).opt_str("endId");
+        if rows.len() < 100 || next.is_none() || next == before {
+            break;
+        }
+        before = next;
     }
     Ok(out)
 }

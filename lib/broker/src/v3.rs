@@ -398,6 +398,11 @@ pub(crate) async fn plan_orders(core: &Core, symbol: &str) -> Result<Vec<PlanOrd
     } else {
         list(&data, "list")
     };
+    parse_plans(path, items, symbol)
+}
+
+/// Strategy-order rows of `symbol` (no symbol filter on the endpoints).
+fn parse_plans(path: &str, items: &[Value], symbol: &str) -> Result<Vec<PlanOrder>, BrokerError> {
     let mut out = Vec::new();
     for v in items {
         let r = Row::new(path, v);
@@ -417,7 +422,78 @@ pub(crate) async fn plan_orders(core: &Core, symbol: &str) -> Result<Vec<PlanOrd
             position_side: r.pos_side("posSide")?,
             trigger_price: trigger,
             status: r.opt_str("status").unwrap_or_default(),
+            created_ms: r.ms("createdTime")?,
+            updated_ms: r.ms("updatedTime")?,
         });
+    }
+    Ok(out)
+}
+
+pub(crate) async fn plan_history(core: &Core, symbol: &str) -> Result<Vec<PlanOrder>, BrokerError> {
+    let path = "/api/v3/trade/history-strategy-orders";
+    let q = [
+        ("category", cat(core)),
+        ("type", "tpsl".to_string()),
+        ("limit", "100".to_string()),
+    ];
+    let data = core.rest.get(path, &q).await?;
+    // `data.list` (+ `cursor`); tolerate a bare array as in the unfilled list
+    parse_plans(
+        path,
+        if data.is_array() {
+            list(&data, "")
+        } else {
+            list(&data, "list")
+        },
+        symbol,
+    )
+}
+
+/// Funding records (`CONTRACT_MAIN_SETTLE_FEE_USER_IN/OUT`) in `[start, end]` (≤ 30 days),
+/// every page (`cursor`). Fetched without a `type` filter (one type per request; a v2-style
+/// value gets 40020) and filtered here. The direction comes from the type (OUT = paid), the
+/// size from `|amount|`, whichever sign the wire uses.
+pub(crate) async fn funding_window(
+    core: &Core,
+    start: i64,
+    end: i64,
+) -> Result<Vec<FundingPayment>, BrokerError> {
+    let path = "/api/v3/account/financial-records";
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = vec![
+            ("category", cat(core)),
+            ("coin", core.cfg().margin_coin.clone()),
+            ("startTime", start.to_string()),
+            ("endTime", end.to_string()),
+            ("limit", "100".to_string()),
+        ];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.clone()));
+        }
+        let data = core.rest.get(path, &q).await?;
+        let rows = list(&data, "list");
+        for v in rows {
+            let r = Row::new(path, v);
+            let paid = match r.opt_str("type").as_deref() {
+                Some("CONTRACT_MAIN_SETTLE_FEE_USER_OUT") => true,
+                Some("CONTRACT_MAIN_SETTLE_FEE_USER_IN") => false,
+                _ => continue,
+            };
+            let amt = r.dec("amount")?.abs();
+            out.push(FundingPayment {
+                id: r.str("id")?,
+                symbol: r.opt_str("symbol").unwrap_or_default(),
+                amount: if paid { amt } else { amt.neg() },
+                time_ms: r.ms("ts")?,
+            });
+        }
+        let next = Row::new(path, &data).opt_str("cursor");
+        if rows.len() < 100 || next.is_none() || next == cursor {
+            break;
+        }
+        cursor = next;
     }
     Ok(out)
 }

@@ -5,16 +5,26 @@
 //!   the timestamp window, refusing with the real codes (40001/40002/40005/40006/40008/40009/
 //!   40011/40012); WS login in seconds (30011/30012/30014/30015).
 //! * `account_mode`: `Classic` answers v2 and refuses v3 with 40084; `Uta` the reverse (40085).
-//! * Keeps the balance, orders, positions (one-way), plan orders (position TP/SL) and fills.
-//!   No order book: [`PrivateStandIn::push_price`] moves the last price; a resting limit fills
-//!   when the price trades through it (at its limit, maker fee), a market order fills at the
-//!   last price (taker fee), a position stop when the price crosses its trigger.
+//! * Keeps the balance, orders, positions (one-way), plan orders (position TP/SL), fills and
+//!   funding bills. No order book: [`PrivateStandIn::play_candle`] walks a candle's path the way
+//!   the backtest engine does (jump to the open, gap rule, then O → X1 → X2 → C, triggers nearest
+//!   first at their own price; ties stop-loss, take-profit, limits in creation order; everything
+//!   re-evaluated after each fire); [`PrivateStandIn::push_price`] is the same walk as one leg
+//!   from the last price. A resting limit fills at its limit (maker fee); market orders,
+//!   close-positions and triggered position TP/SL are market executions slipped by
+//!   `PrivateConfig::slippage` (buys up, sells down; taker fee).
+//! * Plan history (v2 `orders-plan-history` `executed|fail_trigger|cancelled`, v3
+//!   `history-strategy-orders` `success|failed|cancelled`), funding settlements
+//!   ([`PrivateStandIn::settle_funding`]) served by v2 `account/bill` (`contract_settle_fee`)
+//!   and v3 `account/financial-records` (`CONTRACT_MAIN_SETTLE_FEE_USER_IN/OUT`), amounts signed
+//!   as the balance moved (negative = paid).
 //! * Refuses a duplicate clientOid (v2 40786 among all orders; v3 25212 among pending ones, as
 //!   since 2025-10-09), off-step sizes/prices (40808/41103, 25610/25244), below-minimum sizes
 //!   and notionals (43006/45110, 25207/25611), insufficient margin (43012/25203), one-way
 //!   mismatches (40774), per-endpoint rate limits (HTTP 429 with the real body).
 //! * Faults ([`PrivateFault`]): HTTP 429/5xx before applying, a lost answer AFTER applying
-//!   (the reply is held longer than the client waits), a dropped WS connection, clock skew.
+//!   (the reply is held longer than the client waits), a dropped WS connection, clock skew,
+//!   plan triggers that fail (`FailTrigger`), partial limit fills (`PartialFill`).
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -91,6 +101,9 @@ pub struct PrivateConfig {
     pub lost_reply_hold_ms: u64,
     /// Enforce the documented per-endpoint limits with HTTP 429.
     pub enforce_rate_limits: bool,
+    /// Adverse slippage of market executions (market orders, close-positions, triggered
+    /// position TP/SL): buys at `price × (1 + slippage)`, sells at `price × (1 − slippage)`.
+    pub slippage: f64,
 }
 
 impl Default for PrivateConfig {
@@ -107,6 +120,7 @@ impl Default for PrivateConfig {
             timestamp_window_ms: 30_000,
             lost_reply_hold_ms: 3_000,
             enforce_rate_limits: true,
+            slippage: 0.0,
         }
     }
 }
@@ -127,6 +141,14 @@ pub enum PrivateFault {
     LoseReply { path: String, count: u32 },
     /// Drop every private WS connection at once (no close frame).
     DropWs,
+    /// The next `count` position TP/SL triggers do **not** execute: the plan ends
+    /// `fail_trigger` (v3 `failed`) and the position stays open (§6.5 incident: a stop missing
+    /// from the open list is not proof it fired).
+    FailTrigger { count: u32 },
+    /// The next `count` limit-order fills fill only `fraction` of the remaining quantity
+    /// (rounded down to the lot step, at least one lot); the order stays `partially_filled`,
+    /// resting at its price, and a later move through it fills the rest.
+    PartialFill { count: u32, fraction: f64 },
 }
 
 /// Per-endpoint limits the stand-in enforces (its own copy of exchanges-private.md §1, §6.9).
@@ -143,6 +165,8 @@ pub fn limit_of(path: &str) -> u32 {
         | "/api/v3/trade/cancel-symbol-order"
         | "/api/v3/trade/close-positions" => 5,
         p if p.starts_with("/api/v3/trade/order-info")
+            || p == "/api/v3/trade/history-strategy-orders"
+            || p == "/api/v3/account/financial-records"
             || p == "/api/v3/trade/unfilled-orders"
             || p == "/api/v3/trade/fills"
             || p == "/api/v3/position/current-position"
@@ -200,9 +224,23 @@ pub struct SPlan {
     /// `long` or `short`.
     pub hold: String,
     pub trigger: f64,
-    /// `live`, `executed`, `cancelled`.
+    /// `live`, `executed`, `fail_trigger`, `cancelled`.
     pub status: &'static str,
     pub ctime: i64,
+    /// When it last changed (ended).
+    pub utime: i64,
+}
+
+/// One funding settlement (`settle_funding`) as the account bill records it.
+#[derive(Debug, Clone)]
+pub struct SBill {
+    pub id: String,
+    pub symbol: String,
+    /// Signed as the balance moved: negative = paid by the account.
+    pub amount: f64,
+    /// The balance after it.
+    pub balance: f64,
+    pub time: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -255,6 +293,11 @@ struct Acct {
     /// Orders created per clientOid (never reset: the duplicate count of the chaos tests).
     created: HashMap<String, u32>,
     pushes: Vec<Push>,
+    /// [`PrivateFault::FailTrigger`] left.
+    fail_triggers: u32,
+    /// [`PrivateFault::PartialFill`] left (count, fraction).
+    partial: Option<(u32, f64)>,
+    bills: Vec<SBill>,
 }
 
 struct Shared {
@@ -311,6 +354,9 @@ impl PrivateStandIn {
                 rate: HashMap::new(),
                 created: HashMap::new(),
                 pushes: Vec::new(),
+                fail_triggers: 0,
+                partial: None,
+                bills: Vec::new(),
             }),
             cfg,
             log: Mutex::new(Vec::new()),
@@ -368,10 +414,16 @@ impl PrivateStandIn {
     }
 
     pub fn inject(&self, f: PrivateFault) {
-        if f == PrivateFault::DropWs {
-            let _ = self.s.drops.send(());
-        } else {
-            self.s.acct.lock().unwrap().faults.push(f);
+        let mut a = self.s.acct.lock().unwrap();
+        match f {
+            PrivateFault::DropWs => {
+                let _ = self.s.drops.send(());
+            }
+            PrivateFault::FailTrigger { count } => a.fail_triggers += count,
+            PrivateFault::PartialFill { count, fraction } => {
+                a.partial = (count > 0).then_some((count, fraction.clamp(0.0, 1.0)));
+            }
+            f => a.faults.push(f),
         }
     }
     /// The server clock runs `ms` ahead of the wall clock (negative: behind).
@@ -382,18 +434,97 @@ impl PrivateStandIn {
         self.s.acct.lock().unwrap().mode = m;
     }
 
-    /// Moves the last (= mark) price of `symbol`: resting limits and position stops it trades
-    /// through are filled/triggered.
+    /// Moves the last (= mark) price of `symbol` continuously from the last price to `price`
+    /// (a one-point move; the first price of a symbol is a jump): resting limits and position
+    /// TP/SL on the way fire in the order the price reaches them, each at its own price
+    /// (the rules of [`PrivateStandIn::play_candle`]).
     pub fn push_price(&self, symbol: &str, price: f64) {
         let pushes = {
             let mut a = self.s.acct.lock().unwrap();
-            a.prices.insert(symbol.to_string(), price);
-            match_resting(&self.s, &mut a, symbol, price);
+            let pts = match a.prices.get(symbol) {
+                Some(&last) => vec![last, price],
+                None => vec![price],
+            };
+            walk(&self.s, &mut a, symbol, &pts);
             std::mem::take(&mut a.pushes)
         };
         for p in pushes {
             let _ = self.s.events.send(p);
         }
+    }
+
+    /// Replays one candle the way the backtest engine walks it (`walk_path`, docs/BACKTEST.md):
+    /// the price jumps to `open` (whatever the jump passed fires **at the open**, gap rule),
+    /// then moves O → X1 → X2 → C (X1 = low, X2 = high when close ≥ open, else X1 = high,
+    /// X2 = low). On each leg triggers fire nearest first, each at its own price: limits at
+    /// their limit (maker), position stop-loss / take-profit as market executions at the
+    /// trigger × (1 ∓ slippage) (taker). Ties: stop-loss, take-profit, then limits in creation
+    /// order; after every fire everything is evaluated again. The last price ends at `close`.
+    pub fn play_candle(&self, symbol: &str, open: f64, high: f64, low: f64, close: f64) {
+        let (x1, x2) = if close >= open {
+            (low, high)
+        } else {
+            (high, low)
+        };
+        let pushes = {
+            let mut a = self.s.acct.lock().unwrap();
+            walk(&self.s, &mut a, symbol, &[open, x1, x2, close]);
+            std::mem::take(&mut a.pushes)
+        };
+        for p in pushes {
+            let _ = self.s.events.send(p);
+        }
+    }
+
+    /// A funding settlement at `time_ms`: the open position of `symbol` pays
+    /// `qty × last price × rate` (a long pays a positive rate, a short receives it; the entry
+    /// price stands in when there is no last price). The balance moves and a bill is recorded
+    /// (v2 `account/bill` `contract_settle_fee`, v3 `financial-records`
+    /// `CONTRACT_MAIN_SETTLE_FEE_USER_IN/OUT`). Returns the payment (positive = paid).
+    pub fn settle_funding(&self, symbol: &str, rate: f64, time_ms: i64) -> f64 {
+        let mut a = self.s.acct.lock().unwrap();
+        let Some(p) = a.positions.get(symbol).cloned() else {
+            return 0.0;
+        };
+        let px = a.prices.get(symbol).copied().unwrap_or(p.entry);
+        let pay = p.net * px * rate;
+        if pay == 0.0 {
+            return 0.0;
+        }
+        a.balance -= pay;
+        let id = next_id(&mut a);
+        let balance = a.balance;
+        a.bills.push(SBill {
+            id,
+            symbol: symbol.to_string(),
+            amount: -pay,
+            balance,
+            time: time_ms,
+        });
+        pay
+    }
+
+    /// The open positions (one per symbol, one-way).
+    pub fn open_positions(&self) -> Vec<SPos> {
+        let mut v: Vec<SPos> = self
+            .s
+            .acct
+            .lock()
+            .unwrap()
+            .positions
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|x, y| x.symbol.cmp(&y.symbol));
+        v
+    }
+    /// The last (= mark) price of `symbol`.
+    pub fn last_price(&self, symbol: &str) -> Option<f64> {
+        self.s.acct.lock().unwrap().prices.get(symbol).copied()
+    }
+    /// The funding bills recorded so far, oldest first.
+    pub fn bills(&self) -> Vec<SBill> {
+        self.s.acct.lock().unwrap().bills.clone()
     }
 
     pub fn balance(&self) -> f64 {
@@ -645,7 +776,9 @@ fn handle(
     if let Some(i) = a.faults.iter().position(|f| match f {
         PrivateFault::Http { path: p, .. } => p.as_deref().is_none_or(|p| p == path),
         PrivateFault::LoseReply { path: p, .. } => p == path,
-        PrivateFault::DropWs => false,
+        PrivateFault::DropWs
+        | PrivateFault::FailTrigger { .. }
+        | PrivateFault::PartialFill { .. } => false,
     }) {
         let f = a.faults[i].clone();
         let (left, http) = match f {
@@ -654,7 +787,9 @@ fn handle(
                 hold = true;
                 (count - 1, None)
             }
-            PrivateFault::DropWs => (0, None),
+            PrivateFault::DropWs
+            | PrivateFault::FailTrigger { .. }
+            | PrivateFault::PartialFill { .. } => (0, None),
         };
         if left == 0 {
             a.faults.remove(i);
@@ -663,7 +798,9 @@ fn handle(
                 PrivateFault::Http { count, .. } | PrivateFault::LoseReply { count, .. } => {
                     *count = left
                 }
-                PrivateFault::DropWs => {}
+                PrivateFault::DropWs
+                | PrivateFault::FailTrigger { .. }
+                | PrivateFault::PartialFill { .. } => {}
             }
         }
         if let Some(st) = http {
@@ -960,7 +1097,12 @@ fn place(
     a.pushes.push(Push::Order(ord.clone()));
     let idx = a.orders.len() - 1;
     if o.order_type == "market" {
-        fill_order(s, a, idx, px, false, now);
+        let slip = if o.side == "buy" {
+            1.0 + s.cfg.slippage
+        } else {
+            1.0 - s.cfg.slippage
+        };
+        fill_order(s, a, idx, px * slip, false, now);
     } else if let Some(l) = last {
         // a marketable limit fills at once (post-only would be refused by the real one)
         let crosses = (o.side == "buy" && l <= px) || (o.side == "sell" && l >= px);
@@ -989,8 +1131,10 @@ fn available(a: &Acct) -> f64 {
     a.balance - used
 }
 
-fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now: i64) {
-    let (symbol, side, qty, order_id, client_oid, mm) = {
+/// Fills what is left of order `idx` at `price` (a limit only a part of it while a
+/// [`PrivateFault::PartialFill`] lasts); returns `true` when it is left `partially_filled`.
+fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now: i64) -> bool {
+    let (symbol, side, mut qty, order_id, client_oid, mm) = {
         let o = &a.orders[idx];
         (
             o.symbol.clone(),
@@ -1001,6 +1145,20 @@ fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now
             o.margin_mode.clone(),
         )
     };
+    if a.orders[idx].order_type == "limit"
+        && let Some((left, fraction)) = a.partial
+    {
+        let lot = s
+            .cfg
+            .contracts
+            .iter()
+            .find(|c| c.symbol == symbol)
+            .map_or(qty, |c| c.lot);
+        let lots = (qty / lot).round();
+        let part = (lots * fraction + 1e-9).floor().clamp(1.0, lots.max(1.0));
+        qty = (part * lot).min(qty);
+        a.partial = (left > 1).then_some((left - 1, fraction));
+    }
     let fee = qty
         * price
         * if maker {
@@ -1054,7 +1212,12 @@ fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now
     };
     o.filled += qty;
     o.fee += fee;
-    o.status = "filled";
+    let partial = o.qty - o.filled > 1e-12;
+    o.status = if partial {
+        "partially_filled"
+    } else {
+        "filled"
+    };
     o.utime = now;
     let snap = o.clone();
     let trade_id = next_id(a);
@@ -1077,103 +1240,207 @@ fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now
     a.pushes.push(Push::Position(symbol.clone()));
     if flat {
         a.positions.remove(&symbol);
-        // position TP/SL go with the position
-        for p in a
-            .plans
-            .iter_mut()
-            .filter(|p| p.symbol == symbol && p.status == "live")
-        {
+    }
+    // position TP/SL go with the position (closed, or flipped to the other side)
+    let side_now = a
+        .positions
+        .get(&symbol)
+        .map(|p| if p.net > 0.0 { "long" } else { "short" });
+    for p in a
+        .plans
+        .iter_mut()
+        .filter(|p| p.symbol == symbol && p.status == "live")
+    {
+        if side_now != Some(p.hold.as_str()) {
             p.status = "cancelled";
+            p.utime = now;
         }
     }
+    partial
 }
 
-fn match_resting(s: &Shared, a: &mut Acct, symbol: &str, price: f64) {
-    let now = now_ms() + a.skew_ms;
-    let idx: Vec<usize> = a
-        .orders
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| {
-            o.symbol == symbol
-                && o.order_type == "limit"
-                && matches!(o.status, "live" | "partially_filled")
-        })
-        .filter(|(_, o)| {
-            let l = o.price.unwrap();
-            (o.side == "buy" && price <= l) || (o.side == "sell" && price >= l)
-        })
-        .map(|(i, _)| i)
-        .collect();
-    for i in idx {
-        let l = a.orders[i].price.unwrap();
-        // a reduce-only order larger than what is left is cut to it; nothing left → cancelled
-        let pos = a.positions.get(symbol).map_or(0.0, |p| p.net);
-        if a.orders[i].reduce_only {
-            let left = a.orders[i].qty - a.orders[i].filled;
-            let reduces = (a.orders[i].side == "sell" && pos > 0.0)
-                || (a.orders[i].side == "buy" && pos < 0.0);
-            if !reduces {
-                a.orders[i].status = "canceled";
-                let snap = a.orders[i].clone();
-                a.pushes.push(Push::Order(snap));
-                continue;
-            }
-            if left > pos.abs() {
-                a.orders[i].qty = a.orders[i].filled + pos.abs();
-            }
-        }
-        fill_order(s, a, i, l, true, now);
-    }
-    // position stops
-    let trig: Vec<usize> = a
-        .plans
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.symbol == symbol && p.status == "live")
-        .filter(|(_, p)| match (p.kind.as_str(), p.hold.as_str()) {
-            ("pos_loss", "long") | ("pos_profit", "short") => price <= p.trigger,
-            ("pos_loss", "short") | ("pos_profit", "long") => price >= p.trigger,
-            _ => false,
-        })
-        .map(|(i, _)| i)
-        .collect();
-    for i in trig {
-        if a.plans[i].status != "live" {
+/// What can fire on the walk.
+#[derive(Debug, Clone, Copy)]
+enum Trig {
+    /// `a.plans[i]`
+    Plan(usize),
+    /// `a.orders[i]`, a resting limit
+    Limit(usize),
+}
+
+fn same(x: f64, y: f64) -> bool {
+    (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+}
+
+/// Every armed trigger of `symbol`: (trigger, price, hit when the price falls to it, tie key).
+fn triggers(a: &Acct, symbol: &str, paused: &[String]) -> Vec<(Trig, f64, bool, u64)> {
+    let mut out = Vec::new();
+    let side = a.positions.get(symbol).map(|p| p.net > 0.0);
+    for (i, p) in a.plans.iter().enumerate() {
+        if p.symbol != symbol || p.status != "live" || side != Some(p.hold == "long") {
             continue;
         }
-        a.plans[i].status = "executed";
-        let pos = a.positions.get(symbol).map_or(0.0, |p| p.net);
-        if pos == 0.0 {
-            continue;
-        }
-        let plan_oid = a.plans[i].client_oid.clone();
-        let id = next_id(a);
-        let ord = SOrder {
-            id,
-            client_oid: format!("{plan_oid}-x"),
-            symbol: symbol.to_string(),
-            side: if pos > 0.0 {
-                "sell".into()
-            } else {
-                "buy".into()
-            },
-            order_type: "market".into(),
-            qty: pos.abs(),
-            price: None,
-            filled: 0.0,
-            avg: 0.0,
-            status: "live",
-            reduce_only: true,
-            post_only: false,
-            fee: 0.0,
-            margin_mode: None,
-            ctime: now,
-            utime: now,
+        let long = p.hold == "long";
+        let (down, key) = match p.kind.as_str() {
+            "pos_loss" => (long, i as u64),
+            "pos_profit" => (!long, (1u64 << 40) | i as u64),
+            _ => continue,
         };
-        a.orders.push(ord);
-        let n = a.orders.len() - 1;
-        fill_order(s, a, n, price, false, now);
+        out.push((Trig::Plan(i), p.trigger, down, key));
+    }
+    for (i, o) in a.orders.iter().enumerate() {
+        if o.symbol == symbol
+            && o.order_type == "limit"
+            && matches!(o.status, "live" | "partially_filled")
+            && !paused.contains(&o.id)
+            && let Some(px) = o.price
+        {
+            out.push((Trig::Limit(i), px, o.side == "buy", (2u64 << 40) | i as u64));
+        }
+    }
+    out
+}
+
+/// The engine's `next_trigger`: at `p` moving towards `b`, first any trigger already through
+/// `p` (fires at `p`, lowest tie key first), else the nearest one in `[p, b]` at its own price.
+fn next_trigger(a: &Acct, symbol: &str, p: f64, b: f64, paused: &[String]) -> Option<(Trig, f64)> {
+    let ts = triggers(a, symbol, paused);
+    let through = ts
+        .iter()
+        .filter(|(_, px, down, _)| !same(*px, p) && if *down { *px > p } else { *px < p })
+        .min_by_key(|t| t.3);
+    if let Some(t) = through {
+        // the rest of a partly filled limit was resting on the book at its price: it fills
+        // there; anything else through the price (a gap) fills at the current price
+        let px = match t.0 {
+            Trig::Limit(i) if a.orders[i].status == "partially_filled" => t.1,
+            _ => p,
+        };
+        return Some((t.0, px));
+    }
+    let mut best: Option<(Trig, f64, f64, u64)> = None;
+    for (t, px, down, key) in ts {
+        let hit = same(px, p)
+            || if down {
+                b < p && px < p && px >= b
+            } else {
+                b > p && px > p && px <= b
+            };
+        if !hit {
+            continue;
+        }
+        let d = if same(px, p) { 0.0 } else { (px - p).abs() };
+        if best.is_none_or(|(_, _, bd, bk)| d < bd || (d == bd && key < bk)) {
+            best = Some((t, px, d, key));
+        }
+    }
+    best.map(|(t, px, _, _)| (t, px))
+}
+
+/// Walks the price of `symbol` through `points` (the first one is a jump), firing triggers in
+/// the order the price reaches them; the last price ends at the last point.
+fn walk(s: &Shared, a: &mut Acct, symbol: &str, points: &[f64]) {
+    let Some(&first) = points.first() else {
+        return;
+    };
+    let now = now_ms() + a.skew_ms;
+    let mut p = first;
+    // a partly filled limit rests until a later move
+    let mut paused: Vec<String> = Vec::new();
+    for &b in points {
+        a.prices.insert(symbol.to_string(), p);
+        // bounded: every fire ends a trigger (filled, paused, executed, failed, cancelled)
+        for _ in 0..(2 * (a.orders.len() + a.plans.len()) + 8) {
+            let Some((t, px)) = next_trigger(a, symbol, p, b, &paused) else {
+                break;
+            };
+            fire(s, a, symbol, t, px, now, &mut paused);
+            p = px;
+            a.prices.insert(symbol.to_string(), p);
+        }
+        p = b;
+    }
+    a.prices.insert(symbol.to_string(), p);
+}
+
+fn fire(
+    s: &Shared,
+    a: &mut Acct,
+    symbol: &str,
+    t: Trig,
+    px: f64,
+    now: i64,
+    paused: &mut Vec<String>,
+) {
+    match t {
+        Trig::Limit(i) => {
+            // a reduce-only order larger than what is left is cut to it; nothing left → cancelled
+            let pos = a.positions.get(symbol).map_or(0.0, |p| p.net);
+            if a.orders[i].reduce_only {
+                let left = a.orders[i].qty - a.orders[i].filled;
+                let reduces = (a.orders[i].side == "sell" && pos > 0.0)
+                    || (a.orders[i].side == "buy" && pos < 0.0);
+                if !reduces {
+                    a.orders[i].status = "canceled";
+                    a.orders[i].utime = now;
+                    let snap = a.orders[i].clone();
+                    a.pushes.push(Push::Order(snap));
+                    return;
+                }
+                if left > pos.abs() {
+                    a.orders[i].qty = a.orders[i].filled + pos.abs();
+                }
+            }
+            if fill_order(s, a, i, px, true, now) {
+                paused.push(a.orders[i].id.clone());
+            }
+        }
+        Trig::Plan(i) => {
+            a.plans[i].utime = now;
+            if a.fail_triggers > 0 {
+                a.fail_triggers -= 1;
+                a.plans[i].status = "fail_trigger";
+                return;
+            }
+            a.plans[i].status = "executed";
+            let pos = a.positions.get(symbol).map_or(0.0, |p| p.net);
+            if pos == 0.0 {
+                return;
+            }
+            let plan_oid = a.plans[i].client_oid.clone();
+            let id = next_id(a);
+            let ord = SOrder {
+                id,
+                client_oid: format!("{plan_oid}-x"),
+                symbol: symbol.to_string(),
+                side: if pos > 0.0 {
+                    "sell".into()
+                } else {
+                    "buy".into()
+                },
+                order_type: "market".into(),
+                qty: pos.abs(),
+                price: None,
+                filled: 0.0,
+                avg: 0.0,
+                status: "live",
+                reduce_only: true,
+                post_only: false,
+                fee: 0.0,
+                margin_mode: None,
+                ctime: now,
+                utime: now,
+            };
+            a.orders.push(ord);
+            let n = a.orders.len() - 1;
+            // a market execution: sells (a long's exit) slip down, buys up
+            let slip = if pos > 0.0 {
+                1.0 - s.cfg.slippage
+            } else {
+                1.0 + s.cfg.slippage
+            };
+            fill_order(s, a, n, px * slip, false, now);
+        }
     }
 }
 
@@ -1301,7 +1568,8 @@ fn plan_v2(p: &SPlan) -> Value {
         "executePrice": "0", "callbackRatio": "", "triggerPrice": fmt(p.trigger, 8), "triggerType": "mark_price",
         "planStatus": p.status, "side": if p.hold == "long" { "buy" } else { "sell" }, "posSide": p.hold, "marginCoin": "USDT",
         "marginMode": "crossed", "enterPointSource": "api", "tradeSide": "close", "posMode": "one_way_mode",
-        "orderType": "market", "orderSource": "normal", "cTime": p.ctime.to_string(), "uTime": "",
+        "orderType": "market", "orderSource": "normal", "cTime": p.ctime.to_string(),
+        "uTime": if p.status == "live" { String::new() } else { p.utime.to_string() },
         "stopSurplusTriggerPrice": "", "stopSurplusExecutePrice": "", "stopSurplusTriggerType": "fill_price",
         "stopLossTriggerPrice": "", "stopLossExecutePrice": "", "stopLossTriggerType": "fill_price"})
 }
@@ -1309,10 +1577,67 @@ fn plan_v2(p: &SPlan) -> Value {
 fn plan_v3(p: &SPlan) -> Value {
     let sl = p.kind == "pos_loss";
     json!({"orderId": p.id, "clientOid": p.client_oid, "symbol": p.symbol, "category": "USDT-FUTURES", "qty": "",
-        "posSide": p.hold, "status": if p.status == "live" { "pending" } else { p.status }, "tpTriggerBy": "mark", "slTriggerBy": "mark",
+        "posSide": p.hold, "status": match p.status { "live" => "pending", "executed" => "success", "fail_trigger" => "failed", x => x },
+        "triggerType": if sl { "stopLoss" } else { "takeProfit" }, "tpTriggerBy": "mark", "slTriggerBy": "mark",
         "takeProfit": if sl { String::new() } else { fmt(p.trigger, 8) }, "stopLoss": if sl { fmt(p.trigger, 8) } else { String::new() },
         "tpOrderType": "market", "slOrderType": "market", "tpLimitPrice": "", "slLimitPrice": "",
-        "createdTime": p.ctime.to_string(), "updatedTime": p.ctime.to_string()})
+        "createdTime": p.ctime.to_string(), "updatedTime": p.utime.to_string()})
+}
+
+/// Final plans, newest first.
+fn plan_history<'a>(a: &'a Acct, sym: Option<&String>) -> Vec<&'a SPlan> {
+    let mut l: Vec<&SPlan> = a
+        .plans
+        .iter()
+        .filter(|p| p.status != "live" && sym.is_none_or(|s| s == &p.symbol))
+        .collect();
+    l.sort_by(|x, y| y.utime.cmp(&x.utime).then(y.id.cmp(&x.id)));
+    l
+}
+
+/// Funding bills in `[startTime, endTime]` (at most 30 days apart) with an id below `before`,
+/// newest first, at most `limit` (default 20, at most 100).
+fn bills_page<'a>(
+    a: &'a Acct,
+    q: &HashMap<String, String>,
+    before: Option<&String>,
+) -> Result<(Vec<&'a SBill>, usize), (String, String)> {
+    let int = |k: &str| -> Result<Option<i64>, (String, String)> {
+        q.get(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| e("40020", format!("Parameter {k} error")))
+            })
+            .transpose()
+    };
+    let (start, end) = (int("startTime")?, int("endTime")?);
+    if let (Some(st), Some(en)) = (start, end)
+        && en - st > 30 * 86_400_000
+    {
+        return Err(e(
+            "40017",
+            "Parameter verification failed: startTime and endTime at most 30 days apart",
+        ));
+    }
+    let limit = int("limit")?.unwrap_or(20).clamp(1, 100) as usize;
+    let before: Option<u64> = before.and_then(|b| b.parse().ok());
+    let mut l: Vec<&SBill> = a
+        .bills
+        .iter()
+        .filter(|b| {
+            start.is_none_or(|st| b.time >= st)
+                && end.is_none_or(|en| b.time <= en)
+                && before.is_none_or(|x| b.id.parse::<u64>().unwrap_or(0) < x)
+        })
+        .collect();
+    l.sort_by(|x, y| {
+        y.id.parse::<u64>()
+            .unwrap_or(0)
+            .cmp(&x.id.parse::<u64>().unwrap_or(0))
+    });
+    l.truncate(limit);
+    Ok((l, limit))
 }
 
 fn find_order(a: &Acct, b: &HashMap<String, String>) -> Option<usize> {
@@ -1423,7 +1748,12 @@ fn close_all(
             utime: now,
         });
         let n = a.orders.len() - 1;
-        fill_order(s, a, n, price, false, now);
+        let slip = if pos > 0.0 {
+            1.0 - s.cfg.slippage
+        } else {
+            1.0 + s.cfg.slippage
+        };
+        fill_order(s, a, n, price * slip, false, now);
         out.push((id, oid, symbol));
     }
     out
@@ -1627,6 +1957,7 @@ fn route_v2(
                 trigger: trig,
                 status: "live",
                 ctime: now,
+                utime: now,
             });
             Ok(json!({"orderId": id, "clientOid": cid}))
         }
@@ -1645,6 +1976,38 @@ fn route_v2(
                 json!({"entrustedList": if l.is_empty() { Value::Null } else { json!(l) }, "endId": null}),
             )
         }
+        "/api/v2/mix/order/orders-plan-history" => {
+            if q.get("planType").map(String::as_str) != Some("profit_loss") {
+                return Ok(json!({"entrustedList": null, "endId": null}));
+            }
+            let l: Vec<Value> = plan_history(a, q.get("symbol"))
+                .into_iter()
+                .map(plan_v2)
+                .collect();
+            let end = l
+                .last()
+                .map(|v| v["orderId"].clone())
+                .unwrap_or(Value::Null);
+            Ok(
+                json!({"entrustedList": if l.is_empty() { Value::Null } else { json!(l) }, "endId": end}),
+            )
+        }
+        "/api/v2/mix/account/bill" => {
+            let bt = q.get("businessType").filter(|b| !b.is_empty());
+            let (l, _) = bills_page(a, q, q.get("idLessThan"))?;
+            let rows: Vec<Value> = l
+                .into_iter()
+                .filter(|_| bt.is_none_or(|b| b == "contract_settle_fee"))
+                .map(|b| json!({"billId": b.id, "symbol": b.symbol, "amount": money(b.amount), "fee": "0",
+                    "feeByCoupon": "", "businessType": "contract_settle_fee", "coin": "USDT",
+                    "balance": money(b.balance), "cTime": b.time.to_string()}))
+                .collect();
+            let end = rows
+                .last()
+                .map(|v| v["billId"].clone())
+                .unwrap_or(Value::Null);
+            Ok(json!({"bills": rows, "endId": end}))
+        }
         "/api/v2/mix/order/cancel-plan-order" => {
             let pt = bm
                 .get("planType")
@@ -1662,6 +2025,7 @@ fn route_v2(
                 match hit {
                     Some(p) => {
                         p.status = "cancelled";
+                        p.utime = now;
                         ok.push(json!({"orderId": p.id, "clientOid": p.client_oid}));
                     }
                     None => bad.push(json!({"orderId": m.get("orderId"), "clientOid": m.get("clientOid"), "errorMsg": "Plan order does not exist"})),
@@ -1893,6 +2257,7 @@ fn route_v3(
                 trigger: trig,
                 status: "live",
                 ctime: now,
+                utime: now,
             });
             Ok(json!({"orderId": id, "clientOid": cid}))
         }
@@ -1906,6 +2271,48 @@ fn route_v3(
                     .collect::<Vec<_>>()
             ))
         }
+        "/api/v3/trade/history-strategy-orders" => {
+            if q.get("type").is_some_and(|t| t != "tpsl") {
+                return Ok(json!({"list": [], "cursor": ""}));
+            }
+            let l: Vec<Value> = plan_history(a, q.get("symbol"))
+                .into_iter()
+                .map(plan_v3)
+                .collect();
+            Ok(json!({"list": l, "cursor": ""}))
+        }
+        "/api/v3/account/financial-records" => {
+            let ty = q.get("type").filter(|t| !t.is_empty());
+            if let Some(t) = ty
+                && t.chars().any(|c| c.is_ascii_lowercase())
+            {
+                // a v2-style lower-case type (hummingbot c73e745)
+                return Err(e("40020", "Parameter type error"));
+            }
+            let (l, limit) = bills_page(a, q, q.get("cursor"))?;
+            let full = l.len() == limit;
+            let rows: Vec<Value> = l
+                .into_iter()
+                .map(|b| {
+                    let t = if b.amount < 0.0 {
+                        "CONTRACT_MAIN_SETTLE_FEE_USER_OUT"
+                    } else {
+                        "CONTRACT_MAIN_SETTLE_FEE_USER_IN"
+                    };
+                    (t, b)
+                })
+                .filter(|(t, _)| ty.is_none_or(|x| x == t))
+                .map(|(t, b)| json!({"category": "USDT-FUTURES", "id": b.id, "symbol": b.symbol, "coin": "USDT",
+                    "type": t, "amount": money(b.amount), "fee": "0", "balance": money(b.balance),
+                    "ts": b.time.to_string()}))
+                .collect();
+            let cursor = if full {
+                rows.last().map(|v| v["id"].clone()).unwrap_or(json!(""))
+            } else {
+                json!("")
+            };
+            Ok(json!({"list": rows, "cursor": cursor}))
+        }
         "/api/v3/trade/cancel-strategy-order" => {
             let hit = a.plans.iter_mut().find(|p| {
                 p.status == "live"
@@ -1915,6 +2322,7 @@ fn route_v3(
             match hit {
                 Some(p) => {
                     p.status = "cancelled";
+                    p.utime = now;
                     Ok(Value::Null)
                 }
                 None => Err(e("25204", "Order does not exist")),

@@ -96,6 +96,12 @@ pub enum BacktestError {
     },
     #[error("strategy `{strategy}` needs higher timeframe {tf} which the input does not provide")]
     MissingHigher { strategy: String, tf: Timeframe },
+    #[error("live fill at candle {index} (open time {time}) does not fit the position: {msg}")]
+    LiveFill {
+        index: usize,
+        time: i64,
+        msg: String,
+    },
     #[error(
         "strategy `{strategy}` at candle {index} (open time {time}): invalid intent {intent}: {msg}"
     )]
@@ -122,6 +128,30 @@ pub struct Level {
 pub enum Pending {
     Entry { side: Side, margin_frac: f64 },
     Close { reason: ExitReason },
+}
+
+/// A fill the exchange reported (live trading: the exchange is the fill model), applied with
+/// the engine's own accounting by [`Engine::step_external`]. Prices are the exchange's average
+/// fill prices, fees what it charged (positive = paid).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum LiveFill {
+    /// An entry: a market entry (`level: None`) or a resting level. `reference` is the price
+    /// the order was sized at (the slippage statistic is `qty × |price − reference|`).
+    Entry {
+        side: Side,
+        price: f64,
+        qty: f64,
+        fee: f64,
+        level: Option<LevelId>,
+        reference: f64,
+    },
+    /// The whole position closed: `price` the VWAP of the closing fills, `fee` their sum.
+    Exit {
+        price: f64,
+        fee: f64,
+        reason: ExitReason,
+        reference: f64,
+    },
 }
 
 /// The open position of a runner.
@@ -544,7 +574,6 @@ impl Engine {
                 time: c.open_time,
             });
         }
-        let cfg = &self.cfg;
         let close_time = c.open_time + self.tf_ms;
         let at_open = At {
             index: i,
@@ -554,6 +583,162 @@ impl Engine {
         };
 
         // 1. Funding settlements inside this candle, on the position held at its open.
+        self.settle_funding(bar, c, close_time);
+
+        // 2. Market orders queued at the previous close fill at this open.
+        if !self.s.pending.is_empty() {
+            let pend = std::mem::take(&mut self.s.pending);
+            for p in &pend {
+                self.market(*p, c.open, at_open, candles, strategy);
+            }
+            self.s.pending = pend;
+            self.s.pending.clear();
+        }
+
+        // 3. Resting orders along the candle's path.
+        let active = !self.s.levels.is_empty()
+            || self.s.pos.is_some_and(|p| {
+                // A liquidation price the candle reaches, or one already passed (a gap through
+                // it): the position is liquidated at it and never loses more than its margin.
+                self.s.stop.is_some()
+                    || self.s.tp.is_some()
+                    || match p.side {
+                        Side::Long => p.liq >= c.low,
+                        Side::Short => p.liq <= c.high,
+                    }
+            });
+        if active {
+            self.walk_path(c, at_open, candles, strategy);
+        }
+        self.close_and_ask(bar, asset, strategy, intents, i, close_time)
+    }
+
+    /// Live trading's step: as [`Engine::step`], with the exchange as the fill model. Funding
+    /// is settled by the engine's rule; the market orders queued at the previous close and the
+    /// resting orders are not simulated: `fills` (what the exchange filled during this candle,
+    /// in order) are booked with the same accounting (fees, margin, liquidation price, trades,
+    /// consecutive losses, the strategy's `on_fill`). A filled level leaves the book. Then
+    /// mark, kill switch and the strategy's intents exactly as in a backtest.
+    pub fn step_external(
+        &mut self,
+        bar: &Bar<'_>,
+        asset: &str,
+        strategy: &mut dyn Strategy,
+        fills: &[LiveFill],
+    ) -> Result<f64, BacktestError> {
+        let candles = bar.candles;
+        let c = candles.last().ok_or(BacktestError::Empty)?;
+        let i = self.s.step;
+        if let Some(t) = self.s.last_open_time
+            && c.open_time <= t
+        {
+            return Err(BacktestError::Unordered {
+                index: i,
+                time: c.open_time,
+            });
+        }
+        let close_time = c.open_time + self.tf_ms;
+        let at_open = At {
+            index: i,
+            time: c.open_time,
+            open: c.open_time,
+            signal_prev: i > 0,
+        };
+        self.settle_funding(bar, c, close_time);
+        // What was queued at the previous close went to the exchange: its fills are in `fills`.
+        self.s.pending.clear();
+        for f in fills {
+            self.book_live(f, at_open, candles, strategy)
+                .map_err(|msg| BacktestError::LiveFill {
+                    index: i,
+                    time: c.open_time,
+                    msg,
+                })?;
+        }
+        self.close_and_ask(bar, asset, strategy, None, i, close_time)
+    }
+
+    /// Quantity of an entry order the engine would size now: `reference` is the price it is
+    /// expected at (a market order: the last close; a level: its price), `market` selects the
+    /// taker fee and the slippage. `None` when the entry would be skipped (zero, below the
+    /// exchange minimum, entries blocked).
+    pub fn entry_order_qty(
+        &self,
+        side: Side,
+        reference: f64,
+        market: bool,
+        margin_frac: f64,
+    ) -> Option<f64> {
+        if self.s.halt.is_some() || self.s.entries_blocked {
+            return None;
+        }
+        let (price, kind) = if market {
+            (
+                reference * (1.0 + self.cfg.slippage * side.sign()),
+                FeeKind::Taker,
+            )
+        } else {
+            (reference, FeeKind::Maker)
+        };
+        let qty = self.entry_qty(price, self.fee_rate(kind), margin_frac);
+        (qty > 0.0 && qty.is_finite() && !self.below_min(qty, price)).then_some(qty)
+    }
+
+    fn book_live(
+        &mut self,
+        f: &LiveFill,
+        at: At,
+        candles: &[Candle],
+        strategy: &mut dyn Strategy,
+    ) -> Result<(), String> {
+        match *f {
+            LiveFill::Entry {
+                side,
+                price,
+                qty,
+                fee,
+                level,
+                reference,
+            } => {
+                if let Some(p) = &self.s.pos
+                    && p.side != side
+                {
+                    return Err(format!(
+                        "a {side:?} entry of {qty} while a {:?} position of {} is open",
+                        p.side, p.qty
+                    ));
+                }
+                if !(qty > 0.0 && price > 0.0) {
+                    return Err(format!("entry of {qty} at {price}"));
+                }
+                if let Some(id) = level {
+                    self.s.levels.retain(|l| l.id != id);
+                }
+                let slip_cost = qty * (price - reference).abs();
+                self.book_entry(
+                    side, price, qty, fee, slip_cost, level, at, candles, strategy,
+                );
+            }
+            LiveFill::Exit {
+                price,
+                fee,
+                reason,
+                reference,
+            } => {
+                let Some(p) = self.s.pos else {
+                    return Err(format!("an exit at {price} while flat"));
+                };
+                let slip_cost = p.qty * (price - reference).abs();
+                self.book_close(p, price, fee, slip_cost, reason, at, strategy);
+            }
+        }
+        Ok(())
+    }
+
+    /// Funding settlements inside candle `c`, on the position held at its open.
+    #[inline]
+    fn settle_funding(&mut self, bar: &Bar<'_>, c: &Candle, close_time: i64) {
+        let cfg = &self.cfg;
         while self.s.next_funding < close_time {
             let next_funding = self.s.next_funding;
             let r = &mut self.s;
@@ -583,32 +768,21 @@ impl Engine {
             }
             self.s.next_funding += FUNDING_INTERVAL_MS;
         }
+    }
 
-        // 2. Market orders queued at the previous close fill at this open.
-        if !self.s.pending.is_empty() {
-            let pend = std::mem::take(&mut self.s.pending);
-            for p in &pend {
-                self.market(*p, c.open, at_open, candles, strategy);
-            }
-            self.s.pending = pend;
-            self.s.pending.clear();
-        }
-
-        // 3. Resting orders along the candle's path.
-        let active = !self.s.levels.is_empty()
-            || self.s.pos.is_some_and(|p| {
-                // A liquidation price the candle reaches, or one already passed (a gap through
-                // it): the position is liquidated at it and never loses more than its margin.
-                self.s.stop.is_some()
-                    || self.s.tp.is_some()
-                    || match p.side {
-                        Side::Long => p.liq >= c.low,
-                        Side::Short => p.liq <= c.high,
-                    }
-            });
-        if active {
-            self.walk_path(c, at_open, candles, strategy);
-        }
+    /// Steps 4–6 of a candle: mark to the close, kill switch, the strategy's intents.
+    #[inline]
+    fn close_and_ask(
+        &mut self,
+        bar: &Bar<'_>,
+        asset: &str,
+        strategy: &mut dyn Strategy,
+        intents: Option<&mut Vec<(usize, Intent)>>,
+        i: usize,
+        close_time: i64,
+    ) -> Result<f64, BacktestError> {
+        let candles = bar.candles;
+        let c = candles.last().ok_or(BacktestError::Empty)?;
         if self.s.stopped.is_none() && self.s.halt.is_some() {
             self.s.stopped = Some(self.stop_trading(i, c.open_time));
         }
@@ -1068,6 +1242,27 @@ impl Engine {
         }
         let fee = qty * price * fee_rate;
         let slip_cost = qty * (price - ref_px).abs();
+        self.book_entry(
+            side, price, qty, fee, slip_cost, level, at, candles, strategy,
+        );
+        true
+    }
+
+    /// Books an entry fill (simulated or the exchange's): fee, margin, average, liquidation
+    /// price, the event and the strategy's `on_fill`.
+    #[allow(clippy::too_many_arguments)]
+    fn book_entry(
+        &mut self,
+        side: Side,
+        price: f64,
+        qty: f64,
+        fee: f64,
+        slip_cost: f64,
+        level: Option<LevelId>,
+        at: At,
+        candles: &[Candle],
+        strategy: &mut dyn Strategy,
+    ) {
         let margin = qty * price / self.cfg.leverage;
         self.s.cash -= fee;
         match self.s.pos.as_mut() {
@@ -1124,7 +1319,6 @@ impl Engine {
             is_exit: false,
             time: at.time,
         });
-        true
     }
 
     /// Closes the whole position at reference price `ref_px`.
@@ -1152,12 +1346,30 @@ impl Engine {
             };
             (price, p.qty * price * self.fee_rate(kind))
         };
-        let gross = p.qty * (price - p.avg) * s;
         let slip_cost = if slip && reason != ExitReason::Liquidation {
             p.qty * (price - ref_px).abs()
         } else {
             0.0
         };
+        self.book_close(p, price, fee, slip_cost, reason, at, strategy);
+    }
+
+    /// Books the close of the whole position `p` (already taken out of the state) at `price`
+    /// with `fee`: cash, the trade, consecutive losses, the event and the strategy's `on_fill`.
+    #[allow(clippy::too_many_arguments)]
+    fn book_close(
+        &mut self,
+        p: OpenPos,
+        price: f64,
+        fee: f64,
+        slip_cost: f64,
+        reason: ExitReason,
+        at: At,
+        strategy: &mut dyn Strategy,
+    ) {
+        self.s.pos = None;
+        let s = p.side.sign();
+        let gross = p.qty * (price - p.avg) * s;
         self.s.cash += gross - fee;
         let fees = p.fees + fee;
         let net = gross - fees - p.funding;

@@ -22,8 +22,8 @@ pub use config::{
     BacktestConfig, EndFill, FillMode, KillSwitch, RegimeConfig, SettingsError, Sizing,
 };
 pub use engine::{
-    BacktestError, BacktestResult, Bar, Engine, EngineEvent, EngineState, KillEvent, Trade,
-    check_timeframes, run_backtest,
+    BacktestError, BacktestResult, Bar, Engine, EngineEvent, EngineState, KillEvent, LiveFill,
+    Trade, check_timeframes, run_backtest,
 };
 pub use input::{BacktestInput, FundingPoint, OiPoint};
 pub use metrics::{Metrics, TradeStats, compute_metrics};

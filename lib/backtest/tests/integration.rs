@@ -2,6 +2,7 @@
 //! one module per file. Run one file's tests with e.g. `cargo nextest run -p scalp-backtest golden::`.
 
 mod golden;
+mod live_fills;
 mod props;
 mod reference_backtestingpy;
 mod restart;

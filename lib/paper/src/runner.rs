@@ -5,8 +5,8 @@
 
 use scalp_backtest::resolve;
 use scalp_backtest::{
-    BacktestConfig, BacktestError, Bar, Engine, EngineEvent, EngineState, FundingPoint, OiPoint,
-    Trade,
+    BacktestConfig, BacktestError, Bar, Engine, EngineEvent, EngineState, FundingPoint, LiveFill,
+    OiPoint, Trade,
 };
 use scalp_core::config::Config;
 use scalp_core::resample::Resampler;
@@ -390,6 +390,29 @@ impl Runner {
         oi: &[OiPoint],
         want_levels: bool,
     ) -> Result<Option<StepOut>, BacktestError> {
+        self.step_with(c, funding, oi, want_levels, None)
+    }
+
+    /// As [`Runner::step`] with the exchange as the fill model (the live executor): `fills`
+    /// are what the exchange filled during this candle ([`Engine::step_external`]).
+    pub fn step_live(
+        &mut self,
+        c: &Candle,
+        funding: &[FundingPoint],
+        oi: &[OiPoint],
+        fills: &[LiveFill],
+    ) -> Result<Option<StepOut>, BacktestError> {
+        self.step_with(c, funding, oi, true, Some(fills))
+    }
+
+    fn step_with(
+        &mut self,
+        c: &Candle,
+        funding: &[FundingPoint],
+        oi: &[OiPoint],
+        want_levels: bool,
+        fills: Option<&[LiveFill]>,
+    ) -> Result<Option<StepOut>, BacktestError> {
         if self.last_open_time().is_some_and(|t| c.open_time <= t) {
             return Ok(None);
         }
@@ -421,9 +444,15 @@ impl Runner {
         self.engine
             .block_entries(c.open_time < self.origin || self.global_block || self.halted);
         let before = want_levels.then(|| self.engine.state().levels.clone());
-        let eq = self
-            .engine
-            .step(&bar, &self.plan.asset, self.strategy.as_mut(), None)?;
+        let eq = match fills {
+            None => self
+                .engine
+                .step(&bar, &self.plan.asset, self.strategy.as_mut(), None)?,
+            Some(f) => {
+                self.engine
+                    .step_external(&bar, &self.plan.asset, self.strategy.as_mut(), f)?
+            }
+        };
         let trades = self.engine.take_trades();
         let first_seq = self.engine.state().trades - trades.len() as u64 + 1;
         let mut out = StepOut {

@@ -1052,11 +1052,9 @@ async fn plan_history_failed_trigger(mode: SMode) {
         .unwrap();
     let p = b.plan_orders(SYM).await.unwrap().remove(0);
     assert!(b.cancel_plan(SYM, &p).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(5)).await;
     b.place_plan(&stop(3, PositionSide::Long, "58500"))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
     s.push_price(SYM, 58_400.0);
     assert_eq!(s.position(SYM), 0.0);
     let h = b.plan_history(SYM).await.unwrap();

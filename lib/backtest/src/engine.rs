@@ -564,23 +564,7 @@ impl Engine {
         intents: Option<&mut Vec<(usize, Intent)>>,
     ) -> Result<f64, BacktestError> {
         let candles = bar.candles;
-        let c = candles.last().ok_or(BacktestError::Empty)?;
-        let i = self.s.step;
-        if let Some(t) = self.s.last_open_time
-            && c.open_time <= t
-        {
-            return Err(BacktestError::Unordered {
-                index: i,
-                time: c.open_time,
-            });
-        }
-        let close_time = c.open_time + self.tf_ms;
-        let at_open = At {
-            index: i,
-            time: c.open_time,
-            open: c.open_time,
-            signal_prev: i > 0,
-        };
+        let (c, i, close_time, at_open) = self.begin(candles)?;
 
         // 1. Funding settlements inside this candle, on the position held at its open.
         self.settle_funding(bar, c, close_time);
@@ -627,23 +611,7 @@ impl Engine {
         fills: &[LiveFill],
     ) -> Result<f64, BacktestError> {
         let candles = bar.candles;
-        let c = candles.last().ok_or(BacktestError::Empty)?;
-        let i = self.s.step;
-        if let Some(t) = self.s.last_open_time
-            && c.open_time <= t
-        {
-            return Err(BacktestError::Unordered {
-                index: i,
-                time: c.open_time,
-            });
-        }
-        let close_time = c.open_time + self.tf_ms;
-        let at_open = At {
-            index: i,
-            time: c.open_time,
-            open: c.open_time,
-            signal_prev: i > 0,
-        };
+        let (c, i, close_time, at_open) = self.begin(candles)?;
         self.settle_funding(bar, c, close_time);
         // What was queued at the previous close went to the exchange: its fills are in `fills`.
         self.s.pending.clear();
@@ -733,6 +701,32 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The candle a step processes (the last of `candles`, after the last one processed), its
+    /// step number, close time and the moment of its open.
+    #[inline]
+    fn begin<'b>(
+        &self,
+        candles: &'b [Candle],
+    ) -> Result<(&'b Candle, usize, i64, At), BacktestError> {
+        let c = candles.last().ok_or(BacktestError::Empty)?;
+        let i = self.s.step;
+        if let Some(t) = self.s.last_open_time
+            && c.open_time <= t
+        {
+            return Err(BacktestError::Unordered {
+                index: i,
+                time: c.open_time,
+            });
+        }
+        let at_open = At {
+            index: i,
+            time: c.open_time,
+            open: c.open_time,
+            signal_prev: i > 0,
+        };
+        Ok((c, i, c.open_time + self.tf_ms, at_open))
     }
 
     /// Funding settlements inside candle `c`, on the position held at its open.

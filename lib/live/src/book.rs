@@ -109,6 +109,25 @@ pub fn desired(
     let mut d = Desired::default();
     let ref_px = dec(cx.last_close)?;
     let mut closes = 0u32;
+    // a reduce-only market order of the whole held size
+    let mut close = |d: &mut Desired, reason: ExitReason, h: &Held| {
+        d.orders.push(Wanted {
+            purpose: Purpose::Close(reason),
+            request: market(
+                sym,
+                client_oid(
+                    cx.strategy,
+                    cx.asset,
+                    OrderRole::Close(closes),
+                    cx.candle_ms,
+                ),
+                h.side.closing_side(),
+                h.size,
+                true,
+            ),
+        });
+        closes += 1;
+    };
     let mut entries = 0u32;
     // held after the queued market orders (an opposite entry closes first)
     let mut flat_after = held.is_none();
@@ -116,17 +135,7 @@ pub fn desired(
         match *p {
             Pending::Close { reason } => {
                 if let Some(h) = held {
-                    d.orders.push(Wanted {
-                        purpose: Purpose::Close(reason),
-                        request: market(
-                            sym,
-                            oid(OrderRole::Close(closes)),
-                            h.side.closing_side(),
-                            h.size,
-                            true,
-                        ),
-                    });
-                    closes += 1;
+                    close(&mut d, reason, h);
                     flat_after = true;
                 }
             }
@@ -135,17 +144,7 @@ pub fn desired(
                     && h.side != pos_side(side)
                     && !flat_after
                 {
-                    d.orders.push(Wanted {
-                        purpose: Purpose::Close(ExitReason::Signal),
-                        request: market(
-                            sym,
-                            oid(OrderRole::Close(closes)),
-                            h.side.closing_side(),
-                            h.size,
-                            true,
-                        ),
-                    });
-                    closes += 1;
+                    close(&mut d, ExitReason::Signal, h);
                 }
                 flat_after = false;
                 let Some(q) = engine.entry_order_qty(side, cx.last_close, true, margin_frac) else {

@@ -381,6 +381,12 @@ impl Runner {
         self.engine.state().last_open_time
     }
 
+    /// Close of the last candle fed (0 before the first): the reference price of the market
+    /// orders it queued.
+    pub fn last_close(&self) -> f64 {
+        self.window.buf.last().map_or(0.0, |c| c.close)
+    }
+
     /// Feeds one closed candle. Candles at or before the last processed one are ignored
     /// (`None`). `funding` / `oi`: the asset's stored history (ascending).
     pub fn step(

@@ -10,6 +10,20 @@ pub const EXIT_CONFIG: u8 = 2;
 /// Exit status for a failed init or a work loop that returned an error.
 pub const EXIT_FAILURE: u8 = 1;
 
+/// An init error that restarting cannot fix (refused configuration, rejected credentials):
+/// the daemon exits [`EXIT_CONFIG`] so that `RestartPreventExitStatus=2` stops systemd from
+/// restarting it in a loop. Return it from [`Daemon::init`] as `anyhow::Error::new(Fatal(..))`.
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Fatal {}
+
 /// Shutdown flag handed to the work loop: triggered once SIGTERM/SIGINT arrived (the project's
 /// one stop signal, `scalp_core::Shutdown`).
 pub use scalp_core::Shutdown;
@@ -122,6 +136,10 @@ async fn run_async<D: Daemon>(cfg: Config) -> ExitCode {
         r = D::init(&ctx) => match r {
             Ok(d) => d,
             Err(e) => {
+                if e.downcast_ref::<Fatal>().is_some() {
+                    tracing::error!("{} refusing to run: {e:#}", D::NAME);
+                    return ExitCode::from(EXIT_CONFIG);
+                }
                 tracing::error!("{} init failed: {e:#}", D::NAME);
                 return ExitCode::from(EXIT_FAILURE);
             }
@@ -158,6 +176,10 @@ async fn run_async<D: Daemon>(cfg: Config) -> ExitCode {
         }
         Err(e) => {
             notifier.stopping();
+            if e.downcast_ref::<Fatal>().is_some() {
+                tracing::error!("{} halted: {e:#}", D::NAME);
+                return ExitCode::from(EXIT_CONFIG);
+            }
             tracing::error!("{} failed: {e:#}", D::NAME);
             ExitCode::from(EXIT_FAILURE)
         }

@@ -20,7 +20,7 @@ mod notify;
 mod signal;
 
 pub use args::DaemonArgs;
-pub use daemon::{Ctx, Daemon, EXIT_CONFIG, EXIT_FAILURE, Shutdown, run_daemon};
+pub use daemon::{Ctx, Daemon, EXIT_CONFIG, EXIT_FAILURE, Fatal, Shutdown, run_daemon};
 pub use logging::init_logging;
 pub use notify::{Heartbeat, Notifier, spawn_watchdog};
 pub use signal::shutdown_signal;

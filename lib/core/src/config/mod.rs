@@ -15,6 +15,7 @@ mod backtest;
 mod collector;
 pub mod contracts;
 mod exchanges;
+pub mod executor;
 mod paths;
 pub mod simulator;
 mod strategies;
@@ -27,6 +28,7 @@ pub use backtest::{BacktestConfig, OptimizeConfig};
 pub use collector::{CollectorConfig, ReplayConfig};
 pub use contracts::{ContractOverride, ContractSpec};
 pub use exchanges::{BinanceConfig, BitgetConfig, ExchangesConfig};
+pub use executor::{ExecutorConfig, MarginModeSetting, ReconcilePolicy};
 pub use paths::{LogConfig, LogFormat, PathsConfig};
 pub use simulator::{RiskConfig, SimulatorConfig, StartMode};
 pub use strategies::{ParamGridsConfig, StrategiesConfig, StrategyEntry};
@@ -183,6 +185,7 @@ pub struct ScalpConfig {
     pub backtest: BacktestConfig,
     pub optimize: OptimizeConfig,
     pub simulator: SimulatorConfig,
+    pub executor: ExecutorConfig,
     pub risk: RiskConfig,
     pub watchdog: WatchdogConfig,
     pub api: ApiConfig,
@@ -349,6 +352,7 @@ impl ScalpConfig {
         self.exchanges.validate(file, text)?;
         self.sync.validate(file, text)?;
         self.simulator.validate(file, text)?;
+        self.executor.validate(file, text)?;
         self.risk.validate(file, text)?;
         self.watchdog.validate(file, text)?;
         self.backtest.validate(file, text)?;

@@ -210,6 +210,8 @@ pub struct SPos {
     pub net: f64,
     pub entry: f64,
     pub leverage: u32,
+    /// `crossed` or `isolated`: the opening order's (v3), else the symbol's setting (v2).
+    pub margin_mode: String,
     pub ctime: i64,
     pub utime: i64,
 }
@@ -281,6 +283,8 @@ struct Acct {
     hedge: bool,
     balance: f64,
     leverage: HashMap<(String, String), u32>,
+    /// v2 `set-margin-mode` per symbol (absent: crossed).
+    margin_modes: HashMap<String, String>,
     orders: Vec<SOrder>,
     plans: Vec<SPlan>,
     fills: Vec<SFill>,
@@ -343,6 +347,7 @@ impl PrivateStandIn {
                 hedge: false,
                 balance: cfg.balance,
                 leverage: HashMap::new(),
+                margin_modes: HashMap::new(),
                 orders: Vec::new(),
                 plans: Vec::new(),
                 fills: Vec::new(),
@@ -451,6 +456,13 @@ impl PrivateStandIn {
         for p in pushes {
             let _ = self.s.events.send(p);
         }
+    }
+
+    /// Sets the last (= mark) price of `symbol` without walking to it: nothing fires (the price
+    /// a market order placed now executes at; a test harness's "next candle's open").
+    pub fn set_price_silently(&self, symbol: &str, price: f64) {
+        let mut a = self.s.acct.lock().unwrap();
+        a.prices.insert(symbol.to_string(), price);
     }
 
     /// Replays one candle the way the backtest engine walks it (`walk_path`, docs/BACKTEST.md):
@@ -1167,15 +1179,17 @@ fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now
             s.cfg.taker_fee
         };
     let signed = if side == "buy" { qty } else { -qty };
-    let lev = *a
-        .leverage
-        .get(&(symbol.clone(), mm.unwrap_or_else(|| "crossed".into())))
-        .unwrap_or(&20);
+    let mm = mm
+        .filter(|m| !m.is_empty())
+        .or_else(|| a.margin_modes.get(&symbol).cloned())
+        .unwrap_or_else(|| "crossed".into());
+    let lev = *a.leverage.get(&(symbol.clone(), mm.clone())).unwrap_or(&20);
     let pos = a.positions.entry(symbol.clone()).or_insert(SPos {
         symbol: symbol.clone(),
         net: 0.0,
         entry: 0.0,
         leverage: lev,
+        margin_mode: mm.clone(),
         ctime: now,
         utime: now,
     });
@@ -1185,6 +1199,7 @@ fn fill_order(s: &Shared, a: &mut Acct, idx: usize, price: f64, maker: bool, now
         pos.entry = (pos.entry * pos.net.abs() + price * qty) / n.abs();
         if pos.net == 0.0 {
             pos.leverage = lev;
+            pos.margin_mode = mm.clone();
             pos.ctime = now;
         }
         pos.net = n;
@@ -1531,7 +1546,7 @@ fn pos_v2(p: &SPos, price: f64, ws: bool) -> Value {
     let mut v = json!({"marginCoin": "USDT", "symbol": p.symbol, "holdSide": hold, "openDelegateSize": "0",
         "marginSize": money(p.net.abs() * p.entry / p.leverage as f64), "available": fmt(p.net.abs(), 8), "locked": "0",
         "total": fmt(p.net.abs(), 8), "leverage": p.leverage.to_string(), "achievedProfits": "0",
-        "openPriceAvg": fmt(p.entry, 8), "marginMode": "crossed", "posMode": "one_way_mode", "unrealizedPL": money(upl),
+        "openPriceAvg": fmt(p.entry, 8), "marginMode": p.margin_mode, "posMode": "one_way_mode", "unrealizedPL": money(upl),
         "liquidationPrice": "0", "keepMarginRate": "0.004", "markPrice": fmt(price, 8), "breakEvenPrice": fmt(p.entry, 8),
         "totalFee": "", "deductedFee": "0", "marginRatio": "0.01", "assetMode": "single",
         "cTime": p.ctime.to_string(), "uTime": p.utime.to_string()});
@@ -1549,7 +1564,7 @@ fn pos_v2(p: &SPos, price: f64, ws: bool) -> Value {
 fn pos_v3(p: &SPos, price: f64, ws: bool) -> Value {
     let side = if p.net > 0.0 { "long" } else { "short" };
     let mut v = json!({"category": "USDT-FUTURES", "symbol": p.symbol, "marginCoin": "USDT", "holdMode": "one_way_mode",
-        "posSide": side, "marginMode": "crossed", "positionBalance": money(p.net.abs() * p.entry / p.leverage as f64),
+        "posSide": side, "marginMode": p.margin_mode, "positionBalance": money(p.net.abs() * p.entry / p.leverage as f64),
         "available": fmt(p.net.abs(), 8), "frozen": "0", "total": fmt(p.net.abs(), 8), "leverage": p.leverage.to_string(),
         "curRealisedPnl": "0", "avgPrice": fmt(p.entry, 8), "positionStatus": "normal",
         "unrealisedPnl": money((price - p.entry) * p.net), "liquidationPrice": "0", "mmr": "0.004", "markPrice": fmt(price, 8),
@@ -1784,12 +1799,18 @@ fn route_v2(
         }
         "/api/v2/mix/account/set-leverage" => {
             let sym = bm.get("symbol").cloned().unwrap_or_default();
+            // v2 leverage belongs to the symbol's margin mode setting
+            let mm = a
+                .margin_modes
+                .get(&sym)
+                .cloned()
+                .unwrap_or_else(|| "crossed".into());
             let l = set_lev(
                 s,
                 a,
                 &sym,
                 bm.get("leverage").map(String::as_str).unwrap_or(""),
-                "crossed",
+                &mm,
                 false,
             )?;
             Ok(
@@ -1799,14 +1820,22 @@ fn route_v2(
         }
         "/api/v2/mix/account/set-margin-mode" => {
             let sym = bm.get("symbol").cloned().unwrap_or_default();
-            if bm.get("marginMode").map(String::as_str) != Some("crossed")
-                && has_pos_or_orders(a, Some(&sym))
-            {
+            let want = bm
+                .get("marginMode")
+                .cloned()
+                .unwrap_or_else(|| "crossed".into());
+            let cur = a
+                .margin_modes
+                .get(&sym)
+                .cloned()
+                .unwrap_or_else(|| "crossed".into());
+            if want != cur && has_pos_or_orders(a, Some(&sym)) {
                 return Err(e(
                     "45117",
                     "Currently holding positions or orders, the margin mode cannot be adjusted",
                 ));
             }
+            a.margin_modes.insert(sym.clone(), want);
             Ok(
                 json!({"symbol": sym, "marginCoin": "USDT", "longLeverage": "20", "shortLeverage": "20", "marginMode": bm.get("marginMode")}),
             )

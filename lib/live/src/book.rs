@@ -308,6 +308,15 @@ fn same(w: &OrderRequest, o: &Order) -> bool {
         && o.qty.sub(&o.filled_qty) == w.qty
 }
 
+/// Roles that name the same order of the book: a level by its id; the take-profit whatever its
+/// re-arm sequence (each re-arm takes a fresh clientOid).
+fn same_role(a: OrderRole, b: OrderRole) -> bool {
+    match (a, b) {
+        (OrderRole::TakeProfit(_), OrderRole::TakeProfit(_)) => true,
+        _ => a == b,
+    }
+}
+
 /// The actions that make the exchange hold `want`: an open order of ours that equals a wanted
 /// one (same role, side, price and unfilled quantity) stays, whatever candle named it; every
 /// other order of ours is cancelled; wanted orders without a match are placed; the position
@@ -329,7 +338,8 @@ pub fn diff(
         let m = want.orders.iter().enumerate().position(|(k, w)| {
             !kept[k]
                 && w.request.order_type == OrderType::Limit
-                && role_of(strategy, asset, &w.request.client_oid) == Some(role)
+                && role_of(strategy, asset, &w.request.client_oid)
+                    .is_some_and(|r| same_role(r, role))
                 && same(&w.request, o)
         });
         match m {

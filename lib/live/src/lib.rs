@@ -9,3 +9,10 @@
 //! matches alone (no churn) and foreign orders untouched.
 
 pub mod book;
+pub mod db;
+pub mod exec;
+pub mod fills;
+pub mod state;
+
+#[cfg(target_os = "linux")]
+pub mod daemon;

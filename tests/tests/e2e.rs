@@ -13,6 +13,7 @@ mod cli_trust;
 mod collector_live;
 mod collector_notify;
 mod collector_replay;
+mod executor_live;
 mod optimize_cli;
 mod scalpctl_sim;
 mod simulator_paper;

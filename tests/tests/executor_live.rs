@@ -1,0 +1,425 @@
+//! The real `scalp-executor` binary against the Bitget stand-in (both account modes):
+//! - refusals: a strategy that is unknown, disabled or not live-eligible, and rejected keys,
+//!   exit 2 (not restarted by the unit) with the reason;
+//! - parity: `sma_cross` on the bundled BTC 1h candles, stepped candle by candle (the stand-in
+//!   plays each candle with the backtest's path, the candle is then stored as the collector
+//!   stores it): the live trades equal `optimize backtest` on the same candles, with `kill -9`
+//!   of the executor between candles and a restart that reconciles consistently; no clientOid
+//!   created twice at the stand-in; every open position has an exchange-side stop; the secret
+//!   appears in no log line, no database row and no state file.
+
+use crate::support::Env;
+use scalp_e2e::standin::bitget_private::{
+    AccountMode, ContractFixture, PrivateConfig, PrivateStandIn,
+};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const STRATEGY: &str = "sma_cross";
+
+fn contract() -> ContractFixture {
+    // the backtest's built-in BTC contract (lib/core config/contracts.rs)
+    ContractFixture {
+        symbol: "BTCUSDT".into(),
+        min_qty: 0.0001,
+        lot: 0.0001,
+        volume_place: 4,
+        price_place: 1,
+        price_end_step: 1,
+        min_notional: 5.0,
+        max_leverage: 125,
+    }
+}
+
+fn standin(mode: AccountMode) -> PrivateStandIn {
+    PrivateStandIn::start(PrivateConfig {
+        account_mode: mode,
+        contracts: vec![contract()],
+        balance: 5_000.0,
+        // the [backtest] cost model of the shipped config
+        maker_fee: 0.0002,
+        taker_fee: 0.0006,
+        slippage: 0.0005,
+        ..PrivateConfig::default()
+    })
+}
+
+/// `strategies.toml` with only `strategy` enabled on BTC, `live_eligible` as given.
+fn strategies(dir: &Path, strategy: &str, live: bool) {
+    let text =
+        std::fs::read_to_string(scalp_e2e::repo_root().join("config/strategies.toml")).unwrap();
+    let mut out = String::new();
+    let mut section = String::new();
+    for l in text.lines() {
+        if let Some(s) = l.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            section = s.to_string();
+        }
+        if l.starts_with("enabled") {
+            let on = section == strategy;
+            out.push_str(&format!("enabled = {on}\n"));
+            if on {
+                out.push_str("assets = [\"BTC\"]\n");
+            }
+            continue;
+        }
+        if l.starts_with("live_eligible") {
+            out.push_str(&format!(
+                "live_eligible = {}\n",
+                live && section == strategy
+            ));
+            continue;
+        }
+        if l.starts_with("assets") {
+            continue;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    std::fs::write(dir.join("strategies.toml"), out).unwrap();
+}
+
+fn env(s: &PrivateStandIn, strategy: &str, live: bool) -> Env {
+    let body = format!(
+        "[collector]\nsources = [\"replay\"]\n\n[replay]\nfile = \"coinbase_btcusd_1h.csv\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1h\"\n\n\
+         [exchanges.bitget]\nrest_url = \"{}\"\nws_private_url = \"{}\"\n\n\
+         [executor]\ncapital = 1000.0\npoll_interval_ms = 50\ncheck_interval_ms = 300\nstate_interval_ms = 20\nkill_loss_pct = 0.0\nrequest_timeout_ms = 2000\nmax_attempts = 4\n",
+        s.rest_url(),
+        s.ws_url_v2()
+    );
+    let env = Env::new(&body, &["BTC"], &["1h"]);
+    strategies(env.dir.path(), strategy, live);
+    env
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn command(env: &Env, s: &PrivateStandIn, strategy: &str, secret: &str) -> Command {
+    let mut c = Command::new(scalp_e2e::bin("scalp-executor"));
+    c.arg("--strategy")
+        .arg(strategy)
+        .arg("--config")
+        .arg(env.config())
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("JOURNAL_STREAM")
+        .env("RUST_LOG", "info")
+        .env("SCALP_BITGET_API_KEY", &s.config().api_key)
+        .env("SCALP_BITGET_API_SECRET", secret)
+        .env("SCALP_BITGET_API_PASSPHRASE", &s.config().passphrase)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    c
+}
+
+fn start(env: &Env, s: &PrivateStandIn) -> Proc {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(env.log("executor.log"))
+        .unwrap();
+    let child = command(env, s, STRATEGY, &s.config().secret)
+        .stderr(f)
+        .spawn()
+        .unwrap();
+    Proc(child)
+}
+
+fn state(env: &Env) -> Option<serde_json::Value> {
+    let t = std::fs::read_to_string(
+        env.data_dir()
+            .join(format!("state/executor-{STRATEGY}.json")),
+    )
+    .ok()?;
+    serde_json::from_str(&t).ok()
+}
+
+fn log(env: &Env) -> String {
+    std::fs::read_to_string(env.log("executor.log")).unwrap_or_default()
+}
+
+/// Waits until the executor has stepped `open_time` (when given) and a protection pass that
+/// began after `since_ms` found nothing to change (the executor is quiescent).
+fn wait_quiet(env: &Env, p: &mut Proc, open_time: Option<i64>, since_ms: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = state(env) {
+            let stepped =
+                open_time.is_none_or(|t| s["runners"][0]["last_open_time"].as_i64() == Some(t));
+            let quiet = s["counters"]["quiet_since_ms"].as_i64().unwrap_or(0) > since_ms;
+            if stepped && quiet {
+                return;
+            }
+        }
+        if let Ok(Some(st)) = p.0.try_wait() {
+            panic!("the executor exited ({st}):\n{}", tail(&log(env)));
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "the executor did not settle (candle {open_time:?}); state {:?}\n{}",
+                state(env),
+                tail(&log(env))
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn tail(s: &str) -> &str {
+    &s[s.len().saturating_sub(6000)..]
+}
+
+fn now_ms() -> i64 {
+    scalp_core::types::now_ms()
+}
+
+fn store(db: &Path, c: &scalp_core::Candle) {
+    let conn = scalp_store::open(db).unwrap();
+    let key = scalp_store::SeriesKey {
+        exchange: scalp_core::Exchange::Replay,
+        symbol: "BTCUSDT",
+        timeframe: scalp_core::Timeframe::H1,
+    };
+    scalp_store::candles::upsert(&conn, &key, std::slice::from_ref(c)).unwrap();
+}
+
+fn live_trades(db: &Path) -> Vec<serde_json::Value> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut st = c
+        .prepare(
+            "SELECT seq, side, entry_time, exit_time, entry_price, exit_price, qty, entries, \
+             fees, gross_pnl, net_pnl, exit_reason, order_ids FROM live_trades \
+             WHERE strategy = ?1 ORDER BY seq",
+        )
+        .unwrap();
+    st.query_map([STRATEGY], |r| {
+        Ok(serde_json::json!({
+            "seq": r.get::<_, i64>(0)?, "side": r.get::<_, String>(1)?,
+            "entry_time": r.get::<_, i64>(2)?, "exit_time": r.get::<_, i64>(3)?,
+            "entry_price": r.get::<_, f64>(4)?, "exit_price": r.get::<_, f64>(5)?,
+            "qty": r.get::<_, f64>(6)?, "entries": r.get::<_, i64>(7)?,
+            "fees": r.get::<_, f64>(8)?, "gross_pnl": r.get::<_, f64>(9)?,
+            "net_pnl": r.get::<_, f64>(10)?, "exit_reason": r.get::<_, String>(11)?,
+            "order_ids": r.get::<_, String>(12)?,
+        }))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn refuses_unknown_disabled_or_not_live_eligible_strategies_and_rejected_keys() {
+    let s = standin(AccountMode::Classic);
+    // not live-eligible
+    let e = env(&s, STRATEGY, false);
+    let out = command(&e, &s, STRATEGY, &s.config().secret)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("live_eligible = false"), "{err}");
+    // unknown
+    let out = command(&e, &s, "no_such_strategy", &s.config().secret)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("`no_such_strategy` is not in"), "{err}");
+    // disabled
+    let e2 = env(&s, "grid_atr", true);
+    let out = command(&e2, &s, STRATEGY, &s.config().secret)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("enabled = false"), "{err}");
+    // rejected keys: a clear error and exit 2, not a restart loop; the secret is not printed
+    let e3 = env(&s, STRATEGY, true);
+    let bad = "not-the-secret-0123456789";
+    let out = command(&e3, &s, STRATEGY, bad)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("authentication refused"), "{err}");
+    assert!(!err.contains(bad), "the secret was printed: {err}");
+}
+
+fn parity(mode: AccountMode, candles_n: usize, kills: &[usize]) {
+    let s = standin(mode);
+    let env = env(&s, STRATEGY, true);
+    let all = scalp_core::csvdata::read_candles_csv(
+        &scalp_e2e::repo_root().join("data/coinbase_btcusd_1h.csv"),
+    )
+    .unwrap();
+    let candles = &all[..candles_n];
+    let db = env.db();
+    // the first candle is there at start: the runner warms up on it and trades from the next
+    store(&db, &candles[0]);
+    s.set_price_silently("BTCUSDT", candles[0].close);
+    let mut p = start(&env, &s);
+    wait_quiet(&env, &mut p, Some(candles[0].open_time), 0);
+    let secret = s.config().secret.clone();
+    for (i, c) in candles.iter().enumerate().skip(1) {
+        if kills.contains(&i) {
+            // kill -9 between two candles, then a restart that must reconcile consistently
+            let _ = p.0.kill();
+            let _ = p.0.wait();
+            p = start(&env, &s);
+            wait_quiet(&env, &mut p, None, now_ms());
+            let st = state(&env).unwrap();
+            assert_eq!(
+                st["reconcile"]["consistent"], true,
+                "restart before candle {i}: {}",
+                st["reconcile"]
+            );
+        }
+        // the candle trades on the exchange (the backtest's path), then closes: it is stored
+        // and the price is at the next candle's open, where the market orders it causes fill
+        let fills = s.fills().len();
+        s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
+        if s.fills().len() != fills {
+            // something filled: the executor reacts (protection) before the candle closes
+            wait_quiet(&env, &mut p, None, now_ms());
+        }
+        if let Some(n) = candles.get(i + 1) {
+            s.set_price_silently("BTCUSDT", n.open);
+        }
+        let t = now_ms();
+        store(&db, c);
+        wait_quiet(&env, &mut p, Some(c.open_time), t);
+        // protection: an open position has a live exchange-side stop
+        if s.position("BTCUSDT").abs() > 0.0 {
+            assert!(
+                s.plans()
+                    .iter()
+                    .any(|x| x.kind == "pos_loss" && x.status == "live"),
+                "candle {i}: a position of {} without a stop; plans {:?}\n{}",
+                s.position("BTCUSDT"),
+                s.plans(),
+                tail(&log(&env))
+            );
+        }
+    }
+    drop(p);
+    let text = log(&env);
+    assert!(text.contains("RECONCILE"), "{}", tail(&text));
+    assert!(text.contains("LIVE ORDER"), "{}", tail(&text));
+    assert!(text.contains("LIVE FILL"), "{}", tail(&text));
+    assert!(text.contains("SL ARMED"), "{}", tail(&text));
+    assert!(text.contains("GRID CLOSE"), "{}", tail(&text));
+    // exactly once: no clientOid created twice
+    for o in s.orders() {
+        assert!(
+            s.created_with_client_oid(&o.client_oid) <= 1,
+            "{} created {} times",
+            o.client_oid,
+            s.created_with_client_oid(&o.client_oid)
+        );
+    }
+    // the backtest on the same candles
+    let csv = env.dir.path().join("subset.csv");
+    let mut w = String::from("ts_ms,open,high,low,close,volume\n");
+    for c in candles {
+        w.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            c.open_time, c.open, c.high, c.low, c.close, c.volume
+        ));
+    }
+    std::fs::write(&csv, w).unwrap();
+    let out = Command::new(scalp_e2e::bin("optimize"))
+        .args(["backtest", "--config"])
+        .arg(env.config())
+        .args([
+            "--strategy",
+            STRATEGY,
+            "--symbol",
+            "BTC",
+            "--no-store",
+            "--json",
+            "--data",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut want: Vec<serde_json::Value> = rep["trades"].as_array().unwrap().clone();
+    if want
+        .last()
+        .is_some_and(|t| t["exit_reason"] == "end_of_data")
+    {
+        want.pop();
+    }
+    let got = live_trades(&db);
+    assert!(want.len() >= 3, "the backtest must trade ({})", want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "trade count: live {got:#?}\nbacktest {want:#?}"
+    );
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        for f in ["side", "entry_time", "exit_time", "entries", "exit_reason"] {
+            assert_eq!(g[f], w[f], "trade {k}: {f}: live {g} backtest {w}");
+        }
+        for f in [
+            "entry_price",
+            "exit_price",
+            "qty",
+            "fees",
+            "gross_pnl",
+            "net_pnl",
+        ] {
+            let (x, y) = (g[f].as_f64().unwrap(), w[f].as_f64().unwrap());
+            assert!(close(x, y), "trade {k}: {f} live {x} backtest {y}");
+        }
+        assert_ne!(g["order_ids"], "[]", "trade {k}: exchange order ids");
+    }
+    eprintln!("{mode:?}: {} live trades = backtest", got.len());
+    // the secret is nowhere
+    let mut haystack = text.clone();
+    for entry in std::fs::read_dir(env.data_dir().join("state")).unwrap() {
+        haystack.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());
+    }
+    let dbbytes = std::fs::read(&db).unwrap();
+    let wal = std::fs::read(db.with_extension("db-wal")).unwrap_or_default();
+    assert!(
+        !haystack.contains(&secret),
+        "the secret is in a log line or state file"
+    );
+    for bytes in [&dbbytes, &wal] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is in the database"
+        );
+    }
+}
+
+#[test]
+fn sma_cross_live_trades_equal_the_backtest_classic_with_kill_9() {
+    parity(AccountMode::Classic, 520, &[120, 333, 334, 470]);
+}
+
+#[test]
+fn sma_cross_live_trades_equal_the_backtest_uta() {
+    parity(AccountMode::Uta, 400, &[200]);
+}

@@ -423,3 +423,246 @@ fn sma_cross_live_trades_equal_the_backtest_classic_with_kill_9() {
 fn sma_cross_live_trades_equal_the_backtest_uta() {
     parity(AccountMode::Uta, 400, &[200]);
 }
+
+fn scalpctl(env: &Env, args: &[&str], keys: Option<&PrivateStandIn>) -> (i32, String, String) {
+    let mut c = Command::new(scalp_e2e::bin("scalpctl"));
+    c.arg("--config").arg(env.config()).args(args);
+    c.env_remove("SCALP_BITGET_API_KEY")
+        .env_remove("SCALP_BITGET_API_SECRET")
+        .env_remove("SCALP_BITGET_API_PASSPHRASE")
+        .env("SCALP_SECRETS", env.dir.path().join("secrets.env"));
+    if let Some(s) = keys {
+        c.env("SCALP_BITGET_API_KEY", &s.config().api_key)
+            .env("SCALP_BITGET_API_SECRET", &s.config().secret)
+            .env("SCALP_BITGET_API_PASSPHRASE", &s.config().passphrase);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `scalpctl reconcile` (read-only, from the environment's keys and from the secrets file),
+/// `reset kill-switch --live`, `reset executor` (refused while running and under a position,
+/// forced, applied at the next start with a copy of the old state) and `check-sizing`.
+#[test]
+fn scalpctl_reconcile_reset_and_check_sizing_against_a_running_executor() {
+    use scalp_broker::{Broker, BrokerConfig, Credentials, Dec, OrderRequest, OrderType, Side};
+    let s = standin(AccountMode::Uta);
+    let env = env(&s, STRATEGY, true);
+    let all = scalp_core::csvdata::read_candles_csv(
+        &scalp_e2e::repo_root().join("data/coinbase_btcusd_1h.csv"),
+    )
+    .unwrap();
+    let db = env.db();
+    store(&db, &all[0]);
+    s.set_price_silently("BTCUSDT", all[0].close);
+    let mut p = start(&env, &s);
+    wait_quiet(&env, &mut p, Some(all[0].open_time), 0);
+    // candles until a position is open
+    let mut i = 1;
+    while s.position("BTCUSDT") == 0.0 {
+        assert!(i < 300, "no position after 300 candles");
+        let c = &all[i];
+        s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
+        s.set_price_silently("BTCUSDT", all[i + 1].open);
+        let t = now_ms();
+        store(&db, c);
+        wait_quiet(&env, &mut p, Some(c.open_time), t);
+        i += 1;
+    }
+    let held = s.position("BTCUSDT");
+    // read-only reconcile while the executor runs: consistent, exit 0
+    let requests = s.requests().len();
+    let (code, out, err) = scalpctl(
+        &env,
+        &["reconcile", "--strategy", STRATEGY, "--json"],
+        Some(&s),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let rep: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rep["consistent"], true, "{rep}");
+    assert!(
+        rep["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "position_ok"
+                && i["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("exchange {held}"))),
+        "{rep}"
+    );
+    let changing: Vec<_> = s.requests()[requests..]
+        .iter()
+        .filter(|r| !r.body.is_empty())
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(changing.is_empty(), "reconcile sent {changing:?}");
+    assert!(!out.contains(&s.config().secret) && !err.contains(&s.config().secret));
+    // a foreign order on the account (placed by hand): a finding, exit 1; keys from the file
+    let broker = scalp_broker::UtaV3::new(
+        BrokerConfig {
+            rest_url: s.rest_url(),
+            ..BrokerConfig::default()
+        },
+        Credentials::new(
+            &s.config().api_key,
+            &s.config().secret,
+            &s.config().passphrase,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(broker.place_order(&OrderRequest {
+        symbol: "BTCUSDT".into(),
+        client_oid: "byhand1".into(),
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        qty: Dec::parse("0.01").unwrap(),
+        price: Some(Dec::parse("1000").unwrap()),
+        reduce_only: false,
+        post_only: false,
+    }))
+    .unwrap();
+    std::fs::write(
+        env.dir.path().join("secrets.env"),
+        format!(
+            "# test\nSCALP_BITGET_API_KEY={}\nSCALP_BITGET_API_SECRET=\"{}\"\nSCALP_BITGET_API_PASSPHRASE={}\n",
+            s.config().api_key,
+            s.config().secret,
+            s.config().passphrase
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = scalpctl(&env, &["reconcile", "--strategy", STRATEGY], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("foreign_order") && out.contains("byhand1"),
+        "{out}"
+    );
+    assert!(out.starts_with("RECONCILE sma_cross"), "{out}");
+    // the live kill switch reset goes to the executor's control file and is answered
+    let (code, out, err) = scalpctl(
+        &env,
+        &[
+            "reset",
+            "kill-switch",
+            "--strategy",
+            STRATEGY,
+            "--live",
+            "--wait",
+            "20",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("answered request") && out.contains("not active"),
+        "{out}{err}"
+    );
+    // reset executor: refused while it runs
+    let (code, out, err) = scalpctl(&env, &["reset", "executor", "--strategy", STRATEGY], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("is running"), "{err}");
+    // check-sizing: the shipped sizing fits the contract
+    let (code, out, err) = scalpctl(
+        &env,
+        &["check-sizing", "--strategy", STRATEGY, "--days", "10"],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok: every order fits"), "{out}");
+    // stopped (SIGTERM): refused while the exchange shows the position and the order
+    let st = Command::new("kill")
+        .arg("-TERM")
+        .arg(p.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let t0 = Instant::now();
+    while p.0.try_wait().unwrap().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "no exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, out, err) = scalpctl(&env, &["reset", "executor", "--strategy", STRATEGY], None);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("still shows") && err.contains("position"),
+        "{err}"
+    );
+    let (code, out, err) = scalpctl(
+        &env,
+        &["reset", "executor", "--strategy", STRATEGY, "--force"],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("applied when it starts"), "{out}");
+    let t = now_ms();
+    let mut p = start(&env, &s);
+    wait_quiet(&env, &mut p, None, t);
+    let text = log(&env);
+    assert!(text.contains("EXECUTOR RESET sma_cross"), "{}", tail(&text));
+    let backup = std::fs::read_dir(env.data_dir().join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("executor-sma_cross.reset-")
+        })
+        .expect("a copy of the old state");
+    let b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&backup).unwrap()).unwrap();
+    assert_eq!(
+        b["db"]["live_runners"][0]["runner_id"], "sma_cross:BTC",
+        "{b}"
+    );
+    assert!(b["state_file"]["runners"].is_array(), "{b}");
+    // the fresh state does not know the position: the report says so (policy adopt)
+    let st = state(&env).unwrap();
+    assert_eq!(st["reconcile"]["consistent"], false, "{}", st["reconcile"]);
+    assert_eq!(st["reconcile"]["action"], "adopt");
+    assert!(
+        st["control_acks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["result"]
+                .as_str()
+                .unwrap()
+                .starts_with("ok (old state kept")),
+        "{st}"
+    );
+    // and the position is still protected on the exchange
+    assert!(
+        s.plans()
+            .iter()
+            .any(|x| x.kind == "pos_loss" && x.status == "live"),
+        "{:?}",
+        s.plans()
+    );
+    drop(p);
+    // a capital too small for the contract's minimum notional: check-sizing fails
+    let cfg = std::fs::read_to_string(env.config()).unwrap();
+    std::fs::write(
+        env.config(),
+        cfg.replace("capital = 1000.0", "capital = 2.0"),
+    )
+    .unwrap();
+    let (code, out, err) = scalpctl(
+        &env,
+        &["check-sizing", "--strategy", STRATEGY, "--days", "10"],
+        None,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("FAILED"), "{out}{err}");
+}

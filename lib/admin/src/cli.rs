@@ -11,7 +11,7 @@ use std::process::ExitCode;
 #[command(
     name = "scalpctl",
     version,
-    about = "Scalp Radar administration: status, online backup, WAL checkpoint, config check, paper trades, arena, simulator resets",
+    about = "Scalp Radar administration: status, online backup, WAL checkpoint, config check, paper and live trades, arena, simulator and executor resets, live reconciliation and sizing checks",
     long_about = "Scalp Radar administration. Reads the daemons' unit states (systemd), state files and \
 database; `backup` is what scalp-backup.timer runs daily. Run as root or as the scalp user."
 )]
@@ -24,6 +24,15 @@ struct Cli {
         default_value = "/etc/scalp-radar/scalp.toml"
     )]
     config: PathBuf,
+    /// The secrets file the units read (KEY=value): Bitget keys for reconcile, check-sizing and
+    /// reset executor, when they are not in scalpctl's environment.
+    #[arg(
+        long,
+        global = true,
+        env = "SCALP_SECRETS",
+        default_value = "/etc/scalp-radar/secrets.env"
+    )]
+    secrets: PathBuf,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -93,7 +102,31 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Ask scalp-simulator for a reset (control/simulator-scalpctl.json) and wait for its answer.
+    /// A live executor's stored state against the exchange (positions, open orders, stops,
+    /// requests whose answer was lost), read-only: nothing is changed. Exit 1 on findings.
+    Reconcile {
+        /// The live strategy (its executor's instance name).
+        #[arg(long)]
+        strategy: String,
+        /// Machine-readable output (the report the executor keeps in its state file).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every order a live strategy would send, replayed on the stored candles, against the
+    /// exchange's contract minimums and maximum leverage, with the worst-case margin. Exit 1
+    /// when a live order would be rejected.
+    CheckSizing {
+        /// Only this strategy (default: every strategy with enabled and live_eligible).
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Days of stored candles to replay.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+        days: u32,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask scalp-simulator or an executor for a reset (control files) and wait for its answer.
     Reset {
         #[command(subcommand)]
         what: ResetWhat,
@@ -122,14 +155,30 @@ enum ResetWhat {
         #[arg(long, default_value_t = 10.0)]
         wait: f64,
     },
-    /// Clear the global kill switch, or with --strategy the kill switch of that strategy's runners.
+    /// Clear the global kill switch, or with --strategy the kill switch of that strategy's runners;
+    /// with --live the kill switch of that strategy's live executor.
     KillSwitch {
         /// The strategy whose runners' kill switch is cleared (default: the global kill switch).
         #[arg(long)]
         strategy: Option<String>,
+        /// The live executor's kill switch (scalp-executor@<strategy>), not the paper runners'.
+        #[arg(long, requires = "strategy")]
+        live: bool,
         /// Seconds to wait for scalp-simulator's acknowledgement.
         #[arg(long, default_value_t = 10.0)]
         wait: f64,
+    },
+    /// Last resort for a corrupt executor state: clears the local state of a live strategy
+    /// (kill switch, session PnL, book, positions; its trades and order log stay), keeping a
+    /// copy. Refused while scalp-executor@<strategy> runs, and while the exchange shows
+    /// positions or orders on its symbols unless --force. Applied when the executor next starts.
+    Executor {
+        #[arg(long)]
+        strategy: String,
+        /// Reset even though the exchange shows positions or orders (the executor then treats
+        /// them by its reconcile policy).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -292,7 +341,122 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Reset {
+            what: ResetWhat::Executor { strategy, force },
+        } => {
+            let c = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            match crate::executor::reset_executor(&c, &strategy, force, &cli.secrets)
+                .map_err(|e| e.to_string())?
+            {
+                crate::executor::Outcome::Refused(why) => {
+                    eprintln!("scalpctl: reset of executor {strategy} refused: {why}");
+                    Ok(ExitCode::FAILURE)
+                }
+                crate::executor::Outcome::Queued { request_id, path } => {
+                    println!(
+                        "reset of executor {strategy}: request {request_id} written to {}",
+                        path.display()
+                    );
+                    println!(
+                        "applied when it starts (systemctl start scalp-executor@{strategy}); the old state is kept in {}/executor-{strategy}.reset-<ms>.json",
+                        c.state_dir().display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                crate::executor::Outcome::Acknowledged { .. } => Ok(ExitCode::SUCCESS),
+            }
+        }
+        Cmd::Reset {
+            what:
+                ResetWhat::KillSwitch {
+                    strategy: Some(strategy),
+                    live: true,
+                    wait,
+                },
+        } => {
+            if !(wait.is_finite() && wait >= 0.0) {
+                eprintln!("scalpctl: --wait must be a number of seconds >= 0");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+            let c = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            match crate::executor::reset_kill_switch(
+                &c,
+                &strategy,
+                std::time::Duration::from_secs_f64(wait),
+            )
+            .map_err(|e| e.to_string())?
+            {
+                crate::executor::Outcome::Acknowledged { request_id, result } => {
+                    println!(
+                        "kill-switch reset of executor {strategy}: scalp-executor@{strategy} answered request {request_id}: {result}"
+                    );
+                    Ok(if result.starts_with("ok") {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    })
+                }
+                crate::executor::Outcome::Queued { request_id, path } => {
+                    println!(
+                        "kill-switch reset of executor {strategy}: request {request_id} written to {}; no answer within {wait}s",
+                        path.display()
+                    );
+                    println!("queued: scalp-executor@{strategy} applies it at its next start");
+                    Ok(ExitCode::SUCCESS)
+                }
+                crate::executor::Outcome::Refused(why) => {
+                    eprintln!("scalpctl: {why}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Cmd::Reset { what } => reset(&cli.config, what),
+        Cmd::Reconcile { strategy, json } => {
+            let c = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let r = crate::executor::reconcile(&c, &strategy, &cli.secrets)
+                .map_err(|e| e.to_string())?;
+            if json {
+                print_json(&r);
+            } else {
+                print!("{}", crate::executor::reconcile_text(&strategy, &r));
+            }
+            Ok(if crate::executor::findings(&r) == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Cmd::CheckSizing {
+            strategy,
+            days,
+            json,
+        } => {
+            let c = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let list = match strategy {
+                Some(s) => vec![s],
+                None => crate::executor::live_strategies(&c),
+            };
+            if list.is_empty() {
+                println!(
+                    "no live strategy (enabled = true and live_eligible = true in strategies.toml): nothing to check (--strategy S checks one anyway)"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rs = crate::executor::check_sizing(&c, &list, &cli.secrets, days)
+                .map_err(|e| e.to_string())?;
+            if json {
+                print_json(&rs);
+            } else {
+                for r in &rs {
+                    print!("{}", r.to_text());
+                }
+            }
+            Ok(if rs.iter().all(|r| r.ok()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
     }
 }
 
@@ -304,7 +468,8 @@ fn reset(config: &std::path::Path, what: ResetWhat) -> Result<ExitCode, String> 
             force,
             wait,
         } => (ResetKind::Simulator { force }, strategy, wait),
-        ResetWhat::KillSwitch { strategy, wait } => (ResetKind::KillSwitch, strategy, wait),
+        ResetWhat::KillSwitch { strategy, wait, .. } => (ResetKind::KillSwitch, strategy, wait),
+        ResetWhat::Executor { .. } => unreachable!("handled by run"),
     };
     if !(wait.is_finite() && wait >= 0.0) {
         eprintln!("scalpctl: --wait must be a number of seconds >= 0");

@@ -20,6 +20,7 @@ pub mod checkconfig;
 pub mod checkpoint;
 pub mod cli;
 pub mod dbinfo;
+pub mod executor;
 pub mod simulator;
 pub mod statefiles;
 pub mod status;

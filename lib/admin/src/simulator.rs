@@ -468,7 +468,16 @@ pub fn open_positions(state: &SimulatorState, strategy: Option<&str>) -> Vec<(St
 /// When scalpctl runs as root, the file is handed to the owner of the data directory (the
 /// `scalp` user the simulator runs as) so that the simulator can read it.
 pub fn write_control(control_dir: &Path, req: &ControlRequest) -> Result<PathBuf, AdminError> {
-    let path = control_dir.join(SCALPCTL_CONTROL_FILE);
+    write_control_file(control_dir, SCALPCTL_CONTROL_FILE, req)
+}
+
+/// [`write_control`] to any of scalpctl's control files (the executors' ones too).
+pub fn write_control_file(
+    control_dir: &Path,
+    file: &str,
+    req: &ControlRequest,
+) -> Result<PathBuf, AdminError> {
+    let path = control_dir.join(file);
     let fresh_dir = !control_dir.exists();
     scalp_statefile::write_atomic(&path, CONTROL_VERSION, req)
         .map_err(|e| AdminError::Other(e.to_string()))?;

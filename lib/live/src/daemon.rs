@@ -9,12 +9,12 @@
 //! a round trip), `notify` on the database directory (a new candle) and the control directory,
 //! and the poll interval as the guarantee.
 
-use crate::exec::{Executor, Refused, control_files};
+use crate::exec::{Executor, Refused, broker_config, control_files};
 use crate::state::{STATE_VERSION, state_file};
 use notify::{RecursiveMode, Watcher};
 use scalp_broker::ws::{PrivateStream, WsEvent};
-use scalp_broker::{BrokerConfig, BrokerError, Credentials, MarginMode};
-use scalp_core::config::{Config, MarginModeSetting};
+use scalp_broker::{BrokerError, Credentials};
+use scalp_core::config::Config;
 use scalp_runtime::{Ctx, Daemon, DaemonArgs, Fatal, run_daemon};
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -24,26 +24,6 @@ static STRATEGY: OnceLock<String> = OnceLock::new();
 
 fn strategy() -> &'static str {
     STRATEGY.get().map(String::as_str).unwrap_or("")
-}
-
-/// The broker settings of the config.
-pub fn broker_config(cfg: &Config) -> BrokerConfig {
-    let b = &cfg.main.exchanges.bitget;
-    let e = &cfg.main.executor;
-    BrokerConfig {
-        rest_url: b.rest_url.clone(),
-        ws_private_url: b.ws_private_url.clone(),
-        ca_file: b.ca_file.clone(),
-        request_timeout: Duration::from_millis(e.request_timeout_ms),
-        max_attempts: e.max_attempts,
-        product_type: b.product_type.clone(),
-        margin_mode: match e.margin_mode {
-            MarginModeSetting::Isolated => MarginMode::Isolated,
-            MarginModeSetting::Crossed => MarginMode::Crossed,
-        },
-        demo: b.product_type.starts_with('S'),
-        ..BrokerConfig::default()
-    }
 }
 
 fn is_fatal(e: &anyhow::Error) -> bool {

@@ -192,6 +192,76 @@ pub fn commit(
     tx.commit()
 }
 
+/// `scalpctl reset executor` (applied by the executor at start): deletes the strategy's
+/// live_runners rows and live_meta records and records `event`, in one transaction; returns
+/// what was deleted (blobs as hex) for the backup file.
+pub fn reset_strategy(
+    conn: &mut Connection,
+    strategy: &str,
+    event: &EventRow,
+    now_ms: i64,
+) -> rusqlite::Result<serde_json::Value> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let hex =
+        |b: Option<Vec<u8>>| b.map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>());
+    let runners: Vec<serde_json::Value> = {
+        let mut q = tx.prepare(
+            "SELECT runner_id, asset, symbol, timeframe, params_hash, capital, warmup_from, \
+               origin_open_time, last_open_time, snapshot_version, engine_state, strategy_state, \
+               fills_cursor, updated_at FROM live_runners WHERE strategy = ?1 ORDER BY runner_id",
+        )?;
+        q.query_map(params![strategy], |r| {
+            Ok(serde_json::json!({
+                "runner_id": r.get::<_, String>(0)?,
+                "asset": r.get::<_, String>(1)?,
+                "symbol": r.get::<_, String>(2)?,
+                "timeframe": r.get::<_, String>(3)?,
+                "params_hash": r.get::<_, String>(4)?,
+                "capital": r.get::<_, f64>(5)?,
+                "warmup_from": r.get::<_, i64>(6)?,
+                "origin_open_time": r.get::<_, i64>(7)?,
+                "last_open_time": r.get::<_, Option<i64>>(8)?,
+                "snapshot_version": r.get::<_, i64>(9)?,
+                "engine_state_cbor_hex": hex(r.get(10)?),
+                "strategy_state_cbor_hex": hex(r.get(11)?),
+                "fills_cursor": r.get::<_, String>(12)?,
+                "updated_at": r.get::<_, i64>(13)?,
+            }))
+        })?
+        .collect::<rusqlite::Result<_>>()?
+    };
+    let meta: serde_json::Map<String, serde_json::Value> = {
+        let mut q =
+            tx.prepare("SELECT key, value FROM live_meta WHERE strategy = ?1 ORDER BY key")?;
+        q.query_map(params![strategy], |r| {
+            Ok((r.get::<_, String>(0)?, serde_json::Value::String(r.get(1)?)))
+        })?
+        .collect::<rusqlite::Result<_>>()?
+    };
+    tx.execute(
+        "DELETE FROM live_runners WHERE strategy = ?1",
+        params![strategy],
+    )?;
+    tx.execute(
+        "DELETE FROM live_meta WHERE strategy = ?1",
+        params![strategy],
+    )?;
+    tx.execute(
+        "INSERT INTO live_events (time, created_at, strategy, asset, kind, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            event.time,
+            now_ms,
+            strategy,
+            event.asset,
+            event.kind,
+            event.detail.to_string()
+        ],
+    )?;
+    tx.commit()?;
+    Ok(serde_json::json!({"live_runners": runners, "live_meta": meta}))
+}
+
 pub fn load_meta(conn: &Connection, strategy: &str, key: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row(
         "SELECT value FROM live_meta WHERE strategy = ?1 AND key = ?2",

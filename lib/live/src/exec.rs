@@ -14,8 +14,8 @@ use rusqlite::Connection;
 use scalp_backtest::{EngineState, FundingPoint, OiPoint};
 use scalp_broker::oid::OrderRole;
 use scalp_broker::{
-    Broker, BrokerError, ContractSpec, Dec, MarginMode, Order, OrderRequest, PlanRequest, Position,
-    PositionMode, PositionSide,
+    Broker, BrokerConfig, BrokerError, ContractSpec, Dec, MarginMode, Order, OrderRequest,
+    PlanRequest, Position, PositionMode, PositionSide,
 };
 use scalp_core::config::{Config, MarginModeSetting, ReconcilePolicy};
 use scalp_core::types::{fmt_ms, now_ms};
@@ -28,6 +28,7 @@ use scalp_strategy::Side;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Why an executor refuses to start (exit 2: restarting cannot fix it).
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +120,7 @@ struct Slot {
 }
 
 /// Counters for the state file and the benches.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counters {
     pub candles: u64,
     pub fills: u64,
@@ -152,6 +153,26 @@ pub struct Executor<B: Broker> {
     /// Entries refused for lack of margin at this candle: not retried before the next one.
     starved_at: Option<i64>,
     pub credential_source: String,
+}
+
+/// The broker settings of the config.
+pub fn broker_config(cfg: &Config) -> BrokerConfig {
+    let b = &cfg.main.exchanges.bitget;
+    let e = &cfg.main.executor;
+    BrokerConfig {
+        rest_url: b.rest_url.clone(),
+        ws_private_url: b.ws_private_url.clone(),
+        ca_file: b.ca_file.clone(),
+        request_timeout: Duration::from_millis(e.request_timeout_ms),
+        max_attempts: e.max_attempts,
+        product_type: b.product_type.clone(),
+        margin_mode: match e.margin_mode {
+            MarginModeSetting::Isolated => MarginMode::Isolated,
+            MarginModeSetting::Crossed => MarginMode::Crossed,
+        },
+        demo: b.product_type.starts_with('S'),
+        ..BrokerConfig::default()
+    }
 }
 
 fn mm(cfg: &Config) -> MarginMode {
@@ -203,6 +224,38 @@ impl<B: Broker> Executor<B> {
         let db_path = cfg.db_path();
         let conn = scalp_store::open(&db_path)
             .map_err(|e| anyhow::anyhow!("{}: {e}", db_path.display()))?;
+        let mut ex = Self::build(cfg, strategy, broker, credential_source, conn, true).await?;
+        ex.setup_account().await?;
+        ex.reconcile(true).await?;
+        ex.apply_controls().await?;
+        Ok(ex)
+    }
+
+    /// `scalpctl reconcile`: the reconciliation diff of the stored state against the exchange,
+    /// read-only (the database opened read-only, no request that changes anything).
+    pub async fn inspect(
+        cfg: Config,
+        strategy: &str,
+        broker: B,
+    ) -> anyhow::Result<ReconcileReport> {
+        check_strategy(&cfg, strategy)?;
+        let db_path = cfg.db_path();
+        let conn = scalp_store::open_readonly(&db_path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", db_path.display()))?;
+        let mut ex = Self::build(cfg, strategy, broker, String::new(), conn, false).await?;
+        ex.reconcile(false).await
+    }
+
+    /// The executor with its runners restored (contracts checked); `writable`: a queued
+    /// `reset_executor` control request is applied first.
+    async fn build(
+        cfg: Config,
+        strategy: &str,
+        broker: B,
+        credential_source: String,
+        conn: Connection,
+        writable: bool,
+    ) -> anyhow::Result<Executor<B>> {
         let plans = plans(&cfg, strategy)?;
         let control_dir = cfg.control_dir();
         let mut ex = Executor {
@@ -223,6 +276,9 @@ impl<B: Broker> Executor<B> {
             credential_source,
         };
         ex.load_meta();
+        if writable {
+            ex.apply_reset(&plans).await?;
+        }
         let contracts = ex.broker.contracts(None).await?;
         for plan in plans {
             let spec = contracts
@@ -253,10 +309,122 @@ impl<B: Broker> Executor<B> {
             let slot = ex.restore(plan, spec)?;
             ex.slots.push(slot);
         }
-        ex.setup_account().await?;
-        ex.reconcile(true).await?;
-        ex.apply_controls().await?;
         Ok(ex)
+    }
+
+    /// A `reset_executor` request of scalpctl's control file, applied at start before anything
+    /// is restored (`scalpctl reset executor`, docs/EXECUTOR.md): the strategy's live_runners
+    /// rows and live_meta records are copied to `state/executor-<s>.reset-<ms>.json` with the
+    /// last state file, then deleted (live_orders, live_trades and live_events stay). Refused
+    /// while the exchange shows positions or orders on the strategy's symbols, unless forced.
+    async fn apply_reset(&mut self, plans: &[RunnerPlan]) -> anyhow::Result<()> {
+        let file = control_files(&self.strategy)[0].clone();
+        let path = self.control_dir.join(&file);
+        let scalp_statefile::ReadOutcome::Ok(env) =
+            scalp_statefile::try_read::<ControlRequest>(&path, CONTROL_VERSION)
+        else {
+            return Ok(());
+        };
+        let req = env.payload;
+        if self
+            .acks
+            .get(&file)
+            .is_some_and(|a| a.request_id == req.request_id)
+        {
+            return Ok(());
+        }
+        let Some(force) = req.actions.iter().find_map(|a| match a {
+            CtlAction::ResetExecutor { strategy, force } if *strategy == self.strategy => {
+                Some(*force)
+            }
+            _ => None,
+        }) else {
+            return Ok(());
+        };
+        let mut open = Vec::new();
+        let mut symbols: Vec<&str> = plans.iter().map(|p| p.symbol.as_str()).collect();
+        symbols.sort_unstable();
+        symbols.dedup();
+        for sym in symbols {
+            for p in self.broker.positions(Some(sym)).await? {
+                if !p.size.is_zero() {
+                    open.push(format!("position {} {} {sym}", p.side.wire(), p.size));
+                }
+            }
+            let n = self.broker.open_orders(Some(sym)).await?.len();
+            if n > 0 {
+                open.push(format!("{n} open order(s) on {sym}"));
+            }
+            let n = self
+                .broker
+                .plan_orders(sym)
+                .await?
+                .iter()
+                .filter(|p| !p.state().is_final())
+                .count();
+            if n > 0 {
+                open.push(format!("{n} plan order(s) on {sym}"));
+            }
+        }
+        let result = if !open.is_empty() && !force {
+            format!(
+                "refused: the exchange still shows {} (close them, or --force)",
+                open.join(", ")
+            )
+        } else {
+            let now = now_ms();
+            let state_path = self
+                .cfg
+                .state_dir()
+                .join(crate::state::state_file(&self.strategy));
+            let old_state: Option<serde_json::Value> = std::fs::read(&state_path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let ev = EventRow {
+                time: now,
+                asset: None,
+                kind: "executor_reset",
+                detail: serde_json::json!({"file": file, "force": force, "exchange": open}),
+            };
+            let rows = db::reset_strategy(&mut self.conn, &self.strategy, &ev, now)?;
+            let backup = self
+                .cfg
+                .state_dir()
+                .join(format!("executor-{}.reset-{now}.json", self.strategy));
+            scalp_statefile::write_atomic(
+                &backup,
+                crate::state::STATE_VERSION,
+                &serde_json::json!({"db": rows, "state_file": old_state}),
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", backup.display()))?;
+            self.kill = Kill::default();
+            self.halted = None;
+            tracing::warn!(
+                "EXECUTOR RESET {}: local state cleared (kill switch, session, book, positions); the old state is in {}{}",
+                self.strategy,
+                backup.display(),
+                if open.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (forced while the exchange shows {})", open.join(", "))
+                }
+            );
+            format!("ok (old state kept in {})", backup.display())
+        };
+        if result.starts_with("refused") {
+            tracing::warn!("EXECUTOR RESET {}: {result}", self.strategy);
+        }
+        self.acks.insert(
+            file.clone(),
+            ControlAck {
+                file,
+                request_id: req.request_id.clone(),
+                applied_at: fmt_ms(now_ms()),
+                result,
+            },
+        );
+        self.commit(&[], &[])?;
+        Ok(())
     }
 
     async fn setup_account(&mut self) -> anyhow::Result<()> {
@@ -1422,6 +1590,9 @@ impl<B: Broker> Executor<B> {
                         self.halted = None;
                         "ok".into()
                     }
+                    CtlAction::ResetExecutor { .. } => {
+                        "refused: an executor reset is applied only at start (scalpctl reset executor with the unit stopped)".into()
+                    }
                     other => format!(
                         "refused: {other:?} is not an executor action for {}",
                         self.strategy
@@ -1429,11 +1600,7 @@ impl<B: Broker> Executor<B> {
                 };
                 results.push(r);
             }
-            let result = if results.iter().all(|r| r.starts_with("ok")) {
-                "ok".to_string()
-            } else {
-                results.join("; ")
-            };
+            let result = results.join("; ");
             tracing::info!(
                 "CONTROL {file} request {}: {:?} → {result}",
                 req.request_id,

@@ -12,6 +12,7 @@ pub mod book;
 pub mod db;
 pub mod exec;
 pub mod fills;
+pub mod sizing;
 pub mod state;
 
 #[cfg(target_os = "linux")]

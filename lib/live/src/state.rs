@@ -66,7 +66,7 @@ pub struct KillView {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutorState {
     pub strategy: String,
     /// classic | uta

@@ -40,4 +40,13 @@ pub enum Action {
     Stop { strategy: String },
     /// Lifts a `stop` of `strategy`.
     Start { strategy: String },
+    /// Executor only (`scalpctl reset executor`, control/executor-<s>-scalpctl.json): at its
+    /// next start, the executor of `strategy` clears its local state (kill switch, session,
+    /// book, positions), keeping a copy. Refused while the exchange shows positions or orders
+    /// on its symbols, unless `force`.
+    ResetExecutor {
+        strategy: String,
+        #[serde(default)]
+        force: bool,
+    },
 }

@@ -790,6 +790,10 @@ impl Simulator {
 
     fn apply_action(&mut self, a: &Action, events: &mut Vec<EventRow>) -> anyhow::Result<String> {
         match a {
+            Action::ResetExecutor { .. } => Ok(
+                "refused: reset_executor is an executor request (control/executor-<strategy>-scalpctl.json)"
+                    .into(),
+            ),
             Action::Reset { strategy, force } => {
                 if let Some(s) = strategy
                     && !self.slots.iter().any(|x| &x.plan.strategy == s)

@@ -4,8 +4,8 @@
 //! - `paper`: table `sim_trades` (writer scalp-simulator). By default only the current epoch of
 //!   each runner (its `sim_runners.epoch`; the newest epoch in `sim_trades` for a runner without
 //!   a `sim_runners` row); `all_epochs` keeps the trades from before resets.
-//! - `live`: table `live_trades` (writer: the future executor). While the table does not exist
-//!   the answer is an empty list with a note, not an error.
+//! - `live`: table `live_trades` (writers: the scalp-executor@<strategy> instances). In a
+//!   database from before the live tables the answer is an empty list with a note, not an error.
 //!
 //! Filters: strategy, asset, `since` (on the exit time: trades closed at or after it). Newest
 //! first (exit time, then runner, epoch, seq descending), `limit` rows.
@@ -536,8 +536,23 @@ mod tests {
     }
 
     #[test]
-    fn live_without_table_is_empty_with_a_note() {
+    fn live_trades_from_the_executor_table_or_a_note_without_it() {
         let (_d, p, c) = db();
+        c.execute(
+            "INSERT INTO live_trades (runner_id, seq, strategy, asset, symbol, side, entry_time, \
+               exit_time, entry_price, exit_price, qty, entries, margin, fees, funding, slippage, \
+               gross_pnl, net_pnl, exit_reason, regime, exchange_funding, order_ids, created_at) \
+             VALUES ('s:BTC', 1, 's', 'BTC', 'BTCUSDT', 'long', 0, 3600000, 100.0, 110.0, 1.0, 1, \
+               50.0, 0.1, 0.0, 0.0, 10.0, 9.9, 'signal', 'range', NULL, '[\"1\"]', 0)",
+            [],
+        )
+        .unwrap();
+        let r = query(&c, &p, &q(TradeSource::Live)).unwrap();
+        assert_eq!(r.trades.len(), 1);
+        assert!((r.trades[0].net_pnl - 9.9).abs() < 1e-12);
+        assert_eq!(r.note, None);
+        // a database from before the live tables
+        c.execute("DROP TABLE live_trades", []).unwrap();
         let r = query(&c, &p, &q(TradeSource::Live)).unwrap();
         assert!(r.trades.is_empty());
         assert_eq!(r.note.as_deref(), Some(NO_LIVE_TRADES));

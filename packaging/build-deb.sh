@@ -126,7 +126,7 @@ if [ -f "$R/usr/share/scalp-radar/web/THIRD-PARTY-LICENSES.txt" ]; then
     mv "$R/usr/share/scalp-radar/web/THIRD-PARTY-LICENSES.txt" "$DOC/web-third-party-licenses"
 fi
 install -m 0644 packaging/secrets.env.example "$DOC/secrets.env.example"
-for f in docs/OPERATIONS.md docs/PACKAGING.md docs/WATCHDOG.md; do [ -f "$f" ] && install -m 0644 "$f" "$DOC/"; done
+for f in docs/OPERATIONS.md docs/PACKAGING.md docs/WATCHDOG.md docs/EXECUTOR.md; do [ -f "$f" ] && install -m 0644 "$f" "$DOC/"; done
 CHANGELOG="$STAGE/changelog"
 if ! head -n1 debian/changelog | grep -qF "($VERSION)"; then
     # a version bump without a changelog entry (CI upgrade test): generate the entry

@@ -1568,6 +1568,14 @@ impl<B: Broker> Executor<B> {
                     CtlAction::ResetKillSwitch { strategy }
                         if strategy.as_deref().is_none_or(|s| s == self.strategy) =>
                     {
+                        // a halt of the reconciliation policy is lifted the same way
+                        let lifted = self
+                            .halted
+                            .take_if(|h| h.starts_with("reconciliation"))
+                            .is_some();
+                        if lifted {
+                            tracing::info!("{}: reconciliation halt lifted by {file}", self.strategy);
+                        }
                         if self.kill.active {
                             self.kill = Kill::default();
                             tracing::info!("KILL SWITCH {} reset by {file}", self.strategy);
@@ -1578,6 +1586,9 @@ impl<B: Broker> Executor<B> {
                                 detail: serde_json::json!({"file": file}),
                             });
                             "ok".to_string()
+                        } else if lifted {
+                            "ok (reconciliation halt lifted; the kill switch was not active)"
+                                .to_string()
                         } else {
                             "ok (the kill switch was not active)".to_string()
                         }

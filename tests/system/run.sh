@@ -139,7 +139,10 @@ lout=$(lintian --fail-on error,warning --display-info "$DEB" 2>&1) || lrc=$?
 printf '%s\n' "$lout" | grep -v '^running with root privileges' | sed 's/^/    /' || true
 [ "$lrc" = 0 ] || die "lintian (rc=$lrc)"
 
-UNITS_ALL="scalp.target $SERVICES scalp-backup.service scalp-backup.timer"
+# template units (scalp-executor@.service) are verified and scored as an instance
+INSTANCES=$(dpkg-deb -c "$DEB" | awk '{print $NF}' | sed -n 's|^\./lib/systemd/system/\(scalp-[^@]*\)@\.service$|\1@sma_cross.service|p' | sort | tr '\n' ' ')
+INSTANCES=${INSTANCES% }
+UNITS_ALL="scalp.target $SERVICES $INSTANCES scalp-backup.service scalp-backup.timer"
 verify_units() {  # root: any output of verify is a failure (unknown keys are only warnings)
     local out
     out=$(systemd-analyze verify --root="$1" $UNITS_ALL 2>&1) || { echo "$out"; return 1; }
@@ -151,7 +154,7 @@ extract "$BASE_TAR" "$VR"
 dpkg -x "$DEB" "$VR"
 vout=$(verify_units "$VR") || die "systemd-analyze verify: $vout"
 log "  verify: no output for $UNITS_ALL"
-for s in $SERVICES scalp-backup.service; do
+for s in $SERVICES $INSTANCES scalp-backup.service; do
     systemd-analyze security --offline=yes --root="$VR" --threshold="$SECURITY_THRESHOLD" "$s" \
         > "$WORK/security-$s.txt" 2>&1 \
         || { cat "$WORK/security-$s.txt"; die "exposure of $s over $SECURITY_THRESHOLD/100"; }

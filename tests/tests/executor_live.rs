@@ -395,6 +395,29 @@ fn parity(mode: AccountMode, candles_n: usize, kills: &[usize]) {
         assert_ne!(g["order_ids"], "[]", "trade {k}: exchange order ids");
     }
     eprintln!("{mode:?}: {} live trades = backtest", got.len());
+    // the fees charged are the model's (the stand-in charges the configured maker/taker rates)
+    let out = Command::new(scalp_e2e::bin("scalpctl"))
+        .arg("--config")
+        .arg(env.config())
+        .args(["audit-fees", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(a["total"]["trades"], got.len(), "{a}");
+    let charged: f64 = got.iter().map(|t| t["fees"].as_f64().unwrap()).sum();
+    assert!(
+        close(a["total"]["charged"].as_f64().unwrap(), charged),
+        "{a}"
+    );
+    assert!(
+        a["total"]["difference"].as_f64().unwrap().abs() < 1e-6,
+        "fees charged differ from the model: {a}"
+    );
     // the secret is nowhere
     let mut haystack = text.clone();
     for entry in std::fs::read_dir(env.data_dir().join("state")).unwrap() {

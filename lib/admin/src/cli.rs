@@ -126,6 +126,16 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Fees the exchange charged on the closed live trades against the backtest's fee model,
+    /// per symbol (read-only).
+    AuditFees {
+        /// Only trades closed in the last N days.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        days: Option<u32>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask scalp-simulator or an executor for a reset (control files) and wait for its answer.
     Reset {
         #[command(subcommand)]
@@ -411,6 +421,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
         Cmd::Reset { what } => reset(&cli.config, what),
+        Cmd::AuditFees { days, json } => {
+            let c = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let a = crate::fees::audit(&c, &c.db_path(), days).map_err(|e| e.to_string())?;
+            if json {
+                print_json(&a);
+            } else {
+                print!("{}", a.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Reconcile { strategy, json } => {
             let c = Config::load(&cli.config).map_err(|e| e.to_string())?;
             let r = crate::executor::reconcile(&c, &strategy, &cli.secrets)

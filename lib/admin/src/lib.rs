@@ -21,6 +21,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod dbinfo;
 pub mod executor;
+pub mod fees;
 pub mod simulator;
 pub mod statefiles;
 pub mod status;

@@ -1,0 +1,266 @@
+//! Whole-process figures of `scalp-executor` against the Bitget stand-in (a bench command, not
+//! criterion, and not a timed test):
+//!
+//! `cargo build --release -p scalp-executor && cargo bench -p scalp-e2e --bench executor`
+//! (`-- STRATEGY CANDLES`, default `grid_atr 1000`; the UTA dialect).
+//!
+//! Each bundled BTC 1h candle is played on the stand-in (fills on its path), then committed to
+//! the database the way the collector commits a closed candle. Measured, per candle, from that
+//! commit: the first signed request the executor sends (its reaction: fills and book reads) and
+//! the first order request (place / cancel / batch / plan) at the stand-in, p50 / p99 / max;
+//! the executor's resident memory when idle after start, at the end and its peak; CPU seconds
+//! per candle over the whole run (protection checks included). The WebSocket → commit leg is the
+//! collector's (its own bench).
+
+use scalp_e2e::standin::bitget_private::{
+    AccountMode, ContractFixture, PrivateConfig, PrivateStandIn,
+};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn executor_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SCALP_EXECUTOR_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = scalp_e2e::repo_root();
+    for p in [
+        "target/release/scalp-executor",
+        "target/debug/scalp-executor",
+    ] {
+        if root.join(p).exists() {
+            return root.join(p);
+        }
+    }
+    panic!("build it first: cargo build --release -p scalp-executor");
+}
+
+fn strategies(dir: &Path, strategy: &str) {
+    let text =
+        std::fs::read_to_string(scalp_e2e::repo_root().join("config/strategies.toml")).unwrap();
+    let mut out = String::new();
+    let mut section = String::new();
+    for l in text.lines() {
+        if let Some(s) = l.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            section = s.to_string();
+        }
+        if l.starts_with("enabled") {
+            let on = section == strategy;
+            out.push_str(&format!("enabled = {on}\n"));
+            if on {
+                out.push_str("assets = [\"BTC\"]\n");
+            }
+            continue;
+        }
+        if l.starts_with("live_eligible") {
+            out.push_str(&format!("live_eligible = {}\n", section == strategy));
+            continue;
+        }
+        if l.starts_with("assets") {
+            continue;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    std::fs::write(dir.join("strategies.toml"), out).unwrap();
+}
+
+fn kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn state(dir: &Path, strategy: &str) -> Option<serde_json::Value> {
+    let t =
+        std::fs::read_to_string(dir.join(format!("data/state/executor-{strategy}.json"))).ok()?;
+    serde_json::from_str(&t).ok()
+}
+
+fn wait_quiet(dir: &Path, strategy: &str, p: &mut Child, open_time: Option<i64>, since: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = state(dir, strategy) {
+            let stepped =
+                open_time.is_none_or(|t| s["runners"][0]["last_open_time"].as_i64() == Some(t));
+            if stepped && s["counters"]["quiet_since_ms"].as_i64().unwrap_or(0) > since {
+                return;
+            }
+        }
+        if let Ok(Some(st)) = p.try_wait() {
+            panic!(
+                "the executor exited ({st}): {}",
+                std::fs::read_to_string(dir.join("executor.log")).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "the executor did not settle");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let strategy = args.first().cloned().unwrap_or_else(|| "grid_atr".into());
+    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let s = PrivateStandIn::start(PrivateConfig {
+        account_mode: AccountMode::Uta,
+        contracts: vec![ContractFixture {
+            symbol: "BTCUSDT".into(),
+            min_qty: 0.0001,
+            lot: 0.0001,
+            volume_place: 4,
+            price_place: 1,
+            price_end_step: 1,
+            min_notional: 5.0,
+            max_leverage: 125,
+        }],
+        balance: 5_000.0,
+        maker_fee: 0.0002,
+        taker_fee: 0.0006,
+        slippage: 0.0005,
+        ..PrivateConfig::default()
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let root = scalp_e2e::repo_root();
+    std::fs::copy(
+        root.join("config/param_grids.toml"),
+        dir.join("param_grids.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("assets.toml"),
+        "quote = \"USDT\"\nassets = [\"BTC\"]\ntimeframes = [\"1h\"]\n",
+    )
+    .unwrap();
+    strategies(dir, &strategy);
+    std::fs::write(
+        dir.join("scalp.toml"),
+        format!(
+            "[paths]\ndata_dir = \"data\"\nbundled_data_dir = \"{}\"\n\n\
+             [collector]\nsources = [\"replay\"]\n\n[replay]\nfile = \"coinbase_btcusd_1h.csv\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1h\"\n\n\
+             [exchanges.bitget]\nrest_url = \"{}\"\nws_private_url = \"{}\"\n\n\
+             [executor]\ncapital = 1000.0\nstate_interval_ms = 20\nkill_loss_pct = 0.0\n",
+            root.join("data").display(),
+            s.rest_url(),
+            s.ws_url_v2()
+        ),
+    )
+    .unwrap();
+    let all =
+        scalp_core::csvdata::read_candles_csv(&root.join("data/coinbase_btcusd_1h.csv")).unwrap();
+    let warm = 300;
+    assert!(all.len() > warm + n + 1, "not enough bundled candles");
+    let db = dir.join("data/scalp.db");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let conn = scalp_store::open(&db).unwrap();
+    let key = scalp_store::SeriesKey {
+        exchange: scalp_core::Exchange::Replay,
+        symbol: "BTCUSDT",
+        timeframe: scalp_core::Timeframe::H1,
+    };
+    // history to warm up on: the runner trades from the candle after it
+    scalp_store::candles::upsert(&conn, &key, &all[..warm]).unwrap();
+    s.set_price_silently("BTCUSDT", all[warm - 1].close);
+    let log = std::fs::File::create(dir.join("executor.log")).unwrap();
+    let cfg = &s.config();
+    let bin = executor_bin();
+    let mut p = Command::new(&bin)
+        .args(["--strategy", &strategy, "--config"])
+        .arg(dir.join("scalp.toml"))
+        .env_remove("NOTIFY_SOCKET")
+        .env("RUST_LOG", "warn")
+        .env("SCALP_BITGET_API_KEY", &cfg.api_key)
+        .env("SCALP_BITGET_API_SECRET", &cfg.secret)
+        .env("SCALP_BITGET_API_PASSPHRASE", &cfg.passphrase)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let pid = p.id();
+    wait_quiet(dir, &strategy, &mut p, Some(all[warm - 1].open_time), 0);
+    std::thread::sleep(Duration::from_secs(3));
+    let idle_rss = kb(pid, "VmRSS:");
+    let cpu0 = scalp_e2e::cpu_s(pid);
+    let t_run = Instant::now();
+    let mut react = Vec::new();
+    let mut order = Vec::new();
+    for i in warm..warm + n {
+        let c = &all[i];
+        s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
+        s.set_price_silently("BTCUSDT", all[i + 1].open);
+        // what the fills of the candle's path caused is not the candle's latency
+        wait_quiet(dir, &strategy, &mut p, None, scalp_core::types::now_ms());
+        s.clear_requests();
+        let since = scalp_core::types::now_ms();
+        let t0 = Instant::now();
+        scalp_store::candles::upsert(&conn, &key, std::slice::from_ref(c)).unwrap();
+        wait_quiet(dir, &strategy, &mut p, Some(c.open_time), since);
+        let reqs = s.requests();
+        let after = |f: &dyn Fn(&scalp_e2e::standin::bitget_private::PrivRequest) -> bool| {
+            reqs.iter()
+                .filter(|r| r.at >= t0 && f(r))
+                .map(|r| r.at.duration_since(t0).as_secs_f64() * 1000.0)
+                .reduce(f64::min)
+        };
+        if let Some(ms) = after(&|_| true) {
+            react.push(ms);
+        }
+        if let Some(ms) = after(&|r| !r.body.is_empty() && !r.path.contains("set-")) {
+            order.push(ms);
+        }
+    }
+    let wall = t_run.elapsed().as_secs_f64();
+    let cpu = scalp_e2e::cpu_s(pid) - cpu0;
+    let end_rss = kb(pid, "VmRSS:");
+    let hwm = kb(pid, "VmHWM:");
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = p.wait();
+    let trades: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM live_trades WHERE strategy = ?1",
+            [&strategy],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
+    println!(
+        "scalp-executor ({}) {strategy} on {n} BTC 1h candles (UTA stand-in): {trades} live trades",
+        bin.display()
+    );
+    let n_react = react.len();
+    let n_order = order.len();
+    println!(
+        "  commit -> first signed request: n={n_react} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        pct(&mut react, 0.5),
+        pct(&mut react, 0.99),
+        pct(&mut react, 1.0)
+    );
+    println!(
+        "  commit -> first order request:  n={n_order} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        pct(&mut order, 0.5),
+        pct(&mut order, 0.99),
+        pct(&mut order, 1.0)
+    );
+    println!(
+        "  RSS idle {idle_rss} kB, at the end {end_rss} kB, peak {hwm} kB; CPU {:.2} ms per candle ({cpu:.2} s over {wall:.1} s)",
+        cpu * 1000.0 / n as f64
+    );
+}

@@ -245,6 +245,9 @@ async fn probe(core: &Core) -> Result<AccountMode, BrokerError> {
             }
         }
         Err(e @ BrokerError::Auth { .. }) => Err(e),
+        // no usable answer (network, 5xx, 429 after the retries): transient, so the caller may
+        // retry later (the executor exits 1 and systemd restarts it) — never a guess
+        Err(e @ BrokerError::Unavailable { .. }) => Err(e),
         Err(e) => Err(BrokerError::AccountMode(format!(
             "the probe failed ({e}); not guessing"
         ))),

@@ -279,6 +279,8 @@ enum Push {
 }
 
 struct Acct {
+    /// Injected HTTP faults and held answers that fired so far.
+    injected: u64,
     mode: AccountMode,
     hedge: bool,
     balance: f64,
@@ -343,6 +345,7 @@ impl PrivateStandIn {
         let (drops, _) = broadcast::channel(16);
         let s = Arc::new(Shared {
             acct: Mutex::new(Acct {
+                injected: 0,
                 mode: cfg.account_mode,
                 hedge: false,
                 balance: cfg.balance,
@@ -611,6 +614,10 @@ impl PrivateStandIn {
     pub fn ws_pings(&self) -> u64 {
         self.s.ws_pings.load(Ordering::SeqCst)
     }
+    /// Injected faults ([`PrivateFault::Http`], [`PrivateFault::LoseReply`]) that fired so far.
+    pub fn injected_faults(&self) -> u64 {
+        self.s.acct.lock().unwrap().injected
+    }
 }
 
 // --- formatting -----------------------------------------------------------------------------
@@ -793,6 +800,7 @@ fn handle(
         | PrivateFault::PartialFill { .. } => false,
     }) {
         let f = a.faults[i].clone();
+        a.injected += 1;
         let (left, http) = match f {
             PrivateFault::Http { status, count, .. } => (count - 1, Some(status)),
             PrivateFault::LoseReply { count, .. } => {

@@ -247,6 +247,19 @@ fn main() {
         "scalp-executor ({}) {strategy} on {n} BTC 1h candles (UTA stand-in): {trades} live trades",
         bin.display()
     );
+    let hist = |v: &[f64]| {
+        let b = [1.0, 2.0, 5.0, 10.0, 100.0, 500.0, f64::INFINITY];
+        let mut out = Vec::new();
+        let mut lo = 0.0;
+        for hi in b {
+            let c = v.iter().filter(|x| **x >= lo && **x < hi).count();
+            out.push(format!("<{hi}: {c}"));
+            lo = hi;
+        }
+        out.join(", ")
+    };
+    println!("  first request (ms buckets): {}", hist(&react));
+    println!("  order request (ms buckets): {}", hist(&order));
     let n_react = react.len();
     let n_order = order.len();
     println!(

@@ -173,8 +173,23 @@ async fn executor_main(
     let mut fatal: Option<String> = None;
     // a check right after start (reconciliation armed what was missing: verify it)
     let mut need_check = true;
+    // Re-looks after a file event that found no new candle: inotify reports the WAL's first
+    // write, which can come before the commit is visible to readers (the wal-index in -shm is
+    // updated through a mapping, which raises no event). Without them such a candle would wait
+    // for the next poll (poll_interval_ms); with them it is seen within a few milliseconds.
+    const RELOOKS: [Duration; 3] = [
+        Duration::from_millis(1),
+        Duration::from_millis(5),
+        Duration::from_millis(25),
+    ];
+    let mut relook: Option<usize> = None;
     loop {
-        let wait = if need_check { Duration::ZERO } else { poll };
+        let wait = if need_check {
+            Duration::ZERO
+        } else {
+            relook.map_or(poll, |i| RELOOKS[i])
+        };
+        let mut by_file = false;
         tokio::select! {
             ev = ws_rx.recv() => {
                 if let Some(ev) = ev {
@@ -183,13 +198,23 @@ async fn executor_main(
                     ws_live = false;
                 }
             }
-            _ = file_rx.recv() => {}
+            _ = file_rx.recv() => { by_file = true; }
             _ = tokio::time::sleep(wait) => {}
         }
         while let Ok(ev) = ws_rx.try_recv() {
             need_check |= on_ws(&strategy, ev, &mut ws_live, &mut fatal);
         }
-        while file_rx.try_recv().is_ok() {}
+        while file_rx.try_recv().is_ok() {
+            by_file = true;
+        }
+        // the re-look to schedule should this pass find no new candle
+        let next_relook = if by_file {
+            Some(0)
+        } else {
+            relook.map(|i| i + 1).filter(|i| *i < RELOOKS.len())
+        };
+        relook = None;
+        let candles_before = ex.counters.candles;
         // without pushes the REST poll is the only eye on the exchange
         let every = if ws_live { check_every } else { poll };
         if last_check.elapsed() >= every {
@@ -215,6 +240,9 @@ async fn executor_main(
                 false
             }
         };
+        if ex.counters.candles == candles_before {
+            relook = next_relook;
+        }
         ctx.heartbeat.set_healthy(healthy && ws_live);
         if healthy && ws_live {
             ctx.heartbeat.beat();

@@ -192,6 +192,81 @@ printf '%s\n' "$out" | grep -F 'scalp-simulator answered request' >/dev/null \
 [ "$(stat -c %U $STATE/control/simulator-scalpctl.json)" = scalp ] || fail "control file not owned by scalp"
 fi
 
+EXE=scalp-executor@sma_cross.service
+if [ -x /usr/bin/scalp-executor ]; then
+step "scalp-executor@sma_cross against the Bitget stand-in (UTA keys, v2 URL configured)"
+# the stand-in exchange (tests/src/bin/scalp-standin.rs) on 127.0.0.1, BTCUSDT at 30000
+/systest/scalp-standin bitget-private uta 30000 > /run/standin.env 2> /run/standin.log &
+STANDIN_PID=$!
+wait_for 30 "the Bitget stand-in's address" grep -q '^SCALP_STANDIN_PASSPHRASE=' /run/standin.env
+. /run/standin.env
+# the strategy refuses to trade live until the admin says so (exit 2, not restarted)
+systemctl start scalp-executor@momentum.service >/dev/null 2>&1 || true
+refused() { [ "$(state_of scalp-executor@momentum.service)" = failed ]; }
+wait_for 60 "scalp-executor@momentum refused" refused
+[ "$(systemctl show -P ExecMainStatus scalp-executor@momentum.service)" = 2 ] \
+    || fail "a strategy not enabled for live trading: exit $(systemctl show -P ExecMainStatus scalp-executor@momentum.service), not 2"
+sleep 6   # RestartSec=5: a restart would have happened by now
+[ "$(systemctl show -P NRestarts scalp-executor@momentum.service)" = 0 ] || fail "the refused executor was restarted"
+journalctl -u scalp-executor@momentum.service --no-pager -o cat | grep -E 'not (enabled|live.eligible)|live_eligible|enabled = ' >/dev/null \
+    || fail "the refusal does not name why: $(journalctl -u scalp-executor@momentum.service --no-pager -o cat | tail -5)"
+systemctl reset-failed scalp-executor@momentum.service
+log "  scalp-executor@momentum refused (exit 2, not restarted): $(journalctl -u scalp-executor@momentum.service --no-pager -o cat | grep -E 'refus|not ' | tail -n1)"
+# the admin's steps (docs/OPERATIONS.md, live trading): keys of the strategy's sub-account,
+# the strategy enabled and live-eligible on BTC, the exchange's URLs
+cp -p /etc/scalp-radar/secrets.env /run/secrets.env.orig
+cp -p $CONF /run/scalp.toml.orig
+cp -p /etc/scalp-radar/strategies.toml /run/strategies.toml.orig
+{
+    echo "SCALP_BITGET_API_KEY_SMA_CROSS=$SCALP_STANDIN_KEY"
+    echo "SCALP_BITGET_API_SECRET_SMA_CROSS=$SCALP_STANDIN_SECRET"
+    echo "SCALP_BITGET_API_PASSPHRASE_SMA_CROSS=$SCALP_STANDIN_PASSPHRASE"
+} >> /etc/scalp-radar/secrets.env
+sed -i "s|^rest_url = \"https://api.bitget.com\"|rest_url = \"$SCALP_STANDIN_REST\"|; s|^ws_private_url = .*|ws_private_url = \"$SCALP_STANDIN_WS\"|" $CONF
+grep -F "rest_url = \"$SCALP_STANDIN_REST\"" $CONF >/dev/null || fail "could not point [exchanges.bitget] at the stand-in"
+sed -i '/^\[sma_cross\]$/,/^\[/ { s/^enabled = false$/enabled = true\nassets = ["BTC"]/; s/^live_eligible = false$/live_eligible = true/ }' /etc/scalp-radar/strategies.toml
+scalpctl check-config | sed 's/^/    /'
+# no candle arrives until the reconciliation is checked (the stand-in's price is not the replay's)
+systemctl stop scalp-collector.service
+timeout 150 systemctl start $EXE || fail "systemctl start $EXE"
+wait_for 60 "$EXE active" active_or_die $EXE
+pid=$(mainpid $EXE)
+[ "$(stat -c %U /proc/$pid)" = scalp ] || fail "$EXE runs as $(stat -c %U /proc/$pid)"
+[ "$(systemctl show -P Type $EXE)" = notify ] || fail "$EXE is not Type=notify"
+[ "$(systemctl show -P WatchdogUSec $EXE)" != 0 ] || fail "$EXE: watchdog not armed"
+grep -q '^Seccomp:[[:space:]]*2' /proc/$pid/status || fail "$EXE: no seccomp filter"
+grep -q '^CapEff:[[:space:]]*0000000000000000' /proc/$pid/status || fail "$EXE has capabilities"
+journal_has $EXE "RECONCILE sma_cross" || fail "$EXE: no RECONCILE report"
+journal_has $EXE "scalp-executor READY" || fail "$EXE: no READY"
+journal_has $EXE "SCALP_BITGET_API_KEY_SMA_CROSS" || fail "$EXE does not name the key set it uses"
+EXE_STATE=$STATE/state/executor-sma_cross.json
+wait_for 30 "$EXE_STATE written" test -s $EXE_STATE
+[ "$(stat -c %U $EXE_STATE)" = scalp ] || fail "$EXE_STATE owned by $(stat -c %U $EXE_STATE)"
+journalctl -u $EXE --no-pager -o cat | grep -E 'RECONCILE|READY|LIVE RUNNER|WebSocket connected|keys from' | head -n 6 | sed 's/^/    /'
+out=$(scalpctl reconcile --strategy sma_cross --json) || fail "scalpctl reconcile: $out"
+printf '%s\n' "$out" | grep -F '"consistent": true' >/dev/null || fail "reconcile while running: $out"
+scalpctl reconcile --strategy sma_cross | sed 's/^/    /'
+exe_candles() { sed -n 's/^ *"candles": \([0-9]*\),*$/\1/p' $EXE_STATE | head -n1; }
+stepping() { local n; n=$(exe_candles); [ "${n:-0}" -gt "$1" ]; }
+c1=$(exe_candles); c1=${c1:-0}
+# the collector's replay stores candles again; the executor steps what it stores
+systemctl start scalp-collector.service
+wait_for 90 "$EXE stepping the collector's candles (past $c1)" stepping "$c1"
+log "  $EXE: pid=$pid status='$(systemctl show -P StatusText $EXE)' candles $c1 -> $(exe_candles)"
+# the secret is in no log line, no state file and no database page
+if journalctl --no-pager -o cat | grep -F -- "$SCALP_STANDIN_SECRET" >/dev/null; then fail "the API secret is in the journal"; fi
+if grep -rF -- "$SCALP_STANDIN_SECRET" $STATE >/dev/null; then fail "the API secret is under $STATE"; fi
+# SIGTERM: state saved, STOPPED logged, a clean exit (not restarted)
+systemctl stop $EXE
+journal_has $EXE "EXECUTOR sma_cross STOPPED" || fail "$EXE: no STOPPED line after systemctl stop"
+[ "$(systemctl show -P ExecMainStatus $EXE)" = 0 ] || fail "$EXE exited $(systemctl show -P ExecMainStatus $EXE) on SIGTERM"
+kill "$STANDIN_PID" 2>/dev/null || true
+wait "$STANDIN_PID" 2>/dev/null || true
+cp -p /run/secrets.env.orig /etc/scalp-radar/secrets.env
+cp -p /run/scalp.toml.orig $CONF
+cp -p /run/strategies.toml.orig /etc/scalp-radar/strategies.toml
+fi
+
 WD=scalp-watchdog.service
 case " $SERVICES " in *" $WD "*)
 step "scalp-watchdog: state/watchdog.json, alerts logged without a token"

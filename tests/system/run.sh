@@ -174,6 +174,10 @@ rm -rf "$VR"
 
 # ------------------------------------------------------ guest test files ---
 cp "$HERE/guest-test.sh" "$ROOT/install.sh" "$WORK/share/"; chmod 0755 "$WORK/share/guest-test.sh" "$WORK/share/install.sh"
+# the Bitget stand-in the guest's executor step trades against (built with the workspace's bins)
+BIN_DIR="$ROOT/target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
+[ -x "$BIN_DIR/scalp-standin" ] || die "$BIN_DIR/scalp-standin missing (cargo build --workspace --bins): the guest's executor step runs it"
+install -m 0755 "$BIN_DIR/scalp-standin" "$WORK/share/scalp-standin"
 if [ ! -d /run/systemd/system ]; then   # this host has no systemd: install.sh must refuse
     step "install.sh refuses a host without systemd"
     irc=0; iout=$("$ROOT/install.sh" 2>&1) || irc=$?

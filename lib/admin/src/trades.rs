@@ -5,7 +5,8 @@
 //!   each runner (its `sim_runners.epoch`; the newest epoch in `sim_trades` for a runner without
 //!   a `sim_runners` row); `all_epochs` keeps the trades from before resets.
 //! - `live`: table `live_trades` (writers: the scalp-executor@<strategy> instances). In a
-//!   database from before the live tables the answer is an empty list with a note, not an error.
+//!   database from before the live tables, or where no executor has sent a request yet (empty
+//!   `live_orders`), the answer is an empty list with a note, not an error.
 //!
 //! Filters: strategy, asset, `since` (on the exit time: trades closed at or after it). Newest
 //! first (exit time, then runner, epoch, seq descending), `limit` rows.
@@ -39,7 +40,8 @@ impl TradeSource {
     }
 }
 
-/// The message when `live_trades` does not exist yet.
+/// The message when `live_trades` does not exist yet, or no executor ever sent a request
+/// (`live_orders` is empty).
 pub const NO_LIVE_TRADES: &str = "no live trades: the executor has not run on this database";
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +139,8 @@ impl Trade {
 pub struct TradesReport {
     pub source: TradeSource,
     pub trades: Vec<Trade>,
-    /// Set when there is nothing to query (`live_trades` absent): [`NO_LIVE_TRADES`].
+    /// Set when there is nothing to query (`live_trades` absent, or no executor has sent a
+    /// request here): [`NO_LIVE_TRADES`].
     pub note: Option<String>,
 }
 
@@ -315,7 +318,16 @@ pub fn query(c: &Connection, db: &Path, q: &TradeQuery) -> Result<TradesReport, 
     let sql = |e| AdminError::sql(db, e);
     let table = q.source.table();
     let cols = table_columns(c, table).map_err(sql)?;
-    if cols.is_empty() {
+    // the live tables exist from the migration on, the executor's first request fills
+    // live_orders: without one, no executor has run here
+    let no_executor = q.source == TradeSource::Live
+        && (cols.is_empty()
+            || !c
+                .query_row("SELECT EXISTS (SELECT 1 FROM live_orders)", [], |r| {
+                    r.get::<_, bool>(0)
+                })
+                .unwrap_or(false));
+    if cols.is_empty() || no_executor {
         return Ok(TradesReport {
             source: q.source,
             trades: Vec::new(),
@@ -547,10 +559,20 @@ mod tests {
             [],
         )
         .unwrap();
+        // a row without any request in live_orders: no executor has run here
         let r = query(&c, &p, &q(TradeSource::Live)).unwrap();
+        assert!(r.trades.is_empty());
+        assert_eq!(r.note.as_deref(), Some(NO_LIVE_TRADES));
+        c.execute(
+            "INSERT INTO live_orders (strategy, symbol, action, client_oid, purpose, sent_at, \
+               status) VALUES ('s', 'BTCUSDT', 'place', 'o1', 'entry', 0, 'ok')",
+            [],
+        )
+        .unwrap();
+        let r = query(&c, &p, &q(TradeSource::Live)).unwrap();
+        assert_eq!(r.note, None);
         assert_eq!(r.trades.len(), 1);
         assert!((r.trades[0].net_pnl - 9.9).abs() < 1e-12);
-        assert_eq!(r.note, None);
         // a database from before the live tables
         c.execute("DROP TABLE live_trades", []).unwrap();
         let r = query(&c, &p, &q(TradeSource::Live)).unwrap();

@@ -148,11 +148,15 @@ SHLIBS=$(cd "$STAGE/src" && dpkg-shlibdeps -O "${exes[@]}" 2>/dev/null | sed -n 
 [ -n "$SHLIBS" ] || die "dpkg-shlibdeps found no dependency"
 DEPENDS="$SHLIBS, systemd"
 SIZE=$(du -sk --exclude=DEBIAN "$R" | cut -f1)
-DAEMON_LIST=$(printf '%s, ' "${DAEMONS[@]}"); DAEMON_LIST=${DAEMON_LIST%, }
+DAEMON_LIST=$(printf '%s, ' "${DAEMONS[@]}"); DAEMON_LIST="${DAEMON_LIST%, }."
+# the extended description's lines stay within 80 columns (lintian), however many daemons
+DAEMON_LINES=$(printf '%s\n' "$DAEMON_LIST" | fold -s -w 76 | sed 's/ *$//; s/^/ /')
 UNITS_ENABLE="scalp.target ${UNITS_SVC[*]} scalp-backup.timer"
 UNITS_STOP="scalp.target ${UNITS_SVC[*]} scalp-backup.timer scalp-backup.service"
 sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@INSTALLED_SIZE@/$SIZE/" \
-    -e "s/@DEPENDS@/$DEPENDS/" -e "s/@DAEMONS@/$DAEMON_LIST/" debian/control > "$R/DEBIAN/control"
+    -e "s/@DEPENDS@/$DEPENDS/" debian/control \
+    | awk -v d="$DAEMON_LINES" '$0 == " @DAEMONS@" { print d; next } { print }' > "$R/DEBIAN/control"
+grep -q '@DAEMONS@' "$R/DEBIAN/control" && die "debian/control: the @DAEMONS@ line was not replaced"
 for s in postinst prerm postrm; do
     sed -e "s/@UNITS_ENABLE@/$UNITS_ENABLE/" -e "s/@UNITS_RESTART@/${UNITS_SVC[*]}/" \
         -e "s/@UNITS_STOP@/$UNITS_STOP/" "debian/$s" > "$R/DEBIAN/$s"

@@ -211,7 +211,7 @@ sleep 6   # RestartSec=5: a restart would have happened by now
 journalctl -u scalp-executor@momentum.service --no-pager -o cat | grep -E 'not (enabled|live.eligible)|live_eligible|enabled = ' >/dev/null \
     || fail "the refusal does not name why: $(journalctl -u scalp-executor@momentum.service --no-pager -o cat | tail -5)"
 systemctl reset-failed scalp-executor@momentum.service
-log "  scalp-executor@momentum refused (exit 2, not restarted): $(journalctl -u scalp-executor@momentum.service --no-pager -o cat | grep -E 'refus|not ' | tail -n1)"
+log "  scalp-executor@momentum refused (exit 2, not restarted): $(journalctl -u scalp-executor@momentum.service --no-pager -o cat | grep -F 'enabled = false' | tail -n1 || true)"
 # the admin's steps (docs/OPERATIONS.md, live trading): keys of the strategy's sub-account,
 # the strategy enabled and live-eligible on BTC, the exchange's URLs
 cp -p /etc/scalp-radar/secrets.env /run/secrets.env.orig

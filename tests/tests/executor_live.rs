@@ -766,6 +766,112 @@ impl Rng {
     }
 }
 
+/// The global rule across executors: each instance sums its own equity and the other
+/// instances' state files (`state/executor-<s>.json`); when that sum falls
+/// `[risk] global_kill_switch_pct` below its window high, it flattens its own account on the
+/// exchange (position closed, stop and orders cancelled) and halts, `KILL SWITCH` in its log.
+#[test]
+fn global_rule_flattens_when_the_live_strategies_summed_equity_falls() {
+    let s = standin(AccountMode::Uta);
+    let env = env(&s, STRATEGY, true);
+    let all = scalp_core::csvdata::read_candles_csv(
+        &scalp_e2e::repo_root().join("data/coinbase_btcusd_1h.csv"),
+    )
+    .unwrap();
+    let db = env.db();
+    store(&db, &all[0]);
+    s.set_price_silently("BTCUSDT", all[0].close);
+    let mut p = start(&env, &s);
+    wait_quiet(&env, &mut p, Some(all[0].open_time), 0);
+    let mut i = 1;
+    while s.position("BTCUSDT") == 0.0 {
+        assert!(i < 300, "no position after 300 candles");
+        let c = &all[i];
+        s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
+        s.set_price_silently("BTCUSDT", all[i + 1].open);
+        let t = now_ms();
+        store(&db, c);
+        wait_quiet(&env, &mut p, Some(c.open_time), t);
+        i += 1;
+    }
+    assert!(
+        s.plans()
+            .iter()
+            .any(|x| x.kind == "pos_loss" && x.status == "live")
+    );
+    // another live strategy's state file, as its executor writes it
+    let other = env.data_dir().join("state/executor-other.json");
+    let write_other = |equity: f64| {
+        let mut v = state(&env).unwrap();
+        v["strategy"] = "other".into();
+        v["runners"] = serde_json::json!([{ "id": "other:ETH", "equity": equity }]);
+        let tmp = other.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        std::fs::rename(&tmp, &other).unwrap();
+    };
+    write_other(10_000.0);
+    // the sum's high includes it (the others are read at most once a second)
+    std::thread::sleep(Duration::from_millis(2_500));
+    let st = state(&env).unwrap();
+    assert_eq!(st["kill_switch"]["active"], false, "{}", st["kill_switch"]);
+    // the other strategy lost half: the sum is 45 % below its high (the shipped 45 %)
+    write_other(5_000.0);
+    let t0 = Instant::now();
+    while state(&env).is_none_or(|st| st["kill_switch"]["active"] != true) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no global kill switch: {:?}\n{}",
+            state(&env).map(|s| s["kill_switch"].clone()),
+            tail(&log(&env))
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let st = state(&env).unwrap();
+    let why = st["kill_switch"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(why.contains("global rule"), "{why}");
+    assert!(why.contains("global_kill_switch_pct"), "{why}");
+    // flattened on the exchange, and nothing new while it is active
+    let t0 = Instant::now();
+    while s.position("BTCUSDT") != 0.0
+        || s.plans().iter().any(|x| x.status == "live")
+        || s.orders().iter().any(|o| o.status == "live")
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "not flattened: position {} plans {:?}\n{}",
+            s.position("BTCUSDT"),
+            s.plans(),
+            tail(&log(&env))
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = log(&env);
+    assert!(
+        text.contains("KILL SWITCH sma_cross: global rule"),
+        "{}",
+        tail(&text)
+    );
+    let requests = s.requests().len();
+    for c in &all[i..i + 40] {
+        s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
+        store(&db, c);
+    }
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(
+        s.position("BTCUSDT"),
+        0.0,
+        "traded while the kill switch is active"
+    );
+    let placed = s.requests()[requests..]
+        .iter()
+        .filter(|r| r.path.contains("place"))
+        .count();
+    assert_eq!(placed, 0, "orders placed while the kill switch is active");
+}
+
 fn sent_rows(db: &Path, strategy: &str) -> Vec<(String, String)> {
     let c = rusqlite::Connection::open(db).unwrap();
     let mut st = c

@@ -102,6 +102,53 @@ struct Kill {
     reason: Option<String>,
     /// Monotonic deque of (minute, highest equity), oldest first.
     highs: VecDeque<(i64, f64)>,
+    /// The same for the summed equity of every live strategy (the global rule).
+    #[serde(default)]
+    global_highs: VecDeque<(i64, f64)>,
+}
+
+/// Pushes `(minute, v)` onto a monotonic deque of window highs (`window` minutes) and returns
+/// the high of the window, `v` included.
+fn window_high(highs: &mut VecDeque<(i64, f64)>, minute: i64, window: i64, v: f64) -> f64 {
+    while highs.front().is_some_and(|(m, _)| *m < minute - window) {
+        highs.pop_front();
+    }
+    while highs.back().is_some_and(|(_, x)| *x <= v) {
+        highs.pop_back();
+    }
+    highs.push_back((minute, v));
+    highs.front().map_or(v, |(_, x)| *x)
+}
+
+/// The summed runner equity of the other executors' state files in `dir`
+/// (`executor-<s>.json`, each written by its own instance; `own` is skipped). A file that
+/// cannot be read as a version-1 executor state counts as nothing (and is named at debug level).
+pub fn others_equity(dir: &std::path::Path, own: &str) -> f64 {
+    let own_file = crate::state::state_file(own);
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0.0;
+    };
+    let mut sum = 0.0;
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name == own_file || !name.starts_with("executor-") || !name.ends_with(".json") {
+            continue;
+        }
+        let v: Option<serde_json::Value> = std::fs::read(e.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let Some(v) = v.filter(|v| v["version"] == crate::state::STATE_VERSION) else {
+            tracing::debug!(
+                "{name}: not an executor state file of version {}",
+                crate::state::STATE_VERSION
+            );
+            continue;
+        };
+        sum += v["runners"]
+            .as_array()
+            .map_or(0.0, |r| r.iter().filter_map(|r| r["equity"].as_f64()).sum());
+    }
+    sum
 }
 
 /// A runner's snapshot: engine state, strategy state (CBOR), fills cursor (JSON).
@@ -141,6 +188,8 @@ pub struct Executor<B: Broker> {
     conn: Connection,
     slots: Vec<Slot>,
     kill: Kill,
+    /// The other executors' summed equity and when it was read (the global rule).
+    others: Option<(std::time::Instant, f64)>,
     /// Trading halted (reconciliation policy `halt`, a `stop` control request): nothing is
     /// placed but protection and closes.
     halted: Option<String>,
@@ -265,6 +314,7 @@ impl<B: Broker> Executor<B> {
             conn,
             slots: Vec::new(),
             kill: Kill::default(),
+            others: None,
             halted: None,
             acks: BTreeMap::new(),
             control_dir,
@@ -1194,10 +1244,13 @@ impl<B: Broker> Executor<B> {
         Ok(())
     }
 
-    /// The session kill switch: equity below its window high by `kill_loss_pct` → flatten.
+    /// The kill switches: this strategy's equity below its window high by `kill_loss_pct`, or
+    /// (the global rule, `[risk] global_kill_switch_pct` over `window_hours`) the summed equity
+    /// of every live strategy (this one's and the others' state files, read at most once a
+    /// second) below its window high by that → flatten this strategy. Every instance applies
+    /// the global rule to the same sum, so each flattens its own account.
     async fn check_kill(&mut self) -> anyhow::Result<()> {
-        let pct = self.cfg.main.executor.kill_loss_pct;
-        if pct <= 0.0 || self.kill.active {
+        if self.kill.active {
             return Ok(());
         }
         let eq: f64 = self
@@ -1210,27 +1263,42 @@ impl<B: Broker> Executor<B> {
             })
             .sum();
         let minute = now_ms() / 60_000;
-        let window = (self.cfg.main.executor.kill_window_hours * 60.0) as i64;
-        while self
-            .kill
-            .highs
-            .front()
-            .is_some_and(|(m, _)| *m < minute - window)
-        {
-            self.kill.highs.pop_front();
+        let pct = self.cfg.main.executor.kill_loss_pct;
+        if pct > 0.0 {
+            let window = (self.cfg.main.executor.kill_window_hours * 60.0) as i64;
+            let high = window_high(&mut self.kill.highs, minute, window, eq);
+            if high > 0.0 && (high - eq) / high * 100.0 >= pct {
+                let why = format!(
+                    "equity {eq:.2} is {:.2} % below its high {high:.2} of the last {} h (limit {pct} %)",
+                    (high - eq) / high * 100.0,
+                    self.cfg.main.executor.kill_window_hours
+                );
+                return self.trip_kill(why).await;
+            }
         }
-        while self.kill.highs.back().is_some_and(|(_, v)| *v <= eq) {
-            self.kill.highs.pop_back();
-        }
-        self.kill.highs.push_back((minute, eq));
-        let high = self.kill.highs.front().map_or(eq, |(_, v)| *v);
-        if high > 0.0 && (high - eq) / high * 100.0 >= pct {
-            let why = format!(
-                "equity {eq:.2} is {:.2} % below its high {high:.2} of the last {} h (limit {pct} %)",
-                (high - eq) / high * 100.0,
-                self.cfg.main.executor.kill_window_hours
-            );
-            self.trip_kill(why).await?;
+        let gpct = self.cfg.main.risk.global_kill_switch_pct;
+        if gpct > 0.0 {
+            let fresh = self
+                .others
+                .is_some_and(|(t, _)| t.elapsed() < Duration::from_secs(1));
+            if !fresh {
+                let dir = self.cfg.state_dir();
+                self.others = Some((
+                    std::time::Instant::now(),
+                    others_equity(&dir, &self.strategy),
+                ));
+            }
+            let total = eq + self.others.map_or(0.0, |(_, v)| v);
+            let window = (self.cfg.main.risk.window_hours * 60.0) as i64;
+            let high = window_high(&mut self.kill.global_highs, minute, window, total);
+            if high > 0.0 && (high - total) / high * 100.0 >= gpct {
+                let why = format!(
+                    "global rule: the summed equity of the live strategies {total:.2} is {:.2} % below its high {high:.2} of the last {} h (limit {gpct} %, [risk] global_kill_switch_pct)",
+                    (high - total) / high * 100.0,
+                    self.cfg.main.risk.window_hours
+                );
+                return self.trip_kill(why).await;
+            }
         }
         Ok(())
     }
@@ -1725,5 +1793,52 @@ fn log_fill(plan: &RunnerPlan, f: &scalp_backtest::LiveFill) {
                 plan.id
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_high_keeps_the_highest_of_the_window_only() {
+        let mut h = VecDeque::new();
+        assert_eq!(window_high(&mut h, 0, 60, 100.0), 100.0);
+        assert_eq!(window_high(&mut h, 10, 60, 90.0), 100.0);
+        assert_eq!(window_high(&mut h, 30, 60, 95.0), 100.0);
+        // minute 61: the high of minute 0 left the window, 95 (minute 30) is the high
+        assert_eq!(window_high(&mut h, 61, 60, 80.0), 95.0);
+        assert_eq!(window_high(&mut h, 62, 60, 120.0), 120.0);
+        assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn others_equity_sums_the_other_executors_runners_and_skips_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        let file = |name: &str, body: &str| std::fs::write(d.path().join(name), body).unwrap();
+        file(
+            "executor-a.json",
+            r#"{"version":1,"seq":3,"written_at":"x","runners":[{"equity":600.5},{"equity":399.5}]}"#,
+        );
+        file(
+            "executor-b.json",
+            r#"{"version":1,"seq":1,"written_at":"x","runners":[{"equity":250.0}]}"#,
+        );
+        // its own file, another version, a torn file, another daemon's file: not counted
+        file(
+            "executor-me.json",
+            r#"{"version":1,"runners":[{"equity":1e9}]}"#,
+        );
+        file(
+            "executor-old.json",
+            r#"{"version":0,"runners":[{"equity":1e9}]}"#,
+        );
+        file("executor-torn.json", r#"{"version":1,"runners":[{"equ"#);
+        file(
+            "simulator.json",
+            r#"{"version":1,"runners":[{"equity":1e9}]}"#,
+        );
+        assert_eq!(others_equity(d.path(), "me"), 1250.0);
+        assert_eq!(others_equity(&d.path().join("missing"), "me"), 0.0);
     }
 }

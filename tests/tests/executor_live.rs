@@ -186,6 +186,29 @@ fn wait_quiet_of(env: &Env, strategy: &str, p: &mut Proc, open_time: Option<i64>
     }
 }
 
+/// Plays and stores `all[from..]` candle by candle (as `parity` does) until the executor holds a
+/// position at the stand-in; the index of the next candle.
+fn step_until_position(
+    env: &Env,
+    s: &PrivateStandIn,
+    p: &mut Proc,
+    all: &[scalp_core::Candle],
+    from: usize,
+) -> usize {
+    let mut i = from;
+    while s.position("BTCUSDT") == 0.0 {
+        assert!(i < from + 300, "no position after 300 candles");
+        let c = &all[i];
+        s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
+        s.set_price_silently("BTCUSDT", all[i + 1].open);
+        let t = now_ms();
+        store(&env.db(), c);
+        wait_quiet(env, p, Some(c.open_time), t);
+        i += 1;
+    }
+    i
+}
+
 fn tail(s: &str) -> &str {
     &s[s.len().saturating_sub(6000)..]
 }
@@ -546,18 +569,7 @@ fn scalpctl_reconcile_reset_and_check_sizing_against_a_running_executor() {
     s.set_price_silently("BTCUSDT", all[0].close);
     let mut p = start(&env, &s);
     wait_quiet(&env, &mut p, Some(all[0].open_time), 0);
-    // candles until a position is open
-    let mut i = 1;
-    while s.position("BTCUSDT") == 0.0 {
-        assert!(i < 300, "no position after 300 candles");
-        let c = &all[i];
-        s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
-        s.set_price_silently("BTCUSDT", all[i + 1].open);
-        let t = now_ms();
-        store(&db, c);
-        wait_quiet(&env, &mut p, Some(c.open_time), t);
-        i += 1;
-    }
+    step_until_position(&env, &s, &mut p, &all, 1);
     let held = s.position("BTCUSDT");
     // read-only reconcile while the executor runs: consistent, exit 0
     let requests = s.requests().len();
@@ -783,17 +795,7 @@ fn global_rule_flattens_when_the_live_strategies_summed_equity_falls() {
     s.set_price_silently("BTCUSDT", all[0].close);
     let mut p = start(&env, &s);
     wait_quiet(&env, &mut p, Some(all[0].open_time), 0);
-    let mut i = 1;
-    while s.position("BTCUSDT") == 0.0 {
-        assert!(i < 300, "no position after 300 candles");
-        let c = &all[i];
-        s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
-        s.set_price_silently("BTCUSDT", all[i + 1].open);
-        let t = now_ms();
-        store(&db, c);
-        wait_quiet(&env, &mut p, Some(c.open_time), t);
-        i += 1;
-    }
+    let i = step_until_position(&env, &s, &mut p, &all, 1);
     assert!(
         s.plans()
             .iter()
@@ -811,7 +813,19 @@ fn global_rule_flattens_when_the_live_strategies_summed_equity_falls() {
     };
     write_other(10_000.0);
     // the sum's high includes it (the others are read at most once a second)
-    std::thread::sleep(Duration::from_millis(2_500));
+    let t0 = Instant::now();
+    while state(&env).is_none_or(|st| {
+        st["kill_switch"]["global_high"]
+            .as_f64()
+            .is_none_or(|h| h < 10_000.0)
+    }) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the other state file is not counted: {:?}",
+            state(&env).map(|s| s["kill_switch"].clone())
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let st = state(&env).unwrap();
     assert_eq!(st["kill_switch"]["active"], false, "{}", st["kill_switch"]);
     // the other strategy lost half: the sum is 45 % below its high (the shipped 45 %)
@@ -859,7 +873,7 @@ fn global_rule_flattens_when_the_live_strategies_summed_equity_falls() {
         s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
         store(&db, c);
     }
-    std::thread::sleep(Duration::from_millis(1_500));
+    wait_quiet(&env, &mut p, Some(all[i + 39].open_time), now_ms());
     assert_eq!(
         s.position("BTCUSDT"),
         0.0,

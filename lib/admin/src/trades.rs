@@ -320,14 +320,13 @@ pub fn query(c: &Connection, db: &Path, q: &TradeQuery) -> Result<TradesReport, 
     let cols = table_columns(c, table).map_err(sql)?;
     // the live tables exist from the migration on, the executor's first request fills
     // live_orders: without one, no executor has run here
-    let no_executor = q.source == TradeSource::Live
-        && (cols.is_empty()
-            || !c
-                .query_row("SELECT EXISTS (SELECT 1 FROM live_orders)", [], |r| {
-                    r.get::<_, bool>(0)
-                })
-                .unwrap_or(false));
-    if cols.is_empty() || no_executor {
+    let no_executor = || {
+        !c.query_row("SELECT EXISTS (SELECT 1 FROM live_orders)", [], |r| {
+            r.get::<_, bool>(0)
+        })
+        .unwrap_or(false)
+    };
+    if cols.is_empty() || (q.source == TradeSource::Live && no_executor()) {
         return Ok(TradesReport {
             source: q.source,
             trades: Vec::new(),

@@ -23,6 +23,7 @@ use scalp_core::{Candle, Exchange};
 use scalp_paper::control::{Action as CtlAction, CONTROL_VERSION, ControlRequest};
 use scalp_paper::runner::{self, Runner, RunnerPlan};
 use scalp_paper::state::ControlAck;
+use scalp_paper::window::{drawdown_pct, window_high};
 use scalp_store::SeriesKey;
 use scalp_strategy::Side;
 use serde::{Deserialize, Serialize};
@@ -107,19 +108,6 @@ struct Kill {
     global_highs: VecDeque<(i64, f64)>,
 }
 
-/// Pushes `(minute, v)` onto a monotonic deque of window highs (`window` minutes) and returns
-/// the high of the window, `v` included.
-fn window_high(highs: &mut VecDeque<(i64, f64)>, minute: i64, window: i64, v: f64) -> f64 {
-    while highs.front().is_some_and(|(m, _)| *m < minute - window) {
-        highs.pop_front();
-    }
-    while highs.back().is_some_and(|(_, x)| *x <= v) {
-        highs.pop_back();
-    }
-    highs.push_back((minute, v));
-    highs.front().map_or(v, |(_, x)| *x)
-}
-
 /// The summed runner equity of the other executors' state files in `dir`
 /// (`executor-<s>.json`, each written by its own instance; `own` is skipped). A file that
 /// cannot be read as a version-1 executor state counts as nothing (and is named at debug level).
@@ -137,7 +125,13 @@ pub fn others_equity(dir: &std::path::Path, own: &str) -> f64 {
         let v: Option<serde_json::Value> = std::fs::read(e.path())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-        let Some(v) = v.filter(|v| v["version"] == crate::state::STATE_VERSION) else {
+        // a reset's copy (`executor-<s>.reset-<ms>.json`) is not a running strategy's state
+        let Some(v) = v.filter(|v| {
+            v["version"] == crate::state::STATE_VERSION
+                && v["strategy"]
+                    .as_str()
+                    .is_some_and(|s| crate::state::state_file(s) == name)
+        }) else {
             tracing::debug!(
                 "{name}: not an executor state file of version {}",
                 crate::state::STATE_VERSION
@@ -190,6 +184,8 @@ pub struct Executor<B: Broker> {
     kill: Kill,
     /// The other executors' summed equity and when it was read (the global rule).
     others: Option<(std::time::Instant, f64)>,
+    /// The global rule's summed equity and its window high at the last look.
+    global: Option<(f64, f64)>,
     /// Trading halted (reconciliation policy `halt`, a `stop` control request): nothing is
     /// placed but protection and closes.
     halted: Option<String>,
@@ -315,6 +311,7 @@ impl<B: Broker> Executor<B> {
             slots: Vec::new(),
             kill: Kill::default(),
             others: None,
+            global: None,
             halted: None,
             acks: BTreeMap::new(),
             control_dir,
@@ -1263,39 +1260,40 @@ impl<B: Broker> Executor<B> {
             })
             .sum();
         let minute = now_ms() / 60_000;
-        let pct = self.cfg.main.executor.kill_loss_pct;
+        let (pct, hours) = (
+            self.cfg.main.executor.kill_loss_pct,
+            self.cfg.main.executor.kill_window_hours,
+        );
         if pct > 0.0 {
-            let window = (self.cfg.main.executor.kill_window_hours * 60.0) as i64;
-            let high = window_high(&mut self.kill.highs, minute, window, eq);
-            if high > 0.0 && (high - eq) / high * 100.0 >= pct {
+            let high = window_high(&mut self.kill.highs, minute, (hours * 60.0) as i64, eq);
+            let dd = drawdown_pct(high, eq);
+            if dd >= pct {
                 let why = format!(
-                    "equity {eq:.2} is {:.2} % below its high {high:.2} of the last {} h (limit {pct} %)",
-                    (high - eq) / high * 100.0,
-                    self.cfg.main.executor.kill_window_hours
+                    "equity {eq:.2} is {dd:.2} % below its high {high:.2} of the last {hours} h (limit {pct} %)"
                 );
                 return self.trip_kill(why).await;
             }
         }
-        let gpct = self.cfg.main.risk.global_kill_switch_pct;
+        let (gpct, ghours) = (
+            self.cfg.main.risk.global_kill_switch_pct,
+            self.cfg.main.risk.window_hours,
+        );
         if gpct > 0.0 {
-            let fresh = self
+            if self
                 .others
-                .is_some_and(|(t, _)| t.elapsed() < Duration::from_secs(1));
-            if !fresh {
-                let dir = self.cfg.state_dir();
-                self.others = Some((
-                    std::time::Instant::now(),
-                    others_equity(&dir, &self.strategy),
-                ));
+                .is_none_or(|(t, _)| t.elapsed() >= Duration::from_secs(1))
+            {
+                let others = others_equity(&self.cfg.state_dir(), &self.strategy);
+                self.others = Some((std::time::Instant::now(), others));
             }
             let total = eq + self.others.map_or(0.0, |(_, v)| v);
-            let window = (self.cfg.main.risk.window_hours * 60.0) as i64;
+            let window = (ghours * 60.0) as i64;
             let high = window_high(&mut self.kill.global_highs, minute, window, total);
-            if high > 0.0 && (high - total) / high * 100.0 >= gpct {
+            self.global = Some((total, high));
+            let dd = drawdown_pct(high, total);
+            if dd >= gpct {
                 let why = format!(
-                    "global rule: the summed equity of the live strategies {total:.2} is {:.2} % below its high {high:.2} of the last {} h (limit {gpct} %, [risk] global_kill_switch_pct)",
-                    (high - total) / high * 100.0,
-                    self.cfg.main.risk.window_hours
+                    "global rule: the summed equity of the live strategies {total:.2} is {dd:.2} % below its high {high:.2} of the last {ghours} h (limit {gpct} %, [risk] global_kill_switch_pct)"
                 );
                 return self.trip_kill(why).await;
             }
@@ -1717,6 +1715,8 @@ impl<B: Broker> Executor<B> {
                 active: self.kill.active,
                 since: self.kill.since.map(fmt_ms),
                 reason: self.kill.reason.clone(),
+                global_equity: self.global.map(|g| g.0),
+                global_high: self.global.map(|g| g.1),
             },
             reconcile: self.report.clone(),
             runners: self
@@ -1801,43 +1801,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn window_high_keeps_the_highest_of_the_window_only() {
-        let mut h = VecDeque::new();
-        assert_eq!(window_high(&mut h, 0, 60, 100.0), 100.0);
-        assert_eq!(window_high(&mut h, 10, 60, 90.0), 100.0);
-        assert_eq!(window_high(&mut h, 30, 60, 95.0), 100.0);
-        // minute 61: the high of minute 0 left the window, 95 (minute 30) is the high
-        assert_eq!(window_high(&mut h, 61, 60, 80.0), 95.0);
-        assert_eq!(window_high(&mut h, 62, 60, 120.0), 120.0);
-        assert_eq!(h.len(), 1);
-    }
-
-    #[test]
     fn others_equity_sums_the_other_executors_runners_and_skips_the_rest() {
         let d = tempfile::tempdir().unwrap();
         let file = |name: &str, body: &str| std::fs::write(d.path().join(name), body).unwrap();
         file(
             "executor-a.json",
-            r#"{"version":1,"seq":3,"written_at":"x","runners":[{"equity":600.5},{"equity":399.5}]}"#,
+            r#"{"version":1,"seq":3,"strategy":"a","runners":[{"equity":600.5},{"equity":399.5}]}"#,
         );
         file(
             "executor-b.json",
-            r#"{"version":1,"seq":1,"written_at":"x","runners":[{"equity":250.0}]}"#,
+            r#"{"version":1,"seq":1,"strategy":"b","runners":[{"equity":250.0}]}"#,
         );
-        // its own file, another version, a torn file, another daemon's file: not counted
+        // its own file, a reset's copy, another version, a torn file, a file named for another
+        // strategy, another daemon's file: not counted
+        let big = |s: &str, v: u32| {
+            format!(r#"{{"version":{v},"strategy":"{s}","runners":[{{"equity":1e9}}]}}"#)
+        };
+        file("executor-me.json", &big("me", 1));
+        file("executor-a.reset-1700000000000.json", &big("a", 1));
+        file("executor-old.json", &big("old", 0));
         file(
-            "executor-me.json",
-            r#"{"version":1,"runners":[{"equity":1e9}]}"#,
+            "executor-torn.json",
+            r#"{"version":1,"strategy":"torn","runners":[{"equ"#,
         );
-        file(
-            "executor-old.json",
-            r#"{"version":0,"runners":[{"equity":1e9}]}"#,
-        );
-        file("executor-torn.json", r#"{"version":1,"runners":[{"equ"#);
-        file(
-            "simulator.json",
-            r#"{"version":1,"runners":[{"equity":1e9}]}"#,
-        );
+        file("executor-c.json", &big("d", 1));
+        file("simulator.json", &big("simulator", 1));
         assert_eq!(others_equity(d.path(), "me"), 1250.0);
         assert_eq!(others_equity(&d.path().join("missing"), "me"), 0.0);
     }

@@ -64,6 +64,10 @@ pub struct KillView {
     pub active: bool,
     pub since: Option<String>,
     pub reason: Option<String>,
+    /// The global rule's summed equity of the live strategies at the last look, and its
+    /// window high (absent while the rule is off).
+    pub global_equity: Option<f64>,
+    pub global_high: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -551,23 +551,8 @@ impl Simulator {
                 let g = &mut self.global;
                 let minute = out.close_time.max(g.last_t).div_euclid(60_000) * 60_000;
                 g.last_t = minute;
-                while g.highs.back().is_some_and(|&(_, v)| v <= total) {
-                    g.highs.pop_back();
-                }
-                g.highs.push_back((minute, total));
-                while g
-                    .highs
-                    .front()
-                    .is_some_and(|&(t, _)| t < minute - window_ms)
-                {
-                    g.highs.pop_front();
-                }
-                let high = g.highs.front().map_or(total, |&(_, v)| v);
-                let dd = if high > 0.0 {
-                    (1.0 - total / high) * 100.0
-                } else {
-                    0.0
-                };
+                let high = crate::window::window_high(&mut g.highs, minute, window_ms, total);
+                let dd = crate::window::drawdown_pct(high, total);
                 if threshold > 0.0 && !g.active && dd >= threshold {
                     g.active = true;
                     g.since = Some(out.close_time);

@@ -13,6 +13,7 @@ use crate::support::Env;
 use scalp_e2e::standin::bitget_private::{
     AccountMode, ContractFixture, PrivateConfig, PrivateStandIn,
 };
+use scalp_e2e::standin::{StandIn, StandInConfig};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -298,11 +299,69 @@ fn refuses_unknown_disabled_or_not_live_eligible_strategies_and_rejected_keys() 
     assert!(!err.contains(bad), "the secret was printed: {err}");
 }
 
+/// How the closed candles reach the executor's database.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Feed {
+    /// The test stores each one as the collector commits a closed candle.
+    Store,
+    /// A running `scalp-collector` receives each one as a closed kline from the Binance
+    /// stand-in's WebSocket (market data from Binance, orders on Bitget), whose clock the test
+    /// holds still and moves to each candle's close.
+    Collector,
+}
+
+/// The market-data side of a parity run with [`Feed::Collector`].
+struct Market {
+    standin: StandIn,
+    collector: crate::support::Collector,
+}
+
+impl Market {
+    /// The Binance stand-in serving the bundled candles with its clock stopped just after the
+    /// close of `first` (so the collector's backfill stores it), and a collector on it.
+    fn start(env: &Env, first: &scalp_core::Candle) -> Market {
+        let standin = StandIn::start_blocking(StandInConfig {
+            start_ms: Some(first.open_time + H + 1),
+            speed: 0.0,
+            binance_push_ms: 5,
+            ..StandInConfig::default()
+        });
+        let text = std::fs::read_to_string(env.config()).unwrap();
+        let text = text.replace(
+            "[collector]\nsources = [\"replay\"]\n",
+            &format!(
+                "[collector]\nsources = [\"binance\"]\nbackfill_days = 1\ngap_check_interval_s = 3600\nstall_timeout_s = 3600\nstate_interval_s = 1\n\n\
+                 [exchanges.binance]\nrest_url = \"{}\"\nws_url = \"{}\"\n",
+                standin.binance.rest_url(),
+                standin.binance.ws_url()
+            ),
+        );
+        assert!(text.contains("\"binance\""), "{text}");
+        std::fs::write(env.config(), text).unwrap();
+        let mut collector = env.start("collector.log", &[]);
+        collector.wait_log(120, "BACKFILL DONE exchange=binance");
+        env.wait_state(60, "the collector's stream connected", |st| {
+            st["streams"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|x| x["connected"] == true))
+        });
+        Market { standin, collector }
+    }
+
+    /// Moves the exchange's clock past `c`'s close: its closed kline goes out on the WebSocket.
+    fn close(&self, c: &scalp_core::Candle) {
+        self.standin.clock().set_ms(c.open_time + H + 1);
+    }
+}
+
+const H: i64 = 3_600_000;
+
 /// `exact_prices`: every order of the strategy is a market order (no price rounded to the tick).
 fn parity(
     strategy: &str,
     exact_prices: bool,
     mode: AccountMode,
+    feed: Feed,
     candles_n: usize,
     kills: &[usize],
 ) {
@@ -315,7 +374,13 @@ fn parity(
     let candles = &all[..candles_n];
     let db = env.db();
     // the first candle is there at start: the runner warms up on it and trades from the next
-    store(&db, &candles[0]);
+    let market = match feed {
+        Feed::Store => {
+            store(&db, &candles[0]);
+            None
+        }
+        Feed::Collector => Some(Market::start(&env, &candles[0])),
+    };
     s.set_price_silently("BTCUSDT", candles[0].close);
     let mut p = start_as(&env, &s, strategy);
     wait_quiet_of(&env, strategy, &mut p, Some(candles[0].open_time), 0);
@@ -346,7 +411,10 @@ fn parity(
             s.set_price_silently("BTCUSDT", n.open);
         }
         let t = now_ms();
-        store(&db, c);
+        match &market {
+            None => store(&db, c),
+            Some(m) => m.close(c),
+        }
         wait_quiet_of(&env, strategy, &mut p, Some(c.open_time), t);
         // protection: an open position has a live exchange-side stop
         if s.position("BTCUSDT").abs() > 0.0 {
@@ -362,6 +430,37 @@ fn parity(
         }
     }
     drop(p);
+    if let Some(mut m) = market {
+        // every candle came through the collector, exactly as the exchange served it
+        assert_eq!(
+            m.collector.terminate().code(),
+            Some(0),
+            "{}",
+            m.collector.log_text()
+        );
+        let conn = scalp_store::open(&db).unwrap();
+        let key = scalp_store::SeriesKey {
+            exchange: scalp_core::Exchange::Binance,
+            symbol: "BTCUSDT",
+            timeframe: scalp_core::Timeframe::H1,
+        };
+        let stored = scalp_store::candles::load(&conn, &key, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(stored[..], candles[..], "the collector's candles");
+        let sent = (1..candles.len())
+            .filter(|&i| {
+                m.standin
+                    .binance
+                    .closed_sent_at(candles[i].open_time)
+                    .is_some()
+            })
+            .count();
+        assert_eq!(
+            sent,
+            candles.len() - 1,
+            "every candle after the first came over the WebSocket"
+        );
+        drop(m.standin);
+    }
     let text = log(&env);
     assert!(text.contains("RECONCILE"), "{}", tail(&text));
     assert!(text.contains("LIVE ORDER"), "{}", tail(&text));
@@ -517,19 +616,34 @@ fn sma_cross_live_trades_equal_the_backtest_classic_with_kill_9() {
         STRATEGY,
         true,
         AccountMode::Classic,
+        Feed::Store,
         520,
         &[120, 333, 334, 470],
     );
 }
 
 #[test]
-fn sma_cross_live_trades_equal_the_backtest_uta() {
-    parity(STRATEGY, true, AccountMode::Uta, 400, &[200]);
+fn sma_cross_live_trades_equal_the_backtest_uta_through_the_collector() {
+    parity(
+        STRATEGY,
+        true,
+        AccountMode::Uta,
+        Feed::Collector,
+        400,
+        &[200],
+    );
 }
 
 #[test]
-fn grid_atr_live_trades_equal_the_backtest_uta_with_kill_9() {
-    parity("grid_atr", false, AccountMode::Uta, 400, &[150, 151, 290]);
+fn grid_atr_live_trades_equal_the_backtest_uta_through_the_collector_with_kill_9() {
+    parity(
+        "grid_atr",
+        false,
+        AccountMode::Uta,
+        Feed::Collector,
+        400,
+        &[150, 151, 290],
+    );
 }
 
 fn scalpctl(env: &Env, args: &[&str], keys: Option<&PrivateStandIn>) -> (i32, String, String) {

@@ -7,6 +7,7 @@ use crate::clock::ExchangeClocks;
 use crate::db;
 use crate::error::chain;
 use crate::pipeline::{Event, Origin, StatusChange};
+use crate::validate::{Reject, check_closed};
 use crate::{Series, Stop};
 use scalp_core::config::Config;
 use scalp_core::types::{fmt_ms, now_ms};
@@ -85,22 +86,7 @@ impl LiveSource {
     /// Measures the exchange clock's offset (server-time endpoint). On failure keeps the last
     /// offset and says so.
     pub async fn sync_clock(&self) {
-        let t0 = now_ms();
-        match self.rest.server_time().await {
-            Ok(server) => {
-                let off = self.clocks.observe(self.exchange, server, t0, now_ms());
-                tracing::info!(
-                    "CLOCK exchange={} server_time={} offset_ms={off}",
-                    self.exchange,
-                    fmt_ms(server)
-                );
-            }
-            Err(e) => tracing::warn!(
-                "CLOCK exchange={}: server time unavailable ({e}); keeping offset {} ms",
-                self.exchange,
-                self.clocks.offset(self.exchange)
-            ),
-        }
+        sync_clock(self.exchange, &self.rest, &self.clocks).await
     }
 
     fn now(&self) -> i64 {
@@ -142,7 +128,14 @@ impl LiveSource {
         let stats = handle.stats.clone();
         let (repair_tx, repair_rx) = mpsc::channel::<Vec<Series>>(64);
         let exchange = self.exchange;
-        let translator = tokio::spawn(translate(exchange, ws_rx, tx.clone(), repair_tx));
+        let translator = tokio::spawn(translate(
+            exchange,
+            ws_rx,
+            tx.clone(),
+            repair_tx,
+            self.rest.clone(),
+            self.clocks.clone(),
+        ));
         let task = tokio::spawn(async move {
             let this = Arc::new(self);
             // The exchange clock first: every later decision uses it.
@@ -527,16 +520,43 @@ impl LiveSource {
     }
 }
 
+/// Measures `exchange`'s clock offset with its server-time endpoint; on failure keeps the last
+/// offset and says so.
+async fn sync_clock(exchange: Exchange, rest: &RestClient, clocks: &ExchangeClocks) {
+    let t0 = now_ms();
+    match rest.server_time().await {
+        Ok(server) => {
+            let off = clocks.observe(exchange, server, t0, now_ms());
+            tracing::info!(
+                "CLOCK exchange={exchange} server_time={} offset_ms={off}",
+                fmt_ms(server)
+            );
+        }
+        Err(e) => tracing::warn!(
+            "CLOCK exchange={exchange}: server time unavailable ({e}); keeping offset {} ms",
+            clocks.offset(exchange)
+        ),
+    }
+}
+
 /// Maps WS events to pipeline events; asks for a gap repair of the streams of a connection
 /// that came back (candles closed while it was down are not replayed by the stream).
+///
+/// A candle the exchange says closed but our estimate of its clock says has not ended (the
+/// offset went stale: a suspended VM, a stepped local clock) makes it measure the exchange's
+/// clock again before passing the candle on, once per candle, so that the pipeline judges it
+/// by a fresh offset instead of refusing every closed candle until the next reconnect.
 async fn translate(
     exchange: Exchange,
     mut rx: mpsc::Receiver<StreamEvent>,
     tx: mpsc::Sender<Event>,
     repair: mpsc::Sender<Vec<Series>>,
+    rest: RestClient,
+    clocks: ExchangeClocks,
 ) {
     let mut conns: HashMap<ConnId, Vec<Series>> = HashMap::new();
     let mut ever: HashSet<Series> = HashSet::new();
+    let mut resynced_for: Option<i64> = None;
     while let Some(ev) = rx.recv().await {
         let out: Vec<Event> = match ev {
             StreamEvent::Closed {
@@ -545,15 +565,28 @@ async fn translate(
                 timeframe,
                 candle,
                 reason,
-            } => vec![Event::Closed {
-                series: Series::new(exchange, symbol, timeframe),
-                candles: vec![candle],
-                origin: if reason == CloseReason::RestCorrected {
-                    Origin::Correction
-                } else {
-                    Origin::Stream
-                },
-            }],
+            } => {
+                if let Err(Reject::Forming { ends_in_ms }) =
+                    check_closed(exchange, timeframe, &candle, clocks.now(exchange))
+                    && resynced_for != Some(candle.open_time)
+                {
+                    resynced_for = Some(candle.open_time);
+                    tracing::info!(
+                        "CLOCK exchange={exchange}: {symbol} {timeframe} {} closed by the exchange ends in {ends_in_ms} ms by our clock estimate; measuring the exchange's clock again",
+                        fmt_ms(candle.open_time)
+                    );
+                    sync_clock(exchange, &rest, &clocks).await;
+                }
+                vec![Event::Closed {
+                    series: Series::new(exchange, symbol, timeframe),
+                    candles: vec![candle],
+                    origin: if reason == CloseReason::RestCorrected {
+                        Origin::Correction
+                    } else {
+                        Origin::Stream
+                    },
+                }]
+            }
             StreamEvent::Failed { stream, reason, .. } => vec![Event::Status {
                 series: Series::new(exchange, stream.symbol, stream.timeframe),
                 change: StatusChange::Error(reason),

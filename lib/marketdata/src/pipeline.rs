@@ -194,6 +194,9 @@ pub struct Pipeline {
     streams: BTreeMap<Series, Stats>,
     pending: BTreeMap<Series, Vec<(Candle, Origin)>>,
     pending_len: usize,
+    /// A candle a WS stream closed is pending: stored as soon as the queue is drained, not at
+    /// the next flush tick (strategies trade on it; REST and replay batches keep the tick).
+    stream_pending: bool,
     writer: Option<scalp_statefile::StateWriter<CollectorState>>,
     started_at: String,
     total: u64,
@@ -239,6 +242,7 @@ impl Pipeline {
             streams: BTreeMap::new(),
             pending: BTreeMap::new(),
             pending_len: 0,
+            stream_pending: false,
             writer,
             started_at: fmt_ms(now_ms()),
             total: 0,
@@ -320,7 +324,16 @@ impl Pipeline {
                 ev = rx.recv(), if rx_open => match ev {
                     Some(ev) => {
                         self.handle(ev).await;
-                        if self.pending_len >= self.opts.batch_max {
+                        // what is already queued joins this batch (a REST page, a burst of
+                        // streams closing together); a stream's closed candle is then stored
+                        // at once, the rest at the flush tick or when the batch is full
+                        while self.pending_len < self.opts.batch_max {
+                            match rx.try_recv() {
+                                Ok(ev) => self.handle(ev).await,
+                                Err(_) => break,
+                            }
+                        }
+                        if self.stream_pending || self.pending_len >= self.opts.batch_max {
                             self.flush().await;
                         }
                     }
@@ -376,6 +389,7 @@ impl Pipeline {
                     self.stats(&series).st.rejected += refused;
                 }
                 if !accepted.is_empty() {
+                    self.stream_pending |= accepted.iter().any(|(_, o)| *o == Origin::Stream);
                     self.pending_len += accepted.len();
                     self.pending.entry(series).or_default().extend(accepted);
                 }
@@ -465,6 +479,7 @@ impl Pipeline {
         let batches: Vec<(Series, Vec<(Candle, Origin)>)> =
             std::mem::take(&mut self.pending).into_iter().collect();
         self.pending_len = 0;
+        self.stream_pending = false;
         let jobs: Vec<(Series, Vec<Candle>)> = batches
             .iter()
             .map(|(s, v)| (s.clone(), v.iter().map(|(c, _)| *c).collect()))
@@ -908,6 +923,78 @@ mod tests {
         assert_eq!(st.last_closed_open_time, Some(closed[4].open_time));
         assert!(st.lag_ms.is_some());
         assert_eq!(env.payload.candles_stored_total, 5);
+        drop(db);
+        join.join().unwrap();
+    }
+
+    /// A candle a WS stream closed is committed at once (strategies trade on it), not at the
+    /// next flush tick; a REST batch waits for the tick.
+    #[tokio::test]
+    async fn a_stream_closed_candle_is_stored_at_once_a_backfill_batch_at_the_tick() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        let (db, join) = DbActor::spawn("db", move || db::open(&p)).unwrap();
+        let hour = Duration::from_secs(3600);
+        let opts = PipelineOptions {
+            sources: vec![Exchange::Binance],
+            flush_interval: hour,
+            health_interval: hour,
+            state_interval: hour,
+            ..PipelineOptions::default()
+        };
+        let s = Series::new(Exchange::Binance, "BTCUSDT", Timeframe::M1);
+        let pipe = Pipeline::new(db.clone(), opts, vec![(s.clone(), None)]).unwrap();
+        let (tx, rx) = mpsc::channel(16);
+        let stop = Stop::new();
+        let h = tokio::spawn(pipe.run(rx, stop.clone(), ()));
+        // the ticks' first (immediate) rounds pass before anything is sent
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let t = Timeframe::M1.align(now_ms()) - 10 * 60_000;
+        let count = || {
+            let s2 = s.clone();
+            let db = db.clone();
+            async move {
+                db.call(move |c| scalp_store::candles::load(c, &s2.key(), i64::MIN, i64::MAX))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .len()
+            }
+        };
+        tx.send(Event::Closed {
+            series: s.clone(),
+            candles: vec![candle(t), candle(t + 60_000)],
+            origin: Origin::Backfill,
+        })
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            count().await,
+            0,
+            "a backfill batch waits for the flush tick"
+        );
+        tx.send(Event::Closed {
+            series: s.clone(),
+            candles: vec![candle(t + 120_000)],
+            origin: Origin::Stream,
+        })
+        .await
+        .unwrap();
+        let mut n = 0;
+        for _ in 0..500 {
+            n = count().await;
+            if n == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            n, 3,
+            "the stream's candle (with what was pending) is stored before any tick"
+        );
+        stop.trigger();
+        h.await.unwrap();
         drop(db);
         join.join().unwrap();
     }

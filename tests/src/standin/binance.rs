@@ -15,7 +15,7 @@ use scalp_core::{Candle, Timeframe};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -423,20 +423,32 @@ async fn serve_ws(s: Arc<Shared>, sock: WebSocket, names: Vec<String>, combined:
                     out.push(MALFORMED[malformed_i % MALFORMED.len()].to_string());
                     malformed_i += 1;
                 }
+                let mut closed = Vec::new();
                 for (i, (name, sym, tf)) in streams.iter().enumerate() {
                     for p in s.step(&mut states[i], *tf) {
                         let ev = match p {
-                            Push::Closed(c, t) => kline_event(sym, *tf, &c, true, t),
+                            Push::Closed(c, t) => {
+                                closed.push((out.len(), c.open_time));
+                                kline_event(sym, *tf, &c, true, t)
+                            }
                             Push::Forming(c, t) => kline_event(sym, *tf, &c, false, t),
                         };
                         out.push(if combined { json!({"stream": name, "data": ev}).to_string() } else { ev.to_string() });
                     }
                 }
                 let mut failed = false;
-                for m in out {
+                for (k, m) in out.into_iter().enumerate() {
+                    // the moment the closed kline is handed to the socket (before the write)
+                    let at = Instant::now();
                     if tx.send(Message::Text(m.into())).await.is_err() {
                         failed = true;
                         break;
+                    }
+                    if let Some(&(_, open)) = closed.iter().find(|(j, _)| *j == k) {
+                        let mut sent = s.closed_sent.lock().unwrap();
+                        if !sent.iter().any(|(t, _)| *t == open) {
+                            sent.push((open, at));
+                        }
                     }
                 }
                 if failed {

@@ -251,6 +251,8 @@ pub(crate) struct Shared {
     pub client_messages_max_len: AtomicU64,
     pub sni: Arc<Mutex<Vec<Option<String>>>>,
     pub failed_handshakes: Arc<AtomicU64>,
+    /// Binance: (open time, when its closed kline was handed to the socket) per closed push.
+    pub closed_sent: Mutex<Vec<(i64, Instant)>>,
 }
 
 impl Shared {
@@ -485,6 +487,18 @@ impl ServerHandle {
         self.shared.log.lock().unwrap().clear();
     }
     /// WS connections accepted so far.
+    /// Binance: when the closed kline of the candle opening at `open_time` was sent on a
+    /// WebSocket (the first time, over every connection and stream), if it was.
+    pub fn closed_sent_at(&self, open_time: i64) -> Option<Instant> {
+        self.shared
+            .closed_sent
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(t, _)| *t == open_time)
+            .map(|(_, at)| *at)
+    }
+
     pub fn ws_connections_total(&self) -> u64 {
         self.shared.ws_total.load(Ordering::SeqCst)
     }
@@ -674,6 +688,7 @@ fn start_server_on(
         client_messages_max_len: AtomicU64::new(0),
         sni: Arc::new(Mutex::new(Vec::new())),
         failed_handshakes: Arc::new(AtomicU64::new(0)),
+        closed_sent: Mutex::new(Vec::new()),
     });
     let tls = shared.cfg.tls.as_ref().map(|t| t.server_config());
     let (sni, failed) = (shared.sni.clone(), shared.failed_handshakes.clone());

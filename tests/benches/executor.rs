@@ -1,40 +1,46 @@
-//! Whole-process figures of `scalp-executor` against the Bitget stand-in (a bench command, not
-//! criterion, and not a timed test):
+//! Whole-process figures of `scalp-executor` fed by a running `scalp-collector`, against the
+//! stand-ins (a bench command, not criterion, and not a timed test):
 //!
-//! `cargo build --release -p scalp-executor && cargo bench -p scalp-e2e --bench executor`
-//! (`-- STRATEGY CANDLES`, default `grid_atr 1000`; the UTA dialect).
+//! `cargo build --release -p scalp-executor -p scalp-collector && cargo bench -p scalp-e2e --bench executor`
+//! (`-- STRATEGY CANDLES`, default `grid_atr 1000`; orders on the UTA dialect of the Bitget
+//! stand-in, market data from the Binance stand-in's WebSocket).
 //!
-//! Each bundled BTC 1h candle is played on the stand-in (fills on its path), then committed to
-//! the database the way the collector commits a closed candle. Measured, per candle, from that
-//! commit: the first signed request the executor sends (its reaction: fills and book reads) and
-//! the first order request (place / cancel / batch / plan) at the stand-in, p50 / p99 / max;
-//! the executor's resident memory when idle after start, at the end and its peak; CPU seconds
-//! per candle over the whole run (protection checks included). The WebSocket → commit leg is the
-//! collector's (its own bench). The harness waits for the executor to be quiescent between
-//! steps (a protection check that found nothing to do), so `check_interval_ms` is 300 here
-//! (5000 by default) and the state file is written every 20 ms; CPU per candle includes these.
+//! Each bundled BTC 1h candle is played on the Bitget stand-in (fills on its path); then the
+//! Binance stand-in's clock (held still) moves past the candle's close and its WebSocket sends
+//! the closed kline to the collector, which commits it; the executor steps on it. Measured, per
+//! candle, from the moment the stand-in hands that closed kline to its socket: the first signed
+//! request the executor sends (its reaction) and the first order request (place / cancel /
+//! batch / plan) at the Bitget stand-in, p50 / p99 / max. Because the stand-in's clock jumps an
+//! hour per candle, the collector's clock estimate is an hour behind at every closed kline and
+//! it measures the exchange clock again first (a server-time request a real exchange's steady
+//! clock does not cause): its share is reported. Also the executor's resident memory when idle
+//! after start, at the end and its peak; CPU seconds per candle over the whole run (protection
+//! checks included). The harness waits for the executor to be quiescent between steps (a
+//! protection check that found nothing to do), so `check_interval_ms` is 300 here (5000 by
+//! default) and the state file is written every 20 ms; CPU per candle includes these.
 
 use scalp_e2e::standin::bitget_private::{
     AccountMode, ContractFixture, PrivateConfig, PrivateStandIn,
 };
+use scalp_e2e::standin::{StandIn, StandInConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn executor_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("SCALP_EXECUTOR_BIN") {
+fn release_bin(name: &str, var: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(var) {
         return PathBuf::from(p);
     }
     let root = scalp_e2e::repo_root();
     for p in [
-        "target/release/scalp-executor",
-        "target/debug/scalp-executor",
+        format!("target/release/{name}"),
+        format!("target/debug/{name}"),
     ] {
-        if root.join(p).exists() {
+        if root.join(&p).exists() {
             return root.join(p);
         }
     }
-    panic!("build it first: cargo build --release -p scalp-executor");
+    panic!("build it first: cargo build --release -p scalp-executor -p scalp-collector");
 }
 
 fn strategies(dir: &Path, strategy: &str) {
@@ -65,6 +71,16 @@ fn strategies(dir: &Path, strategy: &str) {
         out.push('\n');
     }
     std::fs::write(dir.join("strategies.toml"), out).unwrap();
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
 }
 
 fn kb(pid: u32, field: &str) -> u64 {
@@ -151,37 +167,68 @@ fn main() {
     )
     .unwrap();
     strategies(dir, &strategy);
+    let all =
+        scalp_core::csvdata::read_candles_csv(&root.join("data/coinbase_btcusd_1h.csv")).unwrap();
+    let warm = 300;
+    assert!(all.len() > warm + n + 1, "not enough bundled candles");
+    const H: i64 = 3_600_000;
+    // the market: its clock held just after the close of the last warm-up candle
+    let market = StandIn::start_blocking(StandInConfig {
+        start_ms: Some(all[warm - 1].open_time + H + 1),
+        speed: 0.0,
+        binance_push_ms: 5,
+        ..StandInConfig::default()
+    });
     std::fs::write(
         dir.join("scalp.toml"),
         format!(
             "[paths]\ndata_dir = \"data\"\nbundled_data_dir = \"{}\"\n\n\
-             [collector]\nsources = [\"replay\"]\n\n[replay]\nfile = \"coinbase_btcusd_1h.csv\"\nsymbol = \"BTCUSDT\"\ntimeframe = \"1h\"\n\n\
+             [collector]\nsources = [\"binance\"]\nbackfill_days = 14\ngap_check_interval_s = 3600\nstall_timeout_s = 3600\nstate_interval_s = 1\n\n\
+             [exchanges.binance]\nrest_url = \"{}\"\nws_url = \"{}\"\n\n\
              [exchanges.bitget]\nrest_url = \"{}\"\nws_private_url = \"{}\"\n\n\
              [executor]\ncapital = 1000.0\nstate_interval_ms = 20\ncheck_interval_ms = 300\nkill_loss_pct = 0.0\n",
             root.join("data").display(),
+            market.binance.rest_url(),
+            market.binance.ws_url(),
             s.rest_url(),
             s.ws_url_v2()
         ),
     )
     .unwrap();
-    let all =
-        scalp_core::csvdata::read_candles_csv(&root.join("data/coinbase_btcusd_1h.csv")).unwrap();
-    let warm = 300;
-    assert!(all.len() > warm + n + 1, "not enough bundled candles");
     let db = dir.join("data/scalp.db");
     std::fs::create_dir_all(dir.join("data")).unwrap();
+    let collector_log = dir.join("collector.log");
+    let mut collector = Proc(
+        Command::new(release_bin("scalp-collector", "SCALP_COLLECTOR_BIN"))
+            .arg("--config")
+            .arg(dir.join("scalp.toml"))
+            .env_remove("NOTIFY_SOCKET")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&collector_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // the warm-up history comes from the collector's REST backfill
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&collector_log)
+        .unwrap_or_default()
+        .contains("BACKFILL DONE exchange=binance")
+    {
+        assert!(Instant::now() < deadline, "the collector did not backfill");
+        assert!(
+            collector.0.try_wait().unwrap().is_none(),
+            "the collector exited"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
     let conn = scalp_store::open(&db).unwrap();
-    let key = scalp_store::SeriesKey {
-        exchange: scalp_core::Exchange::Replay,
-        symbol: "BTCUSDT",
-        timeframe: scalp_core::Timeframe::H1,
-    };
-    // history to warm up on: the runner trades from the candle after it
-    scalp_store::candles::upsert(&conn, &key, &all[..warm]).unwrap();
     s.set_price_silently("BTCUSDT", all[warm - 1].close);
     let log = std::fs::File::create(dir.join("executor.log")).unwrap();
     let cfg = &s.config();
-    let bin = executor_bin();
+    let bin = release_bin("scalp-executor", "SCALP_EXECUTOR_BIN");
     let mut p = Command::new(&bin)
         .args(["--strategy", &strategy, "--config"])
         .arg(dir.join("scalp.toml"))
@@ -202,6 +249,7 @@ fn main() {
     let cpu0 = scalp_e2e::cpu_s(pid);
     let t_run = Instant::now();
     let mut react = Vec::new();
+    let mut resync = Vec::new();
     let mut order = Vec::new();
     for i in warm..warm + n {
         let c = &all[i];
@@ -210,10 +258,22 @@ fn main() {
         // what the fills of the candle's path caused is not the candle's latency
         wait_quiet(dir, &strategy, &mut p, None, scalp_core::types::now_ms());
         s.clear_requests();
+        market.binance.clear_requests();
         let since = scalp_core::types::now_ms();
-        let t0 = Instant::now();
-        scalp_store::candles::upsert(&conn, &key, std::slice::from_ref(c)).unwrap();
+        market.clock().set_ms(c.open_time + H + 1);
         wait_quiet(dir, &strategy, &mut p, Some(c.open_time), since);
+        let t0 = market
+            .binance
+            .closed_sent_at(c.open_time)
+            .expect("the closed kline went out on the WebSocket");
+        if let Some(r) = market
+            .binance
+            .requests()
+            .iter()
+            .find(|r| r.path.ends_with("/time") && r.at >= t0)
+        {
+            resync.push(r.at.duration_since(t0).as_secs_f64() * 1000.0);
+        }
         let reqs = s.requests();
         let after = |f: &dyn Fn(&scalp_e2e::standin::bitget_private::PrivRequest) -> bool| {
             reqs.iter()
@@ -236,6 +296,7 @@ fn main() {
         .args(["-TERM", &pid.to_string()])
         .status();
     let _ = p.wait();
+    drop(collector);
     let trades: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM live_trades WHERE strategy = ?1",
@@ -244,7 +305,7 @@ fn main() {
         )
         .unwrap_or(0);
     println!(
-        "scalp-executor ({}) {strategy} on {n} BTC 1h candles (UTA stand-in): {trades} live trades",
+        "scalp-executor ({}) {strategy} on {n} BTC 1h candles (UTA stand-in), fed by scalp-collector: {trades} live trades",
         bin.display()
     );
     let hist = |v: &[f64]| {
@@ -263,16 +324,22 @@ fn main() {
     let n_react = react.len();
     let n_order = order.len();
     println!(
-        "  commit -> first signed request: n={n_react} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        "  WS closed kline -> first signed request: n={n_react} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         pct(&mut react, 0.5),
         pct(&mut react, 0.99),
         pct(&mut react, 1.0)
     );
     println!(
-        "  commit -> first order request:  n={n_order} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        "  WS closed kline -> first order request:  n={n_order} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         pct(&mut order, 0.5),
         pct(&mut order, 0.99),
         pct(&mut order, 1.0)
+    );
+    let n_resync = resync.len();
+    println!(
+        "  of which the collector's clock re-measure (stand-in clock jumps): n={n_resync} p50 {:.2} ms  p99 {:.2} ms (WS message -> its server-time request)",
+        pct(&mut resync, 0.5),
+        pct(&mut resync, 0.99)
     );
     println!(
         "  RSS idle {idle_rss} kB, at the end {end_rss} kB, peak {hwm} kB; CPU {:.2} ms per candle ({cpu:.2} s over {wall:.1} s)",

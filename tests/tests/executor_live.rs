@@ -2,8 +2,10 @@
 //! - refusals: a strategy that is unknown, disabled or not live-eligible, and rejected keys,
 //!   exit 2 (not restarted by the unit) with the reason;
 //! - parity: `sma_cross` on the bundled BTC 1h candles, stepped candle by candle (the stand-in
-//!   plays each candle with the backtest's path, the candle is then stored as the collector
-//!   stores it): the live trades equal `optimize backtest` on the same candles, with `kill -9`
+//!   plays each candle with the backtest's path, then the candle closes: stored by the test as
+//!   the collector stores it (Classic), or (UTA) sent as a closed kline by the Binance stand-in's
+//!   WebSocket to a running `scalp-collector`): the live trades equal `optimize backtest` on the
+//!   same candles, with `kill -9`
 //!   of the executor between candles and a restart that reconciles consistently; no clientOid
 //!   created twice at the stand-in; every open position has an exchange-side stop; the secret
 //!   appears in no log line, no database row and no state file; `grid_atr` (resting limits,

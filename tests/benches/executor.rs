@@ -173,12 +173,7 @@ fn main() {
     assert!(all.len() > warm + n + 1, "not enough bundled candles");
     const H: i64 = 3_600_000;
     // the market: its clock held just after the close of the last warm-up candle
-    let market = StandIn::start_blocking(StandInConfig {
-        start_ms: Some(all[warm - 1].open_time + H + 1),
-        speed: 0.0,
-        binance_push_ms: 5,
-        ..StandInConfig::default()
-    });
+    let market = StandIn::start_blocking(StandInConfig::held_at(all[warm - 1].open_time + H + 1));
     std::fs::write(
         dir.join("scalp.toml"),
         format!(
@@ -210,20 +205,33 @@ fn main() {
             .spawn()
             .unwrap(),
     );
-    // the warm-up history comes from the collector's REST backfill
+    // the warm-up history comes from the collector's REST backfill; then its stream is up
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(&collector_log)
+    let connected = || {
+        std::fs::read_to_string(dir.join("data/state/collector.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|st| {
+                st["streams"]
+                    .as_array()
+                    .is_some_and(|v| v.iter().any(|x| x["connected"] == true))
+            })
+    };
+    while !(std::fs::read_to_string(&collector_log)
         .unwrap_or_default()
         .contains("BACKFILL DONE exchange=binance")
+        && connected())
     {
-        assert!(Instant::now() < deadline, "the collector did not backfill");
+        assert!(
+            Instant::now() < deadline,
+            "the collector did not backfill and connect"
+        );
         assert!(
             collector.0.try_wait().unwrap().is_none(),
             "the collector exited"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_secs(1));
     let conn = scalp_store::open(&db).unwrap();
     s.set_price_silently("BTCUSDT", all[warm - 1].close);
     let log = std::fs::File::create(dir.join("executor.log")).unwrap();
@@ -337,7 +345,7 @@ fn main() {
     );
     let n_resync = resync.len();
     println!(
-        "  of which the collector's clock re-measure (stand-in clock jumps): n={n_resync} p50 {:.2} ms  p99 {:.2} ms (WS message -> its server-time request)",
+        "  the collector's server-time request (the stand-in's clock jumps an hour per candle) went out after the WS message: n={n_resync} p50 {:.2} ms  p99 {:.2} ms",
         pct(&mut resync, 0.5),
         pct(&mut resync, 0.99)
     );

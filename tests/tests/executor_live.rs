@@ -322,12 +322,7 @@ impl Market {
     /// The Binance stand-in serving the bundled candles with its clock stopped just after the
     /// close of `first` (so the collector's backfill stores it), and a collector on it.
     fn start(env: &Env, first: &scalp_core::Candle) -> Market {
-        let standin = StandIn::start_blocking(StandInConfig {
-            start_ms: Some(first.open_time + H + 1),
-            speed: 0.0,
-            binance_push_ms: 5,
-            ..StandInConfig::default()
-        });
+        let standin = StandIn::start_blocking(StandInConfig::held_at(first.open_time + H + 1));
         let text = std::fs::read_to_string(env.config()).unwrap();
         let text = text.replace(
             "[collector]\nsources = [\"replay\"]\n",

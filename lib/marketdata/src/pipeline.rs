@@ -795,27 +795,75 @@ mod tests {
         }
     }
 
+    /// A pipeline running on a fresh database in `dir` for one Binance 1m series.
+    struct Running {
+        db: DbActor<db::Conn>,
+        join: std::thread::JoinHandle<()>,
+        s: Series,
+        tx: mpsc::Sender<Event>,
+        stop: Stop,
+        h: tokio::task::JoinHandle<Summary>,
+    }
+
+    impl Running {
+        fn start(dir: &std::path::Path, opts: PipelineOptions) -> Running {
+            let p = dir.join("t.db");
+            let (db, join) = DbActor::spawn("db", move || db::open(&p)).unwrap();
+            let s = Series::new(Exchange::Binance, "BTCUSDT", Timeframe::M1);
+            let pipe = Pipeline::new(db.clone(), opts, vec![(s.clone(), None)]).unwrap();
+            let (tx, rx) = mpsc::channel(64);
+            let stop = Stop::new();
+            let h = tokio::spawn(pipe.run(rx, stop.clone(), ()));
+            Running {
+                db,
+                join,
+                s,
+                tx,
+                stop,
+                h,
+            }
+        }
+
+        async fn send(&self, ev: Event) {
+            self.tx.send(ev).await.unwrap();
+        }
+
+        async fn stored(&self) -> Vec<Candle> {
+            let key = self.s.clone();
+            self.db
+                .call(move |c| scalp_store::candles::load(c, &key.key(), i64::MIN, i64::MAX))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+
+        /// Stops the pipeline: its summary and what it stored.
+        async fn stop(mut self) -> (Summary, Vec<Candle>) {
+            self.stop.trigger();
+            let summary = (&mut self.h).await.unwrap();
+            let stored = self.stored().await;
+            drop(self.db);
+            self.join.join().unwrap();
+            (summary, stored)
+        }
+    }
+
     /// The shared data-quality pass runs on live candles as they are stored: an outlier wick is
     /// counted in `quality_warnings` (once, also across batches) and the candles are still stored.
     #[tokio::test]
     async fn live_candles_go_through_the_data_quality_pass() {
         let dir = tempfile::tempdir().unwrap();
-        let db_path = dir.path().join("t.db");
-        let p = db_path.clone();
-        let (db, join) = DbActor::spawn("db", move || db::open(&p)).unwrap();
         let state = dir.path().join("state/collector.json");
-        let opts = PipelineOptions {
-            state_path: Some(state.clone()),
-            sources: vec![Exchange::Binance],
-            // each batch below is flushed (stored and judged) on its own
-            batch_max: 25,
-            ..PipelineOptions::default()
-        };
-        let s = Series::new(Exchange::Binance, "BTCUSDT", Timeframe::M1);
-        let pipe = Pipeline::new(db.clone(), opts, vec![(s.clone(), None)]).unwrap();
-        let (tx, rx) = mpsc::channel(64);
-        let stop = Stop::new();
-        let h = tokio::spawn(pipe.run(rx, stop.clone(), ()));
+        let p = Running::start(
+            dir.path(),
+            PipelineOptions {
+                state_path: Some(state.clone()),
+                sources: vec![Exchange::Binance],
+                // each batch below is flushed (stored and judged) on its own
+                batch_max: 25,
+                ..PipelineOptions::default()
+            },
+        );
         let forming = Timeframe::M1.align(now_ms());
         let mut all: Vec<Candle> = (1..=40)
             .map(|i| candle(forming - i * 60_000))
@@ -825,79 +873,66 @@ mod tests {
         all[30].low = 1.0;
         // two batches of ≥ batch_max: two flushes; the look-back carries over between them
         for chunk in [&all[..25], &all[15..]] {
-            tx.send(Event::Closed {
-                series: s.clone(),
+            p.send(Event::Closed {
+                series: p.s.clone(),
                 candles: chunk.to_vec(),
                 origin: Origin::Backfill,
             })
-            .await
-            .unwrap();
+            .await;
         }
-        stop.trigger();
-        h.await.unwrap();
+        p.stop().await;
         let env = scalp_statefile::read::<CollectorState>(&state, STATE_VERSION)
             .ok()
             .unwrap();
         let st = &env.payload.streams[0];
         assert_eq!(st.quality_warnings, 1, "{st:?}");
         assert_eq!(st.candles_stored, 40);
-        drop(db);
-        join.join().unwrap();
     }
 
     #[tokio::test]
     async fn stores_closed_candles_refuses_forming_ones_and_writes_state() {
         let dir = tempfile::tempdir().unwrap();
-        let db_path = dir.path().join("t.db");
-        let p = db_path.clone();
-        let (db, join) = DbActor::spawn("db", move || db::open(&p)).unwrap();
         let state = dir.path().join("state/collector.json");
-        let opts = PipelineOptions {
-            state_path: Some(state.clone()),
-            sources: vec![Exchange::Binance],
-            ..PipelineOptions::default()
-        };
-        let s = Series::new(Exchange::Binance, "BTCUSDT", Timeframe::M1);
-        let pipe = Pipeline::new(db.clone(), opts, vec![(s.clone(), None)]).unwrap();
-        let (tx, rx) = mpsc::channel(16);
-        let stop = Stop::new();
-        let h = tokio::spawn(pipe.run(rx, stop.clone(), ()));
+        let p = Running::start(
+            dir.path(),
+            PipelineOptions {
+                state_path: Some(state.clone()),
+                sources: vec![Exchange::Binance],
+                ..PipelineOptions::default()
+            },
+        );
+        let s = p.s.clone();
         let forming = Timeframe::M1.align(now_ms());
         let closed: Vec<Candle> = (1..=5)
             .map(|i| candle(forming - i * 60_000))
             .rev()
             .collect();
-        tx.send(Event::Status {
+        p.send(Event::Status {
             series: s.clone(),
             change: StatusChange::Connected,
         })
-        .await
-        .unwrap();
+        .await;
         let mut batch = closed.clone();
         batch.push(candle(forming));
-        tx.send(Event::Closed {
+        p.send(Event::Closed {
             series: s.clone(),
             candles: batch,
             origin: Origin::Stream,
         })
-        .await
-        .unwrap();
+        .await;
         // Same candles again (a reconnect replay): no duplicate rows.
-        tx.send(Event::Closed {
+        p.send(Event::Closed {
             series: s.clone(),
             candles: closed.clone(),
             origin: Origin::Repair,
         })
-        .await
-        .unwrap();
-        tx.send(Event::Status {
+        .await;
+        p.send(Event::Status {
             series: s.clone(),
             change: StatusChange::GapsRepaired(2),
         })
-        .await
-        .unwrap();
-        stop.trigger();
-        let summary = h.await.unwrap();
+        .await;
+        let (summary, stored) = p.stop().await;
         assert_eq!(
             summary,
             Summary {
@@ -905,12 +940,6 @@ mod tests {
                 rejected: 1
             }
         );
-        let s2 = s.clone();
-        let stored = db
-            .call(move |c| scalp_store::candles::load(c, &s2.key(), i64::MIN, i64::MAX))
-            .await
-            .unwrap()
-            .unwrap();
         assert_eq!(stored, closed);
         let env = scalp_statefile::read::<CollectorState>(&state, STATE_VERSION)
             .ok()
@@ -923,8 +952,6 @@ mod tests {
         assert_eq!(st.last_closed_open_time, Some(closed[4].open_time));
         assert!(st.lag_ms.is_some());
         assert_eq!(env.payload.candles_stored_total, 5);
-        drop(db);
-        join.join().unwrap();
     }
 
     /// A candle a WS stream closed is committed at once (strategies trade on it), not at the
@@ -932,58 +959,43 @@ mod tests {
     #[tokio::test]
     async fn a_stream_closed_candle_is_stored_at_once_a_backfill_batch_at_the_tick() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("t.db");
-        let (db, join) = DbActor::spawn("db", move || db::open(&p)).unwrap();
         let hour = Duration::from_secs(3600);
-        let opts = PipelineOptions {
-            sources: vec![Exchange::Binance],
-            flush_interval: hour,
-            health_interval: hour,
-            state_interval: hour,
-            ..PipelineOptions::default()
-        };
-        let s = Series::new(Exchange::Binance, "BTCUSDT", Timeframe::M1);
-        let pipe = Pipeline::new(db.clone(), opts, vec![(s.clone(), None)]).unwrap();
-        let (tx, rx) = mpsc::channel(16);
-        let stop = Stop::new();
-        let h = tokio::spawn(pipe.run(rx, stop.clone(), ()));
-        // the ticks' first (immediate) rounds pass before anything is sent
+        let p = Running::start(
+            dir.path(),
+            PipelineOptions {
+                sources: vec![Exchange::Binance],
+                flush_interval: hour,
+                health_interval: hour,
+                state_interval: hour,
+                ..PipelineOptions::default()
+            },
+        );
+        // The ticks' first rounds are due at once but complete on the timer's next turn, so an
+        // event sent right away could be handled before them and flushed by the first flush
+        // tick: let them pass first.
         tokio::time::sleep(Duration::from_millis(100)).await;
         let t = Timeframe::M1.align(now_ms()) - 10 * 60_000;
-        let count = || {
-            let s2 = s.clone();
-            let db = db.clone();
-            async move {
-                db.call(move |c| scalp_store::candles::load(c, &s2.key(), i64::MIN, i64::MAX))
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .len()
-            }
-        };
-        tx.send(Event::Closed {
-            series: s.clone(),
+        p.send(Event::Closed {
+            series: p.s.clone(),
             candles: vec![candle(t), candle(t + 60_000)],
             origin: Origin::Backfill,
         })
-        .await
-        .unwrap();
+        .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
-            count().await,
+            p.stored().await.len(),
             0,
             "a backfill batch waits for the flush tick"
         );
-        tx.send(Event::Closed {
-            series: s.clone(),
+        p.send(Event::Closed {
+            series: p.s.clone(),
             candles: vec![candle(t + 120_000)],
             origin: Origin::Stream,
         })
-        .await
-        .unwrap();
+        .await;
         let mut n = 0;
         for _ in 0..500 {
-            n = count().await;
+            n = p.stored().await.len();
             if n == 3 {
                 break;
             }
@@ -993,10 +1005,7 @@ mod tests {
             n, 3,
             "the stream's candle (with what was pending) is stored before any tick"
         );
-        stop.trigger();
-        h.await.unwrap();
-        drop(db);
-        join.join().unwrap();
+        p.stop().await;
     }
 
     #[test]

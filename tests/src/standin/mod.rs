@@ -137,6 +137,21 @@ impl Default for StandInConfig {
     }
 }
 
+impl StandInConfig {
+    /// The bundled market with the clock held still at `ms` (moved only by
+    /// [`Clock::set_ms`]) and a 5 ms push period: the test decides when each candle closes,
+    /// and its closed kline goes out on the next push.
+    pub fn held_at(ms: i64) -> StandInConfig {
+        StandInConfig {
+            start_ms: Some(ms),
+            speed: 0.0,
+            binance_push_ms: 5,
+            bitget_push_ms: 5,
+            ..StandInConfig::default()
+        }
+    }
+}
+
 /// A fault to inject.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {

@@ -207,6 +207,15 @@ async fn trading_flow(mode: SMode) {
     );
     let pos = b.positions(Some(SYM)).await.unwrap();
     assert_eq!(pos.len(), 1);
+    // one symbol is read from Classic's per-symbol endpoint (10/s), not all-position (5/s)
+    let last = s.requests().last().unwrap().path.clone();
+    let want = if mode == SMode::Classic {
+        "/api/v2/mix/position/single-position"
+    } else {
+        "/api/v3/position/current-position"
+    };
+    assert_eq!(last, want);
+    assert_eq!(b.positions(None).await.unwrap(), pos);
     assert_eq!(
         (
             pos[0].side,

@@ -300,11 +300,25 @@ pub(crate) async fn positions(
     core: &Core,
     symbol: Option<&str>,
 ) -> Result<Vec<Position>, BrokerError> {
-    let path = "/api/v2/mix/position/all-position";
-    let q = [
-        ("productType", pt(core)),
-        ("marginCoin", core.cfg().margin_coin.clone()),
-    ];
+    // one symbol: `single-position` (10/s) rather than `all-position` (5/s), so that a
+    // protection check and the next candle's pass both fit in the positions budget's burst
+    let (path, q) = match symbol {
+        Some(sym) => (
+            "/api/v2/mix/position/single-position",
+            vec![
+                ("symbol", sym.to_string()),
+                ("productType", pt(core)),
+                ("marginCoin", core.cfg().margin_coin.clone()),
+            ],
+        ),
+        None => (
+            "/api/v2/mix/position/all-position",
+            vec![
+                ("productType", pt(core)),
+                ("marginCoin", core.cfg().margin_coin.clone()),
+            ],
+        ),
+    };
     let data = core.rest.get(path, &q).await?;
     let mut out = Vec::new();
     for v in list(&data, "") {

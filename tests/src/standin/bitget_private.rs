@@ -1955,6 +1955,22 @@ fn route_v2(
                 .collect();
             Ok(json!(l))
         }
+        "/api/v2/mix/position/single-position" => {
+            let sym = q
+                .get("symbol")
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| e("40019", "Parameter symbol cannot be empty"))?;
+            if q.get("marginCoin").is_none_or(|c| c.is_empty()) {
+                return Err(e("40019", "Parameter marginCoin cannot be empty"));
+            }
+            let l: Vec<Value> = a
+                .positions
+                .values()
+                .filter(|p| &p.symbol == sym)
+                .map(|p| pos_v2(p, *a.prices.get(&p.symbol).unwrap_or(&p.entry), false))
+                .collect();
+            Ok(json!(l))
+        }
         "/api/v2/mix/order/place-tpsl-order" => {
             let sym = bm.get("symbol").cloned().unwrap_or_default();
             let c = contract(s, &sym)?.clone();

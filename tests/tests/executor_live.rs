@@ -15,6 +15,7 @@ use crate::support::Env;
 use scalp_e2e::standin::bitget_private::{
     AccountMode, ContractFixture, PrivateConfig, PrivateStandIn,
 };
+use scalp_e2e::standin::telegram::{TelegramStandIn, TgConfig};
 use scalp_e2e::standin::{StandIn, StandInConfig};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -711,6 +712,50 @@ fn scalpctl_reconcile_reset_and_check_sizing_against_a_running_executor() {
         .collect();
     assert!(changing.is_empty(), "reconcile sent {changing:?}");
     assert!(!out.contains(&s.config().secret) && !err.contains(&s.config().secret));
+    // status summarises the running executor from its state file
+    let (code, out, err) = scalpctl(&env, &["status", "--no-units", "--json"], None);
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let st: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let x = &st["executors"];
+    assert_eq!(x.as_array().map(Vec::len), Some(1), "{x}");
+    assert_eq!(
+        (
+            &x[0]["strategy"],
+            &x[0]["running"],
+            &x[0]["account_mode"],
+            &x[0]["healthy"],
+            &x[0]["ws_live"],
+            &x[0]["open_positions"],
+            &x[0]["kill_switch"],
+            &x[0]["reconcile_consistent"],
+        ),
+        (
+            &serde_json::json!("sma_cross"),
+            &serde_json::json!(true),
+            &serde_json::json!("uta"),
+            &serde_json::json!(true),
+            &serde_json::json!(true),
+            &serde_json::json!(1),
+            &serde_json::json!(false),
+            &serde_json::json!(true),
+        ),
+        "{x}"
+    );
+    let (_, out, _) = scalpctl(&env, &["status", "--no-units"], None);
+    assert!(out.contains("Live executors:"), "{out}");
+    assert!(
+        out.lines().any(|l| l.trim_start().starts_with("sma_cross")
+            && l.contains("running")
+            && l.contains("positions=1")
+            && l.contains("kill switch off")),
+        "{out}"
+    );
+    assert!(
+        out.split("\nProblems:")
+            .nth(1)
+            .is_none_or(|p| !p.contains("scalp-executor@")),
+        "no problem expected: {out}"
+    );
     // a foreign order on the account (placed by hand): a finding, exit 1; keys from the file
     let broker = scalp_broker::UtaV3::new(
         BrokerConfig {
@@ -800,6 +845,9 @@ fn scalpctl_reconcile_reset_and_check_sizing_against_a_running_executor() {
         assert!(t0.elapsed() < Duration::from_secs(20), "no exit on SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     }
+    let (_, out, _) = scalpctl(&env, &["status", "--no-units", "--json"], None);
+    let st: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["executors"][0]["running"], false, "{}", st["executors"]);
     let (code, out, err) = scalpctl(&env, &["reset", "executor", "--strategy", STRATEGY], None);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
@@ -828,6 +876,15 @@ fn scalpctl_reconcile_reset_and_check_sizing_against_a_running_executor() {
                 .starts_with("executor-sma_cross.reset-")
         })
         .expect("a copy of the old state");
+    // the copy is not another executor
+    let (_, out, _) = scalpctl(&env, &["status", "--no-units", "--json"], None);
+    let st: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        st["executors"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        st["executors"]
+    );
     let b: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&backup).unwrap()).unwrap();
     assert_eq!(
@@ -893,6 +950,75 @@ impl Rng {
 /// instances' state files (`state/executor-<s>.json`); when that sum falls
 /// `[risk] global_kill_switch_pct` below its window high, it flattens its own account on the
 /// exchange (position closed, stop and orders cancelled) and halts, `KILL SWITCH` in its log.
+/// A running `scalp-watchdog` sending to the Telegram stand-in (the live alerts).
+struct Alerts {
+    tg: TelegramStandIn,
+    _watchdog: Proc,
+}
+
+impl Alerts {
+    const CHAT: i64 = 515_151_515;
+
+    fn start(env: &Env) -> Alerts {
+        let tg = TelegramStandIn::start(TgConfig::default());
+        let mut text = std::fs::read_to_string(env.config()).unwrap();
+        text.push_str(&format!(
+            "\n[watchdog]\ncheck_interval_s = 1\nmin_free_disk_pct = 0.0\nheartbeat_interval_s = 3600\ntelegram_chat_id = \"{}\"\ntelegram_url = \"{}\"\n",
+            Self::CHAT,
+            tg.url()
+        ));
+        std::fs::write(env.config(), text).unwrap();
+        let f = std::fs::File::create(env.log("watchdog.log")).unwrap();
+        let child = Command::new(scalp_e2e::bin("scalp-watchdog"))
+            .arg("--config")
+            .arg(env.config())
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env("RUST_LOG", "info")
+            .env("SCALP_TELEGRAM_TOKEN", tg.token())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(f)
+            .spawn()
+            .unwrap();
+        let a = Alerts {
+            tg,
+            _watchdog: Proc(child),
+        };
+        a.wait(env, "scalp-watchdog started");
+        a
+    }
+
+    /// The first message containing `needle` (waits up to 30 s).
+    fn wait(&self, env: &Env, needle: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            if let Some(m) = self
+                .tg
+                .messages()
+                .into_iter()
+                .find(|m| m.plain.contains(needle))
+            {
+                assert_eq!(m.chat_id, serde_json::json!(Self::CHAT));
+                return m.plain;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "no Telegram message with `{needle}`: {:?}\n{}",
+                self.tg
+                    .messages()
+                    .iter()
+                    .map(|m| &m.plain)
+                    .collect::<Vec<_>>(),
+                tail(&std::fs::read_to_string(env.log("watchdog.log")).unwrap_or_default())
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Also the live alerts, from `live_events` through scalp-watchdog to Telegram: an executor
+/// halted by rejected keys, the reconciliation report, the entries, the kill switch.
 #[test]
 fn global_rule_flattens_when_the_live_strategies_summed_equity_falls() {
     let s = standin(AccountMode::Uta);
@@ -904,9 +1030,24 @@ fn global_rule_flattens_when_the_live_strategies_summed_equity_falls() {
     let db = env.db();
     store(&db, &all[0]);
     s.set_price_silently("BTCUSDT", all[0].close);
+    let alerts = Alerts::start(&env);
+    // rejected keys: the executor halts (exit 2) and says so on Telegram
+    let bad = "not-the-secret-0123456789";
+    let out = command(&env, &s, STRATEGY, bad)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let halted = alerts.wait(&env, "EXECUTOR HALTED");
+    assert!(halted.contains("sma_cross: "), "{halted}");
+    assert!(halted.contains("authentication refused"), "{halted}");
+    assert!(!halted.contains(bad), "{halted}");
     let mut p = start(&env, &s);
     wait_quiet(&env, &mut p, Some(all[0].open_time), 0);
+    let rec = alerts.wait(&env, "RECONCILE");
+    assert!(rec.contains("RECONCILE sma_cross: consistent"), "{rec}");
     let i = step_until_position(&env, &s, &mut p, &all, 1);
+    let held = s.position("BTCUSDT");
     assert!(
         s.plans()
             .iter()
@@ -979,6 +1120,11 @@ fn global_rule_flattens_when_the_live_strategies_summed_equity_falls() {
         "{}",
         tail(&text)
     );
+    let kill = alerts.wait(&env, "LIVE KILL SWITCH");
+    assert!(
+        kill.contains("LIVE KILL SWITCH sma_cross: global rule"),
+        "{kill}"
+    );
     let requests = s.requests().len();
     for c in &all[i..i + 40] {
         s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
@@ -995,6 +1141,30 @@ fn global_rule_flattens_when_the_live_strategies_summed_equity_falls() {
         .filter(|r| r.path.contains("place"))
         .count();
     assert_eq!(placed, 0, "orders placed while the kill switch is active");
+    // the entry's message (booked at the candle after the fill) carries the exchange's fill
+    let entry = alerts.wait(&env, "LIVE ENTRY");
+    let (qty, price): (f64, f64) = {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let d: String = c
+            .query_row(
+                "SELECT detail FROM live_events WHERE strategy = ?1 AND kind = 'entry' ORDER BY id LIMIT 1",
+                [STRATEGY],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&d).unwrap();
+        (v["qty"].as_f64().unwrap(), v["price"].as_f64().unwrap())
+    };
+    assert!((held.abs() - qty).abs() < 1e-9, "{entry}");
+    assert!(
+        entry.contains(&format!(
+            "qty {} at {}",
+            scalp_ops::messages::fmt_num(qty),
+            scalp_ops::messages::fmt_num(price)
+        )),
+        "{entry}"
+    );
+    assert!(entry.starts_with("🟢 LIVE ENTRY sma_cross:BTC "), "{entry}");
 }
 
 fn sent_rows(db: &Path, strategy: &str) -> Vec<(String, String)> {

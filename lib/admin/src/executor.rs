@@ -372,3 +372,190 @@ pub fn reset_executor(
         path,
     })
 }
+
+/// What `scalpctl status` shows of one live executor (its `state/executor-<s>.json`).
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct ExecutorSummary {
+    pub strategy: String,
+    pub state_file: String,
+    /// It holds its lock (`state/executor-<s>.lock`) now.
+    pub running: bool,
+    pub age_ms: Option<i64>,
+    pub account_mode: Option<String>,
+    pub healthy: Option<bool>,
+    pub ws_live: Option<bool>,
+    pub halted: Option<String>,
+    pub kill_switch: Option<bool>,
+    pub kill_switch_reason: Option<String>,
+    pub reconcile_consistent: Option<bool>,
+    pub reconcile_action: Option<String>,
+    pub runners: Option<usize>,
+    /// Runners the exchange shows a position for at the executor's last look.
+    pub open_positions: Option<usize>,
+    pub equity: Option<f64>,
+    pub trades: Option<u64>,
+    pub last_error: Option<String>,
+    /// The state file exists but cannot be used (corrupt, other schema version).
+    pub problem: Option<String>,
+}
+
+/// A running executor rewrites its state file at least every `poll_interval_ms`; older than
+/// this it is stuck (its systemd watchdog restarts it after `WatchdogSec`).
+const STALE_MS: i64 = 60_000;
+
+/// Every `executor-<strategy>.json` in `state_dir` (not the `.reset-<ms>` copies), by strategy.
+pub fn summaries(state_dir: &Path, now_ms: i64) -> Vec<ExecutorSummary> {
+    let mut names: Vec<String> = std::fs::read_dir(state_dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter_map(|n| {
+                    n.strip_prefix("executor-")
+                        .and_then(|s| s.strip_suffix(".json"))
+                        .filter(|s| !s.is_empty() && !s.contains('.'))
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .into_iter()
+        .map(|strategy| {
+            let path = state_dir.join(state_file(&strategy));
+            let running = std::fs::File::open(state_dir.join(format!("executor-{strategy}.lock")))
+                .is_ok_and(|f| f.try_lock().is_err());
+            let mut s = ExecutorSummary {
+                strategy,
+                state_file: path.display().to_string(),
+                running,
+                age_ms: None,
+                account_mode: None,
+                healthy: None,
+                ws_live: None,
+                halted: None,
+                kill_switch: None,
+                kill_switch_reason: None,
+                reconcile_consistent: None,
+                reconcile_action: None,
+                runners: None,
+                open_positions: None,
+                equity: None,
+                trades: None,
+                last_error: None,
+                problem: None,
+            };
+            match scalp_statefile::try_read::<ExecutorState>(&path, STATE_VERSION) {
+                ReadOutcome::Ok(env) => {
+                    let p = env.payload;
+                    s.age_ms = crate::statefiles::parse_written_at(&serde_json::Value::String(
+                        env.written_at,
+                    ))
+                    .map(|w| now_ms - w);
+                    s.account_mode = Some(p.account_mode);
+                    s.healthy = Some(p.healthy);
+                    s.ws_live = Some(p.ws_live);
+                    s.halted = p.halted;
+                    s.kill_switch = Some(p.kill_switch.active);
+                    s.kill_switch_reason = p.kill_switch.reason;
+                    s.reconcile_consistent = Some(p.reconcile.consistent);
+                    s.reconcile_action = Some(p.reconcile.action);
+                    s.runners = Some(p.runners.len());
+                    s.open_positions = Some(
+                        p.runners
+                            .iter()
+                            .filter(|r| r.exchange_position.is_some())
+                            .count(),
+                    );
+                    s.equity = Some(p.runners.iter().map(|r| r.equity).sum());
+                    s.trades = Some(p.runners.iter().map(|r| r.trades).sum());
+                    s.last_error = p.last_error;
+                }
+                ReadOutcome::Missing => s.problem = Some("vanished while read".into()),
+                ReadOutcome::Invalid(why) => s.problem = Some(why),
+            }
+            s
+        })
+        .collect()
+}
+
+impl ExecutorSummary {
+    /// Problems for `status` (a running executor that is unhealthy, stuck or blind; a kill
+    /// switch or halt that needs the admin; a reconciliation with discrepancies).
+    pub fn problems(&self) -> Vec<String> {
+        let who = format!("scalp-executor@{}", self.strategy);
+        let mut p = Vec::new();
+        if let Some(pr) = &self.problem {
+            p.push(format!("{who}: {pr}"));
+            return p;
+        }
+        if self.running {
+            if self.age_ms.is_some_and(|a| a > STALE_MS) {
+                p.push(format!(
+                    "{who} runs but has not rewritten {} for {} (its loop is stuck)",
+                    self.state_file,
+                    crate::fmt_age(self.age_ms.unwrap_or(0))
+                ));
+            }
+            if self.healthy == Some(false) {
+                p.push(format!(
+                    "{who} is not healthy: {}",
+                    self.last_error.as_deref().unwrap_or("its last pass failed")
+                ));
+            }
+            if self.ws_live == Some(false) {
+                p.push(format!(
+                    "{who}: the private WebSocket is down (REST polling only)"
+                ));
+            }
+        }
+        if self.kill_switch == Some(true) {
+            p.push(format!(
+                "{who} kill switch is active ({}); `scalpctl reset kill-switch --live --strategy {}` clears it",
+                self.kill_switch_reason.as_deref().unwrap_or("?"),
+                self.strategy
+            ));
+        }
+        if let Some(h) = &self.halted {
+            p.push(format!("{who} is halted: {h}"));
+        }
+        if self.reconcile_consistent == Some(false) {
+            p.push(format!(
+                "{who}: its last reconciliation found discrepancies (action {}); `scalpctl reconcile --strategy {}` shows them",
+                self.reconcile_action.as_deref().unwrap_or("?"),
+                self.strategy
+            ));
+        }
+        p
+    }
+
+    /// One line of `status`'s text.
+    pub fn to_line(&self) -> String {
+        if let Some(pr) = &self.problem {
+            return format!("  {:<16} [{pr}]", self.strategy);
+        }
+        let yes = |b: Option<bool>, y: &str, n: &str| match b {
+            Some(true) => y.to_string(),
+            Some(false) => n.to_string(),
+            None => "?".into(),
+        };
+        format!(
+            "  {:<16} {:<7} {:<7} {} ws {} runners={} positions={} equity {:.2} trades={} kill switch {} reconcile {} ({}) state {} ago",
+            self.strategy,
+            if self.running { "running" } else { "stopped" },
+            self.account_mode.as_deref().unwrap_or("?"),
+            yes(self.healthy, "healthy", "UNHEALTHY"),
+            yes(self.ws_live, "live", "down"),
+            self.runners.unwrap_or(0),
+            self.open_positions.unwrap_or(0),
+            self.equity.unwrap_or(f64::NAN),
+            self.trades.unwrap_or(0),
+            yes(self.kill_switch, "ACTIVE", "off"),
+            yes(self.reconcile_consistent, "consistent", "DISCREPANCIES"),
+            self.reconcile_action.as_deref().unwrap_or("?"),
+            self.age_ms
+                .map(crate::fmt_age)
+                .unwrap_or_else(|| "?".into()),
+        )
+    }
+}

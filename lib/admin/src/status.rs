@@ -1,6 +1,7 @@
 //! `scalpctl status`: units, state files, database — one report, printable as text or JSON.
 
 use crate::dbinfo::{self, DbInfo};
+use crate::executor::ExecutorSummary;
 use crate::simulator::{self, SimulatorSummary};
 use crate::statefiles::{self, StateFileInfo};
 use crate::units::{self, UnitState};
@@ -24,6 +25,8 @@ pub struct StatusReport {
     pub state_error: Option<String>,
     /// scalp-simulator's `state/simulator.json` read with its schema (`None`: never written).
     pub simulator: Option<SimulatorSummary>,
+    /// Every live executor's `state/executor-<strategy>.json`, by strategy.
+    pub executors: Vec<ExecutorSummary>,
     pub db: Option<DbInfo>,
     /// Why there is no database information (not created yet, unreadable...).
     pub db_error: Option<String>,
@@ -68,6 +71,9 @@ impl StatusReport {
                     .into_iter()
                     .filter(|x| !(reported && sim.problem.as_deref() == Some(x.as_str()))),
             );
+        }
+        for x in &self.executors {
+            p.extend(x.problems());
         }
         p
     }
@@ -153,6 +159,12 @@ impl StatusReport {
             let _ = writeln!(o, "\nSimulator ({}):", sim.state_file);
             o.push_str(&sim.to_text());
         }
+        if !self.executors.is_empty() {
+            let _ = writeln!(o, "\nLive executors:");
+            for x in &self.executors {
+                let _ = writeln!(o, "{}", x.to_line());
+            }
+        }
         let _ = writeln!(o, "\nDatabase:");
         match (&self.db, &self.db_error) {
             (Some(db), _) => {
@@ -235,6 +247,7 @@ pub fn status(state_dir: &Path, db: &Path, query_units: bool) -> StatusReport {
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
     let simulator = simulator::summary(state_dir, now_ms);
+    let executors = crate::executor::summaries(state_dir, now_ms);
     let mut db_error = None;
     let db_info = match std::fs::metadata(db) {
         Ok(_) => match dbinfo::inspect(db, now_ms) {
@@ -269,6 +282,7 @@ pub fn status(state_dir: &Path, db: &Path, query_units: bool) -> StatusReport {
         state_files,
         state_error,
         simulator,
+        executors,
         db: db_info,
         db_error,
     }
@@ -307,6 +321,7 @@ mod tests {
             }],
             state_error: None,
             simulator: None,
+            executors: Vec::new(),
             db: None,
             db_error: None,
         };

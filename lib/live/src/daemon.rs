@@ -153,7 +153,11 @@ async fn executor_main(
             ex
         }
         Err(e) => {
-            let _ = ready.send(Err(fatal_or(e)));
+            let e = fatal_or(e);
+            if let Some(Fatal(why)) = e.downcast_ref::<Fatal>() {
+                record_halt(&cfg, &strategy, why);
+            }
+            let _ = ready.send(Err(e));
             return Ok(());
         }
     };
@@ -222,6 +226,7 @@ async fn executor_main(
         }
         if let Some(why) = fatal.take() {
             let _ = writer.write(&ex.summary(false, false));
+            record_halt(&cfg, &strategy, &why);
             return Err(anyhow::Error::new(Fatal(why)));
         }
         let check = std::mem::take(&mut need_check);
@@ -266,6 +271,20 @@ async fn executor_main(
         ex.counters.requests
     );
     Ok(())
+}
+
+/// A `halted` event (the alert of an executor that stops for good: bad keys, a refused
+/// account set-up), written by this process, which holds the strategy's lock.
+fn record_halt(cfg: &Config, strategy: &str, why: &str) {
+    let ev = crate::db::EventRow {
+        time: scalp_core::types::now_ms(),
+        asset: None,
+        kind: "halted",
+        detail: serde_json::json!({ "reason": why }),
+    };
+    if let Err(e) = crate::db::record_event(&cfg.db_path(), strategy, &ev) {
+        tracing::warn!("{strategy}: the halt was not recorded in live_events: {e:#}");
+    }
 }
 
 /// Updates the WebSocket's liveness; `true` when the event calls for a protection check (a

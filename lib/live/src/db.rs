@@ -81,6 +81,25 @@ pub struct EventRow {
     pub detail: serde_json::Value,
 }
 
+/// One event of `strategy` outside a pass (the executor halting on a fatal error before or
+/// after its state was opened). Called only by the process holding the strategy's lock.
+pub fn record_event(db: &std::path::Path, strategy: &str, e: &EventRow) -> anyhow::Result<()> {
+    if !db.exists() {
+        anyhow::bail!("{}: no database", db.display());
+    }
+    let mut conn = scalp_store::open(db)?;
+    commit(
+        &mut conn,
+        strategy,
+        &[],
+        &[],
+        std::slice::from_ref(e),
+        &[],
+        scalp_core::types::now_ms(),
+    )?;
+    Ok(())
+}
+
 /// Snapshots, trades, events and meta records of one strategy in one transaction.
 pub fn commit(
     conn: &mut Connection,

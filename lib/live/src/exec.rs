@@ -870,6 +870,9 @@ impl<B: Broker> Executor<B> {
                 };
                 for x in &lf {
                     log_fill(&key_plan, x);
+                    if let Some(ev) = fill_event(x, c.open_time, &key_plan.asset) {
+                        events.push(ev);
+                    }
                 }
                 r.step_live(c, &f, &o, &lf)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", key_plan.id))?;
@@ -1759,6 +1762,30 @@ impl<B: Broker> Executor<B> {
 
     pub fn broker(&self) -> &B {
         &self.broker
+    }
+}
+
+/// The `entry` event of an exchange fill that opened or added to a position (an exit is
+/// reported with its closed trade), booked at the candle `candle`.
+fn fill_event(f: &scalp_backtest::LiveFill, candle: i64, asset: &str) -> Option<EventRow> {
+    match f {
+        scalp_backtest::LiveFill::Entry {
+            side,
+            price,
+            qty,
+            fee,
+            level,
+            ..
+        } => Some(EventRow {
+            time: candle,
+            asset: Some(asset.to_string()),
+            kind: "entry",
+            detail: serde_json::json!({
+                "side": scalp_paper::db::side_str(*side), "price": price, "qty": qty,
+                "fee": fee, "level": level,
+            }),
+        }),
+        scalp_backtest::LiveFill::Exit { .. } => None,
     }
 }
 

@@ -113,6 +113,12 @@ impl Daemon for Watchdog {
                 state.last_event_id
             );
         }
+        if state.last_live_event_id.is_none() {
+            // first start, or the first since live trading: from now on, not the history
+            let id = checker.conn().map_or(0, messages::max_live_event_id);
+            state.last_live_event_id = Some(id);
+            tracing::info!("live_events after id {id} will be alerted");
+        }
         let updates = match (&tg, &tg.as_ref().map(|t| t.chat.clone())) {
             (Some(_), Some(ChatId::Id(id))) => Some(Updates::open(UpdatesConfig {
                 chat_id: *id,
@@ -154,6 +160,8 @@ struct Pending {
     msgs: Vec<(String, bool)>,
     /// The event cursor these messages reach (persisted once they are pushed).
     event_id: Option<i64>,
+    /// The same for `live_events`.
+    live_event_id: Option<i64>,
 }
 
 /// A control request's HTTP outcome, back from its task.
@@ -170,6 +178,7 @@ struct Loop {
     checker: Checker,
     snap: Snapshot,
     read_event_id: i64,
+    read_live_event_id: i64,
     next_checkpoint_ms: i64,
     ckpt: Option<std::thread::JoinHandle<CheckpointResult>>,
 }
@@ -243,6 +252,21 @@ impl Loop {
             }
         }
         p.event_id = Some(self.read_event_id);
+        // live_events → messages (every executor's rows)
+        let mut live = Vec::new();
+        if let Some(conn) = self.checker.conn() {
+            match messages::read_live_events(conn, self.read_live_event_id, 1000) {
+                Ok(ev) => live = ev,
+                Err(e) => tracing::debug!("live_events: {e}"),
+            }
+        }
+        for e in live {
+            self.read_live_event_id = e.id;
+            if let Some((html, high)) = messages::live_event_message(&e) {
+                self.queue(p, html, high);
+            }
+        }
+        p.live_event_id = Some(self.read_live_event_id);
         // heartbeat
         if wd.heartbeat_interval_s > 0 {
             let due = self
@@ -525,6 +549,9 @@ fn push_all(
     if let Some(id) = p.event_id.take() {
         state.last_event_id = id;
     }
+    if let Some(id) = p.live_event_id.take() {
+        state.last_live_event_id = Some(id);
+    }
     state.outbox_depth = outbox.len();
 }
 
@@ -574,6 +601,7 @@ async fn work_loop(wd: Watchdog, ctx: Ctx) -> anyhow::Result<()> {
     let mut lp = Loop {
         ctl_tx,
         read_event_id: state.last_event_id,
+        read_live_event_id: state.last_live_event_id.unwrap_or(0),
         next_checkpoint_ms: now_ms() + cfg.main.watchdog.checkpoint_interval_s as i64 * 1000,
         cfg: cfg.clone(),
         state,

@@ -47,6 +47,48 @@ pub fn max_event_id(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
     })
 }
 
+/// One `live_events` row (written by the scalp-executor of `strategy`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveEventRow {
+    pub id: i64,
+    pub time: i64,
+    pub strategy: String,
+    pub asset: Option<String>,
+    pub kind: String,
+    pub detail: Value,
+}
+
+/// `live_events` rows after `after_id`, oldest first, at most `limit`.
+pub fn read_live_events(
+    conn: &rusqlite::Connection,
+    after_id: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<LiveEventRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, time, strategy, asset, kind, detail FROM live_events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = st.query_map(rusqlite::params![after_id, limit as i64], |r| {
+        let detail: String = r.get(5)?;
+        Ok(LiveEventRow {
+            id: r.get(0)?,
+            time: r.get(1)?,
+            strategy: r.get(2)?,
+            asset: r.get(3)?,
+            kind: r.get(4)?,
+            detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+        })
+    })?;
+    rows.collect()
+}
+
+/// The highest `live_events.id` (0 when empty or before the live tables exist).
+pub fn max_live_event_id(conn: &rusqlite::Connection) -> i64 {
+    conn.query_row("SELECT coalesce(max(id), 0) FROM live_events", [], |r| {
+        r.get(0)
+    })
+    .unwrap_or(0)
+}
+
 fn num(v: &Value, k: &str) -> f64 {
     v[k].as_f64().unwrap_or(f64::NAN)
 }
@@ -163,6 +205,134 @@ pub fn event_message(e: &EventRow) -> Option<(String, bool)> {
             ),
             false,
         ),
+        _ => return None,
+    };
+    Some(msg)
+}
+
+/// The message for one live event (real money: every kind the executor writes is sent;
+/// `None` for a kind this version does not know). `bool`: high priority.
+pub fn live_event_message(e: &LiveEventRow) -> Option<(String, bool)> {
+    let who = match &e.asset {
+        Some(a) => format!("{}:{}", esc(&e.strategy), esc(a)),
+        None => esc(&e.strategy),
+    };
+    let d = &e.detail;
+    let at = fmt_ms(e.time);
+    let msg = match e.kind.as_str() {
+        "entry" => {
+            let level = d["level"]
+                .as_u64()
+                .map(|l| format!(" (level {l})"))
+                .unwrap_or_default();
+            (
+                format!(
+                    "🟢 <b>LIVE ENTRY</b> {who} {side}{level}\nqty {qty} at {price}, fee {fee}\ncandle {at}",
+                    side = esc(s(d, "side")),
+                    qty = fmt_num(num(d, "qty")),
+                    price = fmt_num(num(d, "price")),
+                    fee = fmt_num(num(d, "fee")),
+                ),
+                false,
+            )
+        }
+        "exit" => {
+            let pnl = num(d, "net_pnl");
+            (
+                format!(
+                    "{icon} <b>LIVE EXIT</b> {who} trade #{seq} {side}\nentry {entry} → exit {exit}\nqty {qty}\nP&amp;L <b>{pnl} USDT</b>\nreason: {reason}\n{at}",
+                    icon = if pnl >= 0.0 { "✅" } else { "🔻" },
+                    seq = d["seq"].as_i64().unwrap_or(0),
+                    side = esc(s(d, "side")),
+                    entry = fmt_num(num(d, "entry_price")),
+                    exit = fmt_num(num(d, "exit_price")),
+                    qty = fmt_num(num(d, "qty")),
+                    pnl = fmt_pnl(pnl),
+                    reason = esc(s(d, "exit_reason")),
+                ),
+                false,
+            )
+        }
+        "order_rejected" | "insufficient_balance" => (
+            format!(
+                "{head} {who}: {purpose} {oid} refused\n{error}{tail}\n{at}",
+                head = if e.kind == "insufficient_balance" {
+                    "💸 <b>LIVE INSUFFICIENT BALANCE</b>"
+                } else {
+                    "⚠️ <b>LIVE ORDER REFUSED</b>"
+                },
+                purpose = esc(s(d, "purpose")),
+                oid = esc(s(d, "client_oid")),
+                error = esc(s(d, "error")),
+                tail = if e.kind == "insufficient_balance" {
+                    "\nno new exposure before the next candle"
+                } else {
+                    ""
+                },
+            ),
+            true,
+        ),
+        "kill_switch" => (
+            format!(
+                "🛑 <b>LIVE KILL SWITCH</b> {who}: {}\npositions closed, orders and stops cancelled, no new entries (reset: scalpctl reset kill-switch --live --strategy {})\n{at}",
+                esc(s(d, "reason")),
+                esc(&e.strategy)
+            ),
+            true,
+        ),
+        "kill_switch_reset" => (
+            format!("♻️ <b>LIVE KILL SWITCH RESET</b> {who}\n{at}"),
+            false,
+        ),
+        "halted" => (
+            format!(
+                "🛑 <b>EXECUTOR HALTED</b> {who}: {}\nit trades nothing until fixed and restarted (journalctl -u scalp-executor@{})\n{at}",
+                esc(s(d, "reason")),
+                esc(&e.strategy)
+            ),
+            true,
+        ),
+        "executor_reset" => (
+            format!(
+                "♻️ <b>EXECUTOR RESET</b> {who}{}\n{at}",
+                if d["force"].as_bool() == Some(true) {
+                    " (forced)"
+                } else {
+                    ""
+                }
+            ),
+            true,
+        ),
+        "reconcile" => {
+            let consistent = d["consistent"].as_bool().unwrap_or(false);
+            let mut t = format!(
+                "{} <b>RECONCILE</b> {who}: {}, policy {}, action {}",
+                if consistent { "🔎" } else { "⚠️" },
+                if consistent {
+                    "consistent"
+                } else {
+                    "discrepancies"
+                },
+                esc(s(d, "policy")),
+                esc(s(d, "action")),
+            );
+            let items = d["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            for it in items.iter().take(8) {
+                t.push_str(&format!(
+                    "\n• {}: {}",
+                    esc(s(it, "kind")),
+                    esc(s(it, "detail"))
+                ));
+            }
+            if items.len() > 8 {
+                t.push_str(&format!(
+                    "\n… {} more (scalpctl reconcile)",
+                    items.len() - 8
+                ));
+            }
+            t.push_str(&format!("\n{at}"));
+            (t, !consistent)
+        }
         _ => return None,
     };
     Some(msg)
@@ -463,6 +633,122 @@ pub const HELP: &str = "ℹ️ <b>commands</b>\n/status — paper equity, runner
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn live(kind: &str, detail: Value) -> LiveEventRow {
+        LiveEventRow {
+            id: 1,
+            time: 1_700_000_000_000,
+            strategy: "grid_atr".into(),
+            asset: Some("BTC".into()),
+            kind: kind.into(),
+            detail,
+        }
+    }
+
+    #[test]
+    fn every_live_event_kind_the_executor_writes_is_a_message() {
+        let (t, high) = live_event_message(&live(
+            "entry",
+            json!({"side": "long", "price": 61234.5, "qty": 0.004, "fee": 0.0489876, "level": 2}),
+        ))
+        .unwrap();
+        assert!(!high);
+        assert!(
+            t.contains("LIVE ENTRY</b> grid_atr:BTC long (level 2)"),
+            "{t}"
+        );
+        assert!(t.contains("qty 0.004 at 61234.5, fee 0.048988"), "{t}");
+        let (t, high) = live_event_message(&live(
+            "exit",
+            json!({"seq": 4, "side": "short", "exit_reason": "take_profit", "entry_price": 100.0,
+                "exit_price": 99.0, "qty": 2.0, "net_pnl": 1.9}),
+        ))
+        .unwrap();
+        assert!(!high);
+        assert!(
+            t.starts_with("✅ <b>LIVE EXIT</b> grid_atr:BTC trade #4 short"),
+            "{t}"
+        );
+        assert!(t.contains("P&amp;L <b>+1.9000 USDT</b>"), "{t}");
+        assert!(t.contains("reason: take_profit"), "{t}");
+        let (t, high) = live_event_message(&live(
+            "insufficient_balance",
+            json!({"client_oid": "sr1<x>", "purpose": "entry", "error": "43012 Insufficient balance"}),
+        ))
+        .unwrap();
+        assert!(high);
+        assert!(
+            t.contains("INSUFFICIENT BALANCE</b> grid_atr:BTC: entry sr1&lt;x&gt; refused"),
+            "{t}"
+        );
+        assert!(t.contains("no new exposure before the next candle"), "{t}");
+        let (t, high) = live_event_message(&live(
+            "order_rejected",
+            json!({"client_oid": "o", "purpose": "stop_loss", "error": "40891 Insufficient position"}),
+        ))
+        .unwrap();
+        assert!(
+            high && t.contains("LIVE ORDER REFUSED</b> grid_atr:BTC: stop_loss o refused"),
+            "{t}"
+        );
+        let none = |kind: &str, d: Value| LiveEventRow {
+            asset: None,
+            ..live(kind, d)
+        };
+        let (t, high) =
+            live_event_message(&none("kill_switch", json!({"reason": "loss 5.1 % > 5 %"})))
+                .unwrap();
+        assert!(
+            high && t.contains("LIVE KILL SWITCH</b> grid_atr: loss 5.1 % &gt; 5 %"),
+            "{t}"
+        );
+        assert!(
+            t.contains("scalpctl reset kill-switch --live --strategy grid_atr"),
+            "{t}"
+        );
+        let (t, high) =
+            live_event_message(&none("halted", json!({"reason": "keys refused"}))).unwrap();
+        assert!(
+            high && t.contains("EXECUTOR HALTED</b> grid_atr: keys refused"),
+            "{t}"
+        );
+        let (t, _) = live_event_message(&none("kill_switch_reset", json!({}))).unwrap();
+        assert!(t.contains("LIVE KILL SWITCH RESET</b> grid_atr"), "{t}");
+        let (t, high) =
+            live_event_message(&none("executor_reset", json!({"force": true}))).unwrap();
+        assert!(
+            high && t.contains("EXECUTOR RESET</b> grid_atr (forced)"),
+            "{t}"
+        );
+        let items: Vec<Value> = (0..10)
+            .map(|i| json!({"runner": null, "kind": "foreign_order", "detail": format!("x{i}")}))
+            .collect();
+        let (t, high) = live_event_message(&none(
+            "reconcile",
+            json!({"at": "", "policy": "halt", "consistent": false, "action": "halt", "items": items}),
+        ))
+        .unwrap();
+        assert!(high, "{t}");
+        assert!(
+            t.contains("RECONCILE</b> grid_atr: discrepancies, policy halt, action halt"),
+            "{t}"
+        );
+        assert!(
+            t.contains("• foreign_order: x7") && !t.contains("x8"),
+            "{t}"
+        );
+        assert!(t.contains("… 2 more (scalpctl reconcile)"), "{t}");
+        let (t, high) = live_event_message(&none(
+            "reconcile",
+            json!({"policy": "adopt", "consistent": true, "action": "none", "items": []}),
+        ))
+        .unwrap();
+        assert!(
+            !high && t.contains("RECONCILE</b> grid_atr: consistent"),
+            "{t}"
+        );
+        assert!(live_event_message(&none("something_new", json!({}))).is_none());
+    }
 
     #[test]
     fn exit_message_carries_the_trade_numbers() {

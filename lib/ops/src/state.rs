@@ -26,6 +26,9 @@ pub struct WatchdogState {
     pub telegram: String,
     /// The last `sim_events.id` turned into a message and queued durably.
     pub last_event_id: i64,
+    /// The last `live_events.id` turned into a message and queued durably (None in a state
+    /// written before live trading: set to the newest at start, the history is not alerted).
+    pub last_live_event_id: Option<i64>,
     pub last_heartbeat: Option<HeartbeatMark>,
     pub last_checkpoint: Option<CheckpointResult>,
     /// Daemons whose state file was seen at least once (only those can be `daemon_down`).

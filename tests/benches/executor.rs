@@ -272,6 +272,7 @@ fn main() {
     let mut resync = Vec::new();
     let mut order = Vec::new();
     let mut gapped = 0usize;
+    let mut slow = Vec::new();
     for i in warm..warm + n {
         let c = &all[i];
         s.play_candle("BTCUSDT", c.open, c.high, c.low, c.close);
@@ -323,6 +324,27 @@ fn main() {
         };
         if let Some(ms) = after(&|_| true) {
             react.push(ms);
+            if ms > 5.0 {
+                // what a slow reaction looked like: the requests after the closed kline
+                let seq: Vec<String> = reqs
+                    .iter()
+                    .filter(|r| r.at >= t0)
+                    .take(6)
+                    .map(|r| {
+                        format!(
+                            "{} +{:.2}",
+                            r.path.rsplit('/').next().unwrap_or(""),
+                            r.at.duration_since(t0).as_secs_f64() * 1000.0
+                        )
+                    })
+                    .collect();
+                slow.push(format!(
+                    "candle {} at {:.0} s: {}",
+                    i - warm,
+                    t_run.elapsed().as_secs_f64(),
+                    seq.join(", ")
+                ));
+            }
         }
         if let Some(ms) = after(&is_order) {
             order.push(ms);
@@ -364,6 +386,9 @@ fn main() {
         BUDGET_WINDOW.as_millis()
     );
     println!("  first request (ms buckets): {}", hist(&react));
+    for l in &slow {
+        println!("    slow first request: {l}");
+    }
     println!("  order request (ms buckets): {}", hist(&order));
     let n_react = react.len();
     let n_order = order.len();

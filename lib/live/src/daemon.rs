@@ -181,11 +181,29 @@ async fn executor_main(
     // write, which can come before the commit is visible to readers (the wal-index in -shm is
     // updated through a mapping, which raises no event). Without them such a candle would wait
     // for the next poll (poll_interval_ms); with them it is seen within a few milliseconds.
-    const RELOOKS: [Duration; 3] = [
-        Duration::from_millis(1),
-        Duration::from_millis(5),
-        Duration::from_millis(25),
-    ];
+    // Dense at first (a look is one indexed query per runner), then sparser: ~100 ms in all,
+    // each look at most a few milliseconds after the commit becomes visible.
+    const RELOOKS: [Duration; 14] = {
+        const fn ms(n: u64) -> Duration {
+            Duration::from_millis(n)
+        }
+        [
+            ms(1),
+            ms(1),
+            ms(2),
+            ms(2),
+            ms(3),
+            ms(3),
+            ms(4),
+            ms(4),
+            ms(5),
+            ms(5),
+            ms(10),
+            ms(10),
+            ms(25),
+            ms(25),
+        ]
+    };
     let mut relook: Option<usize> = None;
     loop {
         let wait = if need_check {
@@ -252,7 +270,13 @@ async fn executor_main(
         if healthy && ws_live {
             ctx.heartbeat.beat();
         }
-        if last_write.is_none_or(|t| t.elapsed() >= interval) {
+        // not while a file event's candle may be about to show (the write's fsyncs would
+        // delay the look that finds it), unless that has gone on for ten intervals
+        let due = last_write.is_none_or(|t| {
+            let e = t.elapsed();
+            e >= interval && (relook.is_none() || e >= interval * 10)
+        });
+        if due {
             if let Err(e) = writer.write(&ex.summary(healthy, ws_live)) {
                 tracing::warn!("{}: {e}", state_path.display());
             }
